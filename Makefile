@@ -1,0 +1,108 @@
+# banger: plain Makefile, explicit source lists, pkg-config.
+#
+#   make            build build/bin/bangerd and the shim
+#   make deps       apt-get install every build, test and runtime package
+#   make images     build the kernel bundle and the test image (cached outside the checkout)
+#   make test       everything: unit, fuzz smoke, shellcheck, integration (real guests)
+#   make check-asan the same with ASan+UBSan builds
+#   make bench      benchmarks; figures go to docs/benchmarks.md
+#   make fuzz       longer libFuzzer runs
+
+VERSION    := 0.1.0
+CC         ?= gcc
+BUILD      ?= build
+PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
+WARN       := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
+              -Wstrict-prototypes -Wno-unused-parameter
+SAN        ?=
+CFLAGS     ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -Icore -Ifs -DBANGER_VERSION='"$(VERSION)"' \
+              $(PKG_CFLAGS) -pthread
+LDLIBS     := $(PKG_LIBS) -pthread
+IMAGE_CACHE ?= $(or $(BANGER_IMAGE_CACHE),/var/cache/banger/build)
+
+CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
+             core/vmstate.c core/ctl.c core/disk.c core/workdisk.c core/proc.c \
+             core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
+             core/doctor.c core/tree.c core/banger.c
+FS_SRCS   := fs/fs.c fs/main.c
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
+
+# unit tests: name -> the core sources it links
+UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl
+test_toml_SRCS     := core/err.c core/util.c core/toml.c
+test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
+test_store_SRCS    := core/err.c core/util.c core/store.c
+test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
+test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c
+test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
+test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
+
+FUZZERS := fuzz_toml fuzz_ctl
+fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c
+fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
+
+.PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
+all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger
+
+$(BUILD)/obj/%.o: %.c $(wildcard core/*.h fs/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bin/bangerd: $(CORE_OBJS) $(FS_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/banger: shims/banger
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+
+define unit_rule
+$(BUILD)/tests/$(1): $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRCS)) tests/unit/$(1).c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(CMOCKA)
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+unit: $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+# libFuzzer targets need clang; they are always built with ASan+UBSan.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icore $(PKG_CFLAGS)
+define fuzz_rule
+$(BUILD)/fuzz/$(1): $$($(1)_SRCS) tests/fuzz/$(1).c
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach f,$(FUZZERS),$(eval $(call fuzz_rule,$(f))))
+
+fuzzers: $(FUZZERS:%=$(BUILD)/fuzz/%)
+
+deps:
+	tests/deps.sh
+
+images:
+	images/build.sh $(IMAGE_CACHE)
+
+test: all unit fuzzers
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/run.sh
+
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+bench: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench.sh
+
+fuzz: fuzzers
+	@for f in $(FUZZERS); do n=$${f#fuzz_}; mkdir -p $(BUILD)/corpus/$$n; \
+	  $(BUILD)/fuzz/$$f -max_total_time=$${FUZZ_SECONDS:-60} $(BUILD)/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+format:
+	clang-format -i core/*.c core/*.h fs/*.c fs/*.h helper/*.c 2>/dev/null || true
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,42 @@
+/* core/banger.h: the domain, as the file-tree adapter sees it.
+ *
+ * fs/ (FUSE today, perhaps 9P later) talks to banger only through this
+ * header and core/tree.h.  Nothing here knows about FUSE. */
+#ifndef BANGER_BANGER_H
+#define BANGER_BANGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct banger_paths {
+	char *state_dir;     /* banger.db, vms/, images/, kernels/ */
+	char *runtime_dir;   /* 0700: per-VM sockets */
+	char *cache_dir;     /* downloads and build cache */
+	char *image_cache;   /* bundles built by `make images`, imported at start */
+	char *config_path;   /* config.toml */
+	bool config_must_exist;
+};
+
+/* Defaults from the environment (BANGER_STATE_DIR, BANGER_RUNTIME_DIR,
+ * BANGER_CACHE_DIR, BANGER_IMAGE_CACHE, BANGER_CONFIG, XDG_*, HOME). */
+void banger_paths_default(struct banger_paths *p);
+void banger_paths_free(struct banger_paths *p);
+
+struct banger;
+
+/* Open the store, load config, create directories, import bundles found
+ * in the image cache, re-adopt VMs left running by an earlier daemon. */
+int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *err);
+/* Start the monitor thread (VMM exits, console growth).  notify is called
+ * from it about every 100 ms and whenever something changed, so the tree
+ * adapter can answer reads that wait for data. */
+int banger_run_monitor(struct banger *b, void (*notify)(void *), void *arg);
+/* Stop the monitor and free everything.  Running VMs keep running. */
+void banger_close(struct banger *b);
+
+/* Log a line to the daemon's stderr with a timestamp. */
+void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

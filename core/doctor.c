@@ -1,0 +1,91 @@
+/* core/doctor.c: host checks, one per line: ok|warn|fail NAME DETAIL. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+/* Search PATH for an executable (or check a path); returns xmalloc'ed
+ * path or NULL. */
+static char *which(const char *prog)
+{
+	if (!prog || !*prog)
+		return NULL;
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *p = path_join(d, prog);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+void doctor_render(struct banger *b, struct sbuf *out)
+{
+	struct stat st;
+
+	if (b->cfg.path)
+		sbuf_printf(out, "ok config %s\n", b->cfg.path);
+	else
+		sbuf_printf(out, "ok config none: built-in defaults (%s absent)\n",
+			    b->paths.config_path);
+
+	if (stat("/dev/kvm", &st) < 0)
+		sbuf_printf(out, "warn kvm /dev/kvm missing: guests run under tcg (slow)\n");
+	else if (strcmp(b->vmm_host.accel, "kvm") == 0)
+		sbuf_printf(out, "ok kvm /dev/kvm usable\n");
+	else
+		sbuf_printf(out, "warn kvm %s\n", b->accel_why);
+	sbuf_printf(out, "ok accel %s (qemu_accel %s)\n", b->vmm_host.accel, b->cfg.qemu_accel);
+	if (b->vmm_host.tsc_khz)
+		sbuf_printf(out, "ok tsc %lld kHz (tsc_early_khz under tcg)\n",
+			    (long long)b->vmm_host.tsc_khz);
+	else
+		sbuf_printf(out, "warn tsc host TSC frequency unknown: tcg boots may stall calibrating\n");
+
+	_cleanup_free_ char *qemu = which(b->cfg.qemu_bin);
+	if (qemu)
+		sbuf_printf(out, "ok qemu %s\n", qemu);
+	else
+		sbuf_printf(out, "fail qemu %s not found: apt-get install qemu-system-x86\n",
+			    b->cfg.qemu_bin);
+	_cleanup_free_ char *fc = which(b->cfg.firecracker_bin ? b->cfg.firecracker_bin
+							       : "firecracker");
+	if (fc)
+		sbuf_printf(out, "warn firecracker %s found, but this build drives qemu only\n", fc);
+	else
+		sbuf_printf(out, "ok vmm qemu (firecracker not installed)\n");
+
+	sbuf_printf(out, "%s fuse /dev/fuse%s\n", access("/dev/fuse", R_OK | W_OK) == 0 ? "ok" : "fail",
+		    access("/dev/fuse", R_OK | W_OK) == 0 ? "" : " not usable");
+	if (b->clone_method == CLONE_REFLINK)
+		sbuf_printf(out, "ok disk-clone reflink (%s)\n", b->paths.state_dir);
+	else
+		sbuf_printf(out, "warn disk-clone sparse-copy: the filesystem of %s has no reflink; "
+			    "clones copy data\n", b->paths.state_dir);
+	if (access("/dev/mapper/control", F_OK) == 0)
+		sbuf_printf(out, "ok device-mapper /dev/mapper/control present\n");
+	else
+		sbuf_printf(out, "warn device-mapper absent: no dm-snapshot clones\n");
+
+	const char *kinds[] = { "kernel", "image" };
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		struct image_rec *all = NULL;
+		size_t n = 0;
+		store_image_list(b->store, kinds[k], &all, &n, NULL);
+		if (n)
+			sbuf_printf(out, "ok %ss %zu registered\n", kinds[k], n);
+		else
+			sbuf_printf(out, "fail %ss none registered: run 'make images' or write "
+				    "'import DIR' to ctl\n", kinds[k]);
+		image_rec_array_free(all, n);
+	}
+}

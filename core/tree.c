@@ -1,0 +1,618 @@
+/* core/tree.c: the files of the control tree (DESIGN §3).
+ *
+ * Each directory kind is a table of files; renderers produce the text a
+ * read returns, writers parse what was written and call the VM/catalog
+ * operations.  Failures are recorded here, once, in the nearest err file. */
+#define _GNU_SOURCE
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+#include "internal.h"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int get_vm(struct banger *b, int64_t id, struct vm_rec *r, struct berr *err)
+{
+	return store_vm_get(b->store, id, r, err);
+}
+
+static void set_global_err(struct banger *b, const struct berr *err)
+{
+	pthread_mutex_lock(&b->lock);
+	snprintf(b->global_err, sizeof(b->global_err), "%s", err->msg);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- root files ------------------------------------------------------- */
+
+static const char readme_text[] =
+	"banger control tree\n"
+	"\n"
+	"  ctl        global verbs; read it to list them\n"
+	"  doctor     host checks: ok|warn|fail NAME DETAIL\n"
+	"  defaults   effective VM sizing and where each value comes from\n"
+	"  err        the last error of a global operation (mkdir, import)\n"
+	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one\n"
+	"  images/    root filesystem images\n"
+	"  kernels/   kernel bundles\n"
+	"\n"
+	"A VM directory holds: ctl (write start|stop|kill|restart), state, status,\n"
+	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, console (follows\n"
+	"while the VM runs), log, err.  Writing a value file or 'key value' lines to\n"
+	"config changes a stopped VM.  Failed writes return an errno and leave the\n"
+	"reason in the VM's err file.  See docs/tree.md for the full contract.\n";
+
+static int root_readme(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	(void)b, (void)id, (void)err;
+	sbuf_puts(out, readme_text);
+	return 0;
+}
+
+enum { RC_IMPORT, RC_RESCAN };
+static const struct ctl_cmd root_cmds[] = {
+	{ RC_IMPORT, "import", 1, 1, "import DIR (a bundle directory with manifest.json)" },
+	{ RC_RESCAN, "rescan", 0, 0, "rescan (import new bundles from the image cache)" },
+};
+
+static void ctl_render(const struct ctl_cmd *tab, size_t n, struct sbuf *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(out, "%s\n", tab[i].usage);
+}
+
+static int root_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	(void)b, (void)id, (void)err;
+	ctl_render(root_cmds, ARRAY_SIZE(root_cmds), out);
+	return 0;
+}
+
+static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
+			  struct berr *err)
+{
+	struct ctl_req *req = xmalloc(sizeof(*req));
+	int r;
+	(void)id;
+	r = ctl_parse(data, len, root_cmds, ARRAY_SIZE(root_cmds), req, err);
+	if (r == 0) {
+		switch (req->cmd->id) {
+		case RC_IMPORT:
+			r = catalog_import(b, req->argv[0], NULL, 0, err);
+			break;
+		case RC_RESCAN:
+			catalog_scan(b);
+			break;
+		}
+	}
+	free(req);
+	return r;
+}
+
+static int root_doctor(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	(void)id, (void)err;
+	doctor_render(b, out);
+	return 0;
+}
+
+static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	char sz[32], name[STORE_NAME_MAX];
+	const char *prov;
+	(void)id, (void)err;
+	format_size(b->defaults.disk_size, sz, sizeof(sz));
+	sbuf_printf(out, "vcpu %lld %s\n", (long long)b->defaults.vcpu,
+		    prov_name(b->defaults.vcpu_prov));
+	sbuf_printf(out, "memory_mib %lld %s\n", (long long)b->defaults.memory_mib,
+		    prov_name(b->defaults.memory_prov));
+	sbuf_printf(out, "disk_size %s %s\n", sz, prov_name(b->defaults.disk_prov));
+	catalog_default(b, "image", name, sizeof(name), &prov);
+	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
+	catalog_default(b, "kernel", name, sizeof(name), &prov);
+	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
+	sbuf_printf(out, "vmm qemu %s\n", strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
+	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
+		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
+	return 0;
+}
+
+static int root_err(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	(void)id, (void)err;
+	if (b->global_err[0])
+		sbuf_printf(out, "%s\n", b->global_err);
+	return 0;
+}
+
+static const struct tree_file root_files[] = {
+	{ "README", 0444, 0, root_readme, NULL, NULL },
+	{ "ctl", 0644, 0, root_ctl_read, root_ctl_write, NULL },
+	{ "doctor", 0444, 0, root_doctor, NULL, NULL },
+	{ "defaults", 0444, 0, root_defaults, NULL, NULL },
+	{ "err", 0444, 0, root_err, NULL, NULL },
+};
+
+/* ---- VM files --------------------------------------------------------- */
+
+static const struct ctl_cmd vm_cmds[] = {
+	{ VERB_START, "start", 0, 0, "start" },
+	{ VERB_STOP, "stop", 0, 0, "stop" },
+	{ VERB_KILL, "kill", 0, 0, "kill" },
+	{ VERB_RESTART, "restart", 0, 0, "restart" },
+};
+
+static int vm_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	enum vm_state s = VM_FAILED;
+	char verbs[64];
+	int ret = get_vm(b, id, &r, err);
+	if (ret < 0)
+		return ret;
+	vm_state_parse(r.state, &s);
+	vm_verbs_valid(s, verbs, sizeof(verbs));
+	for (char *p = verbs; *p; p++)
+		if (*p == ' ')
+			*p = '\n';
+	if (verbs[0])
+		sbuf_printf(out, "%s\n", verbs);
+	vm_rec_clear(&r);
+	return 0;
+}
+
+static int vm_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
+			struct berr *err)
+{
+	struct ctl_req *req = xmalloc(sizeof(*req));
+	int r = ctl_parse(data, len, vm_cmds, ARRAY_SIZE(vm_cmds), req, err);
+	if (r == 0)
+		r = vm_verb(b, id, (enum vm_verb)req->cmd->id, err);
+	free(req);
+	return r;
+}
+
+static int vm_state_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	int ret = get_vm(b, id, &r, err);
+	if (ret == 0)
+		sbuf_printf(out, "%s\n", r.state);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+static void fmt_uptime(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+	snprintf(buf, len, "%lldd%02lldh%02lldm%02llds", (long long)(s / 86400),
+		 (long long)(s / 3600 % 24), (long long)(s / 60 % 60), (long long)(s % 60));
+}
+
+static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vm_eff e;
+	enum vm_state s = VM_FAILED;
+	char sz[32], up[32] = "-";
+	int ret = get_vm(b, id, &r, err);
+	if (ret < 0)
+		return ret;
+	vm_state_parse(r.state, &s);
+	vm_effective(b, &r, &e);
+	format_size(e.disk_size, sz, sizeof(sz));
+	if (s == VM_RUNNING && r.started_at)
+		fmt_uptime(now_ms() - r.started_at, up, sizeof(up));
+	sbuf_printf(out, "name %s\n", r.name);
+	sbuf_printf(out, "state %s\n", r.state);
+	sbuf_printf(out, "ip -\n");
+	sbuf_printf(out, "mac -\n");
+	if (r.pid)
+		sbuf_printf(out, "pid %lld\n", (long long)r.pid);
+	else
+		sbuf_printf(out, "pid -\n");
+	sbuf_printf(out, "vcpu %lld\n", (long long)e.vcpu);
+	sbuf_printf(out, "memory_mib %lld\n", (long long)e.memory_mib);
+	sbuf_printf(out, "disk_size %s\n", sz);
+	sbuf_printf(out, "image %s\n", e.image[0] ? e.image : "-");
+	sbuf_printf(out, "kernel %s\n", e.kernel[0] ? e.kernel : "-");
+	sbuf_printf(out, "vmm %s\n", r.vmm[0] ? r.vmm : "qemu");
+	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
+	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
+	sbuf_printf(out, "uptime %s\n", up);
+	vm_rec_clear(&r);
+	return 0;
+}
+
+static int vm_config_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vm_eff e;
+	char sz[32];
+	int ret = get_vm(b, id, &r, err);
+	if (ret < 0)
+		return ret;
+	vm_effective(b, &r, &e);
+	format_size(e.disk_size, sz, sizeof(sz));
+	sbuf_printf(out, "vcpu %lld\n", (long long)e.vcpu);
+	sbuf_printf(out, "memory_mib %lld\n", (long long)e.memory_mib);
+	sbuf_printf(out, "disk_size %s\n", sz);
+	sbuf_printf(out, "image %s\n", e.image[0] ? e.image : "default");
+	sbuf_printf(out, "kernel %s\n", e.kernel[0] ? e.kernel : "default");
+	sbuf_printf(out, "vmm %s\n", r.vmm[0] ? r.vmm : "default");
+	vm_rec_clear(&r);
+	return 0;
+}
+
+static int vm_config_write(struct banger *b, int64_t id, const char *data, size_t len,
+			   struct berr *err)
+{
+	struct kv_req *req = xmalloc(sizeof(*req));
+	int r = kv_parse(data, len, NULL, req, err);
+	/* Validate everything first by applying in order; a failure part way
+	 * leaves earlier lines applied, which the err message says. */
+	for (size_t i = 0; r == 0 && i < req->n; i++) {
+		r = vm_set(b, id, req->kv[i].key, req->kv[i].value, err);
+		if (r < 0 && i > 0)
+			berr_wrap(err, "line %zu (earlier lines were applied)", i + 1);
+	}
+	free(req);
+	return r;
+}
+
+/* Single-value files: one per setting. */
+#define VALUE_FILE(key)                                                              \
+	static int vm_##key##_read(struct banger *b, int64_t id, struct sbuf *out,  \
+				   struct berr *err)                                 \
+	{                                                                            \
+		return value_read(b, id, #key, out, err);                            \
+	}                                                                            \
+	static int vm_##key##_write(struct banger *b, int64_t id, const char *data, \
+				    size_t len, struct berr *err)                    \
+	{                                                                            \
+		return value_write(b, id, #key, data, len, err);                     \
+	}
+
+static int value_read(struct banger *b, int64_t id, const char *key, struct sbuf *out,
+		      struct berr *err)
+{
+	struct sbuf all;
+	int r;
+	sbuf_init(&all);
+	r = vm_config_read(b, id, &all, err);
+	if (r == 0) {
+		size_t kl = strlen(key);
+		for (char *line = all.buf; line && *line;) {
+			char *nl = strchr(line, '\n');
+			if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+				sbuf_add(out, line + kl + 1, (size_t)(nl - line) - kl);
+				break;
+			}
+			line = nl ? nl + 1 : NULL;
+		}
+	}
+	sbuf_free(&all);
+	return r;
+}
+
+static int value_write(struct banger *b, int64_t id, const char *key, const char *data,
+		       size_t len, struct berr *err)
+{
+	struct kv_req *req = xmalloc(sizeof(*req));
+	int r = kv_parse(data, len, key, req, err);
+	if (r == 0)
+		r = vm_set(b, id, key, req->kv[0].value, err);
+	free(req);
+	return r;
+}
+
+VALUE_FILE(vcpu)
+VALUE_FILE(memory_mib)
+VALUE_FILE(disk_size)
+VALUE_FILE(image)
+VALUE_FILE(kernel)
+VALUE_FILE(vmm)
+
+static int vm_err_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	int ret = get_vm(b, id, &r, err);
+	if (ret == 0 && r.last_error && r.last_error[0])
+		sbuf_printf(out, "%s\n", r.last_error);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+static ssize_t vm_file_stream(struct banger *b, int64_t id, const char *file, bool follow,
+			      off_t off, char *buf, size_t len, bool *live)
+{
+	struct vm_rec r = { 0 };
+	enum vm_state s = VM_FAILED;
+	ssize_t n;
+
+	*live = false;
+	if (get_vm(b, id, &r, NULL) < 0)
+		return -ENOENT;
+	vm_state_parse(r.state, &s);
+	_cleanup_free_ char *path = vm_file(b, r.name, file);
+	vm_rec_clear(&r);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		n = errno == ENOENT ? 0 : -errno;
+	else
+		n = pread(fd, buf, len, off);
+	if (n < 0)
+		n = -errno;
+	*live = follow && vm_state_live(s);
+	return n;
+}
+
+static ssize_t vm_console_stream(struct banger *b, int64_t id, off_t off, char *buf,
+				 size_t len, bool *live)
+{
+	return vm_file_stream(b, id, "console.log", true, off, buf, len, live);
+}
+
+static ssize_t vm_log_stream(struct banger *b, int64_t id, off_t off, char *buf,
+			     size_t len, bool *live)
+{
+	return vm_file_stream(b, id, "vmm.log", false, off, buf, len, live);
+}
+
+static const struct tree_file vm_files[] = {
+	{ "ctl", 0644, 0, vm_ctl_read, vm_ctl_write, NULL },
+	{ "state", 0444, 0, vm_state_read, NULL, NULL },
+	{ "status", 0444, 0, vm_status_read, NULL, NULL },
+	{ "config", 0644, 0, vm_config_read, vm_config_write, NULL },
+	{ "vcpu", 0644, 0, vm_vcpu_read, vm_vcpu_write, NULL },
+	{ "memory_mib", 0644, 0, vm_memory_mib_read, vm_memory_mib_write, NULL },
+	{ "disk_size", 0644, 0, vm_disk_size_read, vm_disk_size_write, NULL },
+	{ "image", 0644, 0, vm_image_read, vm_image_write, NULL },
+	{ "kernel", 0644, 0, vm_kernel_read, vm_kernel_write, NULL },
+	{ "vmm", 0644, 0, vm_vmm_read, vm_vmm_write, NULL },
+	{ "console", 0444, TF_STREAM, NULL, NULL, vm_console_stream },
+	{ "log", 0444, TF_STREAM, NULL, NULL, vm_log_stream },
+	{ "err", 0444, 0, vm_err_read, NULL, NULL },
+};
+
+/* ---- image and kernel files ------------------------------------------ */
+
+static int img_get(struct banger *b, int64_t id, struct image_rec *r, struct berr *err)
+{
+	return store_image_get(b->store, id, r, err);
+}
+
+static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct image_rec r = { 0 };
+	int ret = img_get(b, id, &r, err);
+	if (ret == 0 && r.manifest) {
+		sbuf_puts(out, r.manifest);
+		if (out->len && out->buf[out->len - 1] != '\n')
+			sbuf_puts(out, "\n");
+	}
+	image_rec_clear(&r);
+	return ret;
+}
+
+static int img_state(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct image_rec r = { 0 };
+	int ret = img_get(b, id, &r, err);
+	if (ret == 0)
+		sbuf_printf(out, "%s\n", r.state);
+	image_rec_clear(&r);
+	return ret;
+}
+
+static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct image_rec r = { 0 };
+	char sz[32];
+	int ret = img_get(b, id, &r, err);
+	if (ret == 0) {
+		format_size((uint64_t)r.size, sz, sizeof(sz));
+		sbuf_printf(out, "name %s\nkind %s\nstate %s\nsize %lld\nsha256 %s\ndir %s\n",
+			    r.name, r.kind, r.state, (long long)r.size, r.sha256, r.dir);
+	}
+	image_rec_clear(&r);
+	return ret;
+}
+
+static const struct tree_file image_files[] = {
+	{ "manifest", 0444, 0, img_manifest, NULL, NULL },
+	{ "state", 0444, 0, img_state, NULL, NULL },
+	{ "status", 0444, 0, img_status, NULL, NULL },
+};
+
+/* ---- the tables -------------------------------------------------------- */
+
+static const struct tree_subdir subdirs[] = {
+	{ "vms", NK_VMS, NK_VM, true },
+	{ "images", NK_IMAGES, NK_IMAGE, false },
+	{ "kernels", NK_KERNELS, NK_KERNEL, false },
+};
+
+const struct tree_subdir *tree_subdirs(size_t *n)
+{
+	*n = ARRAY_SIZE(subdirs);
+	return subdirs;
+}
+
+const struct tree_file *tree_files(enum node_kind k, size_t *n)
+{
+	switch (k) {
+	case NK_ROOT:
+		*n = ARRAY_SIZE(root_files);
+		return root_files;
+	case NK_VM:
+		*n = ARRAY_SIZE(vm_files);
+		return vm_files;
+	case NK_IMAGE:
+	case NK_KERNEL:
+		*n = ARRAY_SIZE(image_files);
+		return image_files;
+	default:
+		*n = 0;
+		return NULL;
+	}
+}
+
+static const char *coll_kind(enum node_kind dir)
+{
+	return dir == NK_KERNELS || dir == NK_KERNEL ? "kernel" : "image";
+}
+
+int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (dir == NK_VMS) {
+		struct vm_rec *all;
+		size_t n;
+		int r = store_vm_list(b->store, &all, &n, NULL);
+		if (r < 0)
+			return r;
+		*ret = xcalloc(n, sizeof(**ret));
+		for (size_t i = 0; i < n; i++) {
+			(*ret)[i].id = all[i].id;
+			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
+		}
+		*ret_n = n;
+		vm_rec_array_free(all, n);
+		return 0;
+	}
+	if (dir == NK_IMAGES || dir == NK_KERNELS) {
+		struct image_rec *all;
+		size_t n;
+		int r = store_image_list(b->store, coll_kind(dir), &all, &n, NULL);
+		if (r < 0)
+			return r;
+		*ret = xcalloc(n, sizeof(**ret));
+		for (size_t i = 0; i < n; i++) {
+			(*ret)[i].id = all[i].id;
+			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
+		}
+		*ret_n = n;
+		image_rec_array_free(all, n);
+		return 0;
+	}
+	return -ENOTDIR;
+}
+
+int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t *ret_id)
+{
+	if (strlen(name) >= STORE_NAME_MAX)
+		return -ENOENT;
+	if (dir == NK_VMS) {
+		struct vm_rec r = { 0 };
+		int ret = store_vm_get_by_name(b->store, name, &r, NULL);
+		if (ret == 0)
+			*ret_id = r.id;
+		vm_rec_clear(&r);
+		return ret < 0 ? -ENOENT : 0;
+	}
+	if (dir == NK_IMAGES || dir == NK_KERNELS) {
+		struct image_rec r = { 0 };
+		int ret = store_image_get_by_name(b->store, coll_kind(dir), name, &r, NULL);
+		if (ret == 0)
+			*ret_id = r.id;
+		image_rec_clear(&r);
+		return ret < 0 ? -ENOENT : 0;
+	}
+	return -ENOENT;
+}
+
+int tree_exists(struct banger *b, enum node_kind k, int64_t id)
+{
+	if (k == NK_VM) {
+		struct vm_rec r = { 0 };
+		int ret = store_vm_get(b->store, id, &r, NULL);
+		vm_rec_clear(&r);
+		return ret < 0 ? -ENOENT : 0;
+	}
+	if (k == NK_IMAGE || k == NK_KERNEL) {
+		struct image_rec r = { 0 };
+		int ret = store_image_get(b->store, id, &r, NULL);
+		bool ok = ret == 0 && strcmp(r.kind, coll_kind(k)) == 0;
+		image_rec_clear(&r);
+		return ok ? 0 : -ENOENT;
+	}
+	return 0;
+}
+
+int tree_read(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
+	      struct sbuf *out)
+{
+	struct berr err = { 0 };
+	(void)k;
+	if (!f->read)
+		return -EACCES;
+	return f->read(b, id, out, &err);
+}
+
+int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
+	       const char *data, size_t len)
+{
+	struct berr err = { 0 };
+	int r;
+	if (!f->write) {
+		berr_set(&err, EACCES, "%s is read-only", f->name);
+		r = -EACCES;
+	} else {
+		r = f->write(b, id, data, len, &err);
+	}
+	if (r < 0) {
+		if (!err.msg[0])
+			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
+		if (k == NK_VM)
+			vm_record_error(b, id, &err);
+		else
+			set_global_err(b, &err);
+		blog("write to %s failed: %s", f->name, err.msg);
+	}
+	return r;
+}
+
+int tree_mkdir(struct banger *b, enum node_kind dir, const char *name, int64_t *ret_id)
+{
+	struct berr err = { 0 };
+	int r;
+	if (dir != NK_VMS) {
+		berr_set(&err, EPERM, "mkdir is only for vms/ (images and kernels are imported)");
+		r = -EPERM;
+	} else {
+		r = vm_create(b, name, ret_id, &err);
+	}
+	if (r < 0) {
+		set_global_err(b, &err);
+		blog("mkdir %s: %s", name, err.msg);
+	}
+	return r;
+}
+
+int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
+{
+	struct berr err = { 0 };
+	int64_t id;
+	int r = tree_lookup(b, dir, name, &id);
+	if (r < 0)
+		return r;
+	if (dir == NK_VMS)
+		r = vm_delete(b, id, &err);
+	else
+		r = catalog_delete(b, id, &err);
+	if (r < 0) {
+		if (dir == NK_VMS)
+			vm_record_error(b, id, &err);
+		set_global_err(b, &err);
+		blog("rmdir %s: %s", name, err.msg);
+	}
+	return r;
+}

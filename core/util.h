@@ -1,0 +1,70 @@
+/* core/util.h: small helpers shared by every part of banger. */
+#ifndef BANGER_UTIL_H
+#define BANGER_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "err.h"
+
+/* Cleanup attributes (crun/systemd style).  Steal ownership with
+ * TAKE_PTR / TAKE_FD. */
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+#define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
+#define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Growable string buffer.  Allocation failure aborts (the daemon cannot
+ * make progress without memory; every size a user controls is bounded
+ * before it gets here). */
+struct sbuf {
+	char *buf;
+	size_t len, cap;
+};
+void sbuf_init(struct sbuf *s);
+void sbuf_free(struct sbuf *s);
+void sbuf_add(struct sbuf *s, const void *data, size_t len);
+void sbuf_puts(struct sbuf *s, const char *str);
+void sbuf_printf(struct sbuf *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+char *sbuf_steal(struct sbuf *s); /* NUL-terminated, caller frees */
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict number parsing: the whole string must be a number in range,
+ * no sign junk, no trailing garbage.  Return 0 or -EINVAL/-ERANGE. */
+int parse_u64(const char *s, uint64_t *ret);
+int parse_i64(const char *s, int64_t *ret);
+/* Sizes: "8G", "512M", "1024K", "4096" (bytes), binary units, optional
+ * trailing "iB"/"B" ("8GiB", "8GB" both mean 8*2^30). */
+int parse_size(const char *s, uint64_t *ret_bytes);
+/* Format bytes as the shortest exact unit: 8589934592 -> "8G". */
+void format_size(uint64_t bytes, char *buf, size_t len);
+
+/* Files. */
+int mkdir_p(const char *path, mode_t mode);
+/* Write a file atomically (temp name + fsync + rename). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Read a whole file (bounded by max bytes); NUL-terminated. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+int rm_rf(const char *path);
+char *path_join(const char *a, const char *b); /* xmalloc'ed */
+
+/* Time. */
+int64_t now_ms(void);      /* CLOCK_REALTIME in milliseconds */
+int64_t mono_ms(void);     /* CLOCK_MONOTONIC in milliseconds */
+
+#endif

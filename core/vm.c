@@ -1,0 +1,722 @@
+/* core/vm.c: VM lifecycle: create, delete, start, stop, kill, settings,
+ * re-adoption after a daemon restart and the monitor's exit handling.
+ *
+ * Locking: every read-modify-write of a VM record happens under b->lock.
+ * Slow work (cloning disks, launching or waiting for the VMM) runs without
+ * the lock; the record's state (starting, stopping) keeps other verbs out
+ * meanwhile. */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "util.h"
+
+#define VM_MAX 1024
+#define KILL_WAIT_MS 15000
+
+char *vm_dir(struct banger *b, const char *name)
+{
+	return xasprintf("%s/vms/%s", b->paths.state_dir, name);
+}
+
+char *vm_file(struct banger *b, const char *name, const char *file)
+{
+	return xasprintf("%s/vms/%s/%s", b->paths.state_dir, name, file);
+}
+
+static char *vm_run_dir(struct banger *b, const char *name)
+{
+	return xasprintf("%s/vms/%s", b->paths.runtime_dir, name);
+}
+
+/* Append a note to the VM's log file ("banger: ..."). */
+static void vm_log(struct banger *b, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void vm_log(struct banger *b, const char *name, const char *fmt, ...)
+{
+	_cleanup_free_ char *path = vm_file(b, name, "vmm.log");
+	FILE *f = fopen(path, "ae");
+	va_list ap;
+	if (!f)
+		return;
+	fputs("banger: ", f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+void vm_record_error(struct banger *b, int64_t id, const struct berr *err)
+{
+	store_vm_set_error(b->store, id, err->msg, NULL);
+}
+
+static enum vm_state rec_state(const struct vm_rec *r)
+{
+	enum vm_state s = VM_FAILED;
+	vm_state_parse(r->state, &s);
+	return s;
+}
+
+static void rec_set_state(struct vm_rec *r, enum vm_state s)
+{
+	snprintf(r->state, sizeof(r->state), "%s", vm_state_name(s));
+}
+
+static void rec_set_error(struct vm_rec *r, const char *msg)
+{
+	free(r->last_error);
+	r->last_error = msg ? xstrdup(msg) : NULL;
+}
+
+void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->vcpu = r->vcpu ? r->vcpu : b->defaults.vcpu;
+	e->vcpu_prov = r->vcpu ? PROV_VM : b->defaults.vcpu_prov;
+	e->memory_mib = r->memory_mib ? r->memory_mib : b->defaults.memory_mib;
+	e->memory_prov = r->memory_mib ? PROV_VM : b->defaults.memory_prov;
+	e->disk_size = r->disk_size ? (uint64_t)r->disk_size : b->defaults.disk_size;
+	e->disk_prov = r->disk_size ? PROV_VM : b->defaults.disk_prov;
+
+	if (r->image[0]) {
+		snprintf(e->image, sizeof(e->image), "%s", r->image);
+		e->image_prov = "vm";
+	} else {
+		catalog_default(b, "image", e->image, sizeof(e->image), &e->image_prov);
+	}
+	if (r->kernel[0]) {
+		snprintf(e->kernel, sizeof(e->kernel), "%s", r->kernel);
+		e->kernel_prov = "vm";
+		return;
+	}
+	/* The image may name the kernel it was built for. */
+	struct image_rec img = { 0 };
+	if (e->image[0] && store_image_get_by_name(b->store, "image", e->image, &img, NULL) == 0) {
+		json_error_t jerr;
+		json_t *m = img.manifest ? json_loads(img.manifest, 0, &jerr) : NULL;
+		const char *k = m ? json_string_value(json_object_get(m, "kernel")) : NULL;
+		if (k && *k && strlen(k) < sizeof(e->kernel)) {
+			struct image_rec kr = { 0 };
+			if (store_image_get_by_name(b->store, "kernel", k, &kr, NULL) == 0) {
+				snprintf(e->kernel, sizeof(e->kernel), "%s", k);
+				e->kernel_prov = "image";
+			}
+			image_rec_clear(&kr);
+		}
+		json_decref(m);
+		image_rec_clear(&img);
+		if (e->kernel[0])
+			return;
+	}
+	catalog_default(b, "kernel", e->kernel, sizeof(e->kernel), &e->kernel_prov);
+}
+
+int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vm_rec *all = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = vm_name_validate(name, err);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_list(b->store, &all, &n, err);
+	if (ret < 0)
+		goto out;
+	vm_rec_array_free(all, n);
+	if (n >= VM_MAX) {
+		ret = berr_set(err, ENOSPC, "too many VMs (limit %d); delete some first", VM_MAX);
+		goto out;
+	}
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	rec_set_state(&r, VM_CREATED);
+	ret = store_vm_insert(b->store, &r, err);
+	if (ret < 0)
+		goto out;
+	{
+		_cleanup_free_ char *dir = vm_dir(b, name);
+		rm_rf(dir); /* a leftover from a crash before its record was removed */
+		int q = mkdir_p(dir, 0700);
+		if (q < 0) {
+			store_vm_delete(b->store, r.id, NULL);
+			ret = berr_set(err, -q, "cannot create %s: %s", dir, strerror(-q));
+			goto out;
+		}
+	}
+	blog("vm %s created", name);
+	if (ret_id)
+		*ret_id = r.id;
+out:
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+int vm_delete(struct banger *b, int64_t id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	_cleanup_free_ char *dir = NULL, *run = NULL;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_get(b->store, id, &r, err);
+	if (ret < 0)
+		goto out;
+	enum vm_state s = rec_state(&r);
+	if (vm_state_live(s)) {
+		ret = berr_set(err, EBUSY, "vm '%s' is %s; stop it before deleting it", r.name,
+			       vm_state_name(s));
+		goto out;
+	}
+	ret = store_vm_delete(b->store, id, err);
+	if (ret < 0)
+		goto out;
+	dir = vm_dir(b, r.name);
+	run = vm_run_dir(b, r.name);
+	rm_rf(dir);
+	rm_rf(run);
+	blog("vm %s deleted", r.name);
+out:
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+static int image_file(struct banger *b, const char *kind, const char *name,
+		      const char *file, char **ret, struct berr *err)
+{
+	struct image_rec img = { 0 };
+	int r;
+
+	if (!name[0])
+		return berr_set(err, ENOENT, "no %s is configured and none of the built-in defaults "
+				"is registered: run 'make images' or import one", kind);
+	r = store_image_get_by_name(b->store, kind, name, &img, NULL);
+	if (r < 0)
+		return berr_set(err, ENOENT, "no %s named '%s' is registered (see %ss/)", kind,
+				name, kind);
+	*ret = path_join(img.dir, file);
+	image_rec_clear(&img);
+	if (access(*ret, R_OK) < 0) {
+		int e = errno;
+		r = berr_set(err, e, "%s '%s' is missing %s: %s", kind, name, file, strerror(e));
+		free(*ret);
+		*ret = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/* Create what a first boot needs: root clone and work disk.  Each is
+ * built under a temporary name and renamed, so a crash never leaves a
+ * half-written disk that looks complete. */
+static int prepare_disks(struct banger *b, const char *name, const char *image_path,
+			 uint64_t disk_size, struct berr *err)
+{
+	_cleanup_free_ char *root = vm_file(b, name, "rootfs.ext4");
+	_cleanup_free_ char *work = vm_file(b, name, "work.ext4");
+	_cleanup_free_ char *dir = vm_dir(b, name);
+	int r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return berr_set(err, -r, "cannot create %s: %s", dir, strerror(-r));
+
+	if (access(root, F_OK) < 0) {
+		_cleanup_free_ char *tmp = xasprintf("%s.tmp", root);
+		enum clone_method m;
+		unlink(tmp);
+		r = disk_clone(image_path, tmp, &m, err);
+		if (r < 0)
+			return berr_wrap(err, "cloning the root disk");
+		if (rename(tmp, root) < 0) {
+			unlink(tmp);
+			return berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
+		}
+		vm_log(b, name, "root disk cloned from %s (%s)", image_path, clone_method_name(m));
+	}
+	if (access(work, F_OK) < 0) {
+		_cleanup_free_ char *tmp = xasprintf("%s.tmp", work);
+		unlink(tmp);
+		r = workdisk_create(tmp, disk_size, "work", err);
+		if (r < 0)
+			return berr_wrap(err, "creating the work disk");
+		if (rename(tmp, work) < 0) {
+			unlink(tmp);
+			return berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
+		}
+		char sz[32];
+		format_size(disk_size, sz, sizeof(sz));
+		vm_log(b, name, "work disk created (%s, ext4)", sz);
+	}
+	return 0;
+}
+
+static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_rec *r,
+					    struct berr *err)
+{
+	const char *want = r->vmm[0] ? r->vmm : b->cfg.vmm;
+	if (strcmp(want, "qemu") == 0 || strcmp(want, "auto") == 0)
+		return &vmm_qemu_driver;
+	berr_set(err, ENOTSUP, "vmm '%s' is not available in this build; use qemu", want);
+	return NULL;
+}
+
+static int load_proc(const struct vm_rec *r, struct vmm_proc *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = (pid_t)r->pid;
+	p->pid_start = r->pid_start;
+	p->runtime = r->runtime ? xstrdup(r->runtime) : NULL;
+	return r->pid > 0 ? 0 : -ESRCH;
+}
+
+static int do_start(struct banger *b, int64_t id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vm_eff e;
+	struct vmm_proc proc = { 0 };
+	_cleanup_free_ char *image_path = NULL, *kernel_path = NULL, *initrd = NULL;
+	const struct vmm_driver *drv;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_get(b->store, id, &r, err);
+	if (ret < 0)
+		goto unlock;
+	ret = vm_verb_check(r.name, rec_state(&r), VERB_START, err);
+	if (ret < 0)
+		goto unlock;
+	vm_effective(b, &r, &e);
+	drv = pick_driver(b, &r, err);
+	if (!drv) {
+		ret = -err->code;
+		goto unlock;
+	}
+	ret = image_file(b, "image", e.image, "rootfs.ext4", &image_path, err);
+	if (ret < 0)
+		goto unlock;
+	ret = image_file(b, "kernel", e.kernel, "vmlinux", &kernel_path, err);
+	if (ret < 0)
+		goto unlock;
+	if (image_file(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
+		initrd = NULL;
+	{
+		_cleanup_free_ char *run = vm_run_dir(b, r.name);
+		_cleanup_free_ char *sock = path_join(run, "qmp.sock");
+		if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			ret = berr_set(err, ENAMETOOLONG,
+				       "socket path %s is too long; use a shorter runtime dir", sock);
+			goto unlock;
+		}
+	}
+	/* Freeze the image choice: the root disk is a clone of it. */
+	snprintf(r.image, sizeof(r.image), "%s", e.image);
+	rec_set_state(&r, VM_STARTING);
+	rec_set_error(&r, NULL);
+	ret = store_vm_update(b->store, &r, err);
+	if (ret < 0)
+		goto unlock;
+	pthread_cond_broadcast(&b->changed);
+	pthread_mutex_unlock(&b->lock);
+
+	/* Slow part, unlocked: the state "starting" keeps other verbs out. */
+	ret = prepare_disks(b, r.name, image_path, e.disk_size, err);
+	if (ret == 0) {
+		_cleanup_free_ char *run = vm_run_dir(b, r.name);
+		_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
+		_cleanup_free_ char *log = vm_file(b, r.name, "vmm.log");
+		_cleanup_free_ char *root = vm_file(b, r.name, "rootfs.ext4");
+		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
+		int q = mkdir_p(run, 0700);
+		if (q < 0) {
+			ret = berr_set(err, -q, "cannot create %s: %s", run, strerror(-q));
+		} else {
+			struct vmm_spec spec = {
+				.name = r.name, .kernel = kernel_path, .initrd = initrd,
+				.rootfs = root, .workdisk = work, .vcpu = e.vcpu,
+				.memory_mib = e.memory_mib, .console_path = console,
+				.log_path = log, .run_dir = run,
+			};
+			vm_log(b, r.name, "starting: vcpu %lld memory_mib %lld image %s kernel %s accel %s",
+			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,
+			       b->vmm_host.accel);
+			ret = drv->start(&b->vmm_host, &spec, &proc, err);
+		}
+	}
+
+	pthread_mutex_lock(&b->lock);
+	struct vm_rec cur = { 0 };
+	if (store_vm_get(b->store, id, &cur, NULL) < 0) {
+		/* Cannot happen: delete refuses a starting VM. */
+		if (ret == 0)
+			drv->kill(&b->vmm_host, &proc, NULL);
+		ret = ret < 0 ? ret : berr_set(err, ENOENT, "vm vanished while starting");
+		goto unlock;
+	}
+	if (ret < 0) {
+		berr_wrap(err, "starting vm '%s'", r.name);
+		rec_set_state(&cur, VM_FAILED);
+		rec_set_error(&cur, err->msg);
+		vm_log(b, r.name, "start failed: %s", err->msg);
+		store_vm_update(b->store, &cur, NULL);
+		blog("%s", err->msg);
+	} else if (rec_state(&cur) != VM_STARTING) {
+		/* A kill arrived while we were starting. */
+		drv->kill(&b->vmm_host, &proc, NULL);
+		proc_reap(proc.pid, NULL);
+		rec_set_state(&cur, VM_STOPPED);
+		cur.pid = 0;
+		cur.stopped_at = now_ms();
+		store_vm_update(b->store, &cur, NULL);
+		ret = berr_set(err, ECANCELED, "vm '%s' was killed while starting", r.name);
+	} else {
+		rec_set_state(&cur, VM_RUNNING);
+		cur.pid = proc.pid;
+		cur.pid_start = proc.pid_start;
+		cur.started_at = now_ms();
+		free(cur.runtime);
+		cur.runtime = proc.runtime ? xstrdup(proc.runtime) : NULL;
+		ret = store_vm_update(b->store, &cur, err);
+		if (ret < 0) {
+			drv->kill(&b->vmm_host, &proc, NULL);
+		} else {
+			live_add(b, id, proc.pid, proc.pid_start);
+			blog("vm %s running (pid %d)", r.name, (int)proc.pid);
+		}
+	}
+	vm_rec_clear(&cur);
+	pthread_cond_broadcast(&b->changed);
+unlock:
+	pthread_mutex_unlock(&b->lock);
+	vmm_proc_clear(&proc);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+/* Wait (b->lock held) until the VM leaves `s` or deadline passes.
+ * Returns the state it is in. */
+static enum vm_state wait_leave(struct banger *b, int64_t id, enum vm_state s,
+				int64_t deadline_ms)
+{
+	for (;;) {
+		struct vm_rec r = { 0 };
+		enum vm_state cur = VM_STOPPED;
+		if (store_vm_get(b->store, id, &r, NULL) == 0)
+			cur = rec_state(&r);
+		vm_rec_clear(&r);
+		if (cur != s || mono_ms() >= deadline_ms)
+			return cur;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&b->changed, &b->lock, &ts);
+	}
+}
+
+/* stop (graceful) or kill.  Returns once the VM has stopped. */
+static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vmm_proc proc = { 0 };
+	const struct vmm_driver *drv;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_get(b->store, id, &r, err);
+	if (ret < 0)
+		goto unlock;
+	enum vm_state s = rec_state(&r);
+	ret = vm_verb_check(r.name, s, graceful ? VERB_STOP : VERB_KILL, err);
+	if (ret < 0)
+		goto unlock;
+	drv = pick_driver(b, &r, NULL);
+	if (!drv)
+		drv = &vmm_qemu_driver;
+	if (s == VM_FAILED) {
+		/* Nothing should be running; make sure and settle. */
+		if (load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
+			drv->kill(&b->vmm_host, &proc, NULL);
+		rec_set_state(&r, VM_STOPPED);
+		r.pid = 0;
+		r.stopped_at = now_ms();
+		ret = store_vm_update(b->store, &r, err);
+		goto unlock;
+	}
+	rec_set_state(&r, VM_STOPPING);
+	ret = store_vm_update(b->store, &r, err);
+	if (ret < 0)
+		goto unlock;
+	pthread_cond_broadcast(&b->changed);
+	if (s == VM_STARTING) {
+		/* The starting thread sees "stopping" and kills what it made. */
+		wait_leave(b, id, VM_STOPPING, mono_ms() + KILL_WAIT_MS * 4);
+		goto unlock;
+	}
+	load_proc(&r, &proc);
+	pthread_mutex_unlock(&b->lock);
+
+	bool killed = !graceful;
+	if (graceful) {
+		struct berr e2 = { 0 };
+		vm_log(b, r.name, "stop: asking the guest to power off");
+		if (drv->shutdown(&b->vmm_host, &proc, &e2) < 0) {
+			vm_log(b, r.name, "stop: %s; killing instead", e2.msg);
+			killed = true;
+		}
+	}
+	if (killed) {
+		vm_log(b, r.name, "kill");
+		drv->kill(&b->vmm_host, &proc, NULL);
+	}
+
+	pthread_mutex_lock(&b->lock);
+	int64_t limit = killed ? KILL_WAIT_MS : b->cfg.stop_timeout_s * 1000;
+	enum vm_state now = wait_leave(b, id, VM_STOPPING, mono_ms() + limit);
+	if (now == VM_STOPPING && !killed) {
+		pthread_mutex_unlock(&b->lock);
+		vm_log(b, r.name, "stop: guest did not power off within %llds; killing",
+		       (long long)b->cfg.stop_timeout_s);
+		drv->kill(&b->vmm_host, &proc, NULL);
+		pthread_mutex_lock(&b->lock);
+		now = wait_leave(b, id, VM_STOPPING, mono_ms() + KILL_WAIT_MS);
+	}
+	if (now == VM_STOPPING)
+		ret = berr_set(err, ETIMEDOUT, "vm '%s' (pid %d) did not exit after kill",
+				r.name, (int)proc.pid);
+unlock:
+	pthread_mutex_unlock(&b->lock);
+	vmm_proc_clear(&proc);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err)
+{
+	switch (v) {
+	case VERB_START:
+		return do_start(b, id, err);
+	case VERB_STOP:
+		return do_stop(b, id, true, err);
+	case VERB_KILL:
+		return do_stop(b, id, false, err);
+	case VERB_RESTART: {
+		struct vm_rec r = { 0 };
+		int ret = store_vm_get(b->store, id, &r, err);
+		enum vm_state s = rec_state(&r);
+		if (ret == 0)
+			ret = vm_verb_check(r.name, s, VERB_RESTART, err);
+		vm_rec_clear(&r);
+		if (ret < 0)
+			return ret;
+		if (s == VM_RUNNING && (ret = do_stop(b, id, true, err)) < 0)
+			return ret;
+		return do_start(b, id, err);
+	}
+	case VERB_COUNT:
+		break;
+	}
+	return berr_set(err, EINVAL, "unknown verb");
+}
+
+void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
+{
+	struct vm_rec r = { 0 };
+	char how[96];
+
+	pthread_mutex_lock(&b->lock);
+	live_remove(b, id);
+	if (store_vm_get(b->store, id, &r, NULL) < 0)
+		goto out;
+	enum vm_state s = rec_state(&r);
+	if (!vm_state_live(s) || s == VM_STARTING)
+		goto out;
+	if (!have_status)
+		snprintf(how, sizeof(how), "exited (started by an earlier daemon: status unknown)");
+	else if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "ended");
+
+	bool clean = !have_status || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (s == VM_STOPPING || clean) {
+		rec_set_state(&r, VM_STOPPED);
+	} else {
+		struct berr e = { 0 };
+		berr_set(&e, EIO, "vm '%s': the VMM %s unexpectedly (see log)", r.name, how);
+		rec_set_state(&r, VM_FAILED);
+		rec_set_error(&r, e.msg);
+	}
+	r.pid = 0;
+	r.pid_start = 0;
+	r.stopped_at = now_ms();
+	store_vm_update(b->store, &r, NULL);
+	vm_log(b, r.name, "vmm %s; vm is %s", how, r.state);
+	blog("vm %s: vmm %s; now %s", r.name, how, r.state);
+	pthread_cond_broadcast(&b->changed);
+out:
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_clear(&r);
+}
+
+void vm_adopt_all(struct banger *b)
+{
+	struct vm_rec *all = NULL;
+	size_t n = 0;
+
+	if (store_vm_list(b->store, &all, &n, NULL) < 0)
+		return;
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct vm_rec *r = &all[i];
+		enum vm_state s = rec_state(r);
+		struct vmm_proc proc = { 0 };
+		if (!vm_state_live(s))
+			continue;
+		const struct vmm_driver *drv = pick_driver(b, r, NULL);
+		if (drv && load_proc(r, &proc) == 0 &&
+		    drv->adopt(&b->vmm_host, &proc, NULL) == 0) {
+			if (s == VM_STARTING)
+				rec_set_state(r, VM_RUNNING);
+			live_add(b, r->id, proc.pid, proc.pid_start);
+			store_vm_update(b->store, r, NULL);
+			vm_log(b, r->name, "adopted by a new daemon (pid %d)", (int)proc.pid);
+			blog("vm %s adopted (pid %d, %s)", r->name, (int)proc.pid, r->state);
+		} else {
+			if (s == VM_STOPPING || s == VM_RUNNING) {
+				rec_set_state(r, VM_STOPPED);
+			} else {
+				rec_set_state(r, VM_FAILED);
+				rec_set_error(r, "the daemon stopped while this VM was starting");
+			}
+			r->pid = 0;
+			r->stopped_at = now_ms();
+			store_vm_update(b->store, r, NULL);
+			vm_log(b, r->name, "vmm gone while the daemon was down; vm is %s", r->state);
+			blog("vm %s: vmm gone while the daemon was down; now %s", r->name, r->state);
+		}
+		vmm_proc_clear(&proc);
+	}
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_array_free(all, n);
+}
+
+static int parse_setting(const char *key, const char *value, int64_t lo, int64_t hi,
+			 int64_t *ret, struct berr *err)
+{
+	int64_t v;
+	if (parse_i64(value, &v) < 0)
+		return berr_set(err, EINVAL, "%s must be a whole number, not '%.64s'", key, value);
+	if (v < lo || v > hi)
+		return berr_set(err, ERANGE, "%s must be between %lld and %lld, not %lld", key,
+				(long long)lo, (long long)hi, (long long)v);
+	*ret = v;
+	return 0;
+}
+
+int vm_set(struct banger *b, int64_t id, const char *key, const char *value,
+	   struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	bool dflt = strcmp(value, "default") == 0;
+	_cleanup_free_ char *root = NULL, *work = NULL;
+	int ret;
+
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_get(b->store, id, &r, err);
+	if (ret < 0)
+		goto out;
+	enum vm_state s = rec_state(&r);
+	if (vm_state_live(s)) {
+		ret = berr_set(err, EBUSY, "vm '%s' is %s; stop it to change %s", r.name,
+			       vm_state_name(s), key);
+		goto out;
+	}
+	root = vm_file(b, r.name, "rootfs.ext4");
+	work = vm_file(b, r.name, "work.ext4");
+
+	if (strcmp(key, "vcpu") == 0) {
+		int64_t v = 0;
+		if (!dflt && (ret = parse_setting(key, value, 1, 32, &v, err)) < 0)
+			goto out;
+		r.vcpu = v;
+	} else if (strcmp(key, "memory_mib") == 0) {
+		int64_t v = 0;
+		if (!dflt && (ret = parse_setting(key, value, 128, 1048576, &v, err)) < 0)
+			goto out;
+		r.memory_mib = v;
+	} else if (strcmp(key, "disk_size") == 0) {
+		uint64_t v = 0;
+		if (access(work, F_OK) == 0) {
+			ret = berr_set(err, EBUSY, "vm '%s' already has its work disk; "
+				       "disk_size applies before the first start", r.name);
+			goto out;
+		}
+		if (!dflt) {
+			if (parse_size(value, &v) < 0) {
+				ret = berr_set(err, EINVAL,
+					       "disk_size must be a size like 8G or 512M, not '%.64s'",
+					       value);
+				goto out;
+			}
+			if (v < (64ULL << 20) || v > (16ULL << 40)) {
+				ret = berr_set(err, ERANGE, "disk_size must be between 64M and 16T");
+				goto out;
+			}
+		}
+		r.disk_size = (int64_t)v;
+	} else if (strcmp(key, "image") == 0 || strcmp(key, "kernel") == 0) {
+		bool is_image = key[0] == 'i';
+		char *field = is_image ? r.image : r.kernel;
+		if (is_image && access(root, F_OK) == 0) {
+			ret = berr_set(err, EBUSY, "vm '%s' already has a root disk cloned from image "
+				       "'%s'; create a new VM to use another image", r.name, r.image);
+			goto out;
+		}
+		if (!dflt) {
+			struct image_rec img = { 0 };
+			if (strlen(value) >= STORE_NAME_MAX ||
+			    store_image_get_by_name(b->store, key, value, &img, NULL) < 0) {
+				ret = berr_set(err, ENOENT, "no %s named '%.64s' is registered", key,
+					       value);
+				goto out;
+			}
+			image_rec_clear(&img);
+		}
+		snprintf(field, STORE_NAME_MAX, "%s", dflt ? "" : value);
+	} else if (strcmp(key, "vmm") == 0) {
+		if (!dflt && strcmp(value, "qemu") && strcmp(value, "auto") &&
+		    strcmp(value, "firecracker")) {
+			ret = berr_set(err, EINVAL, "vmm must be auto, qemu or firecracker");
+			goto out;
+		}
+		snprintf(r.vmm, sizeof(r.vmm), "%s", dflt ? "" : value);
+	} else {
+		ret = berr_set(err, EINVAL, "unknown setting '%.64s' (settable: vcpu memory_mib "
+			       "disk_size image kernel vmm)", key);
+		goto out;
+	}
+	ret = store_vm_update(b->store, &r, err);
+out:
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_clear(&r);
+	return ret;
+}

@@ -1,0 +1,99 @@
+/* core/vmm.h: the VMM driver interface.
+ *
+ * A driver turns a fully resolved vmm_spec into a running VMM process and
+ * knows how to ask it to stop, kill it, and re-attach to it after a daemon
+ * restart.  It holds no state of its own between calls: everything needed
+ * to find the process again lives in struct vmm_proc, which the core
+ * persists (pid, pid_start, runtime JSON).  Waiting for a process to exit
+ * and deciding what a VM's state is are the core's job (core/vm*.c). */
+#ifndef BANGER_VMM_H
+#define BANGER_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct vmm_spec {
+	const char *name;          /* VM name (DNS label) */
+	const char *kernel;        /* ELF vmlinux */
+	const char *initrd;        /* may be NULL */
+	const char *cmdline_extra; /* appended to the driver's kernel args; may be NULL */
+	const char *rootfs;        /* raw ext4 image, becomes /dev/vda */
+	const char *workdisk;      /* raw ext4 image, becomes /dev/vdb; may be NULL */
+	int64_t vcpu;
+	int64_t memory_mib;
+	const char *console_path;  /* serial output file (truncated at start) */
+	const char *log_path;      /* VMM stdout/stderr and driver notes (appended) */
+	const char *run_dir;       /* 0700 dir for this VM's sockets (exists) */
+	const char *tap;           /* host tap device or NULL (no network) */
+	const char *mac;           /* guest MAC or NULL */
+};
+
+/* Host-wide driver settings, resolved from config by the core. */
+struct vmm_host {
+	const char *qemu_bin;      /* "qemu-system-x86_64" or a path */
+	const char *accel;         /* "kvm" or "tcg": already resolved, never "auto" */
+	int64_t tsc_khz;           /* host TSC kHz for tsc_early_khz= under TCG, 0 = omit */
+	const char *firecracker_bin;
+};
+
+/* What identifies a running VMM.  runtime is a driver-owned JSON object
+ * (socket paths, argv, version...) that the core stores verbatim. */
+struct vmm_proc {
+	pid_t pid;
+	int64_t pid_start;         /* /proc/PID/stat field 22 (starttime) */
+	char *runtime;             /* malloc'ed JSON, may be NULL */
+};
+void vmm_proc_clear(struct vmm_proc *p);
+
+struct vmm_driver {
+	const char *name;          /* "qemu", "firecracker" */
+	/* Launch the VMM (in its own session, so it outlives the daemon)
+	 * and return once it is running and its control socket answers.
+	 * On failure nothing is left running and err says why (including
+	 * the last lines of the VMM's log when it died). */
+	int (*start)(const struct vmm_host *h, const struct vmm_spec *s,
+		     struct vmm_proc *ret, struct berr *err);
+	/* Ask the guest to shut down cleanly (ACPI power button,
+	 * Ctrl-Alt-Del...).  Returns without waiting. */
+	int (*shutdown)(const struct vmm_host *h, const struct vmm_proc *p,
+			struct berr *err);
+	/* Stop the VMM now (SIGKILL after the driver's quit attempt). */
+	int (*kill)(const struct vmm_host *h, const struct vmm_proc *p,
+		    struct berr *err);
+	/* After a daemon restart: check that p still names our VMM (pid
+	 * alive with the same start time, control socket answers). 0 if
+	 * adopted, -ESRCH if the process is gone. */
+	int (*adopt)(const struct vmm_host *h, const struct vmm_proc *p,
+		     struct berr *err);
+};
+
+extern const struct vmm_driver vmm_qemu_driver;
+
+/* Process helpers shared by drivers and the core (core/proc.c). */
+int proc_start_time(pid_t pid, int64_t *ret);  /* -ESRCH if gone */
+/* true if pid is alive (not a zombie) and its start time matches. */
+bool proc_alive(pid_t pid, int64_t start);
+/* Reap pid if it is our exited child; returns 1 and sets *status when
+ * reaped, 0 when still running or not our child, negative on error.
+ * *status is the raw wait status (use WIFEXITED/WEXITSTATUS). */
+int proc_reap(pid_t pid, int *status);
+
+/* Accelerator for QEMU (core/accel.c).  want is "auto", "kvm" or "tcg"
+ * (NULL means auto); *ret becomes "kvm" or "tcg" and why (may be NULL)
+ * says in words how it was chosen.  auto never picks KVM where standard
+ * guests cannot boot (no usable /dev/kvm, or a PVM nested host).
+ * Explicit "kvm" without a usable /dev/kvm is an error. */
+int accel_resolve(const char *want, const char **ret, char *why, size_t whylen,
+		  struct berr *err);
+/* The same with every host path (/dev/kvm, /sys/module, /proc/modules)
+ * looked up under root (for tests; "" is the real host). */
+int accel_resolve_in(const char *root, const char *want, const char **ret,
+		     char *why, size_t whylen, struct berr *err);
+/* Host TSC rate in kHz from /proc/cpuinfo "cpu MHz", 0 if unknown. */
+int64_t host_tsc_khz(void);
+
+#endif

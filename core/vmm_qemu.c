@@ -1,0 +1,650 @@
+/* core/vmm_qemu.c: the QEMU driver (-M microvm, QMP on a Unix socket).
+ *
+ * start() builds the command line, spawns QEMU in its own session and
+ * returns once QMP answers.  Everything needed later (QMP path, log path,
+ * argv) goes into the runtime JSON the core stores. */
+#define _GNU_SOURCE
+#include "vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "qmp.h"
+#include "util.h"
+
+extern char **environ;
+
+#define START_TIMEOUT_MS 10000 /* spawn -> QMP answers */
+#define QMP_TRY_MS 500         /* one connection attempt while starting */
+#define QMP_CTL_MS 3000        /* shutdown / adopt */
+#define QMP_QUIT_MS 1000       /* kill: best-effort quit */
+#define QUIT_WAIT_MS 2000      /* kill: grace after a successful quit */
+#define LOG_TAIL_BYTES 4096
+#define LOG_TAIL_LINES 4
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Append one "banger: ..." line to the VMM log.  Best effort: a note that
+ * cannot be written must not fail the operation it describes. */
+static void log_note(const char *log_path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void log_note(const char *log_path, const char *fmt, ...)
+{
+	struct sbuf s;
+	va_list ap;
+	char *msg;
+
+	if (!log_path)
+		return;
+	_cleanup_close_ int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		va_end(ap);
+		return;
+	}
+	va_end(ap);
+	sbuf_init(&s);
+	sbuf_printf(&s, "banger: %s\n", msg);
+	free(msg);
+	ssize_t n = write(fd, s.buf, s.len);
+	(void)n;
+	sbuf_free(&s);
+}
+
+/* The last few non-empty lines of the log, joined with " | ", skipping our
+ * own "banger:" notes.  Returns a malloc'ed string ("" if nothing). */
+static char *log_tail(const char *log_path)
+{
+	_cleanup_close_ int fd = open(log_path, O_RDONLY | O_CLOEXEC);
+	char buf[LOG_TAIL_BYTES + 1];
+	const char *lines[LOG_TAIL_LINES];
+	size_t nlines = 0;
+	struct sbuf s;
+
+	if (fd < 0)
+		return xstrdup("");
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : 0;
+	ssize_t n = pread(fd, buf, LOG_TAIL_BYTES, from);
+	if (n <= 0)
+		return xstrdup("");
+	buf[n] = '\0';
+	/* Walk lines backwards. */
+	char *p = buf + n;
+	while (p > buf && nlines < LOG_TAIL_LINES) {
+		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
+			*--p = '\0';
+		char *e = p;
+		while (p > buf && p[-1] != '\n')
+			p--;
+		if (p == buf && from > 0)
+			break; /* a partial first line */
+		if (e > p && strncmp(p, "banger: ", 8) != 0)
+			lines[nlines++] = p;
+	}
+	sbuf_init(&s);
+	sbuf_puts(&s, "");
+	for (size_t i = nlines; i-- > 0;) {
+		sbuf_puts(&s, lines[i]);
+		if (i)
+			sbuf_puts(&s, " | ");
+	}
+	return sbuf_steal(&s);
+}
+
+/* Shell-quote one word for the log line. */
+static void sh_quote(struct sbuf *s, const char *w)
+{
+	bool plain = *w != '\0';
+	for (const char *p = w; *p && plain; p++)
+		plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789_@%+=:,./-", *p) != NULL;
+	if (plain) {
+		sbuf_puts(s, w);
+		return;
+	}
+	sbuf_puts(s, "'");
+	for (const char *p = w; *p; p++) {
+		if (*p == '\'')
+			sbuf_puts(s, "'\\''");
+		else
+			sbuf_add(s, p, 1);
+	}
+	sbuf_puts(s, "'");
+}
+
+/* A value inside a QEMU option list: a ',' is written ",,". */
+static char *opt_escape(const char *v)
+{
+	struct sbuf s;
+	sbuf_init(&s);
+	sbuf_puts(&s, "");
+	for (const char *p = v; *p; p++) {
+		if (*p == ',')
+			sbuf_puts(&s, ",,");
+		else
+			sbuf_add(&s, p, 1);
+	}
+	return sbuf_steal(&s);
+}
+
+struct argv {
+	char **v;
+	size_t n, cap;
+};
+
+static void argv_add(struct argv *a, char *owned)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 32;
+		a->v = xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n++] = owned;
+	a->v[a->n] = NULL;
+}
+
+static void argv_addf(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void argv_addf(struct argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	argv_add(a, p);
+}
+
+static void argv_free(struct argv *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	a->v = NULL;
+	a->n = a->cap = 0;
+}
+
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 15)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static bool valid_mac(const char *s)
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		char c = s[i];
+		if (i % 3 == 2) {
+			if (c != ':')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			     (c >= 'A' && c <= 'F'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
+{
+	struct sockaddr_un sa;
+
+	if (!h || !s)
+		return berr_set(err, EINVAL, "the qemu driver was called without a host or VM description");
+	if (!h->accel || (strcmp(h->accel, "kvm") != 0 && strcmp(h->accel, "tcg") != 0))
+		return berr_set(err, EINVAL, "qemu accelerator must be kvm or tcg, not \"%s\"",
+				h->accel ? h->accel : "");
+	if (!s->kernel || !s->rootfs || !s->console_path || !s->log_path || !s->run_dir)
+		return berr_set(err, EINVAL,
+				"a kernel, root image, console path, log path and run dir are required");
+	if (s->vcpu < 1 || s->vcpu > 255)
+		return berr_set(err, EINVAL, "vcpu must be between 1 and 255, not %lld",
+				(long long)s->vcpu);
+	if (s->memory_mib < 64 || s->memory_mib > 1024 * 1024)
+		return berr_set(err, EINVAL, "memory_mib must be between 64 and 1048576, not %lld",
+				(long long)s->memory_mib);
+	if (s->tap && !valid_ifname(s->tap))
+		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
+				s->tap);
+	if (s->tap && (!s->mac || !valid_mac(s->mac)))
+		return berr_set(err, EINVAL, "a network device needs a MAC like 52:54:00:12:34:56, not \"%s\"",
+				s->mac ? s->mac : "");
+	/* "/qmp.sock" is the longest name we put in run_dir. */
+	if (strlen(s->run_dir) + strlen("/agent.sock") >= sizeof(sa.sun_path))
+		return berr_set(err, ENAMETOOLONG,
+				"run dir %s is too long for a Unix socket path (limit %zu bytes)",
+				s->run_dir, sizeof(sa.sun_path) - strlen("/agent.sock") - 1);
+	return 0;
+}
+
+static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const char *qmp_sock,
+		       const char *agent_sock, struct argv *a)
+{
+	bool tcg = strcmp(h->accel, "tcg") == 0;
+	struct sbuf cmd;
+	char *e, *e2;
+
+	argv_add(a, xstrdup(h->qemu_bin && *h->qemu_bin ? h->qemu_bin : "qemu-system-x86_64"));
+	argv_add(a, xstrdup("-M"));
+	argv_add(a, xstrdup("microvm,acpi=on"));
+	argv_add(a, xstrdup("-accel"));
+	argv_add(a, xstrdup(h->accel));
+	argv_add(a, xstrdup("-cpu"));
+	argv_add(a, xstrdup(tcg ? "max" : "host"));
+	argv_add(a, xstrdup("-smp"));
+	argv_addf(a, "%lld", (long long)s->vcpu);
+	argv_add(a, xstrdup("-m"));
+	argv_addf(a, "%lldM", (long long)s->memory_mib);
+	argv_add(a, xstrdup("-nodefaults"));
+	argv_add(a, xstrdup("-no-user-config"));
+	argv_add(a, xstrdup("-nographic"));
+	argv_add(a, xstrdup("-no-reboot"));
+	argv_add(a, xstrdup("-kernel"));
+	argv_add(a, xstrdup(s->kernel));
+	if (s->initrd) {
+		argv_add(a, xstrdup("-initrd"));
+		argv_add(a, xstrdup(s->initrd));
+	}
+	sbuf_init(&cmd);
+	sbuf_puts(&cmd, "console=ttyS0 root=/dev/vda rw panic=-1 reboot=k");
+	if (tcg && h->tsc_khz > 0)
+		sbuf_printf(&cmd, " tsc_early_khz=%lld", (long long)h->tsc_khz);
+	if (s->cmdline_extra && *s->cmdline_extra)
+		sbuf_printf(&cmd, " %s", s->cmdline_extra);
+	argv_add(a, xstrdup("-append"));
+	argv_add(a, sbuf_steal(&cmd));
+
+	/* Disks: vda (root) then vdb (work), in -device order. */
+	e = opt_escape(s->rootfs);
+	argv_add(a, xstrdup("-drive"));
+	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
+	free(e);
+	argv_add(a, xstrdup("-device"));
+	argv_add(a, xstrdup("virtio-blk-device,drive=root"));
+	if (s->workdisk) {
+		e = opt_escape(s->workdisk);
+		argv_add(a, xstrdup("-drive"));
+		argv_addf(a, "id=work,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
+		free(e);
+		argv_add(a, xstrdup("-device"));
+		argv_add(a, xstrdup("virtio-blk-device,drive=work"));
+	}
+
+	if (s->tap) {
+		argv_add(a, xstrdup("-netdev"));
+		argv_addf(a, "tap,id=n0,ifname=%s,script=no,downscript=no", s->tap);
+		argv_add(a, xstrdup("-device"));
+		argv_addf(a, "virtio-net-device,netdev=n0,mac=%s", s->mac);
+	}
+
+	/* Entropy, so the guest's sshd and systemd do not wait for it. */
+	argv_add(a, xstrdup("-object"));
+	argv_add(a, xstrdup("rng-random,id=rng0,filename=/dev/urandom"));
+	argv_add(a, xstrdup("-device"));
+	argv_add(a, xstrdup("virtio-rng-device,rng=rng0"));
+
+	/* Serial console to a file (QEMU truncates it). */
+	e = opt_escape(s->console_path);
+	argv_add(a, xstrdup("-chardev"));
+	argv_addf(a, "file,id=con,path=%s", e);
+	free(e);
+	argv_add(a, xstrdup("-serial"));
+	argv_add(a, xstrdup("chardev:con"));
+
+	/* QMP; a chardev (not -qmp unix:...) so a ',' in the path can be escaped. */
+	e = opt_escape(qmp_sock);
+	argv_add(a, xstrdup("-chardev"));
+	argv_addf(a, "socket,id=qmp,path=%s,server=on,wait=off", e);
+	free(e);
+	argv_add(a, xstrdup("-mon"));
+	argv_add(a, xstrdup("chardev=qmp,mode=control"));
+
+	/* A virtio-serial port for a future guest agent (/dev/virtio-ports/banger.agent). */
+	e2 = opt_escape(agent_sock);
+	argv_add(a, xstrdup("-device"));
+	argv_add(a, xstrdup("virtio-serial-device"));
+	argv_add(a, xstrdup("-chardev"));
+	argv_addf(a, "socket,id=agent,path=%s,server=on,wait=off", e2);
+	free(e2);
+	argv_add(a, xstrdup("-device"));
+	argv_add(a, xstrdup("virtserialport,chardev=agent,name=banger.agent"));
+}
+
+static char *runtime_json(const char *qmp_sock, const char *agent_sock, const char *log_path,
+			  const char *accel, const struct argv *a)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < a->n; i++)
+		json_array_append_new(arr, json_string(a->v[i]));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "qmp", qmp_sock, "agent", agent_sock,
+			      "log", log_path, "accel", accel, "argv", arr);
+	if (!o)
+		return NULL;
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static void describe_status(int st, char *buf, size_t len)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, len, "status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "wait status 0x%x", (unsigned)st);
+}
+
+/* Blocking reap after SIGKILL of our own child (bounded: SIGKILL cannot be
+ * caught, and the child is ours so it stays a zombie until we reap). */
+static void kill_and_reap(pid_t pid)
+{
+	int st;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int spawn_qemu(char *const argv[], const char *log_path, int logfd, pid_t *ret_pid,
+		      struct berr *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					 POSIX_SPAWN_SETSIGDEF);
+	if (strchr(argv[0], '/'))
+		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	else
+		r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
+		      struct berr *err)
+{
+	_cleanup_free_ char *qmp_sock = NULL, *agent_sock = NULL, *runtime = NULL;
+	_cleanup_close_ int logfd = -1;
+	struct argv a = { 0 };
+	struct sbuf line;
+	pid_t pid;
+	int r;
+
+	r = check_spec(h, s, err);
+	if (r < 0)
+		return r;
+	qmp_sock = path_join(s->run_dir, "qmp.sock");
+	agent_sock = path_join(s->run_dir, "agent.sock");
+	if (unlink(qmp_sock) < 0 && errno != ENOENT)
+		return berr_set(err, errno, "cannot remove the stale QMP socket %s: %s", qmp_sock,
+				strerror(errno));
+	if (unlink(agent_sock) < 0 && errno != ENOENT)
+		return berr_set(err, errno, "cannot remove the stale agent socket %s: %s",
+				agent_sock, strerror(errno));
+
+	/* Create the console file 0600 ourselves: QEMU opens it with O_TRUNC,
+	 * which keeps the mode, so serial output is never world-readable. */
+	{
+		_cleanup_close_ int cfd = open(s->console_path,
+					       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (cfd < 0)
+			return berr_set(err, errno, "cannot create the console file %s: %s",
+					s->console_path, strerror(errno));
+	}
+
+	logfd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		return berr_set(err, errno, "cannot open the VMM log %s: %s", s->log_path,
+				strerror(errno));
+	if (logfd <= 2) {
+		/* dup2 onto itself would keep O_CLOEXEC: move it above stderr. */
+		int fd = fcntl(logfd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return berr_set(err, errno, "cannot duplicate the log fd: %s", strerror(errno));
+		close(logfd);
+		logfd = fd;
+	}
+
+	build_argv(h, s, qmp_sock, agent_sock, &a);
+	sbuf_init(&line);
+	sbuf_puts(&line, "banger: exec");
+	for (size_t i = 0; i < a.n; i++) {
+		sbuf_puts(&line, " ");
+		sh_quote(&line, a.v[i]);
+	}
+	sbuf_puts(&line, "\n");
+	ssize_t wn = write(logfd, line.buf, line.len);
+	(void)wn;
+	sbuf_free(&line);
+
+	runtime = runtime_json(qmp_sock, agent_sock, s->log_path, h->accel, &a);
+	if (!runtime) {
+		argv_free(&a);
+		return berr_set(err, ENOMEM, "cannot encode the qemu runtime description");
+	}
+
+	r = spawn_qemu(a.v, s->log_path, logfd, &pid, err);
+	argv_free(&a);
+	if (r < 0)
+		return r;
+
+	int64_t start = 0;
+	int64_t deadline = mono_ms() + START_TIMEOUT_MS;
+	struct berr qerr = { 0 };
+	for (;;) {
+		int st;
+		r = proc_reap(pid, &st);
+		if (r > 0) {
+			char how[64];
+			describe_status(st, how, sizeof(how));
+			_cleanup_free_ char *tail = log_tail(s->log_path);
+			log_note(s->log_path, "qemu exited during start with %s", how);
+			return berr_set(err, ECHILD, "qemu exited with %s: %s", how,
+					*tail ? tail : "(nothing in its log)");
+		}
+		if (start == 0 && proc_start_time(pid, &start) < 0)
+			start = 0; /* exited meanwhile: the next reap sees it */
+		if (start != 0) {
+			struct qmp *q = NULL;
+			int64_t left = deadline - mono_ms();
+			int t = left < QMP_TRY_MS ? (int)(left > 50 ? left : 50) : QMP_TRY_MS;
+			if (qmp_open(qmp_sock, t, &q, &qerr) == 0) {
+				qmp_close(q);
+				break;
+			}
+		}
+		if (mono_ms() >= deadline) {
+			kill_and_reap(pid);
+			_cleanup_free_ char *tail = log_tail(s->log_path);
+			log_note(s->log_path, "QMP did not answer within %d s; killed qemu (pid %d)",
+				 START_TIMEOUT_MS / 1000, (int)pid);
+			return berr_set(err, ETIMEDOUT,
+					"qemu did not answer on its QMP socket within %d s (%s); killed it: %s",
+					START_TIMEOUT_MS / 1000, qerr.msg[0] ? qerr.msg : "no error recorded",
+					*tail ? tail : "(nothing in its log)");
+		}
+		sleep_ms(20);
+	}
+
+	log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);
+	ret->pid = pid;
+	ret->pid_start = start;
+	ret->runtime = TAKE_PTR(runtime);
+	return 0;
+}
+
+/* Fetch a string field of the runtime JSON; malloc'ed or NULL. */
+static char *runtime_get(const struct vmm_proc *p, const char *key)
+{
+	json_error_t je;
+	json_t *o;
+	char *v = NULL;
+
+	if (!p->runtime)
+		return NULL;
+	o = json_loads(p->runtime, 0, &je);
+	if (!o)
+		return NULL;
+	const char *s = json_string_value(json_object_get(o, key));
+	if (s)
+		v = xstrdup(s);
+	json_decref(o);
+	return v;
+}
+
+static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "qemu (pid %d) is not running", p ? (int)p->pid : 0);
+	_cleanup_free_ char *sock = runtime_get(p, "qmp");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	if (!sock)
+		return berr_set(err, EINVAL, "the stored qemu runtime has no QMP socket path");
+	int r = qmp_call(sock, QMP_CTL_MS, "system_powerdown", NULL, NULL, err);
+	if (r < 0)
+		return berr_wrap(err, "asking qemu (pid %d) to power down", (int)p->pid);
+	log_note(log, "sent system_powerdown (ACPI power button)");
+	return 0;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* SIGKILL pid only if it is still the process that started at start.  With
+ * a pidfd the check and the signal name the same process even if it dies
+ * and its pid is reused in between. */
+static int kill_exact(pid_t pid, int64_t start, struct berr *err)
+{
+	_cleanup_close_ int pfd = pidfd_open_(pid);
+
+	if (pfd < 0 && errno == ESRCH)
+		return 0;
+	if (!proc_alive(pid, start))
+		return 0;
+#ifdef SYS_pidfd_send_signal
+	if (pfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+			return berr_set(err, errno, "cannot kill qemu (pid %d): %s", (int)pid,
+					strerror(errno));
+		return 0;
+	}
+#endif
+	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+		return berr_set(err, errno, "cannot kill qemu (pid %d): %s", (int)pid,
+				strerror(errno));
+	return 0;
+}
+
+static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || p->pid <= 0)
+		return berr_set(err, EINVAL, "no qemu process to kill");
+	if (!proc_alive(p->pid, p->pid_start))
+		return 0;
+	_cleanup_free_ char *sock = runtime_get(p, "qmp");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	struct berr qerr = { 0 };
+	if (sock && qmp_call(sock, QMP_QUIT_MS, "quit", NULL, NULL, &qerr) == 0) {
+		int64_t deadline = mono_ms() + QUIT_WAIT_MS;
+		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
+			sleep_ms(10);
+		if (!proc_alive(p->pid, p->pid_start)) {
+			log_note(log, "qemu quit on request");
+			return 0;
+		}
+	} else if (sock && qerr.msg[0] && qerr.code != ECONNRESET) {
+		log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
+	}
+	int r = kill_exact(p->pid, p->pid_start, err);
+	if (r == 0)
+		log_note(log, "killed qemu (pid %d) with SIGKILL", (int)p->pid);
+	return r;
+}
+
+static int qemu_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "qemu (pid %d) is gone", p ? (int)p->pid : 0);
+	_cleanup_free_ char *sock = runtime_get(p, "qmp");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	struct berr qerr = { 0 };
+	json_t *st = NULL;
+	if (!sock) {
+		log_note(log, "adopted qemu (pid %d) without a QMP socket path", (int)p->pid);
+		return 0;
+	}
+	if (qmp_call(sock, QMP_CTL_MS, "query-status", NULL, &st, &qerr) < 0) {
+		log_note(log, "adopted qemu (pid %d) but QMP does not answer: %s", (int)p->pid,
+			 qerr.msg);
+		return 0;
+	}
+	const char *status = json_string_value(json_object_get(st, "status"));
+	log_note(log, "adopted qemu (pid %d), status %s", (int)p->pid, status ? status : "unknown");
+	json_decref(st);
+	return 0;
+}
+
+const struct vmm_driver vmm_qemu_driver = {
+	.name = "qemu",
+	.start = qemu_start,
+	.shutdown = qemu_shutdown,
+	.kill = qemu_kill,
+	.adopt = qemu_adopt,
+};

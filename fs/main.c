@@ -1,0 +1,159 @@
+/* fs/main.c: bangerd, the daemon: parse flags, open the domain, mount
+ * the tree, serve until SIGTERM/SIGINT, unmount.  VMs keep running. */
+#define FUSE_USE_VERSION 312
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <getopt.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "banger.h"
+#include "fs.h"
+#include "util.h"
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bangerd [options]\n"
+		"  --mount DIR        where to mount the tree (default /run/banger/fs; $BANGER_MOUNT)\n"
+		"  --state-dir DIR    database and disks ($BANGER_STATE_DIR; default ~/.local/state/banger)\n"
+		"  --runtime-dir DIR  sockets, 0700 ($BANGER_RUNTIME_DIR)\n"
+		"  --cache-dir DIR    downloads ($BANGER_CACHE_DIR; default ~/.cache/banger)\n"
+		"  --image-cache DIR  bundles built by 'make images', imported at start\n"
+		"                     ($BANGER_IMAGE_CACHE; default /var/cache/banger/build)\n"
+		"  --config FILE      config.toml ($BANGER_CONFIG; default ~/.config/banger/config.toml)\n"
+		"  --foreground       do not detach (logs go to stderr)\n"
+		"  --help, --version\n");
+}
+
+/* A daemon killed with SIGKILL leaves its mount point disconnected
+ * (ENOTCONN): detach it so we can mount again. */
+static void clear_stale_mount(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0 || errno != ENOTCONN)
+		return;
+	if (umount2(dir, MNT_DETACH) == 0)
+		return;
+	char *argv[] = { "fusermount3", "-u", "-z", (char *)dir, NULL };
+	pid_t pid;
+	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ) == 0)
+		waitpid(pid, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "cache-dir", required_argument, NULL, 'c' },
+		{ "image-cache", required_argument, NULL, 'i' },
+		{ "config", required_argument, NULL, 'f' },
+		{ "foreground", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct banger_paths paths;
+	const char *env_mount = getenv("BANGER_MOUNT");
+	char *mountpoint = xstrdup(env_mount && *env_mount ? env_mount : "/run/banger/fs");
+	bool foreground = false;
+	int c, ret = 1;
+
+	umask(077);
+	banger_paths_default(&paths);
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		char **slot = NULL;
+		switch (c) {
+		case 'm': slot = &mountpoint; break;
+		case 's': slot = &paths.state_dir; break;
+		case 'r': slot = &paths.runtime_dir; break;
+		case 'c': slot = &paths.cache_dir; break;
+		case 'i': slot = &paths.image_cache; break;
+		case 'f':
+			slot = &paths.config_path;
+			paths.config_must_exist = true;
+			break;
+		case 'F': foreground = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("bangerd %s\n", BANGER_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (slot) {
+			free(*slot);
+			*slot = xstrdup(optarg);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct berr err = { 0 };
+	struct banger *b = NULL;
+	if (banger_open(&b, &paths, &err) < 0) {
+		fprintf(stderr, "bangerd: %s\n", err.msg);
+		goto out;
+	}
+	int r = mkdir_p(mountpoint, 0755);
+	if (r < 0 && r != -ENOTCONN) {
+		clear_stale_mount(mountpoint);
+		r = mkdir_p(mountpoint, 0755);
+	}
+	clear_stale_mount(mountpoint);
+	if (r < 0 && mkdir_p(mountpoint, 0755) < 0) {
+		fprintf(stderr, "bangerd: cannot create mount point %s: %s\n", mountpoint,
+			strerror(-r));
+		goto out;
+	}
+
+	char *fargv[] = { "bangerd", "-o", "fsname=banger,subtype=banger,default_permissions" };
+	struct fuse_session *se = fs_new(b, 3, fargv);
+	if (!se) {
+		fprintf(stderr, "bangerd: cannot create the FUSE session\n");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		fprintf(stderr, "bangerd: cannot install signal handlers\n");
+		goto destroy;
+	}
+	if (fuse_session_mount(se, mountpoint) != 0) {
+		fprintf(stderr, "bangerd: cannot mount %s\n", mountpoint);
+		goto signals;
+	}
+	blog("serving %s (state %s)", mountpoint, paths.state_dir);
+	/* Detach only now, so a caller that waits for us finds the tree. */
+	if (fuse_daemonize(foreground) != 0)
+		goto unmount;
+	if ((r = banger_run_monitor(b, fs_notify, NULL)) < 0) {
+		blog("cannot start the monitor: %s", strerror(-r));
+		goto unmount;
+	}
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(cfg, 64);
+	ret = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
+	fuse_loop_cfg_destroy(cfg);
+	fs_drain();
+	blog("unmounting %s; VMs keep running", mountpoint);
+unmount:
+	fuse_session_unmount(se);
+signals:
+	fuse_remove_signal_handlers(se);
+destroy:
+	fuse_session_destroy(se);
+out:
+	banger_close(b);
+	banger_paths_free(&paths);
+	free(mountpoint);
+	return ret;
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Build the kernel bundle and the test image into a cache directory.
+#
+#   images/build.sh [--force] [CACHEDIR]
+#
+# CACHEDIR defaults to ${BANGER_IMAGE_CACHE:-/var/cache/banger/build}.
+# Layout:
+#   CACHEDIR/kernels/debian-cloud-amd64/{vmlinux,initrd.img,config,modules.tar.gz,manifest.json}
+#   CACHEDIR/images/debian-bookworm-mini/{rootfs.ext4,manifest.json}
+# A bundle whose manifest.json exists is kept unless --force. The image
+# embeds the kernel's modules, so a rebuilt kernel forces a rebuilt image.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
+
+force=0
+if [ "${1:-}" = --force ]; then
+	force=1
+	shift
+fi
+case $# in
+	0) cache=${BANGER_IMAGE_CACHE:-/var/cache/banger/build} ;;
+	1) cache=$1 ;;
+	*) die "usage: $PROG [--force] [CACHEDIR]" ;;
+esac
+
+kdir="$cache/kernels/debian-cloud-amd64"
+idir="$cache/images/debian-bookworm-mini"
+mkdir -p "$cache/kernels" "$cache/images"
+
+kernel_built=0
+if [ "$force" -eq 0 ] && [ -f "$kdir/manifest.json" ]; then
+	log "kernel debian-cloud-amd64: cached ($kdir)"
+else
+	log "kernel debian-cloud-amd64: building"
+	start=$(date +%s)
+	"$here/kernel.sh" "$kdir"
+	log "kernel debian-cloud-amd64: built in $(($(date +%s) - start)) s"
+	kernel_built=1
+fi
+
+if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && [ -f "$idir/manifest.json" ]; then
+	log "image debian-bookworm-mini: cached ($idir)"
+else
+	log "image debian-bookworm-mini: building"
+	start=$(date +%s)
+	"$here/test-image.sh" "$idir" "$kdir"
+	log "image debian-bookworm-mini: built in $(($(date +%s) - start)) s"
+fi
+log "done: $cache"

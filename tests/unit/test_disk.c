@@ -1,0 +1,555 @@
+/* tests/unit/test_disk.c: disk_clone (sparse copy on the local fs, reflink
+ * on a loop-mounted XFS) and the libext2fs work disk, checked with the real
+ * e2fsprogs tools (e2fsck, dumpe2fs, debugfs). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "disk.h"
+#include "util.h"
+
+extern char **environ;
+
+struct fixture {
+	char dir[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/banger-test-disk-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *mnt = path_join(f->dir, "mnt");
+
+	(void)umount2(mnt, MNT_DETACH); /* left mounted by a failed reflink test */
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Run argv, capture stdout (and stderr) into *out (may be NULL); returns the
+ * exit status, or -1 if it did not exit normally. */
+static int run(char *const argv[], char **out)
+{
+	char tmpl[] = "/tmp/banger-test-out-XXXXXX";
+	posix_spawn_file_actions_t fa;
+	int fd, status;
+	pid_t pid;
+
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	assert_true(fd >= 0);
+	unlink(tmpl);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, fd, 2);
+	assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (out) {
+		off_t len = lseek(fd, 0, SEEK_END);
+		char *buf = xmalloc((size_t)len + 1);
+
+		assert_int_equal(pread(fd, buf, (size_t)len, 0), len);
+		buf[len] = '\0';
+		*out = buf;
+	}
+	close(fd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool have_tool(const char *name)
+{
+	char *argv[] = { "sh", "-c", NULL, NULL };
+	_cleanup_free_ char *cmd = xasprintf("command -v %s >/dev/null", name);
+
+	argv[2] = cmd;
+	return run(argv, NULL) == 0;
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+	char path[64];
+
+	for (int i = 0; i < 1024; i++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void write_at(int fd, off_t off, char c, size_t len)
+{
+	char *buf = xmalloc(len);
+
+	memset(buf, c, len);
+	assert_int_equal(pwrite(fd, buf, len, off), (ssize_t)len);
+	free(buf);
+}
+
+/* 64 MiB file with three 1 MiB data islands, the rest holes. */
+static char *make_sparse(const char *dir)
+{
+	char *p = path_join(dir, "src.img");
+	int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0);
+	write_at(fd, 0, 'a', 1 << 20);
+	write_at(fd, 20 << 20, 'b', 1 << 20);
+	write_at(fd, (63 << 20) + 4096, 'c', 100000); /* up to near EOF, unaligned */
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+	return p;
+}
+
+static void assert_same_content(const char *a, const char *b)
+{
+	_cleanup_free_ char *da = NULL, *db = NULL;
+	size_t la, lb;
+
+	assert_int_equal(read_file(a, 128 << 20, &da, &la), 0);
+	assert_int_equal(read_file(b, 128 << 20, &db, &lb), 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(da, db, la);
+}
+
+static void test_clone_sparse_copy(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *src = make_sparse(f->dir);
+	_cleanup_free_ char *dst = path_join(f->dir, "dst.img");
+	struct berr err = { 0 };
+	enum clone_method m = CLONE_REFLINK;
+	struct stat ss, ds;
+	int fds = count_fds();
+
+	int r = disk_clone(src, dst, &m, &err);
+	assert_int_equal(r, 0);
+	assert_int_equal(m, CLONE_SPARSE_COPY); /* /tmp is ext4 here: no reflink */
+	assert_string_equal(clone_method_name(m), "sparse-copy");
+	assert_same_content(src, dst);
+	assert_int_equal(stat(src, &ss), 0);
+	assert_int_equal(stat(dst, &ds), 0);
+	assert_int_equal(ds.st_size, 64 << 20);
+	assert_int_equal(ds.st_mode & 07777, 0600);
+	/* Holes stay holes: about 3 MiB allocated, not 64. */
+	assert_true(ds.st_blocks <= ss.st_blocks + 64);
+	assert_true(ds.st_blocks * 512 < (8 << 20));
+	assert_int_equal(count_fds(), fds);
+
+	assert_int_equal(disk_probe_clone(f->dir, &m, &err), 0);
+	assert_int_equal(m, CLONE_SPARSE_COPY);
+}
+
+static void test_clone_errors(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *src = make_sparse(f->dir);
+	_cleanup_free_ char *dst = path_join(f->dir, "exists.img");
+	_cleanup_free_ char *missing = path_join(f->dir, "missing.img");
+	_cleanup_free_ char *dst2 = path_join(f->dir, "never.img");
+	struct berr err = { 0 };
+	struct stat st;
+	int fd;
+
+	fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_int_equal(disk_clone(src, dst, NULL, &err), -EEXIST);
+	assert_int_equal(err.code, EEXIST);
+	assert_non_null(strstr(err.msg, dst));
+	assert_int_equal(stat(dst, &st), 0); /* an existing dst is not removed */
+	assert_int_equal(st.st_size, 4);
+
+	berr_clear(&err);
+	assert_int_equal(disk_clone(missing, dst2, NULL, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, missing));
+	assert_int_equal(stat(dst2, &st), -1);
+
+	/* A directory as source: refused, and dst cleaned up. */
+	berr_clear(&err);
+	assert_int_equal(disk_clone(f->dir, dst2, NULL, &err), -EINVAL);
+	assert_int_equal(stat(dst2, &st), -1);
+	assert_int_equal(errno, ENOENT);
+
+	berr_clear(&err);
+	assert_true(disk_probe_clone("/nonexistent-banger-dir", NULL, &err) < 0);
+	assert_int_equal(err.code, ENOENT);
+}
+
+/* Reflink on a loop-mounted XFS image. */
+static void test_clone_reflink_xfs(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "xfs.img");
+	_cleanup_free_ char *mnt = path_join(f->dir, "mnt");
+	_cleanup_free_ char *src = NULL, *dst = NULL;
+	struct berr err = { 0 };
+	enum clone_method m = CLONE_SPARSE_COPY;
+	char *out = NULL;
+	int fd, rc;
+
+	if (!have_tool("mkfs.xfs") || access("/dev/loop-control", F_OK) != 0) {
+		print_message("mkfs.xfs or loop devices unavailable: skipping reflink test\n");
+		skip();
+	}
+	fd = open(img, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 320 << 20), 0);
+	close(fd);
+	char *mkfs[] = { "mkfs.xfs", "-q", "-m", "reflink=1", img, NULL };
+	rc = run(mkfs, &out);
+	if (rc != 0)
+		print_message("mkfs.xfs: %s\n", out);
+	free(out);
+	assert_int_equal(rc, 0);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	char *mount_argv[] = { "mount", "-o", "loop", img, mnt, NULL };
+	rc = run(mount_argv, &out);
+	if (rc != 0) {
+		print_message("mount -o loop failed (%s): skipping reflink test\n", out);
+		free(out);
+		skip();
+	}
+	free(out);
+
+	src = make_sparse(mnt);
+	dst = path_join(mnt, "clone.img");
+	rc = disk_clone(src, dst, &m, &err);
+	enum clone_method probe = CLONE_SPARSE_COPY;
+	int prc = disk_probe_clone(mnt, &probe, &err);
+	bool same = false;
+	if (rc == 0) {
+		_cleanup_free_ char *da = NULL, *db = NULL;
+		size_t la = 0, lb = 0;
+
+		same = read_file(src, 128 << 20, &da, &la) == 0 &&
+		       read_file(dst, 128 << 20, &db, &lb) == 0 && la == lb &&
+		       memcmp(da, db, la) == 0;
+	}
+	/* Unmount before asserting so a failure does not leave a mount behind. */
+	char *umount_argv[] = { "umount", mnt, NULL };
+	assert_int_equal(run(umount_argv, NULL), 0);
+
+	assert_int_equal(rc, 0);
+	assert_int_equal(m, CLONE_REFLINK);
+	assert_string_equal(clone_method_name(m), "reflink");
+	assert_true(same);
+	assert_int_equal(prc, 0);
+	assert_int_equal(probe, CLONE_REFLINK);
+}
+
+static void fsck_ok(const char *img)
+{
+	char *argv[] = { "e2fsck", "-fn", (char *)img, NULL };
+	char *out = NULL;
+	int rc = run(argv, &out);
+
+	if (rc != 0)
+		print_message("e2fsck -fn %s exited %d:\n%s\n", img, rc, out);
+	free(out);
+	assert_int_equal(rc, 0);
+}
+
+static char *debugfs(const char *img, const char *req)
+{
+	char *argv[] = { "debugfs", "-R", (char *)req, (char *)img, NULL };
+	char *out = NULL;
+
+	assert_int_equal(run(argv, &out), 0);
+	return out;
+}
+
+/* debugfs "stat" output contains "Mode:  0600" and "User:     0   Group:     0". */
+static void assert_stat(const char *img, const char *path, const char *mode,
+			unsigned uid, unsigned gid, const char *type)
+{
+	_cleanup_free_ char *req = xasprintf("stat %s", path);
+	_cleanup_free_ char *out = debugfs(img, req);
+	_cleanup_free_ char *m = xasprintf("Mode:  %s", mode);
+	_cleanup_free_ char *t = xasprintf("Type: %s", type);
+	unsigned u = 99999, g = 99999;
+	char *p = strstr(out, "User:");
+
+	if (!strstr(out, m) || !strstr(out, t))
+		print_message("%s", out);
+	assert_non_null(strstr(out, m));
+	assert_non_null(strstr(out, t));
+	assert_non_null(strstr(out, "Flags: 0x80000")); /* extents */
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "User: %u Group: %u", &u, &g), 2);
+	assert_int_equal(u, uid);
+	assert_int_equal(g, gid);
+}
+
+static void test_workdisk_create(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "work.img");
+	_cleanup_free_ char *out = NULL, *ls = NULL;
+	struct berr err = { 0 };
+	struct stat st;
+	int fds = count_fds();
+	int64_t t0 = mono_ms();
+
+	assert_int_equal(workdisk_create(img, 8ULL << 30, "banger-work", &err), 0);
+	print_message("workdisk_create 8 GiB: %lld ms\n", (long long)(mono_ms() - t0));
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(stat(img, &st), 0);
+	assert_int_equal(st.st_size, 8LL << 30);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	print_message("allocated: %lld KiB\n", (long long)st.st_blocks / 2);
+	assert_true(st.st_blocks * 512 < (4 << 20));
+	fsck_ok(img);
+
+	char *argv[] = { "dumpe2fs", "-h", img, NULL };
+	assert_int_equal(run(argv, &out), 0);
+	assert_non_null(strstr(out, "Filesystem volume name:   banger-work"));
+	const char *feat[] = { "has_journal", "ext_attr", "dir_index", "filetype", "extent",
+			       "flex_bg", "sparse_super", "large_file", "huge_file",
+			       "extra_isize", "metadata_csum" };
+	char *line = strstr(out, "Filesystem features:");
+	assert_non_null(line);
+	char *eol = strchr(line, '\n');
+	assert_non_null(eol);
+	*eol = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(feat); i++) {
+		_cleanup_free_ char *w = xasprintf(" %s", feat[i]);
+		if (!strstr(line, w))
+			print_message("missing feature %s in: %s\n", feat[i], line);
+		assert_non_null(strstr(line, w));
+	}
+	assert_null(strstr(line, "64bit"));
+
+	ls = debugfs(img, "ls -l /");
+	assert_non_null(strstr(ls, "40700 (2)      0      0    4096"));
+	assert_non_null(strstr(ls, "lost+found"));
+	assert_stat(img, "/", "0700", 0, 0, "directory");
+	assert_stat(img, "/lost+found", "0700", 0, 0, "directory");
+
+	/* Exists -> EEXIST, and the existing image is untouched. */
+	berr_clear(&err);
+	assert_int_equal(workdisk_create(img, 64 << 20, NULL, &err), -EEXIST);
+	assert_int_equal(stat(img, &st), 0);
+	assert_int_equal(st.st_size, 8LL << 30);
+
+	_cleanup_free_ char *small = path_join(f->dir, "small.img");
+	assert_int_equal(workdisk_create(small, 1 << 20, NULL, &err), -EINVAL);
+	assert_int_equal(workdisk_create(small, 64 << 20, "this-label-is-too-long", &err),
+			 -EINVAL);
+	assert_int_equal(stat(small, &st), -1);
+	/* Smallest size, no label. */
+	assert_int_equal(workdisk_create(small, 16 << 20, NULL, &err), 0);
+	fsck_ok(small);
+}
+
+static void test_workdisk_write_files(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "work.img");
+	struct berr err = { 0 };
+	static const char key[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample banger\n";
+	size_t big_len = 3 * 1024 * 1024 + 123;
+	_cleanup_free_ char *big = xmalloc(big_len);
+	int fds;
+
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)('a' + (i * 7 + i / 4096) % 26);
+	assert_int_equal(workdisk_create(img, 256 << 20, "work", &err), 0);
+	fds = count_fds();
+
+	assert_int_equal(workdisk_mkdir(img, "/.ssh", 0700, 0, 0, &err), 0);
+	struct workdisk_file files[] = {
+		{ "/.ssh/authorized_keys", key, sizeof(key) - 1, 0600, 0, 0 },
+		{ "/repo/src/deep/er/main.c", "int main(void) { return 0; }\n", 29, 0644,
+		  1000, 1000 },
+		{ "/repo/big.bin", big, big_len, 0640, 70000, 70001 },
+		{ "/empty", NULL, 0, 0400, 0, 0 },
+	};
+	int r = workdisk_write_files(img, files, ARRAY_SIZE(files), 0755, &err);
+	if (r)
+		print_message("%s\n", err.msg);
+	assert_int_equal(r, 0);
+	assert_int_equal(count_fds(), fds);
+	fsck_ok(img);
+
+	_cleanup_free_ char *cat = debugfs(img, "cat /.ssh/authorized_keys");
+	assert_non_null(strstr(cat, key));
+	_cleanup_free_ char *cat2 = debugfs(img, "cat /repo/src/deep/er/main.c");
+	assert_non_null(strstr(cat2, "int main(void) { return 0; }\n"));
+	assert_stat(img, "/.ssh", "0700", 0, 0, "directory");
+	assert_stat(img, "/.ssh/authorized_keys", "0600", 0, 0, "regular");
+	assert_stat(img, "/repo", "0755", 1000, 1000, "directory");
+	assert_stat(img, "/repo/src/deep/er", "0755", 1000, 1000, "directory");
+	assert_stat(img, "/repo/src/deep/er/main.c", "0644", 1000, 1000, "regular");
+	assert_stat(img, "/repo/big.bin", "0640", 70000, 70001, "regular");
+	assert_stat(img, "/empty", "0400", 0, 0, "regular");
+
+	/* The big file byte for byte, via debugfs dump. */
+	_cleanup_free_ char *dumped = path_join(f->dir, "big.out");
+	_cleanup_free_ char *req = xasprintf("dump /repo/big.bin %s", dumped);
+	free(debugfs(img, req));
+	_cleanup_free_ char *back = NULL;
+	size_t back_len = 0;
+	assert_int_equal(read_file(dumped, 16 << 20, &back, &back_len), 0);
+	assert_int_equal(back_len, big_len);
+	assert_memory_equal(back, big, big_len);
+
+	/* Replace: shorter content, new mode and owner; blocks are freed. */
+	struct workdisk_file repl = { "/repo/big.bin", "small\n", 6, 0600, 5, 6 };
+	assert_int_equal(workdisk_write_files(img, &repl, 1, 0755, &err), 0);
+	fsck_ok(img);
+	_cleanup_free_ char *cat3 = debugfs(img, "cat /repo/big.bin");
+	assert_non_null(strstr(cat3, "small\n"));
+	assert_null(strstr(cat3, "abc"));
+	assert_stat(img, "/repo/big.bin", "0600", 5, 6, "regular");
+
+	/* Many files in one directory: the directory has to grow. */
+	struct workdisk_file many[300];
+	char names[300][300];
+	for (int i = 0; i < 300; i++) {
+		/* Half go straight into /many (link must expand it), half get a
+		 * directory each in /dirs (mkdir must expand that). */
+		snprintf(names[i], sizeof(names[i]), "/%s/file-with-a-rather-long-name-%03d-%0200d%s",
+			 i % 2 ? "many" : "dirs", i, 0, i % 2 ? "" : "/f");
+		many[i] = (struct workdisk_file){ names[i], names[i], strlen(names[i]), 0644, 0, 0 };
+	}
+	assert_int_equal(workdisk_write_files(img, many, 300, 0755, &err), 0);
+	fsck_ok(img);
+	for (int i = 298; i < 300; i++) {
+		_cleanup_free_ char *req2 = xasprintf("cat %s", names[i]);
+		_cleanup_free_ char *cat4 = debugfs(img, req2);
+		assert_non_null(strstr(cat4, names[i]));
+	}
+
+	/* mkdir on an existing directory updates mode and owner; on a file fails. */
+	assert_int_equal(workdisk_mkdir(img, "/repo", 0750, 1, 2, &err), 0);
+	assert_stat(img, "/repo", "0750", 1, 2, "directory");
+	assert_int_equal(workdisk_mkdir(img, "/empty", 0700, 0, 0, &err), -EEXIST);
+	/* A file where a directory is needed, and a directory where a file is. */
+	struct workdisk_file under_file = { "/empty/x", "x", 1, 0600, 0, 0 };
+	assert_int_equal(workdisk_write_files(img, &under_file, 1, 0755, &err), -ENOTDIR);
+	struct workdisk_file on_dir = { "/repo", "x", 1, 0600, 0, 0 };
+	assert_int_equal(workdisk_write_files(img, &on_dir, 1, 0755, &err), -EISDIR);
+	fsck_ok(img);
+
+	/* Not an ext4 image. */
+	_cleanup_free_ char *junk = path_join(f->dir, "junk.img");
+	int fd = open(junk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	berr_clear(&err);
+	assert_int_equal(workdisk_write_files(junk, files, 1, 0755, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, junk));
+	assert_int_equal(count_fds(), fds);
+}
+
+static void test_workdisk_bad_paths(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "work.img");
+	struct berr err = { 0 };
+	char longname[300];
+
+	memset(longname, 'x', sizeof(longname));
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(workdisk_create(img, 32 << 20, NULL, &err), 0);
+
+	const char *bad[] = { "relative/path", "", "/a/../b", "/..", "/a/./b", "/.",
+			      "/a/b/..", "/new\nline", "/tab\there", "/del\x7f", "/esc\x1b[0m",
+			      "/", "//", longname };
+	const int want[] = { EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL,
+			     EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, EINVAL, ENAMETOOLONG };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct workdisk_file file = { bad[i], "x", 1, 0600, 0, 0 };
+
+		berr_clear(&err);
+		assert_int_equal(workdisk_write_files(img, &file, 1, 0755, &err), -want[i]);
+		assert_true(err.msg[0] != '\0');
+		assert_null(strchr(err.msg, '\n'));
+		if (strcmp(bad[i], "/") && strcmp(bad[i], "//")) {
+			berr_clear(&err);
+			assert_int_equal(workdisk_mkdir(img, bad[i], 0700, 0, 0, &err), -want[i]);
+		}
+	}
+	struct workdisk_file null_path = { NULL, "x", 1, 0600, 0, 0 };
+	assert_int_equal(workdisk_write_files(img, &null_path, 1, 0755, &err), -EINVAL);
+	/* A bad path anywhere in the batch: nothing is written. */
+	struct workdisk_file batch[] = { { "/ok", "x", 1, 0600, 0, 0 },
+					 { "/x/../y", "x", 1, 0600, 0, 0 } };
+	assert_int_equal(workdisk_write_files(img, batch, 2, 0755, &err), -EINVAL);
+	_cleanup_free_ char *ls = debugfs(img, "ls /");
+	assert_null(strstr(ls, "ok"));
+
+	/* Names that look odd but are fine: dots inside names, 255 bytes, spaces. */
+	char name255[258];
+	name255[0] = '/';
+	memset(name255 + 1, 'y', 255);
+	name255[256] = '\0';
+	struct workdisk_file ok[] = { { "/..hidden", "1", 1, 0600, 0, 0 },
+				      { "/a.b/.c", "2", 1, 0600, 0, 0 },
+				      { "//double//slash", "3", 1, 0600, 0, 0 },
+				      { "/with space", "4", 1, 0600, 0, 0 },
+				      { name255, "5", 1, 0600, 0, 0 } };
+	int r = workdisk_write_files(img, ok, ARRAY_SIZE(ok), 0755, &err);
+	if (r)
+		print_message("%s\n", err.msg);
+	assert_int_equal(r, 0);
+	fsck_ok(img);
+	_cleanup_free_ char *c = debugfs(img, "cat /double/slash");
+	assert_non_null(strstr(c, "3"));
+
+	/* Another writer holds the image: refused with EBUSY, not interleaved. */
+	int fd = open(img, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(workdisk_write_files(img, ok, 1, 0755, &err), -EBUSY);
+	assert_int_equal(workdisk_mkdir(img, "/d", 0700, 0, 0, &err), -EBUSY);
+	close(fd);
+	assert_int_equal(workdisk_mkdir(img, "/d", 0700, 0, 0, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_clone_sparse_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_reflink_xfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workdisk_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workdisk_bad_paths, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("disk", tests, NULL, NULL);
+}
