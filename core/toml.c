@@ -429,7 +429,7 @@ static int parse_string(struct parser *ps, char **ret)
 		return perr(ps, ENOTSUP, "multi-line strings are not supported");
 	ps->p++;
 	sbuf_init(&s);
-	sbuf_add(&s, "", 0);
+	sbuf_add(&s, "", 0); /* "" must come back as a NUL-terminated empty string */
 	for (;;) {
 		if (ps->p >= ps->end || *ps->p == '\n' || at_newline(ps)) {
 			r = perr(ps, EINVAL, "unterminated string");

@@ -111,6 +111,7 @@ char *sbuf_steal(struct sbuf *s)
 {
 	char *p;
 	sbuf_reserve(s, 0);
+	s->buf[s->len] = '\0';
 	p = s->buf;
 	sbuf_init(s);
 	return p;

@@ -1,8 +1,11 @@
 /* core/vmm_qemu.c: the QEMU driver (-M microvm, QMP on a Unix socket).
  *
  * start() builds the command line, spawns QEMU in its own session and
- * returns once QMP answers.  Everything needed later (QMP path, log path,
- * argv) goes into the runtime JSON the core stores. */
+ * returns once QMP answers.  Everything needed later goes into the runtime
+ * JSON the core stores:
+ *   {"qmp": SOCK, "agent": SOCK, "log": PATH, "accel": "tcg", "argv": [...]}
+ * "agent" is a virtio-serial port (guest: /dev/virtio-ports/banger.agent)
+ * reserved for a future guest agent. */
 #define _GNU_SOURCE
 #include "vmm.h"
 
@@ -600,7 +603,9 @@ static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct 
 	_cleanup_free_ char *sock = runtime_get(p, "qmp");
 	_cleanup_free_ char *log = runtime_get(p, "log");
 	struct berr qerr = { 0 };
-	if (sock && qmp_call(sock, QMP_QUIT_MS, "quit", NULL, NULL, &qerr) == 0) {
+	/* QEMU may close the socket before its reply arrives: that is a quit too. */
+	if (sock && (qmp_call(sock, QMP_QUIT_MS, "quit", NULL, NULL, &qerr) == 0 ||
+		     qerr.code == ECONNRESET)) {
 		int64_t deadline = mono_ms() + QUIT_WAIT_MS;
 		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
 			sleep_ms(10);
@@ -608,7 +613,7 @@ static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct 
 			log_note(log, "qemu quit on request");
 			return 0;
 		}
-	} else if (sock && qerr.msg[0] && qerr.code != ECONNRESET) {
+	} else if (sock) {
 		log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
 	}
 	int r = kill_exact(p->pid, p->pid_start, err);

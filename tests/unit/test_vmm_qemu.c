@@ -566,6 +566,11 @@ static void test_start_qemu_exits(void **state)
 			      .memory_mib = 128, .console_path = con, .log_path = log,
 			      .run_dir = dir };
 	write_str(root, "");
+	h.qemu_bin = "/nonexistent/qemu-system-x86_64";
+	assert_int_equal(vmm_qemu_driver.start(&h, &s, &p, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "cannot start /nonexistent/qemu-system-x86_64"));
+	assert_int_equal(unlink(log), 0);
+	h.qemu_bin = "qemu-system-x86_64";
 	assert_int_equal(vmm_qemu_driver.start(&h, &s, &p, &err), -ECHILD);
 	print_message("start error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "qemu exited with status 1"));

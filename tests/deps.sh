@@ -1,0 +1,29 @@
+#!/bin/sh
+# Install every build, test and runtime package banger needs (Debian).
+# Does nothing (and needs no network) when they are all present already.
+set -eu
+PKGS="gcc make pkg-config clang libclang-rt-14-dev
+libfuse3-dev fuse3 libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev
+libext2fs-dev comerr-dev e2fsprogs libssl-dev
+qemu-system-x86 mmdebstrap busybox-static lz4 cpio kmod zstd jq
+iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc"
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Bad input gets the right errno and a clear sentence in err; the daemon
+# never dies and never loses a record.  No guest is booted here.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+setup
+daemon_start || { fail "daemon-start"; finish; exit 1; }
+
+expect() { # expect NAME RESULT PATTERN [ERRFILE ERRPATTERN]
+	local name=$1 res=$2 pat=$3
+	case $res in
+	*$pat*) ;;
+	*) fail "$name: got '$res', want '$pat'"; return ;;
+	esac
+	if [ $# -ge 5 ] && ! grep -q -- "$5" "$4"; then
+		fail "$name: $4 says '$(cat "$4")', want '$5'"
+		return
+	fi
+	ok "$name"
+}
+
+r=$(mkdir "$FS/vms/Bad_Name" 2>&1); expect mkdir-invalid-name "$r" "Invalid argument" "$FS/err" "lower case"
+r=$(mkdir "$FS/vms/-x" 2>&1); expect mkdir-leading-dash "$r" "Invalid argument" "$FS/err" "start or end"
+long=$(printf 'a%.0s' $(seq 1 64))
+r=$(mkdir "$FS/vms/$long" 2>&1); expect mkdir-too-long "$r" "Invalid argument" "$FS/err" "limit is 63"
+r=$(mkdir "$FS/images/x" 2>&1); expect mkdir-images "$r" "Operation not permitted" "$FS/err" "imported"
+mkdir "$FS/vms/box"
+r=$(mkdir "$FS/vms/box" 2>&1); expect mkdir-exists "$r" "File exists"
+r=$(try_write "$FS/vms/box/ctl" bogus); expect ctl-unknown "$r" "Invalid argument" "$FS/vms/box/err" "unknown command 'bogus'"
+r=$(try_write "$FS/vms/box/ctl" "start now"); expect ctl-extra-arg "$r" "Invalid argument" "$FS/vms/box/err" "usage: start"
+r=$(try_write "$FS/vms/box/ctl" stop); expect ctl-stop-created "$r" "busy" "$FS/vms/box/err" "is created: cannot stop"
+big=$(head -c 5000 /dev/zero | tr '\0' a)
+r=$(try_write "$FS/vms/box/ctl" "$big"); expect ctl-oversized "$r" "too large" "$FS/vms/box/err" "4096-byte limit"
+r=$(try_write "$FS/vms/box/state" running); expect write-readonly "$r" "Permission denied"
+r=$(try_write "$FS/vms/box/vcpu" 0); expect vcpu-zero "$r" "out of range" "$FS/vms/box/err" "between 1 and 32"
+r=$(try_write "$FS/vms/box/memory_mib" lots); expect memory-lots "$r" "Invalid argument" "$FS/vms/box/err" "whole number"
+r=$(try_write "$FS/vms/box/disk_size" 8Q); expect disk-junk "$r" "Invalid argument" "$FS/vms/box/err" "size like 8G"
+r=$(try_write "$FS/vms/box/image" nosuch); expect image-unknown "$r" "No such file" "$FS/vms/box/err" "no image named 'nosuch'"
+r=$(try_write "$FS/vms/box/config" "vcpus 2"); expect config-unknown-key "$r" "Invalid argument" "$FS/vms/box/err" "unknown setting 'vcpus'"
+r=$(try_write "$FS/vms/box/config" "vcpu"); expect config-no-value "$r" "Invalid argument" "$FS/vms/box/err" "key value"
+r=$(touch "$FS/vms/box/newfile" 2>&1); expect create-file "$r" "Permission denied"
+r=$(rm "$FS/vms/box/state" 2>&1); expect unlink "$r" "not permitted"
+r=$(try_write "$FS/ctl" "import relative/dir"); expect import-relative "$r" "Invalid argument" "$FS/err" "absolute path"
+r=$(try_write "$FS/ctl" "import /nonexistent"); expect import-missing "$r" "No such file" "$FS/err" "manifest.json"
+# A broken bundle: bad sha256 -> nothing registered.
+mkdir -p "$T/bad/x"; echo junk > "$T/bad/x/rootfs.ext4"
+printf '{"name":"broken","kind":"image","sha256":"%064d"}' 0 > "$T/bad/x/manifest.json"
+r=$(try_write "$FS/ctl" "import $T/bad/x"); expect import-bad-sha "$r" "Bad message" "$FS/err" "sha256"
+check import-left-nothing bash -c "[ ! -e '$FS/images/broken' ] && [ -z \"\$(ls -A '$T/state/images' | grep broken)\" ]"
+
+# The record survived all of that, and the daemon is alive.
+check record-intact grep -qx created "$FS/vms/box/state"
+kill -0 "$DAEMON_PID" && ok daemon-alive || fail daemon-alive
+
+# Start without any image: a daemon whose image cache is empty.
+daemon_stop
+rm -rf "$T/state"
+TEST_IMAGE_CACHE=$T/empty-cache daemon_start || fail daemon-start-empty
+mkdir "$FS/vms/noimg"
+r=$(try_write "$FS/vms/noimg/ctl" start); expect start-without-image "$r" "No such file" "$FS/vms/noimg/err" "make images"
+check noimg-not-failed grep -qx created "$FS/vms/noimg/state"
+check doctor-says-no-images grep -q '^fail images none registered' "$FS/doctor"
+finish

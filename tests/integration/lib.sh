@@ -1,0 +1,100 @@
+# shellcheck shell=bash
+# tests/integration/lib.sh: shared by the integration tests (bash).
+#
+# Each test runs its own daemon on a temp dir: mount, state, runtime and
+# config all live under $T, so tests never touch a user's banger.
+# Results are printed as "ok NAME" / "FAIL NAME: detail" lines; the
+# harness (tests/run.sh) counts them.
+
+BUILD=${BUILD:-build}
+IMAGE_CACHE=${IMAGE_CACHE:-/var/cache/banger/build}
+BANGERD=${BANGERD:-$PWD/$BUILD/bin/bangerd}
+SHIM=${SHIM:-$PWD/shims/banger}
+PASS=0
+FAIL=0
+
+ok() { echo "ok $*"; PASS=$((PASS + 1)); }
+fail() { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
+check() { # check NAME CMD...: ok if CMD succeeds
+	local name=$1; shift
+	if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name: '$*' failed"; fi
+}
+
+# Start a test environment in a fresh temp dir.
+setup() {
+	T=$(mktemp -d /tmp/banger-it.XXXXXX)
+	FS=$T/fs
+	export BANGER_FS=$FS
+	mkdir -p "$T/cfg"
+	: > "$T/cfg/config.toml"
+	trap teardown EXIT
+}
+
+daemon_start() { # daemon_start [extra bangerd args]
+	"$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
+		--runtime-dir "$T/run" --cache-dir "$T/cache" \
+		--image-cache "${TEST_IMAGE_CACHE:-$IMAGE_CACHE}" \
+		--config "$T/cfg/config.toml" "$@" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	local _
+	for _ in $(seq 1 100); do
+		[ -f "$FS/README" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "daemon did not come up; its log:" >&2
+	cat "$T/daemon.log" >&2
+	return 1
+}
+
+daemon_stop() {
+	[ -n "${DAEMON_PID:-}" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null || true
+	local _
+	for _ in $(seq 1 100); do
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	wait "$DAEMON_PID" 2>/dev/null || true
+	DAEMON_PID=
+	umount -l "$FS" 2>/dev/null || true
+}
+
+teardown() {
+	# Kill every VMM this test started (they outlive the daemon by design).
+	if [ -n "${T:-}" ] && [ -d "$T/state/vms" ]; then
+		pkill -KILL -f "$T/state/vms/" 2>/dev/null || true
+	fi
+	daemon_stop
+	if [ -n "${KEEP:-}" ]; then
+		echo "kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+}
+
+# Wait until FILE's content equals WANT (bounded, seconds).
+wait_state() { # wait_state VM WANT SECONDS
+	local _
+	for _ in $(seq 1 $(($3 * 10))); do
+		[ "$(cat "$FS/vms/$1/state" 2>/dev/null)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Write to a tree file; print the error text (strerror) or "ok".
+try_write() { # try_write FILE DATA
+	local out
+	if out=$( (printf '%s\n' "$2" > "$1") 2>&1); then
+		echo ok
+	else
+		echo "$out"
+	fi
+}
+
+finish() {
+	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}

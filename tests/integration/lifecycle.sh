@@ -1,0 +1,117 @@
+#!/bin/bash
+# The walking skeleton, end to end: mkdir -> start -> console -> stop ->
+# rmdir on a real daemon, a real mount and a real QEMU guest; then kill -9
+# of the daemon with the VM running, restart, adoption, stop.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+setup
+daemon_start || { fail "daemon-start"; finish; exit 1; }
+
+# The tree documents itself.
+for f in README ctl doctor defaults err vms images kernels; do
+	[ -e "$FS/$f" ] || fail "tree-has-$f"
+done
+ok tree-layout
+check defaults-provenance grep -Eq '^vcpu [0-9]+ (floor|host|config)$' "$FS/defaults"
+check images-imported test -d "$FS/images/debian-bookworm-mini"
+check kernels-imported test -d "$FS/kernels/debian-cloud-amd64"
+check image-manifest grep -q '"kind": "image"' "$FS/images/debian-bookworm-mini/manifest"
+check doctor-lines bash -c "grep -Evq '^(ok|warn|fail) ' '$FS/doctor' && exit 1 || exit 0"
+check doctor-tcg grep -q '^ok accel tcg' "$FS/doctor"
+
+# Create.
+check mkdir mkdir "$FS/vms/sandbox"
+check state-created grep -qx created "$FS/vms/sandbox/state"
+check ctl-lists-verbs grep -qx start "$FS/vms/sandbox/ctl"
+check ls-vms bash -c "ls '$FS/vms' | grep -qx sandbox"
+check set-vcpu bash -c "echo 2 > '$FS/vms/sandbox/vcpu'"
+check set-memory bash -c "echo 1024 > '$FS/vms/sandbox/memory_mib'"
+check config-shows grep -qx 'vcpu 2' "$FS/vms/sandbox/config"
+check config-write bash -c "printf 'memory_mib 768\ndisk_size 2G\n' > '$FS/vms/sandbox/config'"
+check config-applied grep -qx 'disk_size 2G' "$FS/vms/sandbox/config"
+
+# Start: the write returns once the VMM runs.
+t0=$(date +%s%N)
+check start bash -c "echo start > '$FS/vms/sandbox/ctl'"
+t1=$(date +%s%N)
+echo "# start returned after $(( (t1 - t0) / 1000000 )) ms"
+check state-running grep -qx running "$FS/vms/sandbox/state"
+check status-pid grep -Eq '^pid [0-9]+$' "$FS/vms/sandbox/status"
+check status-vcpu grep -qx 'vcpu 2' "$FS/vms/sandbox/status"
+check log-has-argv grep -q 'banger: exec .*qemu-system-x86_64' "$FS/vms/sandbox/log"
+
+# Console follows live: grep exits as soon as the prompt appears.
+if timeout 240 grep -q -m1 'login:' "$FS/vms/sandbox/console"; then
+	ok console-login-prompt
+else
+	fail "console-login-prompt: no login prompt within 240 s"
+fi
+check console-kernel-banner grep -q 'Linux version' "$FS/vms/sandbox/console"
+# Two readers see the same bytes.
+a=$(head -c 4096 "$FS/vms/sandbox/console" | sha256sum)
+b=$(head -c 4096 "$FS/vms/sandbox/console" | sha256sum)
+[ "$a" = "$b" ] && ok console-two-readers || fail "console-two-readers: differ"
+# A reader at EOF blocks while the VM runs (tail -f semantics).
+timeout 2 cat "$FS/vms/sandbox/console" >/dev/null
+[ $? -eq 124 ] && ok console-blocks-at-eof || fail "console-blocks-at-eof: cat returned"
+# poll(): tail -f style readers through select/poll.
+if command -v python3 >/dev/null; then
+	python3 - "$FS/vms/sandbox/console" <<'PY' && ok console-poll || fail "console-poll"
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+while True:  # drain to EOF
+    try:
+        if not os.read(fd, 65536): sys.exit(1)   # EOF means "not live": wrong
+    except BlockingIOError:
+        break
+p = select.poll(); p.register(fd, select.POLLIN)
+ev = p.poll(500)   # nothing new yet: expect a timeout or data, never an error
+sys.exit(0 if all(e & select.POLLIN for _, e in ev) else 1)
+PY
+fi
+
+# Running VMs refuse changes and deletion, with reasons in err.
+r=$(try_write "$FS/vms/sandbox/vcpu" 1)
+case $r in *busy*) ok running-config-ebusy ;; *) fail "running-config-ebusy: $r" ;; esac
+check running-config-err grep -q 'stop it to change vcpu' "$FS/vms/sandbox/err"
+r=$(rmdir "$FS/vms/sandbox" 2>&1) && fail "rmdir-running: succeeded" || {
+	case $r in *busy*) ok rmdir-running-ebusy ;; *) fail "rmdir-running-ebusy: $r" ;; esac
+}
+r=$(try_write "$FS/vms/sandbox/ctl" start)
+case $r in *busy*) ok start-twice-ebusy ;; *) fail "start-twice-ebusy: $r" ;; esac
+
+# kill -9 the daemon: the VM keeps running; a new daemon adopts it.
+pid=$(awk '$1=="pid"{print $2}' "$FS/vms/sandbox/status")
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+sleep 0.5
+kill -0 "$pid" 2>/dev/null && ok vm-survives-daemon-kill || fail "vm-survives-daemon-kill"
+daemon_start && ok daemon-restart-stale-mount || fail daemon-restart-stale-mount
+check adopted-running grep -qx running "$FS/vms/sandbox/state"
+check adopted-same-pid grep -qx "pid $pid" "$FS/vms/sandbox/status"
+check adopted-logged grep -q 'adopted' "$FS/vms/sandbox/log"
+
+# Stop: a clean guest shutdown, the write returns when stopped.
+t0=$(date +%s%N)
+check stop bash -c "echo stop > '$FS/vms/sandbox/ctl'"
+t1=$(date +%s%N)
+echo "# stop took $(( (t1 - t0) / 1000000 )) ms"
+check state-stopped grep -qx stopped "$FS/vms/sandbox/state"
+check clean-poweroff grep -q 'reboot: Power down' "$FS/vms/sandbox/console"
+check no-kill-needed bash -c "! grep -q 'killing' '$FS/vms/sandbox/log'"
+kill -0 "$pid" 2>/dev/null && fail "vmm-gone: pid $pid alive" || ok vmm-gone
+check console-eof-after-stop timeout 5 cat "$FS/vms/sandbox/console"
+
+# Restart from stopped (reuses the disks), then kill.
+check start-again bash -c "echo start > '$FS/vms/sandbox/ctl'"
+check kill bash -c "echo kill > '$FS/vms/sandbox/ctl'"
+check killed-stopped grep -qx stopped "$FS/vms/sandbox/state"
+
+# SIGTERM unmounts cleanly.
+daemon_stop
+mountpoint -q "$FS" && fail "sigterm-unmounts" || ok sigterm-unmounts
+daemon_start || fail daemon-start-2
+check rmdir rmdir "$FS/vms/sandbox"
+check rmdir-gone bash -c "[ -z \"\$(ls '$FS/vms')\" ]"
+check rmdir-disks-gone test ! -e "$T/state/vms/sandbox"
+finish

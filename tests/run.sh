@@ -1,0 +1,93 @@
+#!/bin/bash
+# The test harness behind `make test`: unit tests (cmocka), fuzz smoke
+# runs, shellcheck, integration tests against a real daemon and real QEMU
+# guests.  Ends with one line: "N passed, N failed[, N skipped]".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+IMAGE_CACHE=${IMAGE_CACHE:-/var/cache/banger/build}
+export BUILD IMAGE_CACHE
+LOG=$BUILD/test-logs
+mkdir -p "$LOG"
+PASS=0 FAIL=0 SKIP=0
+FAILED=()
+
+count() { # count STATUS NAME
+	case $1 in
+	pass) PASS=$((PASS + 1)) ;;
+	skip) SKIP=$((SKIP + 1)) ;;
+	*) FAIL=$((FAIL + 1)); FAILED+=("$2") ;;
+	esac
+}
+
+echo "== images"
+if ! images/build.sh "$IMAGE_CACHE" >"$LOG/images.log" 2>&1; then
+	tail -30 "$LOG/images.log"
+	echo "images could not be built; integration tests will fail"
+fi
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	"$t" >"$LOG/$name.log" 2>&1
+	rc=$?
+	p=$(grep -c '^\[       OK \]' "$LOG/$name.log")
+	s=$(grep -c '^\[  SKIPPED \]' "$LOG/$name.log")
+	f=$(grep -E '^\[  FAILED  \] [a-z_0-9]+$' "$LOG/$name.log" | grep -vc 'test(s)')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed
+	PASS=$((PASS + p)); SKIP=$((SKIP + s)); FAIL=$((FAIL + f))
+	[ "$f" -gt 0 ] && FAILED+=("$name")
+	printf '%-24s %3d passed %3d failed %3d skipped\n' "$name" "$p" "$f" "$s"
+	[ "$f" -gt 0 ] && tail -20 "$LOG/$name.log"
+done
+
+echo "== fuzz smoke (corpus replay + 10 s each)"
+for fz in "$BUILD"/fuzz/fuzz_*; do
+	[ -x "$fz" ] || continue
+	name=$(basename "$fz"); corpus=tests/fuzz/corpus/${name#fuzz_}
+	work=$(mktemp -d)
+	if "$fz" -runs=0 "$corpus" >"$LOG/$name.log" 2>&1 &&
+	   "$fz" -max_total_time=10 "$work" "$corpus" >>"$LOG/$name.log" 2>&1; then
+		count pass "$name"; echo "$name ok"
+	else
+		count fail "$name"; echo "$name FAILED"; tail -20 "$LOG/$name.log"
+	fi
+	rm -rf "$work"
+done
+
+echo "== shellcheck"
+for f in shims/banger tests/*.sh tests/integration/*.sh images/*.sh .ci/run; do
+	[ -f "$f" ] || continue
+	if shellcheck -x "$f" >"$LOG/shellcheck.log" 2>&1; then
+		count pass "shellcheck $f"
+	else
+		count fail "shellcheck $f"; cat "$LOG/shellcheck.log"
+	fi
+done
+echo "shellcheck done"
+
+echo "== integration"
+for t in tests/integration/*.sh; do
+	case $t in */lib.sh) continue ;; esac
+	name=$(basename "$t" .sh)
+	echo "-- $name"
+	timeout 1200 bash "$t" >"$LOG/it-$name.log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$LOG/it-$name.log")
+	f=$(grep -c '^FAIL ' "$LOG/it-$name.log")
+	grep -E '^(FAIL|# )' "$LOG/it-$name.log"
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1; echo "$name exited $rc"; tail -20 "$LOG/it-$name.log"
+	fi
+	PASS=$((PASS + p)); FAIL=$((FAIL + f))
+	[ "$f" -gt 0 ] && FAILED+=("$name")
+done
+
+[ ${#FAILED[@]} -gt 0 ] && echo "failed: ${FAILED[*]}"
+if [ "$SKIP" -gt 0 ]; then
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+else
+	echo "$PASS passed, $FAIL failed"
+fi
+[ "$FAIL" -eq 0 ]
