@@ -416,7 +416,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	_cleanup_close_ int logfd = -1;
 	struct argv a = { 0 };
 	struct sbuf line;
-	pid_t pid;
+	pid_t pid = -1;
 	int r;
 
 	r = check_spec(h, s, err);
