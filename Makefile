@@ -87,15 +87,23 @@ deps:
 images:
 	images/build.sh $(IMAGE_CACHE)
 
-test: all unit fuzzers
+# deps first (a fresh machine has no -dev packages yet), then a fresh make
+# so pkg-config sees them.
+test:
+	tests/deps.sh
+	$(MAKE) all unit fuzzers
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/run.sh
 
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-bench: all
+bench: all $(BUILD)/bench/treebench
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench.sh
+
+$(BUILD)/bench/treebench: tests/bench/treebench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lm
 
 fuzz: fuzzers
 	@for f in $(FUZZERS); do n=$${f#fuzz_}; mkdir -p $(BUILD)/corpus/$$n; \

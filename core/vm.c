@@ -349,6 +349,8 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				.rootfs = root, .workdisk = work, .vcpu = e.vcpu,
 				.memory_mib = e.memory_mib, .console_path = console,
 				.log_path = log, .run_dir = run,
+				/* ids are never reused (AUTOINCREMENT): a unique CID */
+				.vsock_cid = (uint32_t)(r.id + 2),
 			};
 			vm_log(b, r.name, "starting: vcpu %lld memory_mib %lld image %s kernel %s accel %s",
 			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,

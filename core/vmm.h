@@ -30,6 +30,7 @@ struct vmm_spec {
 	const char *run_dir;       /* 0700 dir for this VM's sockets (exists) */
 	const char *tap;           /* host tap device or NULL (no network) */
 	const char *mac;           /* guest MAC or NULL */
+	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
 };
 
 /* Host-wide driver settings, resolved from config by the core. */
@@ -72,6 +73,8 @@ struct vmm_driver {
 };
 
 extern const struct vmm_driver vmm_qemu_driver;
+/* core/vmm_firecracker.c: Firecracker over its API socket (docs/firecracker.md). */
+extern const struct vmm_driver vmm_firecracker_driver;
 
 /* Process helpers shared by drivers and the core (core/proc.c). */
 int proc_start_time(pid_t pid, int64_t *ret);  /* -ESRCH if gone */

@@ -512,7 +512,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 					START_TIMEOUT_MS / 1000, qerr.msg[0] ? qerr.msg : "no error recorded",
 					*tail ? tail : "(nothing in its log)");
 		}
-		sleep_ms(20);
+		sleep_ms(5);
 	}
 
 	log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);

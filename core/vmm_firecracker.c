@@ -1,0 +1,786 @@
+/* core/vmm_firecracker.c: the Firecracker driver (HTTP API over a Unix
+ * socket, see core/fc_api.h and docs/firecracker.md).
+ *
+ * start() asks the binary for its version (`--version`), spawns
+ *   FIRECRACKER_BIN --api-sock RUN/fc.sock --id NAME
+ * in its own session, waits for GET /version to answer and configures the
+ * microVM with one PUT per resource, then PUT /actions InstanceStart.
+ * Serial output goes to the console file through PUT /serial (1.14.0+) or,
+ * for older versions, through Firecracker's stdout.  The runtime JSON:
+ *   {"api": SOCK, "vsock": UDS, "cid": N, "version": "1.16.1",
+ *    "serial": "api"|"stdout", "log": PATH, "fc_log": PATH, "argv": [...]} */
+#define _GNU_SOURCE
+#include "vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "fc_api.h"
+#include "util.h"
+
+extern char **environ;
+
+#define VERSION_TIMEOUT_MS 5000 /* `firecracker --version` */
+#define START_TIMEOUT_MS 10000  /* spawn -> the API answers */
+#define API_TRY_MS 500          /* one GET /version attempt while starting */
+#define API_PUT_MS 5000         /* one configuration call */
+#define API_BOOT_MS 30000       /* InstanceStart (synchronous: builds the VM) */
+#define API_CTL_MS 3000         /* shutdown / adopt */
+#define KILL_WAIT_MS 2000       /* kill: wait for the process to be gone */
+#define LOG_TAIL_BYTES 4096
+#define LOG_TAIL_LINES 4
+#define FC_ID_MAX 64
+#define FC_VCPU_MAX 32
+#define FC_CMDLINE_MAX 2048
+
+#define FC_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw"
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Append one "banger: ..." line to the VMM log (best effort). */
+static void log_note(const char *log_path, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void log_note(const char *log_path, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!log_path)
+		return;
+	_cleanup_close_ int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0) {
+		va_end(ap);
+		return;
+	}
+	va_end(ap);
+	_cleanup_free_ char *line = xasprintf("banger: %s\n", msg);
+	free(msg);
+	ssize_t n = write(fd, line, strlen(line));
+	(void)n;
+}
+
+/* The last few non-empty lines of a log, joined with " | ", skipping our
+ * own "banger:" notes.  Returns a malloc'ed string ("" if nothing). */
+static char *log_tail(const char *log_path)
+{
+	_cleanup_close_ int fd = log_path ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
+	char buf[LOG_TAIL_BYTES + 1];
+	const char *lines[LOG_TAIL_LINES];
+	size_t nlines = 0;
+	struct sbuf s;
+
+	if (fd < 0)
+		return xstrdup("");
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t from = end > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : 0;
+	ssize_t n = pread(fd, buf, LOG_TAIL_BYTES, from);
+	if (n <= 0)
+		return xstrdup("");
+	buf[n] = '\0';
+	char *p = buf + n;
+	while (p > buf && nlines < LOG_TAIL_LINES) {
+		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
+			*--p = '\0';
+		char *e = p;
+		while (p > buf && p[-1] != '\n')
+			p--;
+		if (p == buf && from > 0)
+			break;
+		if (e > p && strncmp(p, "banger: ", 8) != 0)
+			lines[nlines++] = p;
+	}
+	sbuf_init(&s);
+	sbuf_puts(&s, "");
+	for (size_t i = nlines; i-- > 0;) {
+		sbuf_puts(&s, lines[i]);
+		if (i)
+			sbuf_puts(&s, " | ");
+	}
+	return sbuf_steal(&s);
+}
+
+static void describe_status(int st, char *buf, size_t len)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, len, "status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, len, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "wait status 0x%x", (unsigned)st);
+}
+
+/* SIGKILL our own child and reap it (bounded: SIGKILL cannot be caught). */
+static void kill_and_reap(pid_t pid)
+{
+	int st;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* SIGKILL pid only if it is still the process that started at start (a
+ * pidfd pins the process between the check and the signal). */
+static int kill_exact(pid_t pid, int64_t start, struct berr *err)
+{
+	_cleanup_close_ int pfd = pidfd_open_(pid);
+
+	if (pfd < 0 && errno == ESRCH)
+		return 0;
+	if (!proc_alive(pid, start))
+		return 0;
+#ifdef SYS_pidfd_send_signal
+	if (pfd >= 0) {
+		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+			return berr_set(err, errno, "cannot kill firecracker (pid %d): %s", (int)pid,
+					strerror(errno));
+		return 0;
+	}
+#endif
+	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
+		return berr_set(err, errno, "cannot kill firecracker (pid %d): %s", (int)pid,
+				strerror(errno));
+	return 0;
+}
+
+/* --id: 1-64 characters, alphanumerics and '-' (FIRECRACKER.md §3, §4).
+ * VM names are DNS labels (a-z 0-9 -, at most 63), so they pass as is. */
+static bool valid_fc_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > FC_ID_MAX)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+static bool valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 15)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
+static bool valid_mac(const char *s)
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		char c = s[i];
+		if (i % 3 == 2) {
+			if (c != ':')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			     (c >= 'A' && c <= 'F'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
+{
+	struct sockaddr_un sa;
+
+	if (!h || !s)
+		return berr_set(err, EINVAL,
+				"the firecracker driver was called without a host or VM description");
+	if (!h->firecracker_bin || !*h->firecracker_bin)
+		return berr_set(err, EINVAL, "no firecracker binary is configured (firecracker_bin)");
+	if (!s->name || !valid_fc_id(s->name))
+		return berr_set(err, EINVAL,
+				"vm name \"%s\" is not a valid firecracker id (1-64 letters, digits, '-')",
+				s->name ? s->name : "");
+	if (!s->kernel || !s->rootfs || !s->console_path || !s->log_path || !s->run_dir)
+		return berr_set(err, EINVAL,
+				"a kernel, root image, console path, log path and run dir are required");
+	if (s->vcpu < 1 || s->vcpu > FC_VCPU_MAX)
+		return berr_set(err, ERANGE, "firecracker supports 1 to %d vCPUs, not %lld",
+				FC_VCPU_MAX, (long long)s->vcpu);
+	if (s->memory_mib < 64 || s->memory_mib > 1024 * 1024)
+		return berr_set(err, ERANGE, "memory_mib must be between 64 and 1048576, not %lld",
+				(long long)s->memory_mib);
+	if (s->vsock_cid < 3)
+		return berr_set(err, EINVAL, "the vsock guest CID must be 3 or more, not %u",
+				(unsigned)s->vsock_cid);
+	if (s->tap && !valid_ifname(s->tap))
+		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
+				s->tap);
+	if (s->tap && s->mac && !valid_mac(s->mac))
+		return berr_set(err, EINVAL, "guest MAC \"%s\" is not like 06:00:ac:10:00:02", s->mac);
+	if (s->cmdline_extra && has_ctl(s->cmdline_extra))
+		return berr_set(err, EINVAL, "kernel arguments contain control characters");
+	if (strlen(FC_BOOT_ARGS) + 1 + (s->cmdline_extra ? strlen(s->cmdline_extra) : 0) >=
+	    FC_CMDLINE_MAX - 256 /* room for what Firecracker appends */)
+		return berr_set(err, E2BIG, "kernel arguments are too long for firecracker");
+	/* "/vsock.sock" is the longest socket name we put in run_dir. */
+	if (strlen(s->run_dir) + strlen("/vsock.sock") >= sizeof(sa.sun_path))
+		return berr_set(err, ENAMETOOLONG,
+				"run dir %s is too long for a Unix socket path (limit %zu bytes)",
+				s->run_dir, sizeof(sa.sun_path) - strlen("/vsock.sock") - 1);
+	return 0;
+}
+
+/* Run `bin --version` and parse "Firecracker v1.16.1".  Bounded in time
+ * and output; the child is always reaped. */
+static int probe_version(const char *bin, const char *log_path, char *ret, size_t retlen,
+			 struct fc_version *ret_v, struct berr *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char out[256];
+	size_t n = 0;
+	int p[2], r, st = 0;
+	pid_t pid;
+	char *const argv[] = { (char *)bin, (char *)"--version", NULL };
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return berr_set(err, errno, "cannot create a pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	if (strchr(bin, '/'))
+		r = posix_spawn(&pid, bin, &fa, &attr, argv, environ);
+	else
+		r = posix_spawnp(&pid, bin, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(p[1]);
+	if (r != 0) {
+		close(p[0]);
+		log_note(log_path, "cannot run %s --version: %s", bin, strerror(r));
+		return berr_set(err, r, "cannot run %s: %s", bin, strerror(r));
+	}
+	int64_t deadline = mono_ms() + VERSION_TIMEOUT_MS;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			break;
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		int pr = poll(&pf, 1, (int)left);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			break;
+		ssize_t k = read(p[0], out + n, sizeof(out) - 1 - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		if (n == sizeof(out) - 1)
+			break;
+	}
+	close(p[0]);
+	out[n] = '\0';
+	/* Reap within the same deadline, else kill it. */
+	while ((r = proc_reap(pid, &st)) == 0 && mono_ms() < deadline)
+		sleep_ms(10);
+	if (r == 0) {
+		kill_and_reap(pid);
+		return berr_set(err, ETIMEDOUT, "%s --version did not finish within %d s", bin,
+				VERSION_TIMEOUT_MS / 1000);
+	}
+	out[strcspn(out, "\r\n")] = '\0';
+	const char *v = strstr(out, "Firecracker v");
+	struct fc_version fv;
+	if (!v || fc_version_parse(v + strlen("Firecracker "), &fv) < 0)
+		return berr_set(err, ENOEXEC,
+				"%s --version printed \"%.80s\", not \"Firecracker vX.Y.Z\"", bin, out);
+	snprintf(ret, retlen, "%s", v + strlen("Firecracker v"));
+	*ret_v = fv;
+	return 0;
+}
+
+static int spawn_fc(char *const argv[], int outfd, int errfd, const char *log_path,
+		    pid_t *ret_pid, struct berr *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					 POSIX_SPAWN_SETSIGDEF);
+	if (strchr(argv[0], '/'))
+		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	else
+		r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+/* Open (create) a file for the VMM to write, 0600, emptied. */
+static int make_empty(const char *path, struct berr *err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+				      0600);
+	if (fd < 0)
+		return berr_set(err, errno, "cannot create %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* An fd >= 3 (so dup2 onto 1/2 drops O_CLOEXEC), O_APPEND. */
+static int open_out(const char *path, struct berr *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return berr_set(err, errno, "cannot open %s: %s", path, strerror(errno));
+	if (fd <= 2) {
+		int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		int e = errno;
+		close(fd);
+		if (fd2 < 0)
+			return berr_set(err, e, "cannot duplicate an fd: %s", strerror(e));
+		fd = fd2;
+	}
+	return fd;
+}
+
+static void unlink_quiet(const char *path)
+{
+	if (path)
+		(void)unlink(path);
+}
+
+/* One configuration call; the body is consumed. */
+static int fc_put(const char *sock, const char *log_path, const char *path, json_t *body,
+		  int timeout_ms, struct berr *err)
+{
+	if (!body)
+		return berr_set(err, ENOMEM, "cannot build the body of PUT %s", path);
+	int r = fc_api_call(sock, "PUT", path, body, timeout_ms, NULL, err);
+	json_decref(body);
+	if (r < 0)
+		log_note(log_path, "%s", err ? err->msg : "PUT failed");
+	return r;
+}
+
+struct fc_paths {
+	char *api, *vsock, *fc_log, *metrics;
+};
+
+static void fc_paths_init(struct fc_paths *p, const char *run_dir)
+{
+	p->api = path_join(run_dir, "fc.sock");
+	p->vsock = path_join(run_dir, "vsock.sock");
+	p->fc_log = path_join(run_dir, "fc.log");
+	p->metrics = path_join(run_dir, "fc.metrics");
+}
+
+static void fc_paths_free(struct fc_paths *p)
+{
+	free(p->api);
+	free(p->vsock);
+	free(p->fc_log);
+	free(p->metrics);
+}
+
+/* Configure the microVM and start it (the calls are in docs/firecracker.md). */
+static int configure(const struct vmm_host *h, const struct vmm_spec *s,
+		     const struct fc_paths *fp, bool serial_api, struct berr *err)
+{
+	const char *lp = s->log_path;
+	int r;
+	(void)h;
+
+	r = fc_put(fp->api, lp, "/logger",
+		   json_pack("{s:s, s:s, s:b}", "log_path", fp->fc_log, "level", "Info",
+			     "show_level", 1),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+	r = fc_put(fp->api, lp, "/metrics", json_pack("{s:s}", "metrics_path", fp->metrics),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+
+	_cleanup_free_ char *args = NULL;
+	if (s->cmdline_extra && *s->cmdline_extra)
+		args = xasprintf("%s %s", FC_BOOT_ARGS, s->cmdline_extra);
+	else
+		args = xstrdup(FC_BOOT_ARGS);
+	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", s->kernel, "boot_args", args);
+	if (boot && s->initrd)
+		json_object_set_new(boot, "initrd_path", json_string(s->initrd));
+	r = fc_put(fp->api, lp, "/boot-source", boot, API_PUT_MS, err);
+	if (r < 0)
+		return r;
+
+	r = fc_put(fp->api, lp, "/machine-config",
+		   json_pack("{s:I, s:I}", "vcpu_count", (json_int_t)s->vcpu, "mem_size_mib",
+			     (json_int_t)s->memory_mib),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+
+	/* Drive ids: letters, digits and '_' only (checked_id). */
+	r = fc_put(fp->api, lp, "/drives/rootfs",
+		   json_pack("{s:s, s:b, s:s, s:b}", "drive_id", "rootfs", "is_root_device", 1,
+			     "path_on_host", s->rootfs, "is_read_only", 0),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+	if (s->workdisk) {
+		r = fc_put(fp->api, lp, "/drives/work",
+			   json_pack("{s:s, s:b, s:s, s:b}", "drive_id", "work", "is_root_device", 0,
+				     "path_on_host", s->workdisk, "is_read_only", 0),
+			   API_PUT_MS, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->tap) {
+		json_t *net = json_pack("{s:s, s:s}", "iface_id", "eth0", "host_dev_name", s->tap);
+		if (net && s->mac)
+			json_object_set_new(net, "guest_mac", json_string(s->mac));
+		r = fc_put(fp->api, lp, "/network-interfaces/eth0", net, API_PUT_MS, err);
+		if (r < 0)
+			return r;
+	}
+	r = fc_put(fp->api, lp, "/vsock",
+		   json_pack("{s:I, s:s}", "guest_cid", (json_int_t)s->vsock_cid, "uds_path",
+			     fp->vsock),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+	if (serial_api) {
+		r = fc_put(fp->api, lp, "/serial",
+			   json_pack("{s:s}", "serial_out_path", s->console_path), API_PUT_MS, err);
+		if (r < 0)
+			return r;
+	}
+	return fc_put(fp->api, lp, "/actions", json_pack("{s:s}", "action_type", "InstanceStart"),
+		      API_BOOT_MS, err);
+}
+
+static char *runtime_json(const struct fc_paths *fp, const struct vmm_spec *s,
+			  const char *version, bool serial_api, char *const argv[])
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(arr, json_string(argv[i]));
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "api", fp->api, "vsock",
+			      fp->vsock, "cid", (json_int_t)s->vsock_cid, "version", version,
+			      "serial", serial_api ? "api" : "stdout", "log", s->log_path, "fc_log",
+			      fp->fc_log, "argv", arr);
+	if (!o)
+		return NULL;
+	char *r = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return r;
+}
+
+static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
+		    struct berr *err)
+{
+	struct fc_paths fp = { 0 };
+	_cleanup_free_ char *runtime = NULL;
+	_cleanup_close_ int logfd = -1, outfd = -1;
+	char version[64];
+	struct fc_version fv;
+	bool serial_api;
+	pid_t pid = -1;
+	int64_t start = 0;
+	int r;
+
+	r = check_spec(h, s, err);
+	if (r < 0)
+		return r;
+	fc_paths_init(&fp, s->run_dir);
+
+	/* Firecracker refuses an existing API socket, and binds uds_path on
+	 * PUT /vsock: both must be gone. */
+	if ((unlink(fp.api) < 0 && errno != ENOENT) || (unlink(fp.vsock) < 0 && errno != ENOENT)) {
+		r = berr_set(err, errno, "cannot remove a stale socket in %s: %s", s->run_dir,
+			     strerror(errno));
+		goto out;
+	}
+	/* Files Firecracker opens O_CREAT without O_TRUNC: create them 0600
+	 * and empty, so old bytes never trail new ones. */
+	if ((r = make_empty(s->console_path, err)) < 0 || (r = make_empty(fp.fc_log, err)) < 0 ||
+	    (r = make_empty(fp.metrics, err)) < 0)
+		goto out;
+	logfd = open_out(s->log_path, err);
+	if (logfd < 0) {
+		r = logfd;
+		goto out;
+	}
+
+	r = probe_version(h->firecracker_bin, s->log_path, version, sizeof(version), &fv, err);
+	if (r < 0)
+		goto out;
+	/* PUT /serial exists since 1.14.0; before, serial output is stdout. */
+	serial_api = fc_version_at_least(&fv, 1, 14, 0);
+	if (!serial_api) {
+		outfd = open_out(s->console_path, err);
+		if (outfd < 0) {
+			r = outfd;
+			goto out;
+		}
+	}
+
+	char *argv[] = { (char *)h->firecracker_bin, (char *)"--api-sock", fp.api, (char *)"--id",
+			 (char *)s->name, NULL };
+	{
+		struct sbuf line;
+		sbuf_init(&line);
+		sbuf_printf(&line, "banger: exec %s --api-sock %s --id %s (firecracker %s, serial %s)\n",
+			    argv[0], fp.api, s->name, version,
+			    serial_api ? "via PUT /serial" : "on stdout");
+		ssize_t wn = write(logfd, line.buf, line.len);
+		(void)wn;
+		sbuf_free(&line);
+	}
+	runtime = runtime_json(&fp, s, version, serial_api, argv);
+	if (!runtime) {
+		r = berr_set(err, ENOMEM, "cannot encode the firecracker runtime description");
+		goto out;
+	}
+	/* With PUT /serial, stdout only carries Firecracker's own early log
+	 * lines: both go to the VM log. */
+	r = spawn_fc(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
+	if (r < 0)
+		goto out;
+
+	/* Wait for the API to answer GET /version. */
+	int64_t deadline = mono_ms() + START_TIMEOUT_MS;
+	struct berr aerr = { 0 };
+	for (;;) {
+		int st;
+		if (proc_reap(pid, &st) > 0) {
+			char how[64];
+			describe_status(st, how, sizeof(how));
+			_cleanup_free_ char *tail = log_tail(s->log_path);
+			log_note(s->log_path, "firecracker exited during start with %s", how);
+			pid = -1;
+			r = berr_set(err, ECHILD, "firecracker exited with %s: %s", how,
+				     *tail ? tail : "(nothing in its log)");
+			goto out;
+		}
+		if (start == 0 && proc_start_time(pid, &start) < 0)
+			start = 0;
+		if (start != 0) {
+			json_t *vo = NULL;
+			int64_t left = deadline - mono_ms();
+			int t = left < API_TRY_MS ? (int)(left > 50 ? left : 50) : API_TRY_MS;
+			if (access(fp.api, F_OK) == 0 &&
+			    fc_api_call(fp.api, "GET", "/version", NULL, t, &vo, &aerr) == 0) {
+				const char *av = json_string_value(json_object_get(vo, "firecracker_version"));
+				struct fc_version apiv;
+				if (av && fc_version_parse(av, &apiv) == 0 &&
+				    (apiv.major != fv.major || apiv.minor != fv.minor))
+					log_note(s->log_path,
+						 "the API reports version %s but --version said %s", av,
+						 version);
+				json_decref(vo);
+				break;
+			}
+		}
+		if (mono_ms() >= deadline) {
+			_cleanup_free_ char *tail = log_tail(s->log_path);
+			log_note(s->log_path, "the API did not answer within %d s; killing pid %d",
+				 START_TIMEOUT_MS / 1000, (int)pid);
+			r = berr_set(err, ETIMEDOUT,
+				     "firecracker did not answer on %s within %d s (%s): %s", fp.api,
+				     START_TIMEOUT_MS / 1000,
+				     aerr.msg[0] ? aerr.msg : "no socket", *tail ? tail : "(nothing in its log)");
+			goto out;
+		}
+		sleep_ms(20);
+	}
+
+	r = configure(h, s, &fp, serial_api, err);
+	if (r < 0)
+		goto out;
+	if (!proc_alive(pid, start)) {
+		r = berr_set(err, ECHILD, "firecracker exited right after InstanceStart");
+		goto out;
+	}
+	log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
+		 (int)pid, fp.api, (unsigned)s->vsock_cid);
+	ret->pid = pid;
+	ret->pid_start = start;
+	ret->runtime = TAKE_PTR(runtime);
+	pid = -1;
+	r = 0;
+out:
+	if (pid > 0) {
+		kill_and_reap(pid);
+		log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
+	}
+	if (r < 0) {
+		unlink_quiet(fp.api);
+		unlink_quiet(fp.vsock);
+	}
+	fc_paths_free(&fp);
+	return r;
+}
+
+/* Fetch a string field of the runtime JSON; malloc'ed or NULL. */
+static char *runtime_get(const struct vmm_proc *p, const char *key)
+{
+	json_error_t je;
+	char *v = NULL;
+
+	if (!p || !p->runtime)
+		return NULL;
+	json_t *o = json_loads(p->runtime, 0, &je);
+	if (!o)
+		return NULL;
+	const char *s = json_string_value(json_object_get(o, key));
+	if (s)
+		v = xstrdup(s);
+	json_decref(o);
+	return v;
+}
+
+static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "firecracker (pid %d) is not running", p ? (int)p->pid : 0);
+	_cleanup_free_ char *sock = runtime_get(p, "api");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	if (!sock)
+		return berr_set(err, EINVAL, "the stored firecracker runtime has no API socket path");
+	json_t *body = json_pack("{s:s}", "action_type", "SendCtrlAltDel");
+	int r = fc_api_call(sock, "PUT", "/actions", body, API_CTL_MS, NULL, err);
+	json_decref(body);
+	if (r < 0)
+		return berr_wrap(err, "asking firecracker (pid %d) to shut down", (int)p->pid);
+	log_note(log, "sent SendCtrlAltDel (the guest reboots; firecracker then exits)");
+	return 0;
+}
+
+static void remove_sockets(const struct vmm_proc *p)
+{
+	_cleanup_free_ char *api = runtime_get(p, "api");
+	_cleanup_free_ char *vsock = runtime_get(p, "vsock");
+	unlink_quiet(api);
+	unlink_quiet(vsock);
+}
+
+static int fc_kill(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || p->pid <= 0)
+		return berr_set(err, EINVAL, "no firecracker process to kill");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	if (proc_alive(p->pid, p->pid_start)) {
+		/* Firecracker has no quit call: SIGKILL is its way to stop. */
+		int r = kill_exact(p->pid, p->pid_start, err);
+		if (r < 0)
+			return r;
+		log_note(log, "killed firecracker (pid %d) with SIGKILL", (int)p->pid);
+		int64_t deadline = mono_ms() + KILL_WAIT_MS;
+		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
+			sleep_ms(10);
+	}
+	/* Nobody unlinks them on exit (FIRECRACKER.md §2). */
+	if (!proc_alive(p->pid, p->pid_start))
+		remove_sockets(p);
+	return 0;
+}
+
+static int fc_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "firecracker (pid %d) is gone", p ? (int)p->pid : 0);
+	_cleanup_free_ char *sock = runtime_get(p, "api");
+	_cleanup_free_ char *log = runtime_get(p, "log");
+	struct berr aerr = { 0 };
+	json_t *info = NULL;
+	if (!sock) {
+		log_note(log, "adopted firecracker (pid %d) without an API socket path", (int)p->pid);
+		return 0;
+	}
+	if (fc_api_call(sock, "GET", "/", NULL, API_CTL_MS, &info, &aerr) < 0) {
+		log_note(log, "adopted firecracker (pid %d) but its API does not answer: %s",
+			 (int)p->pid, aerr.msg);
+		return 0;
+	}
+	const char *state = json_string_value(json_object_get(info, "state"));
+	const char *ver = json_string_value(json_object_get(info, "vmm_version"));
+	log_note(log, "adopted firecracker (pid %d), state %s, version %s", (int)p->pid,
+		 state ? state : "unknown", ver ? ver : "unknown");
+	json_decref(info);
+	return 0;
+}
+
+const struct vmm_driver vmm_firecracker_driver = {
+	.name = "firecracker",
+	.start = fc_start,
+	.shutdown = fc_shutdown,
+	.kill = fc_kill,
+	.adopt = fc_adopt,
+};

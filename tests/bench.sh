@@ -1,0 +1,84 @@
+#!/bin/bash
+# make bench: banger's figures against baselines measured in the same run.
+#   1. tree operations (mkdir/rmdir latency, stat/read rates) vs a plain directory
+#   2. `echo start` -> VMM running (control plane) vs spawning the same QEMU
+#      command line by hand and waiting for its QMP socket
+#   3. boot to the login prompt through banger vs the same QEMU command line by hand
+# Medians; ratios are banger / baseline.  Results are printed and written
+# to $BUILD/bench.txt; docs/benchmarks.md records them.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+. tests/integration/lib.sh
+RUNS=${RUNS:-3}
+OPS=${OPS:-200}
+TB=$PWD/$BUILD/bench/treebench
+OUT=$PWD/$BUILD/bench.txt
+setup
+daemon_start || exit 1
+: > "$OUT"
+say() { echo "$*" | tee -a "$OUT"; }
+med() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3g", a / b; else print "n/a" }'; }
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+say "# banger bench $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cpus, load $(cut -d' ' -f1 /proc/loadavg)"
+
+# 1. Tree operations.
+mkdir -p "$T/plain"
+"$TB" ops "$FS/vms" "$OPS" > "$T/tree.txt" || { echo "tree ops failed"; exit 1; }
+"$TB" ops "$T/plain" "$OPS" > "$T/plain.txt" || exit 1
+for k in mkdir_us rmdir_us stat_per_s read_per_s; do
+	a=$(awk -v k=$k '$1==k{print $2}' "$T/tree.txt")
+	b=$(awk -v k=$k '$1==k{print $2}' "$T/plain.txt")
+	say "tree $k banger $a plain-dir $b ratio $(ratio "$a" "$b")"
+done
+
+# 2 and 3 need a VM; the first start clones the image and creates the work disk.
+mkdir "$FS/vms/bench"
+first=$("$TB" write "$FS/vms/bench/ctl" start)
+say "start_first_ms $first (includes the root clone and work disk)"
+wait_login() { # wait_login FILE TIMEOUT_S -> 0 when login: appears
+	local _
+	for _ in $(seq 1 $(($2 * 20))); do
+		grep -q 'login:' "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+CONSOLE=$T/state/vms/bench/console.log
+wait_login "$CONSOLE" 300 || { echo "first boot did not reach login"; exit 1; }
+echo kill > "$FS/vms/bench/ctl"
+line=$(grep -m1 '^banger: exec ' "$FS/vms/bench/log")
+eval "ARGV=( ${line#banger: exec } )"
+QMP=$(printf '%s\n' "${ARGV[@]}" | sed -n 's/^socket,id=qmp,path=\(.*\),server=on,wait=off$/\1/p' | sed 's/,,/,/g')
+[ -n "$QMP" ] || QMP=$T/run/vms/bench/qmp.sock
+
+hand_start() { # start QEMU by hand with banger's argv; sets HPID
+	rm -f "$QMP" "$T/run/vms/bench/agent.sock"
+	"${ARGV[@]}" >>"$T/hand.log" 2>&1 &
+	HPID=$!
+}
+hand_kill() { kill -KILL "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null; }
+
+b_start=() h_start=() b_boot=() h_boot=()
+for i in $(seq 1 "$RUNS"); do
+	# banger: control plane, then boot to login.
+	t0=$(date +%s%N)
+	"$TB" write "$FS/vms/bench/ctl" start > "$T/w.txt" || exit 1
+	b_start+=("$(cat "$T/w.txt")")
+	wait_login "$CONSOLE" 300 && b_boot+=("$(ms "$t0")")
+	echo kill > "$FS/vms/bench/ctl"
+	# by hand: same command line, same disks.
+	t0=$(date +%s%N)
+	hand_start
+	until socat -u OPEN:/dev/null "UNIX-CONNECT:$QMP" 2>/dev/null; do sleep 0.002; done
+	h_start+=("$(ms "$t0")")
+	wait_login "$CONSOLE" 300 && h_boot+=("$(ms "$t0")")
+	hand_kill
+	echo "# run $i: banger start ${b_start[-1]} ms boot ${b_boot[-1]:-?} ms; hand start ${h_start[-1]} ms boot ${h_boot[-1]:-?} ms"
+done
+bs=$(printf '%s\n' "${b_start[@]}" | med); hs=$(printf '%s\n' "${h_start[@]}" | med)
+bb=$(printf '%s\n' "${b_boot[@]}" | med); hb=$(printf '%s\n' "${h_boot[@]}" | med)
+say "start_to_vmm_ready_ms banger $bs by-hand $hs ratio $(ratio "$bs" "$hs") (median of $RUNS)"
+say "boot_to_login_ms banger $bb by-hand $hb ratio $(ratio "$bb" "$hb") (median of $RUNS)"
+rmdir "$FS/vms/bench"
