@@ -75,8 +75,8 @@ void vm_rec_array_free(struct vm_rec *a, size_t n);
 /* Write every mutable column of r (by r->id) in one transaction. */
 int store_vm_update(struct store *s, const struct vm_rec *r, struct berr *err);
 /* Compare-and-set the state: succeeds only if the current state is
- * `from`; sets pid/pid_start/started_at/stopped_at from r as given.
- * Returns -EBUSY if the state was not `from`. */
+ * `from`.  Only the state changes (use store_vm_update for the rest).
+ * Returns -EBUSY if the state was not `from`, -ENOENT if no such VM. */
 int store_vm_set_state(struct store *s, int64_t id, const char *from,
 		       const char *to, struct berr *err);
 int store_vm_set_error(struct store *s, int64_t id, const char *msg, struct berr *err);

@@ -38,6 +38,10 @@ int net_name_validate(const char *ifname, const char *required_prefix, struct be
 
 /* ---- addresses (pure; host byte order throughout) ---- */
 
+/* Parse "A.B.C.D/N": strict decimal (no signs, spaces or leading zeros),
+ * N in NET_PREFIX_MIN..NET_PREFIX_MAX.  No check of the host part. */
+int net_cidr_parse(const char *cidr, uint32_t *ret_addr, int *ret_prefix, struct berr *err);
+
 /* Parse the gateway form "A.B.C.D/N" (as in config bridge_subnet): strict
  * decimal, N in NET_PREFIX_MIN..NET_PREFIX_MAX, the address a host address
  * of its subnet (not the network or broadcast address).  Fills the gateway

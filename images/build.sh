@@ -1,14 +1,17 @@
 #!/bin/sh
 # Build the kernel bundle and the test image into a cache directory.
 #
-#   images/build.sh [--force] [CACHEDIR]
+#   images/build.sh [--force] [--golden] [CACHEDIR]
 #
 # CACHEDIR defaults to ${BANGER_IMAGE_CACHE:-/var/cache/banger/build}.
 # Layout:
 #   CACHEDIR/kernels/debian-cloud-amd64/{vmlinux,initrd.img,config,modules.tar.gz,manifest.json}
 #   CACHEDIR/images/debian-bookworm-mini/{rootfs.ext4,manifest.json}
-# A bundle whose manifest.json exists is kept unless --force. The image
-# embeds the kernel's modules, so a rebuilt kernel forces a rebuilt image.
+#   CACHEDIR/images/debian-bookworm/{rootfs.ext4,manifest.json}   (--golden only)
+# A bundle whose manifest.json exists is kept unless --force. The images
+# embed the kernel's modules, so a rebuilt kernel forces rebuilt images.
+# --golden also builds the golden image (golden.sh: several minutes, not
+# part of the default build).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,14 +19,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/common.sh"
 
 force=0
-if [ "${1:-}" = --force ]; then
-	force=1
+golden=0
+while [ $# -gt 0 ]; do
+	case $1 in
+		--force) force=1 ;;
+		--golden) golden=1 ;;
+		--) shift; break ;;
+		-*) die "usage: $PROG [--force] [--golden] [CACHEDIR]" ;;
+		*) break ;;
+	esac
 	shift
-fi
+done
 case $# in
 	0) cache=${BANGER_IMAGE_CACHE:-/var/cache/banger/build} ;;
 	1) cache=$1 ;;
-	*) die "usage: $PROG [--force] [CACHEDIR]" ;;
+	*) die "usage: $PROG [--force] [--golden] [CACHEDIR]" ;;
 esac
 
 kdir="$cache/kernels/debian-cloud-amd64"
@@ -48,5 +58,17 @@ else
 	start=$(date +%s)
 	"$here/test-image.sh" "$idir" "$kdir"
 	log "image debian-bookworm-mini: built in $(($(date +%s) - start)) s"
+fi
+
+if [ "$golden" -eq 1 ]; then
+	gdir="$cache/images/debian-bookworm"
+	if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && [ -f "$gdir/manifest.json" ]; then
+		log "image debian-bookworm: cached ($gdir)"
+	else
+		log "image debian-bookworm: building"
+		start=$(date +%s)
+		"$here/golden.sh" "$gdir" "$kdir"
+		log "image debian-bookworm: built in $(($(date +%s) - start)) s"
+	fi
 fi
 log "done: $cache"

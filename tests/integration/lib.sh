@@ -59,6 +59,12 @@ daemon_stop() {
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
 	umount -l "$FS" 2>/dev/null || true
+	# Sanitizer builds (make check-asan): any report from the daemon fails.
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
+		fail "daemon-sanitizer-clean: see below"
+		grep -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/daemon.log" | head -60
+		: > "$T/daemon.log"
+	fi
 }
 
 teardown() {

@@ -1,0 +1,604 @@
+/* core/sshkeys.c: banger's SSH identity, host key fetch and the readiness
+ * wait, with libssh.  Known hosts live in core/knownhosts.c.
+ *
+ * libssh sessions are configured so they never touch the user's OpenSSH
+ * files: no ~/.ssh/config or /etc/ssh/ssh_config processing, known_hosts
+ * pointed at /dev/null (we check host keys ourselves, against banger's own
+ * file), no agent, no default identities. */
+#define _GNU_SOURCE
+#include "sshkeys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "util.h"
+
+#define READY_RETRY_MS 250
+/* The last attempt starts at least this long before the deadline. */
+#define READY_LAST_ATTEMPT_MS 50
+/* One attempt (connect to `true`) gets at most this long, so a server that
+ * accepted TCP but hangs does not eat the whole bound. */
+#define READY_ATTEMPT_MAX_MS 10000
+#define PUBKEY_COMMENT "banger"
+
+/* Host key algorithms we ask for; a pinned type is moved to the front so a
+ * server with several host keys shows us the one we pinned. */
+static const char *const hostkey_algos[] = {
+	"ssh-ed25519",          "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
+	"ecdsa-sha2-nistp256",  "rsa-sha2-512",        "rsa-sha2-256",
+};
+
+static void ssh_keyp(ssh_key *k)
+{
+	if (*k)
+		ssh_key_free(*k);
+}
+static void ssh_sessionp(ssh_session *s)
+{
+	if (!*s)
+		return;
+	if (ssh_is_connected(*s))
+		ssh_disconnect(*s);
+	ssh_free(*s);
+}
+static void ssh_channelp(ssh_channel *c)
+{
+	if (!*c)
+		return;
+	ssh_channel_close(*c);
+	ssh_channel_free(*c);
+}
+static void ssh_charp(char **p)
+{
+	if (*p)
+		ssh_string_free_char(*p);
+}
+/* Private key text: wiped before it is freed. */
+static void secret_freep(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+	}
+}
+#define _cleanup_ssh_key_ __attribute__((cleanup(ssh_keyp)))
+#define _cleanup_ssh_session_ __attribute__((cleanup(ssh_sessionp)))
+#define _cleanup_ssh_channel_ __attribute__((cleanup(ssh_channelp)))
+#define _cleanup_ssh_char_ __attribute__((cleanup(ssh_charp)))
+#define _cleanup_secret_ __attribute__((cleanup(secret_freep)))
+
+/* ---- key lines and fingerprints --------------------------------------- */
+
+static bool is_b64(const char *s)
+{
+	size_t n = strlen(s), pad = 0;
+
+	if (n == 0 || n % 4 != 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad)
+			return false; /* data after padding */
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+	}
+	return pad <= 2;
+}
+
+/* "TYPE BASE64" of a public (or private) key; comment appended if given. */
+static int key_to_line(ssh_key key, const char *comment, char **ret, struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key pub = NULL;
+	_cleanup_ssh_char_ char *b64 = NULL;
+	const char *type = ssh_key_type_to_char(ssh_key_type(key));
+
+	if (ssh_key_is_private(key)) {
+		if (ssh_pki_export_privkey_to_pubkey(key, &pub) != SSH_OK)
+			return berr_set(err, EINVAL, "cannot derive the public key");
+		key = pub;
+	}
+	if (!type || ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK)
+		return berr_set(err, EINVAL, "cannot encode the public key");
+	*ret = comment ? xasprintf("%s %s %s", type, b64, comment) : xasprintf("%s %s", type, b64);
+	return 0;
+}
+
+/* Parse and validate "TYPE BASE64 [COMMENT]" into a libssh key. */
+static int line_to_key(const char *line, ssh_key *ret_key, char **ret_canon, struct berr *err)
+{
+	_cleanup_free_ char *copy = NULL;
+	_cleanup_ssh_key_ ssh_key key = NULL;
+	char *save = NULL, *type, *b64;
+	enum ssh_keytypes_e kt;
+
+	if (!line || !*line)
+		return berr_set(err, EINVAL, "empty host key");
+	if (strlen(line) > 16384)
+		return berr_set(err, EINVAL, "host key line is too long");
+	for (const char *p = line; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n')
+			return berr_set(err, EINVAL, "host key contains control characters");
+	copy = xstrdup(line);
+	type = strtok_r(copy, " \t\n", &save);
+	b64 = strtok_r(NULL, " \t\n", &save);
+	if (!type || !b64)
+		return berr_set(err, EINVAL, "host key must be \"TYPE BASE64\", got '%.80s'", line);
+	kt = ssh_key_type_from_name(type);
+	if (kt == SSH_KEYTYPE_UNKNOWN || strstr(type, "-cert-"))
+		return berr_set(err, EINVAL, "unsupported host key type '%.64s'", type);
+	if (!is_b64(b64))
+		return berr_set(err, EINVAL, "host key of type %s is not valid base64", type);
+	if (ssh_pki_import_pubkey_base64(b64, kt, &key) != SSH_OK)
+		return berr_set(err, EINVAL, "host key is not a valid %s key", type);
+	/* libssh trusts the TYPE we pass; make sure the blob says the same by
+	 * re-encoding it and comparing the text. */
+	_cleanup_free_ char *canon = NULL;
+	int r = key_to_line(key, NULL, &canon, err);
+	if (r < 0)
+		return r;
+	size_t tl = strlen(type);
+	if (strncmp(canon, type, tl) != 0 || canon[tl] != ' ' || strcmp(canon + tl + 1, b64) != 0)
+		return berr_set(err, EINVAL, "host key blob does not match its type %s", type);
+	if (ret_key)
+		*ret_key = TAKE_PTR(key);
+	if (ret_canon)
+		*ret_canon = TAKE_PTR(canon);
+	return 0;
+}
+
+int ssh_hostkey_canon(const char *hostkey_line, char **ret_canon, struct berr *err)
+{
+	return line_to_key(hostkey_line, NULL, ret_canon, err);
+}
+
+static int key_fingerprint(ssh_key key, char out[SSH_FINGERPRINT_MAX], struct berr *err)
+{
+	unsigned char *hash = NULL;
+	size_t hlen = 0;
+
+	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != SSH_OK)
+		return berr_set(err, EINVAL, "cannot hash the public key");
+	_cleanup_ssh_char_ char *fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	ssh_clean_pubkey_hash(&hash);
+	if (!fp || strlen(fp) >= SSH_FINGERPRINT_MAX)
+		return berr_set(err, EINVAL, "cannot format the key fingerprint");
+	strcpy(out, fp);
+	return 0;
+}
+
+int ssh_fingerprint(const char *hostkey_line, char out[SSH_FINGERPRINT_MAX], struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key key = NULL;
+	int r = line_to_key(hostkey_line, &key, NULL, err);
+
+	if (r < 0)
+		return r;
+	return key_fingerprint(key, out, err);
+}
+
+/* ---- identity ---------------------------------------------------------- */
+
+/* Read a private key file we are willing to use.  -ENOENT (with a sentence)
+ * when it does not exist. */
+static int load_private_key(const char *path, ssh_key *ret_key, struct berr *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_secret_ char *text = NULL;
+	struct stat st;
+	size_t len = 0;
+	ssh_key key = NULL;
+
+	if (fd < 0)
+		return berr_set(err, errno, "cannot open private key %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		return berr_set(err, errno, "cannot stat private key %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return berr_set(err, EINVAL, "private key %s is not a regular file", path);
+	if (st.st_uid != geteuid())
+		return berr_set(err, EPERM, "private key %s belongs to uid %u, not to us (uid %u); refusing to use it",
+				path, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 077)
+		return berr_set(err, EPERM,
+				"private key %s has mode %04o, so other users can read it; refusing to use it (run 'chmod 600 %s')",
+				path, (unsigned)(st.st_mode & 07777), path);
+	if (st.st_size > SSH_KEY_FILE_MAX)
+		return berr_set(err, EFBIG, "private key %s is larger than %d bytes", path, SSH_KEY_FILE_MAX);
+	text = xmalloc((size_t)st.st_size + 1);
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return berr_set(err, errno, "cannot read private key %s: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) != SSH_OK || !key)
+		return berr_set(err, EINVAL,
+				"cannot load private key %s: not a private key libssh can read, or it is passphrase-protected (banger needs an unencrypted key)",
+				path);
+	*ret_key = key;
+	return 0;
+}
+
+/* Generate an ed25519 key and link it into place at path.  Returns
+ * -EEXIST when someone else created path first (theirs wins). */
+static int generate_private_key(const char *path, struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key key = NULL;
+	_cleanup_secret_ char *b64 = NULL;
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *libssh_b64 = NULL;
+	int r;
+
+	r = mkdir_p(dirname(dir), 0700);
+	if (r < 0)
+		return berr_set(err, -r, "cannot create the key directory for %s: %s", path, strerror(-r));
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
+		return berr_set(err, EIO, "cannot generate an ed25519 key");
+	/* libssh 0.10 writes ed25519 keys in the OpenSSH format. */
+	if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &libssh_b64) != SSH_OK)
+		return berr_set(err, EIO, "cannot encode the new private key");
+	b64 = xstrdup(libssh_b64);
+	explicit_bzero(libssh_b64, strlen(libssh_b64));
+	ssh_string_free_char(libssh_b64);
+	if (strncmp(b64, "-----BEGIN OPENSSH PRIVATE KEY-----", 35) != 0)
+		return berr_set(err, EIO, "libssh did not produce an OpenSSH-format private key");
+
+	/* mkostemp creates 0600; link() refuses to replace an existing key. */
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return berr_set(err, errno, "cannot create %s: %s", tmp, strerror(errno));
+	size_t len = strlen(b64), off = 0;
+	if (b64[len - 1] != '\n') {
+		char *nl = xasprintf("%s\n", b64);
+		explicit_bzero(b64, len);
+		free(b64);
+		b64 = nl;
+		len++;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, b64 + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = berr_set(err, errno, "cannot write %s: %s", tmp, strerror(errno));
+			unlink(tmp);
+			return r;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = berr_set(err, errno, "cannot sync %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return r;
+	}
+	if (link(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		if (e == EEXIST)
+			return -EEXIST;
+		return berr_set(err, e, "cannot create private key %s: %s", path, strerror(e));
+	}
+	unlink(tmp);
+	return 0;
+}
+
+/* Keep key_path.pub equal to the public half of the private key. */
+static int sync_pubkey_file(const char *key_path, const char *line, struct berr *err)
+{
+	_cleanup_free_ char *pub = xasprintf("%s.pub", key_path);
+	_cleanup_free_ char *want = xasprintf("%s\n", line);
+	_cleanup_free_ char *have = NULL;
+
+	if (read_file(pub, SSH_KEY_FILE_MAX, &have, NULL) == 0 && strcmp(have, want) == 0)
+		return 0;
+	int r = write_file_atomic(pub, want, strlen(want), 0644);
+	if (r < 0)
+		return berr_set(err, -r, "cannot write public key %s: %s", pub, strerror(-r));
+	return 0;
+}
+
+int ssh_identity_ensure(const char *key_path, char **ret_pubkey_line, struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key key = NULL;
+	_cleanup_free_ char *line = NULL;
+	int r;
+
+	if (!key_path || !*key_path || strlen(key_path) >= PATH_MAX - 16)
+		return berr_set(err, EINVAL, "invalid ssh key path");
+	for (int attempt = 0; !key; attempt++) {
+		r = load_private_key(key_path, &key, err);
+		if (r == 0)
+			break;
+		if (r != -ENOENT || attempt > 0)
+			return r;
+		r = generate_private_key(key_path, err);
+		if (r < 0 && r != -EEXIST)
+			return r;
+		/* created (or lost the race): load what is on disk now */
+	}
+	r = key_to_line(key, PUBKEY_COMMENT, &line, err);
+	if (r < 0)
+		return berr_wrap(err, "private key %s", key_path);
+	r = sync_pubkey_file(key_path, line, err);
+	if (r < 0)
+		return r;
+	berr_clear(err);
+	*ret_pubkey_line = TAKE_PTR(line);
+	return 0;
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+static int remaining_ms(int64_t deadline)
+{
+	int64_t left = deadline - mono_ms();
+	if (left <= 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Bound every blocking libssh call by what is left of the deadline. */
+static int set_deadline(ssh_session s, int64_t deadline)
+{
+	long usec = (long)remaining_ms(deadline) * 1000L;
+	long sec = 0;
+
+	if (usec <= 0)
+		return -ETIMEDOUT;
+	if (ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int check_target(const char *ip, int port, struct berr *err)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (!ip || (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1))
+		return berr_set(err, EINVAL, "'%.64s' is not an IP address", ip ? ip : "(null)");
+	if (port < 1 || port > 65535)
+		return berr_set(err, EINVAL, "port %d is out of range", port);
+	return 0;
+}
+
+/* A libssh failure: -ETIMEDOUT once the deadline has passed, else -EIO. */
+static int session_error(ssh_session s, int64_t deadline, struct berr *err, const char *what,
+			 const char *ip, int port)
+{
+	int code = remaining_ms(deadline) == 0 ? ETIMEDOUT : EIO;
+	return berr_set(err, code, "%s %s port %d: %s", what, ip, port, ssh_get_error(s));
+}
+
+/* New session to ip:port, connected (key exchange done) within the
+ * deadline.  pinned_type, if given, is asked for first. */
+static int session_connect(const char *ip, int port, int64_t deadline, const char *pinned_type,
+			   ssh_session *ret, struct berr *err)
+{
+	_cleanup_ssh_session_ ssh_session s = ssh_new();
+	struct sbuf algos;
+	int verbosity = SSH_LOG_NOLOG;
+	bool no = false;
+	int nodelay = 1;
+	int r;
+
+	if (!s)
+		return berr_set(err, ENOMEM, "cannot create an ssh session");
+	sbuf_init(&algos);
+	if (pinned_type)
+		sbuf_puts(&algos, strcmp(pinned_type, "ssh-rsa") == 0 ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa"
+								       : pinned_type);
+	for (size_t i = 0; i < ARRAY_SIZE(hostkey_algos); i++) {
+		if (pinned_type && strcmp(hostkey_algos[i], pinned_type) == 0)
+			continue;
+		sbuf_printf(&algos, "%s%s", algos.len ? "," : "", hostkey_algos[i]);
+	}
+	r = 0;
+	if (ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_HOST, ip) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_USER, "root") < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, algos.buf) < 0)
+		r = berr_set(err, EINVAL, "cannot configure the ssh session for %s: %s", ip,
+			     ssh_get_error(s));
+	sbuf_free(&algos);
+	if (r < 0)
+		return r;
+	if (set_deadline(s, deadline) < 0)
+		return berr_set(err, ETIMEDOUT, "no time left to connect to %s port %d", ip, port);
+	if (ssh_connect(s) != SSH_OK)
+		return session_error(s, deadline, err, "cannot connect to", ip, port);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+static int session_hostkey(ssh_session s, const char *ip, int port, char **ret, struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key key = NULL;
+
+	if (ssh_get_server_publickey(s, &key) != SSH_OK || !key)
+		return berr_set(err, EPROTO, "%s port %d sent no host key: %s", ip, port, ssh_get_error(s));
+	return key_to_line(key, NULL, ret, err);
+}
+
+int ssh_fetch_hostkey(const char *ip, int port, int timeout_ms, char **ret_hostkey_line,
+		      struct berr *err)
+{
+	_cleanup_ssh_session_ ssh_session s = NULL;
+	int r;
+
+	r = check_target(ip, port, err);
+	if (r < 0)
+		return r;
+	if (timeout_ms <= 0)
+		return berr_set(err, EINVAL, "timeout must be positive, got %d ms", timeout_ms);
+	r = session_connect(ip, port, mono_ms() + timeout_ms, NULL, &s, err);
+	if (r < 0)
+		return r;
+	return session_hostkey(s, ip, port, ret_hostkey_line, err);
+}
+
+/* ---- readiness --------------------------------------------------------- */
+
+/* Run `true` as root on an authenticated session. */
+static int run_true(ssh_session s, int64_t deadline, const char *ip, int port, struct berr *err)
+{
+	_cleanup_ssh_channel_ ssh_channel ch = ssh_channel_new(s);
+	char buf[4096];
+
+	if (!ch)
+		return berr_set(err, ENOMEM, "cannot create an ssh channel");
+	if (ssh_channel_open_session(ch) != SSH_OK)
+		return session_error(s, deadline, err, "cannot open a session channel on", ip, port);
+	if (ssh_channel_request_exec(ch, "true") != SSH_OK)
+		return session_error(s, deadline, err, "cannot run 'true' on", ip, port);
+	while (!ssh_channel_is_eof(ch)) {
+		int left = remaining_ms(deadline);
+		if (left == 0)
+			return berr_set(err, ETIMEDOUT, "'true' on %s port %d did not finish in time", ip, port);
+		int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, left);
+		if (n == SSH_ERROR)
+			return session_error(s, deadline, err, "reading from 'true' on", ip, port);
+		/* stderr is buffered separately; drain it so it cannot pile up */
+		while (ssh_channel_read_nonblocking(ch, buf, sizeof(buf), 1) > 0)
+			;
+	}
+	if (set_deadline(s, deadline) < 0)
+		return berr_set(err, ETIMEDOUT, "'true' on %s port %d did not finish in time", ip, port);
+	int status = ssh_channel_get_exit_status(ch);
+	if (status != 0)
+		return berr_set(err, EIO, "'true' on %s port %d exited with status %d", ip, port, status);
+	return 0;
+}
+
+/* One attempt.  *fatal is set when retrying cannot help. */
+static int ready_attempt(const char *ip, int port, ssh_key privkey, const char *key_path,
+			 const char *known_hosts, const char *alias, int64_t deadline, bool *fatal,
+			 struct berr *err)
+{
+	_cleanup_ssh_session_ ssh_session s = NULL;
+	_cleanup_free_ char *pinned = NULL, *hostkey = NULL;
+	char *type_end;
+	bool first_use;
+	int r;
+
+	*fatal = true;
+	r = kh_lookup(known_hosts, alias, &pinned, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (pinned && (type_end = strchr(pinned, ' ')))
+		*type_end = '\0';
+
+	*fatal = false;
+	r = session_connect(ip, port, deadline, pinned, &s, err);
+	if (r < 0)
+		return r;
+	r = session_hostkey(s, ip, port, &hostkey, err);
+	if (r < 0)
+		return r;
+
+	*fatal = true;
+	r = kh_check(known_hosts, alias, ip, hostkey, &first_use, err);
+	if (r < 0)
+		return r;
+
+	*fatal = false;
+	if (set_deadline(s, deadline) < 0)
+		return berr_set(err, ETIMEDOUT, "no time left to log in to %s port %d", ip, port);
+	r = ssh_userauth_publickey(s, NULL, privkey);
+	if (r == SSH_AUTH_DENIED || r == SSH_AUTH_PARTIAL)
+		return berr_set(err, EACCES, "%s port %d refused key %s for root", ip, port, key_path);
+	if (r != SSH_AUTH_SUCCESS)
+		return session_error(s, deadline, err, "cannot log in to", ip, port);
+	return run_true(s, deadline, ip, port, err);
+}
+
+static void sleep_until(int64_t when_mono)
+{
+	for (;;) {
+		int64_t left = when_mono - mono_ms();
+		if (left <= 0)
+			return;
+		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		if (nanosleep(&ts, NULL) == 0)
+			return;
+	}
+}
+
+int ssh_wait_ready(const char *ip, int port, const char *key_path, const char *known_hosts,
+		   const char *host_alias, int timeout_ms, struct berr *err)
+{
+	_cleanup_ssh_key_ ssh_key privkey = NULL;
+	struct berr last = { 0 };
+	int64_t start = mono_ms(), deadline;
+	int attempts = 0, r;
+
+	r = check_target(ip, port, err);
+	if (r < 0)
+		return r;
+	if (timeout_ms <= 0)
+		return berr_set(err, EINVAL, "timeout must be positive, got %d ms", timeout_ms);
+	if (!known_hosts || !*known_hosts || !host_alias || !*host_alias)
+		return berr_set(err, EINVAL, "waiting for ssh needs a known_hosts file and a host alias");
+	r = load_private_key(key_path ? key_path : "", &privkey, err);
+	if (r < 0)
+		return r;
+	deadline = start + timeout_ms;
+
+	for (;;) {
+		int64_t t0 = mono_ms();
+		int64_t attempt_deadline = t0 + READY_ATTEMPT_MAX_MS;
+		bool fatal = false;
+
+		if (attempt_deadline > deadline)
+			attempt_deadline = deadline;
+		attempts++;
+		berr_clear(&last);
+		r = ready_attempt(ip, port, privkey, key_path, known_hosts, host_alias,
+				  attempt_deadline, &fatal, &last);
+		if (r == 0) {
+			berr_clear(err);
+			return 0;
+		}
+		if (fatal) {
+			if (err)
+				*err = last;
+			return r;
+		}
+		/* Next attempt 250 ms after this one started, or a last one just
+		 * before the deadline so a server that comes up late is seen. */
+		int64_t next = t0 + READY_RETRY_MS;
+		if (next > deadline - READY_LAST_ATTEMPT_MS)
+			next = deadline - READY_LAST_ATTEMPT_MS;
+		if (next <= t0 || mono_ms() >= deadline - READY_LAST_ATTEMPT_MS)
+			break;
+		sleep_until(next);
+	}
+	return berr_set(err, ETIMEDOUT,
+			"ssh to root@%s port %d was not ready after %d ms (%d attempt%s); last error: %s",
+			ip, port, timeout_ms, attempts, attempts == 1 ? "" : "s",
+			last.msg[0] ? last.msg : "none");
+}

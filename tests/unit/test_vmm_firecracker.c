@@ -1,0 +1,976 @@
+/* tests/unit/test_vmm_firecracker.c: the Firecracker API client (response
+ * parsing, a fake server, the API double tests/fc-double/firecracker) and
+ * vmm_firecracker_driver with real boots through the double (when the
+ * kernel and image have been built and QEMU is installed).
+ *
+ * FC_DOUBLE_BIN overrides the double's path (default
+ * tests/fc-double/firecracker relative to the working directory). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "fc_api.h"
+#include "util.h"
+#include "vmm.h"
+
+#define BOOT_LOGIN_MS 180000
+#define SHUTDOWN_MS 60000
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static char *make_tmpdir(void)
+{
+	char *d = xstrdup("/tmp/banger-test-fc.XXXXXX");
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static char *double_bin(void)
+{
+	const char *e = getenv("FC_DOUBLE_BIN");
+	char *p = realpath(e && *e ? e : "tests/fc-double/firecracker", NULL);
+	return p;
+}
+
+static bool have_python(void)
+{
+	return access("/usr/bin/python3", X_OK) == 0;
+}
+
+static bool path_exists(const char *p)
+{
+	struct stat st;
+	return lstat(p, &st) == 0;
+}
+
+/* Wait (bounded) for our child to exit and return its raw status. */
+static int reap_within(pid_t pid, int ms)
+{
+	int64_t deadline = mono_ms() + ms;
+	int st = 0;
+	for (;;) {
+		int r = proc_reap(pid, &st);
+		assert_true(r >= 0);
+		if (r == 1)
+			return st;
+		if (mono_ms() > deadline)
+			fail_msg("pid %d did not exit within %d ms", (int)pid, ms);
+		sleep_ms(20);
+	}
+}
+
+/* ---- pure parsing ---- */
+
+static void test_version_parse(void **state)
+{
+	(void)state;
+	struct fc_version v;
+	assert_int_equal(fc_version_parse("1.16.1", &v), 0);
+	assert_int_equal(v.major, 1);
+	assert_int_equal(v.minor, 16);
+	assert_int_equal(v.patch, 1);
+	assert_true(fc_version_at_least(&v, 1, 14, 0));
+	assert_true(fc_version_at_least(&v, 1, 16, 1));
+	assert_false(fc_version_at_least(&v, 1, 16, 2));
+	assert_false(fc_version_at_least(&v, 2, 0, 0));
+	assert_int_equal(fc_version_parse("v1.17.0-dev", &v), 0);
+	assert_int_equal(v.minor, 17);
+	assert_int_equal(fc_version_parse("1.13", &v), 0);
+	assert_false(fc_version_at_least(&v, 1, 14, 0));
+	assert_int_equal(fc_version_parse("", &v), -EINVAL);
+	assert_int_equal(fc_version_parse("1.", &v), -EINVAL);
+	assert_int_equal(fc_version_parse("1.2.3 junk", &v), -EINVAL);
+	assert_int_equal(fc_version_parse("one.two", &v), -EINVAL);
+	assert_int_equal(fc_version_parse("1.99999999999.0", &v), -EINVAL);
+	assert_int_equal(fc_version_parse(NULL, &v), -EINVAL);
+}
+
+static void test_error_text(void **state)
+{
+	(void)state;
+	char out[256];
+	const char *fm = "{\"fault_message\":\"A root block device already exists!\"}";
+	assert_true(fc_api_error_text(fm, strlen(fm), out, sizeof(out)));
+	assert_string_equal(out, "A root block device already exists!");
+	/* micro-http: a raw LF inside the JSON string. */
+	const char *mh = "{ \"error\": \"Request payload with size 60000 is larger than the limit of "
+			 "51200 allowed by server.\nAll previous unanswered requests will be dropped.\" }";
+	assert_true(fc_api_error_text(mh, strlen(mh), out, sizeof(out)));
+	assert_string_equal(out, "Request payload with size 60000 is larger than the limit of 51200 "
+				 "allowed by server. All previous unanswered requests will be dropped.");
+	/* Plain text (500), with control characters. */
+	const char *pt = "socket\tread\r\nerror\x01";
+	assert_false(fc_api_error_text(pt, strlen(pt), out, sizeof(out)));
+	assert_string_equal(out, "socket read error");
+	/* Truncation keeps a NUL. */
+	char small[8];
+	assert_true(fc_api_error_text(fm, strlen(fm), small, sizeof(small)));
+	assert_string_equal(small, "A root ");
+	assert_false(fc_api_error_text("", 0, out, sizeof(out)));
+	assert_string_equal(out, "");
+	/* Not NUL-terminated input is read only up to len. */
+	assert_false(fc_api_error_text("abcdef", 3, out, sizeof(out)));
+	assert_string_equal(out, "abc");
+}
+
+static void test_parse_response(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	json_t *o = (json_t *)1;
+	assert_int_equal(fc_api_parse_response(204, "", 0, "PUT /x", &o, &err), 0);
+	assert_null(o);
+	const char *v = "{\"firecracker_version\":\"1.16.1\"}";
+	assert_int_equal(fc_api_parse_response(200, v, strlen(v), "GET /version", &o, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "firecracker_version")), "1.16.1");
+	json_decref(o);
+	assert_int_equal(fc_api_parse_response(200, "[1]", 3, "GET /", &o, &err), -EPROTO);
+	assert_null(o);
+	assert_int_equal(fc_api_parse_response(200, "", 0, "GET /", &o, &err), -EPROTO);
+	const char *f = "{\"fault_message\":\"The kernel file cannot be opened\"}";
+	assert_int_equal(fc_api_parse_response(400, f, strlen(f), "PUT /boot-source", &o, &err),
+			 -EREMOTEIO);
+	assert_string_equal(err.msg,
+			    "firecracker refused PUT /boot-source: The kernel file cannot be opened");
+	assert_int_equal(fc_api_parse_response(413, f, strlen(f), "PUT /mmds", NULL, &err),
+			 -EREMOTEIO);
+	const char *busy = "{ \"error\": \"Too many open connections\" }";
+	assert_int_equal(fc_api_parse_response(503, busy, strlen(busy), "GET /", NULL, &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "Too many open connections"));
+	assert_int_equal(fc_api_parse_response(404, "nope", 4, "GET /", NULL, &err), -EPROTO);
+	assert_non_null(strstr(err.msg, "404"));
+	assert_int_equal(fc_api_parse_response(400, "", 0, "GET /", NULL, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "(no message)"));
+}
+
+/* ---- a fake server for the transport edge cases ---- */
+
+enum fake_mode { FAKE_HUGE, FAKE_NO_REASON, FAKE_SILENT, FAKE_CAPTURE };
+
+struct fake {
+	char *dir, *sock, *capture;
+	pid_t pid;
+};
+
+static void fake_send(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w <= 0)
+			_exit(10);
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read one request (headers + Content-Length body) into buf. */
+static size_t fake_read_req(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r <= 0)
+			_exit(11);
+		n += (size_t)r;
+		buf[n] = '\0';
+		char *e = strstr(buf, "\r\n\r\n");
+		if (!e)
+			continue;
+		const char *cl = strcasestr(buf, "Content-Length:");
+		size_t want = (size_t)(e + 4 - buf);
+		if (cl && cl < e)
+			want += strtoul(cl + 15, NULL, 10);
+		if (n >= want)
+			return n;
+	}
+}
+
+static void fake_start(struct fake *f, enum fake_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	f->dir = make_tmpdir();
+	f->sock = path_join(f->dir, "api.sock");
+	f->capture = path_join(f->dir, "capture");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->sock);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		static char req[8192];
+		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0)
+			_exit(14);
+		if (mode == FAKE_SILENT) {
+			sleep(30);
+			_exit(0);
+		}
+		size_t n = fake_read_req(cfd, req, sizeof(req));
+		if (mode == FAKE_CAPTURE) {
+			int o = open(f->capture, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+			fake_send(o, req, n);
+			close(o);
+			const char *r = "HTTP/1.1 204 \r\nServer: Firecracker API\r\n"
+					"Connection: keep-alive\r\n\r\n";
+			fake_send(cfd, r, strlen(r));
+		} else if (mode == FAKE_NO_REASON) {
+			const char *r = "HTTP/1.1 200 \r\nServer: Firecracker API\r\nConnection: "
+					"keep-alive\r\nContent-Type: application/json\r\n"
+					"Content-Length: 11\r\n\r\n{\"id\":\"x\"}\n";
+			fake_send(cfd, r, strlen(r));
+		} else {
+			size_t big = FC_API_MAX_RESPONSE + 4096;
+			char *h = xasprintf("HTTP/1.1 200 \r\nContent-Type: application/json\r\n"
+					    "Content-Length: %zu\r\n\r\n",
+					    big);
+			fake_send(cfd, h, strlen(h));
+			char *b = xmalloc(big);
+			memset(b, ' ', big);
+			b[0] = '{';
+			b[big - 1] = '}';
+			fake_send(cfd, b, big);
+		}
+		sleep(2); /* keep the connection open: the client closes */
+		_exit(0);
+	}
+	close(lfd);
+}
+
+static void fake_stop(struct fake *f)
+{
+	kill(f->pid, SIGKILL);
+	while (waitpid(f->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	rm_rf(f->dir);
+	free(f->dir);
+	free(f->sock);
+	free(f->capture);
+}
+
+static void test_api_transport(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct berr err = { 0 };
+	json_t *o = NULL;
+
+	/* The request on the wire: PUT, Content-Length, JSON headers, no Expect. */
+	fake_start(&f, FAKE_CAPTURE);
+	json_t *b = json_pack("{s:s}", "action_type", "InstanceStart");
+	assert_int_equal(fc_api_call(f.sock, "PUT", "/actions", b, 2000, &o, &err), 0);
+	json_decref(b);
+	assert_null(o);
+	_cleanup_free_ char *req = NULL;
+	assert_int_equal(read_file(f.capture, 65536, &req, NULL), 0);
+	assert_true(strncmp(req, "PUT /actions HTTP/1.1\r\n", 23) == 0);
+	assert_non_null(strcasestr(req, "\r\nContent-Length: 32\r\n"));
+	assert_non_null(strcasestr(req, "\r\nContent-Type: application/json\r\n"));
+	assert_non_null(strcasestr(req, "\r\nAccept: application/json\r\n"));
+	assert_null(strcasestr(req, "Expect:"));
+	assert_null(strcasestr(req, "chunked"));
+	assert_non_null(strstr(req, "\r\n\r\n{\"action_type\":\"InstanceStart\"}"));
+	fake_stop(&f);
+
+	/* A status line without a reason phrase. */
+	fake_start(&f, FAKE_NO_REASON);
+	assert_int_equal(fc_api_call(f.sock, "GET", "/", NULL, 2000, &o, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "x");
+	json_decref(o);
+	fake_stop(&f);
+
+	/* Responses are bounded. */
+	fake_start(&f, FAKE_HUGE);
+	assert_int_equal(fc_api_call(f.sock, "GET", "/", NULL, 2000, &o, &err), -EMSGSIZE);
+	assert_null(o);
+	assert_non_null(strstr(err.msg, "larger than"));
+	fake_stop(&f);
+
+	/* A server that never answers. */
+	fake_start(&f, FAKE_SILENT);
+	int64_t t0 = mono_ms();
+	assert_int_equal(fc_api_call(f.sock, "GET", "/", NULL, 300, &o, &err), -ETIMEDOUT);
+	assert_true(mono_ms() - t0 < 2000);
+	fake_stop(&f);
+
+	/* Nothing there at all. */
+	assert_int_equal(fc_api_call("/nonexistent/banger/fc.sock", "GET", "/", NULL, 300, &o,
+				     &err),
+			 -ENOENT);
+	assert_int_equal(fc_api_call("/x", "GET", "no-slash", NULL, 300, &o, &err), -EINVAL);
+}
+
+/* ---- the API double, without booting ---- */
+
+struct dbl {
+	char *dir, *sock, *reqlog, *out;
+	pid_t pid;
+};
+
+static void double_start(struct dbl *d, const char *version)
+{
+	_cleanup_free_ char *bin = double_bin();
+	assert_non_null(bin);
+	d->dir = make_tmpdir();
+	d->sock = path_join(d->dir, "fc.sock");
+	d->reqlog = path_join(d->dir, "requests.jsonl");
+	d->out = path_join(d->dir, "out");
+	d->pid = fork();
+	assert_true(d->pid >= 0);
+	if (d->pid == 0) {
+		int fd = open(d->out, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("FC_DOUBLE_LOG", d->reqlog, 1);
+		if (version)
+			setenv("FC_DOUBLE_VERSION", version, 1);
+		else
+			unsetenv("FC_DOUBLE_VERSION");
+		unsetenv("FC_DOUBLE_FAIL");
+		execl(bin, bin, "--api-sock", d->sock, "--id", "unit-1", (char *)NULL);
+		_exit(127);
+	}
+	int64_t deadline = mono_ms() + 10000;
+	struct berr err = { 0 };
+	json_t *o = NULL;
+	while (fc_api_call(d->sock, "GET", "/version", NULL, 500, &o, &err) < 0) {
+		if (mono_ms() > deadline)
+			fail_msg("the double did not answer: %s", err.msg);
+		sleep_ms(20);
+	}
+	json_decref(o);
+}
+
+static void double_stop(struct dbl *d)
+{
+	kill(d->pid, SIGKILL);
+	while (waitpid(d->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	rm_rf(d->dir);
+	free(d->dir);
+	free(d->sock);
+	free(d->reqlog);
+	free(d->out);
+}
+
+static int put(const char *sock, const char *path, const char *body, struct berr *err)
+{
+	json_error_t je;
+	json_t *b = json_loads(body, 0, &je);
+	assert_non_null(b);
+	int r = fc_api_call(sock, "PUT", path, b, 3000, NULL, err);
+	json_decref(b);
+	return r;
+}
+
+static void test_api_double(void **state)
+{
+	(void)state;
+	if (!have_python())
+		skip();
+	struct dbl d;
+	struct berr err = { 0 };
+	json_t *o = NULL;
+
+	double_start(&d, NULL);
+	assert_int_equal(fc_api_call(d.sock, "GET", "/version", NULL, 2000, &o, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "firecracker_version")), "1.16.1");
+	json_decref(o);
+	assert_int_equal(fc_api_call(d.sock, "GET", "/", NULL, 2000, &o, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(o, "app_name")), "Firecracker");
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "unit-1");
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "Not started");
+	json_decref(o);
+
+	/* 204 */
+	assert_int_equal(put(d.sock, "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":256}",
+			     &err),
+			 0);
+	assert_int_equal(fc_api_call(d.sock, "GET", "/machine-config", NULL, 2000, &o, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "vcpu_count")), 2);
+	json_decref(o);
+
+	/* 400 fault_message: a bad value and an unknown field. */
+	assert_int_equal(put(d.sock, "/machine-config", "{\"vcpu_count\":33,\"mem_size_mib\":256}",
+			     &err),
+			 -EREMOTEIO);
+	assert_string_equal(err.msg, "firecracker refused PUT /machine-config: The vCPU number is "
+				     "invalid: it can only be 1 or an even number when SMT is enabled.");
+	assert_int_equal(put(d.sock, "/machine-config",
+			     "{\"vcpu_count\":1,\"mem_size_mib\":256,\"vcpus\":1}", &err),
+			 -EREMOTEIO);
+	print_message("unknown field: %s\n", err.msg);
+	assert_non_null(strstr(err.msg, "An error occurred when deserializing the json body of a "
+					"request: unknown field `vcpus`, expected one of `vcpu_count`"));
+	/* Resource id charset. */
+	assert_int_equal(put(d.sock, "/drives/root-fs",
+			     "{\"drive_id\":\"root-fs\",\"is_root_device\":true}", &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "API Resource IDs can only contain alphanumeric characters "
+					"and underscores."));
+	/* Post-boot-only call before boot. */
+	assert_int_equal(put(d.sock, "/actions", "{\"action_type\":\"SendCtrlAltDel\"}", &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "The requested operation is not supported before starting "
+					"the microVM."));
+	/* GET with a body; unknown path. */
+	json_t *e = json_object();
+	assert_int_equal(fc_api_call(d.sock, "GET", "/version", e, 2000, &o, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "GET request cannot have a body."));
+	json_decref(e);
+	assert_int_equal(fc_api_call(d.sock, "GET", "/nope/x", NULL, 2000, &o, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "Invalid request method and/or path: GET nope."));
+	/* A bad kernel path fails at PUT /boot-source. */
+	assert_int_equal(put(d.sock, "/boot-source", "{\"kernel_image_path\":\"/nonexistent/vmlinux\"}",
+			     &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "The kernel file cannot be opened"));
+	/* micro-http's error shape (raw LF) for a body over 51200 bytes. */
+	{
+		struct sbuf s;
+		sbuf_init(&s);
+		sbuf_puts(&s, "{\"k\":\"");
+		for (int i = 0; i < 6000; i++)
+			sbuf_puts(&s, "0123456789");
+		sbuf_puts(&s, "\"}");
+		json_error_t je;
+		json_t *big = json_loads(s.buf, 0, &je);
+		assert_non_null(big);
+		assert_int_equal(fc_api_call(d.sock, "PUT", "/mmds", big, 3000, NULL, &err),
+				 -EREMOTEIO);
+		print_message("too big: %s\n", err.msg);
+		assert_non_null(strstr(err.msg, "is larger than the limit of 51200 allowed by server. "
+						"All previous unanswered requests will be dropped."));
+		json_decref(big);
+		sbuf_free(&s);
+	}
+	/* The double is still serving. */
+	assert_int_equal(fc_api_call(d.sock, "GET", "/version", NULL, 2000, &o, &err), 0);
+	json_decref(o);
+	/* Every request was logged, in order. */
+	_cleanup_free_ char *log = NULL;
+	assert_int_equal(read_file(d.reqlog, 1 << 20, &log, NULL), 0);
+	assert_non_null(strstr(log, "\"method\": \"PUT\", \"path\": \"/drives/root-fs\""));
+	double_stop(&d);
+
+	/* Before 1.14.0 there is no PUT /serial. */
+	double_start(&d, "1.13.1");
+	assert_int_equal(put(d.sock, "/serial", "{\"serial_out_path\":\"/dev/null\"}", &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "Invalid request method and/or path: PUT serial."));
+	double_stop(&d);
+	double_start(&d, NULL);
+	assert_int_equal(put(d.sock, "/serial", "{\"serial_out_path\":\"/dev/null\"}", &err), 0);
+	double_stop(&d);
+}
+
+/* The double refuses an existing socket and the `--name=value` syntax. */
+static void test_double_cli(void **state)
+{
+	(void)state;
+	if (!have_python())
+		skip();
+	_cleanup_free_ char *bin = double_bin();
+	_cleanup_free_ char *dir = make_tmpdir();
+	_cleanup_free_ char *sock = path_join(dir, "fc.sock");
+	write_file_atomic(sock, "", 0, 0600);
+	_cleanup_free_ char *c1 = xasprintf("'%s' --api-sock '%s' >'%s/o1' 2>&1", bin, sock, dir);
+	int st = system(c1);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	_cleanup_free_ char *c2 = xasprintf("'%s' --api-sock='%s' >/dev/null 2>&1", bin, sock);
+	st = system(c2);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 153);
+	_cleanup_free_ char *c3 = xasprintf("'%s' --version", bin);
+	st = system(c3);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	_cleanup_free_ char *o1 = path_join(dir, "o1"), *text = NULL;
+	assert_int_equal(read_file(o1, 65536, &text, NULL), 0);
+	assert_non_null(strstr(text, "Failed to open the API socket at: "));
+	assert_true(path_exists(sock)); /* never removed by the double */
+	rm_rf(dir);
+}
+
+/* ---- the driver ---- */
+
+static void test_start_bad_input(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	struct vmm_proc p = { 0 };
+	struct vmm_host h = { .firecracker_bin = NULL };
+	struct vmm_spec s = { .name = "x", .kernel = "/k", .rootfs = "/r", .vcpu = 1,
+			      .memory_mib = 256, .console_path = "/tmp/c", .log_path = "/tmp/l",
+			      .run_dir = "/tmp", .vsock_cid = 3 };
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -EINVAL);
+	h.firecracker_bin = "/nonexistent/firecracker";
+	s.vcpu = 33;
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ERANGE);
+	s.vcpu = 1;
+	s.name = "a_b";
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -EINVAL);
+	s.name = "x";
+	s.vsock_cid = 2;
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -EINVAL);
+	s.vsock_cid = 3;
+	s.tap = "tap0,evil";
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -EINVAL);
+	s.tap = NULL;
+	char longdir[120];
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	s.run_dir = longdir;
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENAMETOOLONG);
+	assert_null(p.runtime);
+
+	/* A binary that does not exist. */
+	_cleanup_free_ char *dir = make_tmpdir();
+	_cleanup_free_ char *con = path_join(dir, "console"), *log = path_join(dir, "vmm.log");
+	s.run_dir = dir;
+	s.console_path = con;
+	s.log_path = log;
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/nonexistent/firecracker"));
+	/* A binary that is not Firecracker. */
+	h.firecracker_bin = "/bin/true";
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENOEXEC);
+	assert_null(p.runtime);
+	rm_rf(dir);
+}
+
+/* kill() never signals a process whose start time does not match. */
+static void test_kill_wrong_start(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	struct vmm_host h = { .firecracker_bin = "firecracker" };
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sleep(30);
+		_exit(0);
+	}
+	int64_t st = 0;
+	assert_int_equal(proc_start_time(pid, &st), 0);
+	struct vmm_proc p = { .pid = pid, .pid_start = st + 1, .runtime = NULL };
+	assert_int_equal(vmm_firecracker_driver.kill(&h, &p, &err), 0);
+	sleep_ms(50);
+	assert_true(proc_alive(pid, st));
+	assert_int_equal(vmm_firecracker_driver.adopt(&h, &p, &err), -ESRCH);
+	assert_int_equal(vmm_firecracker_driver.shutdown(&h, &p, &err), -ESRCH);
+	p.pid_start = st;
+	/* Alive but no API: adopted all the same. */
+	p.runtime = xstrdup("{\"api\":\"/nonexistent/fc.sock\"}");
+	assert_int_equal(vmm_firecracker_driver.adopt(&h, &p, &err), 0);
+	assert_int_equal(vmm_firecracker_driver.kill(&h, &p, &err), 0);
+	int status = reap_within(pid, 5000);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	vmm_proc_clear(&p);
+}
+
+/* ---- real boots through the double ---- */
+
+struct vmfix {
+	char *dir, *run, *rootfs, *work, *con, *log, *reqlog, *bin;
+	char *kbuf, *ibuf, *img;
+	bool ok;
+	struct vmm_host h;
+	struct vmm_spec s;
+};
+
+static const char *build_dir(void)
+{
+	const char *d = getenv("BANGER_BUILD_DIR");
+	return d && *d ? d : "/var/cache/banger/build";
+}
+
+static int vm_setup(void **state)
+{
+	struct vmfix *f = xcalloc(1, sizeof(*f));
+	struct stat st;
+	*state = f;
+	f->kbuf = xasprintf("%s/kernels/debian-cloud-amd64/vmlinux", build_dir());
+	f->ibuf = xasprintf("%s/kernels/debian-cloud-amd64/initrd.img", build_dir());
+	f->img = xasprintf("%s/images/debian-bookworm-mini/rootfs.ext4", build_dir());
+	f->bin = double_bin();
+	if (stat(f->kbuf, &st) < 0 || stat(f->ibuf, &st) < 0 || stat(f->img, &st) < 0 ||
+	    !f->bin || !have_python() ||
+	    system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0)
+		return 0; /* the test skips */
+	f->dir = make_tmpdir();
+	f->run = path_join(f->dir, "run");
+	assert_int_equal(mkdir(f->run, 0700), 0);
+	f->rootfs = path_join(f->dir, "rootfs.ext4");
+	f->work = path_join(f->dir, "work.ext4");
+	f->con = path_join(f->dir, "console");
+	f->log = path_join(f->dir, "vmm.log");
+	f->reqlog = path_join(f->dir, "requests.jsonl");
+	_cleanup_free_ char *cmd = xasprintf(
+		"cp --sparse=always '%s' '%s' && truncate -s 1G '%s' && mkfs.ext4 -q -F '%s'",
+		f->img, f->rootfs, f->work, f->work);
+	if (system(cmd) != 0)
+		return -1;
+	setenv("FC_DOUBLE_LOG", f->reqlog, 1);
+	unsetenv("FC_DOUBLE_FAIL");
+	unsetenv("FC_DOUBLE_VERSION");
+	f->h = (struct vmm_host){ .firecracker_bin = f->bin };
+	f->s = (struct vmm_spec){ .name = "fc-unit", .kernel = f->kbuf, .initrd = f->ibuf,
+				  .rootfs = f->rootfs, .workdisk = f->work, .vcpu = 2,
+				  .memory_mib = 1024, .console_path = f->con, .log_path = f->log,
+				  .run_dir = f->run, .vsock_cid = 42,
+				  .cmdline_extra = "systemd.show_status=1" };
+	f->ok = true;
+	return 0;
+}
+
+static int vm_teardown(void **state)
+{
+	struct vmfix *f = *state;
+	if (f->dir && !getenv("KEEP")) {
+		rm_rf(f->dir);
+	}
+	free(f->dir);
+	free(f->run);
+	free(f->rootfs);
+	free(f->work);
+	free(f->con);
+	free(f->log);
+	free(f->reqlog);
+	free(f->bin);
+	free(f->kbuf);
+	free(f->ibuf);
+	free(f->img);
+	free(f);
+	unsetenv("FC_DOUBLE_LOG");
+	unsetenv("FC_DOUBLE_FAIL");
+	unsetenv("FC_DOUBLE_VERSION");
+	return 0;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+	_cleanup_free_ char *t = NULL;
+	if (read_file(path, 64 << 20, &t, NULL) < 0)
+		return false;
+	return strstr(t, needle) != NULL;
+}
+
+static bool wait_file_has(const char *path, const char *needle, int ms)
+{
+	int64_t deadline = mono_ms() + ms;
+	while (mono_ms() < deadline) {
+		if (file_has(path, needle))
+			return true;
+		sleep_ms(250);
+	}
+	return false;
+}
+
+/* Parse the request log into an array of {method, path, body, status}. */
+static json_t *read_reqlog(const char *path)
+{
+	_cleanup_free_ char *t = NULL;
+	assert_int_equal(read_file(path, 1 << 20, &t, NULL), 0);
+	json_t *arr = json_array();
+	for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
+		json_error_t je;
+		json_t *o = json_loads(line, 0, &je);
+		assert_non_null(o);
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* Assert that entry i is METHOD PATH with exactly the body `want` (JSON
+ * text; NULL for none) and a 2xx status. */
+static void expect_req(json_t *arr, size_t i, const char *method, const char *path,
+		       const char *want)
+{
+	json_t *o = json_array_get(arr, i);
+	assert_non_null(o);
+	const char *m = json_string_value(json_object_get(o, "method"));
+	const char *p = json_string_value(json_object_get(o, "path"));
+	if (!m || !p || strcmp(m, method) != 0 || strcmp(p, path) != 0)
+		fail_msg("request %zu is %s %s, expected %s %s", i, m ? m : "?", p ? p : "?", method,
+			 path);
+	json_int_t st = json_integer_value(json_object_get(o, "status"));
+	if (st != 200 && st != 204)
+		fail_msg("%s %s got status %lld", method, path, (long long)st);
+	json_t *body = json_object_get(o, "body");
+	if (!want) {
+		assert_true(json_is_null(body));
+		return;
+	}
+	json_error_t je;
+	json_t *w = json_loads(want, 0, &je);
+	assert_non_null(w);
+	if (!json_equal(w, body)) {
+		char *got = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+		fail_msg("%s %s body %s, expected %s", method, path, got, want);
+	}
+	json_decref(w);
+}
+
+static void test_boot_shutdown(void **state)
+{
+	struct vmfix *f = *state;
+	if (!f->ok)
+		skip();
+	struct berr err = { 0 };
+	struct vmm_proc p = { 0 };
+	_cleanup_free_ char *api = path_join(f->run, "fc.sock");
+	_cleanup_free_ char *vs = path_join(f->run, "vsock.sock");
+
+	/* A stale API socket from an earlier run is removed. */
+	write_file_atomic(api, "", 0, 0600);
+	int64_t t0 = mono_ms();
+	if (vmm_firecracker_driver.start(&f->h, &f->s, &p, &err) < 0)
+		fail_msg("start: %s", err.msg);
+	print_message("start returned after %lld ms (pid %d)\n", (long long)(mono_ms() - t0),
+		      (int)p.pid);
+	assert_true(p.pid > 0);
+	assert_true(proc_alive(p.pid, p.pid_start));
+	assert_non_null(p.runtime);
+	json_error_t je;
+	json_t *rt = json_loads(p.runtime, 0, &je);
+	assert_non_null(rt);
+	assert_string_equal(json_string_value(json_object_get(rt, "api")), api);
+	assert_string_equal(json_string_value(json_object_get(rt, "vsock")), vs);
+	assert_int_equal(json_integer_value(json_object_get(rt, "cid")), 42);
+	assert_string_equal(json_string_value(json_object_get(rt, "version")), "1.16.1");
+	assert_string_equal(json_string_value(json_object_get(rt, "serial")), "api");
+	assert_string_equal(json_string_value(json_object_get(rt, "log")), f->log);
+	json_decref(rt);
+	assert_true(path_exists(vs)); /* bound on PUT /vsock */
+
+	/* The calls, in order, with exact bodies. */
+	json_t *reqs = read_reqlog(f->reqlog);
+	_cleanup_free_ char *fclog = path_join(f->run, "fc.log");
+	_cleanup_free_ char *metrics = path_join(f->run, "fc.metrics");
+	_cleanup_free_ char *b_logger = xasprintf(
+		"{\"log_path\":\"%s\",\"level\":\"Info\",\"show_level\":true}", fclog);
+	_cleanup_free_ char *b_metrics = xasprintf("{\"metrics_path\":\"%s\"}", metrics);
+	_cleanup_free_ char *b_boot = xasprintf(
+		"{\"kernel_image_path\":\"%s\",\"initrd_path\":\"%s\",\"boot_args\":\"console=ttyS0 "
+		"reboot=k panic=1 pci=off root=/dev/vda rw systemd.show_status=1\"}",
+		f->kbuf, f->ibuf);
+	_cleanup_free_ char *b_root = xasprintf(
+		"{\"drive_id\":\"rootfs\",\"is_root_device\":true,\"path_on_host\":\"%s\","
+		"\"is_read_only\":false}",
+		f->rootfs);
+	_cleanup_free_ char *b_work = xasprintf(
+		"{\"drive_id\":\"work\",\"is_root_device\":false,\"path_on_host\":\"%s\","
+		"\"is_read_only\":false}",
+		f->work);
+	_cleanup_free_ char *b_vsock = xasprintf("{\"guest_cid\":42,\"uds_path\":\"%s\"}", vs);
+	_cleanup_free_ char *b_serial = xasprintf("{\"serial_out_path\":\"%s\"}", f->con);
+	size_t i = 0;
+	/* GET /version may have been tried more than once while the socket came up. */
+	while (i < json_array_size(reqs) &&
+	       strcmp(json_string_value(json_object_get(json_array_get(reqs, i), "path")),
+		      "/version") == 0)
+		expect_req(reqs, i++, "GET", "/version", NULL);
+	assert_true(i >= 1);
+	expect_req(reqs, i++, "PUT", "/logger", b_logger);
+	expect_req(reqs, i++, "PUT", "/metrics", b_metrics);
+	expect_req(reqs, i++, "PUT", "/boot-source", b_boot);
+	expect_req(reqs, i++, "PUT", "/machine-config", "{\"vcpu_count\":2,\"mem_size_mib\":1024}");
+	expect_req(reqs, i++, "PUT", "/drives/rootfs", b_root);
+	expect_req(reqs, i++, "PUT", "/drives/work", b_work);
+	expect_req(reqs, i++, "PUT", "/vsock", b_vsock);
+	expect_req(reqs, i++, "PUT", "/serial", b_serial);
+	expect_req(reqs, i++, "PUT", "/actions", "{\"action_type\":\"InstanceStart\"}");
+	assert_int_equal(json_array_size(reqs), i);
+	json_decref(reqs);
+
+	/* The guest boots to a login prompt on the console file. */
+	t0 = mono_ms();
+	bool login = wait_file_has(f->con, "login:", BOOT_LOGIN_MS);
+	print_message("login prompt %s after %lld ms\n", login ? "seen" : "NOT seen",
+		      (long long)(mono_ms() - t0));
+	assert_true(login);
+	assert_true(file_has(f->con, "Linux version"));
+	assert_true(file_has(f->log, "banger: exec "));
+	assert_true(file_has(fclog, "Successfully started microvm"));
+
+	/* adopt: alive, and GET / answers. */
+	assert_int_equal(vmm_firecracker_driver.adopt(&f->h, &p, &err), 0);
+	assert_true(file_has(f->log, "adopted firecracker"));
+	assert_true(file_has(f->log, "state Running"));
+
+	/* shutdown: Ctrl-Alt-Del, the guest reboots, the VMM exits 0. */
+	t0 = mono_ms();
+	if (vmm_firecracker_driver.shutdown(&f->h, &p, &err) < 0)
+		fail_msg("shutdown: %s", err.msg);
+	int st = reap_within(p.pid, SHUTDOWN_MS);
+	print_message("exited %lld ms after SendCtrlAltDel\n", (long long)(mono_ms() - t0));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(file_has(f->con, "reboot: Restarting system") ||
+		    file_has(f->con, "reboot: Power down"));
+	/* Gone: adopt says so; kill() cleans the sockets Firecracker leaves. */
+	assert_int_equal(vmm_firecracker_driver.adopt(&f->h, &p, &err), -ESRCH);
+	assert_int_equal(vmm_firecracker_driver.shutdown(&f->h, &p, &err), -ESRCH);
+	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p, &err), 0);
+	assert_false(path_exists(api));
+	assert_false(path_exists(vs));
+	vmm_proc_clear(&p);
+}
+
+/* Is any process's command line mentioning needle alive? */
+static bool any_process_mentions(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	bool found = false;
+	assert_non_null(d);
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+		char buf[8192];
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (n <= 0)
+			continue;
+		for (ssize_t k = 0; k < n; k++)
+			if (buf[k] == '\0')
+				buf[k] = ' ';
+		buf[n] = '\0';
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		_cleanup_free_ char *stat = NULL;
+		if (read_file(path, 4096, &stat, NULL) == 0) {
+			char *rp = strrchr(stat, ')');
+			if (rp && rp[1] == ' ' && rp[2] == 'Z')
+				continue; /* a zombie is not running */
+		}
+		found = strstr(buf, needle) != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Before 1.14.0: no PUT /serial, the console comes from stdout; then kill. */
+static void test_old_version_kill(void **state)
+{
+	struct vmfix *f = *state;
+	if (!f->ok)
+		skip();
+	struct berr err = { 0 };
+	struct vmm_proc p = { 0 };
+	_cleanup_free_ char *api = path_join(f->run, "fc.sock");
+	_cleanup_free_ char *vs = path_join(f->run, "vsock.sock");
+
+	setenv("FC_DOUBLE_VERSION", "1.13.0", 1);
+	unlink(f->reqlog);
+	if (vmm_firecracker_driver.start(&f->h, &f->s, &p, &err) < 0)
+		fail_msg("start: %s", err.msg);
+	unsetenv("FC_DOUBLE_VERSION");
+	assert_non_null(strstr(p.runtime, "\"serial\":\"stdout\""));
+	assert_non_null(strstr(p.runtime, "\"version\":\"1.13.0\""));
+	assert_false(file_has(f->reqlog, "/serial"));
+	assert_true(file_has(f->reqlog, "InstanceStart"));
+	int64_t t0 = mono_ms();
+	bool banner = wait_file_has(f->con, "Linux version", 60000);
+	print_message("kernel banner on stdout-console after %lld ms\n",
+		      (long long)(mono_ms() - t0));
+	assert_true(banner);
+
+	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p, &err), 0);
+	int st = reap_within(p.pid, 5000);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_false(path_exists(api));
+	assert_false(path_exists(vs));
+	/* QEMU went with it (PR_SET_PDEATHSIG in the double). */
+	int64_t deadline = mono_ms() + 5000;
+	while (any_process_mentions(f->rootfs) && mono_ms() < deadline)
+		sleep_ms(50);
+	assert_false(any_process_mentions(f->rootfs));
+	/* kill of a gone process is fine. */
+	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p, &err), 0);
+	vmm_proc_clear(&p);
+}
+
+/* Error injection: a refused call fails start with the fault_message,
+ * kills the process and leaves no socket. */
+static void test_start_refused(void **state)
+{
+	struct vmfix *f = *state;
+	if (!f->ok)
+		skip();
+	struct berr err = { 0 };
+	struct vmm_proc p = { 0 };
+	_cleanup_free_ char *api = path_join(f->run, "fc.sock");
+	_cleanup_free_ char *vs = path_join(f->run, "vsock.sock");
+
+	setenv("FC_DOUBLE_FAIL", "PUT /drives/work", 1);
+	unlink(f->reqlog);
+	int r = vmm_firecracker_driver.start(&f->h, &f->s, &p, &err);
+	unsetenv("FC_DOUBLE_FAIL");
+	print_message("refused start: %s\n", err.msg);
+	assert_int_equal(r, -EREMOTEIO);
+	assert_string_equal(err.msg, "firecracker refused PUT /drives/work: fc-double: injected "
+				     "failure for PUT /drives/work (FC_DOUBLE_FAIL)");
+	assert_int_equal(p.pid, 0);
+	assert_null(p.runtime);
+	assert_false(path_exists(api));
+	assert_false(path_exists(vs));
+	assert_false(any_process_mentions(api));
+	assert_false(file_has(f->reqlog, "/vsock"));
+	assert_false(file_has(f->reqlog, "InstanceStart"));
+	assert_true(file_has(f->log, "firecracker refused PUT /drives/work"));
+
+	/* A refusal of the final call as well (the double has bound vsock). */
+	setenv("FC_DOUBLE_FAIL", "PUT /actions", 1);
+	r = vmm_firecracker_driver.start(&f->h, &f->s, &p, &err);
+	unsetenv("FC_DOUBLE_FAIL");
+	assert_int_equal(r, -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "firecracker refused PUT /actions: "));
+	assert_false(path_exists(api));
+	assert_false(path_exists(vs));
+	assert_false(any_process_mentions(api));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version_parse),
+		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_parse_response),
+		cmocka_unit_test(test_api_transport),
+		cmocka_unit_test(test_api_double),
+		cmocka_unit_test(test_double_cli),
+		cmocka_unit_test(test_start_bad_input),
+		cmocka_unit_test(test_kill_wrong_start),
+		cmocka_unit_test_setup_teardown(test_start_refused, vm_setup, vm_teardown),
+		cmocka_unit_test_setup_teardown(test_boot_shutdown, vm_setup, vm_teardown),
+		cmocka_unit_test_setup_teardown(test_old_version_kill, vm_setup, vm_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
