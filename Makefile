@@ -11,7 +11,8 @@
 VERSION    := 0.1.0
 CC         ?= gcc
 BUILD      ?= build
-PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto
+PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto libssh libcurl \
+              libnl-3.0 libnl-route-3.0 libnftables
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
@@ -19,7 +20,7 @@ WARN       := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
               -Wstrict-prototypes -Wno-unused-parameter
 SAN        ?=
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -Icore -Ifs -DBANGER_VERSION='"$(VERSION)"' \
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -Icore -Ifs -Ihelper -DBANGER_VERSION='"$(VERSION)"' \
               $(PKG_CFLAGS) -pthread
 LDLIBS     := $(PKG_LIBS) -pthread
 IMAGE_CACHE ?= $(or $(BANGER_IMAGE_CACHE),/var/cache/banger/build)
@@ -33,7 +34,8 @@ CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # unit tests: name -> the core sources it links
-UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl
+UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl \
+              test_net test_ssh
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
@@ -41,6 +43,8 @@ test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
 test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
+test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
+test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 
 FUZZERS := fuzz_toml fuzz_ctl
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c

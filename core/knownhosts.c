@@ -26,10 +26,10 @@
 #define KH_ALIAS_MAX 253
 
 struct kh_line {
-	char *text;     /* the line as in the file, without newline */
-	char **hosts;   /* NULL for comments and blank lines */
+	char *text;   /* the line as in the file, without newline */
+	char **hosts; /* NULL for comments and blank lines */
 	size_t nhosts;
-	char *key;      /* canonical "TYPE BASE64" */
+	char *key; /* canonical "TYPE BASE64" */
 };
 
 struct kh_file {
@@ -101,29 +101,37 @@ static int parse_line(const char *path, size_t lineno, char *text, struct kh_lin
 	out->text = text;
 	for (p = text; *p; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
-			return berr_set(err, EBADMSG, "%s line %zu: control character in line", path, lineno);
+			return berr_set(err, EBADMSG, "%s line %zu: control character in line",
+					path, lineno);
 	p = text + strspn(text, " \t");
 	if (*p == '\0' || *p == '#')
 		return 0;
 	if (*p == '@')
-		return berr_set(err, EBADMSG, "%s line %zu: markers such as @cert-authority and @revoked are not supported here",
+		return berr_set(err, EBADMSG,
+				"%s line %zu: markers such as @cert-authority and @revoked are not "
+				"supported here",
 				path, lineno);
 	if (*p == '|')
-		return berr_set(err, EBADMSG, "%s line %zu: hashed host names are not supported here", path, lineno);
+		return berr_set(err, EBADMSG,
+				"%s line %zu: hashed host names are not supported here", path,
+				lineno);
 
 	hosts = strtok_r(copy, " \t", &save);
 	type = strtok_r(NULL, " \t", &save);
 	b64 = strtok_r(NULL, " \t", &save);
 	if (!hosts || !type || !b64)
-		return berr_set(err, EBADMSG, "%s line %zu: expected \"HOSTS TYPE BASE64\"", path, lineno);
+		return berr_set(err, EBADMSG, "%s line %zu: expected \"HOSTS TYPE BASE64\"", path,
+				lineno);
 	keytext = xasprintf("%s %s", type, b64);
-	struct berr kerr = { 0 };
+	struct berr kerr = {0};
 	if (ssh_hostkey_canon(keytext, &out->key, &kerr) < 0)
 		return berr_set(err, EBADMSG, "%s line %zu: %s", path, lineno, kerr.msg);
 
 	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
 		if (!host_pattern_ok(h))
-			return berr_set(err, EBADMSG, "%s line %zu: host '%.64s' is not a plain name or address (no wildcards, negation or hashing)",
+			return berr_set(err, EBADMSG,
+					"%s line %zu: host '%.64s' is not a plain name or address "
+					"(no wildcards, negation or hashing)",
 					path, lineno, h);
 		out->hosts = xrealloc(out->hosts, (out->nhosts + 1) * sizeof(*out->hosts));
 		out->hosts[out->nhosts++] = xstrdup(h);
@@ -147,29 +155,36 @@ static int kh_load(const char *path, struct kh_file *f, struct berr *err)
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP)
-			return berr_set(err, EPERM, "known_hosts %s is a symlink; refusing to use it", path);
-		return berr_set(err, errno, "cannot open known_hosts %s: %s", path, strerror(errno));
+			return berr_set(err, EPERM,
+					"known_hosts %s is a symlink; refusing to use it", path);
+		return berr_set(err, errno, "cannot open known_hosts %s: %s", path,
+				strerror(errno));
 	}
 	if (fstat(fd, &st) < 0)
-		return berr_set(err, errno, "cannot stat known_hosts %s: %s", path, strerror(errno));
+		return berr_set(err, errno, "cannot stat known_hosts %s: %s", path,
+				strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return berr_set(err, EINVAL, "known_hosts %s is not a regular file", path);
 	if (st.st_uid != geteuid())
-		return berr_set(err, EPERM, "known_hosts %s belongs to uid %u, not to us; refusing to trust it",
+		return berr_set(err, EPERM,
+				"known_hosts %s belongs to uid %u, not to us; refusing to trust it",
 				path, (unsigned)st.st_uid);
 	if (st.st_mode & 022)
 		return berr_set(err, EPERM,
-				"known_hosts %s has mode %04o, so other users could change pinned keys; refusing to trust it (run 'chmod 600 %s')",
+				"known_hosts %s has mode %04o, so other users could change pinned "
+				"keys; refusing to trust it (run 'chmod 600 %s')",
 				path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_size > KH_FILE_MAX)
-		return berr_set(err, EFBIG, "known_hosts %s is larger than %d bytes", path, KH_FILE_MAX);
+		return berr_set(err, EFBIG, "known_hosts %s is larger than %d bytes", path,
+				KH_FILE_MAX);
 	buf = xmalloc((size_t)st.st_size + 1);
 	while (len < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return berr_set(err, errno, "cannot read known_hosts %s: %s", path, strerror(errno));
+			return berr_set(err, errno, "cannot read known_hosts %s: %s", path,
+					strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -184,8 +199,8 @@ static int kh_load(const char *path, struct kh_file *f, struct berr *err)
 		lineno++;
 		if (ll > KH_LINE_MAX) {
 			kh_file_free(f);
-			return berr_set(err, EBADMSG, "%s line %zu is longer than %d bytes", path, lineno,
-					KH_LINE_MAX);
+			return berr_set(err, EBADMSG, "%s line %zu is longer than %d bytes", path,
+					lineno, KH_LINE_MAX);
 		}
 		f->lines = xrealloc(f->lines, (f->n + 1) * sizeof(*f->lines));
 		memset(&f->lines[f->n], 0, sizeof(f->lines[f->n]));
@@ -234,7 +249,8 @@ static int kh_lock(const char *path, int *ret_fd, struct berr *err)
 	int r = mkdir_p(dirname(dir), 0700);
 
 	if (r < 0)
-		return berr_set(err, -r, "cannot create the directory of %s: %s", path, strerror(-r));
+		return berr_set(err, -r, "cannot create the directory of %s: %s", path,
+				strerror(-r));
 	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
 		return berr_set(err, errno, "cannot open lock %s: %s", lock, strerror(errno));
@@ -254,8 +270,10 @@ static int check_args(const char *known_hosts, const char *alias, struct berr *e
 	if (!known_hosts || !*known_hosts)
 		return berr_set(err, EINVAL, "no known_hosts path given");
 	if (!alias_ok(alias))
-		return berr_set(err, EINVAL, "'%.64s' is not a valid host alias (letters, digits, '.', '-', '_')",
-				alias ? alias : "(null)");
+		return berr_set(
+		    err, EINVAL,
+		    "'%.64s' is not a valid host alias (letters, digits, '.', '-', '_')",
+		    alias ? alias : "(null)");
 	return 0;
 }
 
@@ -269,17 +287,18 @@ static int mitm_error(const char *known_hosts, const char *alias, const char *ip
 	/* both keys were validated already; a failure here only loses the text */
 	ssh_fingerprint(expected, fp_exp, NULL);
 	ssh_fingerprint(got, fp_got, NULL);
-	return berr_set(err, EKEYREJECTED,
-			"possible MITM: the host key of %s (%s) changed: expected %s, got %s; "
-			"if you recreated the VM, run 'banger vm delete %.*s' (which forgets the old key) or "
-			"remove %s from %s; otherwise do not connect",
-			alias, ip, fp_exp, fp_got, nl, alias, alias, known_hosts);
+	return berr_set(
+	    err, EKEYREJECTED,
+	    "possible MITM: the host key of %s (%s) changed: expected %s, got %s; "
+	    "if you recreated the VM, run 'banger vm delete %.*s' (which forgets the old key) or "
+	    "remove %s from %s; otherwise do not connect",
+	    alias, ip, fp_exp, fp_got, nl, alias, alias, known_hosts);
 }
 
 int kh_check(const char *known_hosts, const char *host_alias, const char *ip,
 	     const char *hostkey_line, bool *ret_first_use, struct berr *err)
 {
-	_cleanup_kh_file_ struct kh_file f = { 0 };
+	_cleanup_kh_file_ struct kh_file f = {0};
 	_cleanup_close_ int lock = -1;
 	_cleanup_free_ char *key = NULL;
 	const char *pinned = NULL;
@@ -337,7 +356,7 @@ int kh_check(const char *known_hosts, const char *host_alias, const char *ip,
 
 int kh_remove(const char *known_hosts, const char *host_alias, struct berr *err)
 {
-	_cleanup_kh_file_ struct kh_file f = { 0 };
+	_cleanup_kh_file_ struct kh_file f = {0};
 	_cleanup_close_ int lock = -1;
 	size_t kept = 0;
 	int r;
@@ -370,7 +389,7 @@ int kh_remove(const char *known_hosts, const char *host_alias, struct berr *err)
 int kh_lookup(const char *known_hosts, const char *host_alias, char **ret_hostkey_line,
 	      struct berr *err)
 {
-	_cleanup_kh_file_ struct kh_file f = { 0 };
+	_cleanup_kh_file_ struct kh_file f = {0};
 	int r;
 
 	r = check_args(known_hosts, host_alias, err);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,8 +34,8 @@
 /* Host key algorithms we ask for; a pinned type is moved to the front so a
  * server with several host keys shows us the one we pinned. */
 static const char *const hostkey_algos[] = {
-	"ssh-ed25519",          "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
-	"ecdsa-sha2-nistp256",  "rsa-sha2-512",        "rsa-sha2-256",
+    "ssh-ed25519",	   "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp256", "rsa-sha2-512",	  "rsa-sha2-256",
 };
 
 static void ssh_keyp(ssh_key *k)
@@ -62,11 +63,11 @@ static void ssh_charp(char **p)
 	if (*p)
 		ssh_string_free_char(*p);
 }
-/* Private key text: wiped before it is freed. */
+/* Private key text: the whole allocation is wiped before it is freed. */
 static void secret_freep(char **p)
 {
 	if (*p) {
-		explicit_bzero(*p, strlen(*p));
+		explicit_bzero(*p, malloc_usable_size(*p));
 		free(*p);
 	}
 }
@@ -92,8 +93,8 @@ static bool is_b64(const char *s)
 		}
 		if (pad)
 			return false; /* data after padding */
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/'))
 			return false;
 	}
 	return pad <= 2;
@@ -172,7 +173,8 @@ static int key_fingerprint(ssh_key key, char out[SSH_FINGERPRINT_MAX], struct be
 
 	if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) != SSH_OK)
 		return berr_set(err, EINVAL, "cannot hash the public key");
-	_cleanup_ssh_char_ char *fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+	_cleanup_ssh_char_ char *fp =
+	    ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
 	ssh_clean_pubkey_hash(&hash);
 	if (!fp || strlen(fp) >= SSH_FINGERPRINT_MAX)
 		return berr_set(err, EINVAL, "cannot format the key fingerprint");
@@ -203,27 +205,34 @@ static int load_private_key(const char *path, ssh_key *ret_key, struct berr *err
 	ssh_key key = NULL;
 
 	if (fd < 0)
-		return berr_set(err, errno, "cannot open private key %s: %s", path, strerror(errno));
+		return berr_set(err, errno, "cannot open private key %s: %s", path,
+				strerror(errno));
 	if (fstat(fd, &st) < 0)
-		return berr_set(err, errno, "cannot stat private key %s: %s", path, strerror(errno));
+		return berr_set(err, errno, "cannot stat private key %s: %s", path,
+				strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return berr_set(err, EINVAL, "private key %s is not a regular file", path);
 	if (st.st_uid != geteuid())
-		return berr_set(err, EPERM, "private key %s belongs to uid %u, not to us (uid %u); refusing to use it",
-				path, (unsigned)st.st_uid, (unsigned)geteuid());
+		return berr_set(
+		    err, EPERM,
+		    "private key %s belongs to uid %u, not to us (uid %u); refusing to use it",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
 	if (st.st_mode & 077)
 		return berr_set(err, EPERM,
-				"private key %s has mode %04o, so other users can read it; refusing to use it (run 'chmod 600 %s')",
+				"private key %s has mode %04o, so other users can read it; "
+				"refusing to use it (run 'chmod 600 %s')",
 				path, (unsigned)(st.st_mode & 07777), path);
 	if (st.st_size > SSH_KEY_FILE_MAX)
-		return berr_set(err, EFBIG, "private key %s is larger than %d bytes", path, SSH_KEY_FILE_MAX);
+		return berr_set(err, EFBIG, "private key %s is larger than %d bytes", path,
+				SSH_KEY_FILE_MAX);
 	text = xmalloc((size_t)st.st_size + 1);
 	while (len < (size_t)st.st_size) {
 		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return berr_set(err, errno, "cannot read private key %s: %s", path, strerror(errno));
+			return berr_set(err, errno, "cannot read private key %s: %s", path,
+					strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;
@@ -231,7 +240,8 @@ static int load_private_key(const char *path, ssh_key *ret_key, struct berr *err
 	text[len] = '\0';
 	if (ssh_pki_import_privkey_base64(text, NULL, NULL, NULL, &key) != SSH_OK || !key)
 		return berr_set(err, EINVAL,
-				"cannot load private key %s: not a private key libssh can read, or it is passphrase-protected (banger needs an unencrypted key)",
+				"cannot load private key %s: not a private key libssh can read, or "
+				"it is passphrase-protected (banger needs an unencrypted key)",
 				path);
 	*ret_key = key;
 	return 0;
@@ -250,7 +260,8 @@ static int generate_private_key(const char *path, struct berr *err)
 
 	r = mkdir_p(dirname(dir), 0700);
 	if (r < 0)
-		return berr_set(err, -r, "cannot create the key directory for %s: %s", path, strerror(-r));
+		return berr_set(err, -r, "cannot create the key directory for %s: %s", path,
+				strerror(-r));
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
 		return berr_set(err, EIO, "cannot generate an ed25519 key");
 	/* libssh 0.10 writes ed25519 keys in the OpenSSH format. */
@@ -405,8 +416,9 @@ static int session_connect(const char *ip, int port, int64_t deadline, const cha
 		return berr_set(err, ENOMEM, "cannot create an ssh session");
 	sbuf_init(&algos);
 	if (pinned_type)
-		sbuf_puts(&algos, strcmp(pinned_type, "ssh-rsa") == 0 ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa"
-								       : pinned_type);
+		sbuf_puts(&algos, strcmp(pinned_type, "ssh-rsa") == 0
+				      ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa"
+				      : pinned_type);
 	for (size_t i = 0; i < ARRAY_SIZE(hostkey_algos); i++) {
 		if (pinned_type && strcmp(hostkey_algos[i], pinned_type) == 0)
 			continue;
@@ -440,7 +452,8 @@ static int session_hostkey(ssh_session s, const char *ip, int port, char **ret, 
 	_cleanup_ssh_key_ ssh_key key = NULL;
 
 	if (ssh_get_server_publickey(s, &key) != SSH_OK || !key)
-		return berr_set(err, EPROTO, "%s port %d sent no host key: %s", ip, port, ssh_get_error(s));
+		return berr_set(err, EPROTO, "%s port %d sent no host key: %s", ip, port,
+				ssh_get_error(s));
 	return key_to_line(key, NULL, ret, err);
 }
 
@@ -472,13 +485,15 @@ static int run_true(ssh_session s, int64_t deadline, const char *ip, int port, s
 	if (!ch)
 		return berr_set(err, ENOMEM, "cannot create an ssh channel");
 	if (ssh_channel_open_session(ch) != SSH_OK)
-		return session_error(s, deadline, err, "cannot open a session channel on", ip, port);
+		return session_error(s, deadline, err, "cannot open a session channel on", ip,
+				     port);
 	if (ssh_channel_request_exec(ch, "true") != SSH_OK)
 		return session_error(s, deadline, err, "cannot run 'true' on", ip, port);
-	while (!ssh_channel_is_eof(ch)) {
+	while (!ssh_channel_is_eof(ch) && !ssh_channel_is_closed(ch)) {
 		int left = remaining_ms(deadline);
 		if (left == 0)
-			return berr_set(err, ETIMEDOUT, "'true' on %s port %d did not finish in time", ip, port);
+			return berr_set(err, ETIMEDOUT,
+					"'true' on %s port %d did not finish in time", ip, port);
 		int n = ssh_channel_read_timeout(ch, buf, sizeof(buf), 0, left);
 		if (n == SSH_ERROR)
 			return session_error(s, deadline, err, "reading from 'true' on", ip, port);
@@ -487,10 +502,12 @@ static int run_true(ssh_session s, int64_t deadline, const char *ip, int port, s
 			;
 	}
 	if (set_deadline(s, deadline) < 0)
-		return berr_set(err, ETIMEDOUT, "'true' on %s port %d did not finish in time", ip, port);
+		return berr_set(err, ETIMEDOUT, "'true' on %s port %d did not finish in time", ip,
+				port);
 	int status = ssh_channel_get_exit_status(ch);
 	if (status != 0)
-		return berr_set(err, EIO, "'true' on %s port %d exited with status %d", ip, port, status);
+		return berr_set(err, EIO, "'true' on %s port %d exited with status %d", ip, port,
+				status);
 	return 0;
 }
 
@@ -530,7 +547,8 @@ static int ready_attempt(const char *ip, int port, ssh_key privkey, const char *
 		return berr_set(err, ETIMEDOUT, "no time left to log in to %s port %d", ip, port);
 	r = ssh_userauth_publickey(s, NULL, privkey);
 	if (r == SSH_AUTH_DENIED || r == SSH_AUTH_PARTIAL)
-		return berr_set(err, EACCES, "%s port %d refused key %s for root", ip, port, key_path);
+		return berr_set(err, EACCES, "%s port %d refused key %s for root", ip, port,
+				key_path);
 	if (r != SSH_AUTH_SUCCESS)
 		return session_error(s, deadline, err, "cannot log in to", ip, port);
 	return run_true(s, deadline, ip, port, err);
@@ -542,7 +560,7 @@ static void sleep_until(int64_t when_mono)
 		int64_t left = when_mono - mono_ms();
 		if (left <= 0)
 			return;
-		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
 		if (nanosleep(&ts, NULL) == 0)
 			return;
 	}
@@ -552,7 +570,7 @@ int ssh_wait_ready(const char *ip, int port, const char *key_path, const char *k
 		   const char *host_alias, int timeout_ms, struct berr *err)
 {
 	_cleanup_ssh_key_ ssh_key privkey = NULL;
-	struct berr last = { 0 };
+	struct berr last = {0};
 	int64_t start = mono_ms(), deadline;
 	int attempts = 0, r;
 
@@ -562,7 +580,8 @@ int ssh_wait_ready(const char *ip, int port, const char *key_path, const char *k
 	if (timeout_ms <= 0)
 		return berr_set(err, EINVAL, "timeout must be positive, got %d ms", timeout_ms);
 	if (!known_hosts || !*known_hosts || !host_alias || !*host_alias)
-		return berr_set(err, EINVAL, "waiting for ssh needs a known_hosts file and a host alias");
+		return berr_set(err, EINVAL,
+				"waiting for ssh needs a known_hosts file and a host alias");
 	r = load_private_key(key_path ? key_path : "", &privkey, err);
 	if (r < 0)
 		return r;
@@ -597,8 +616,8 @@ int ssh_wait_ready(const char *ip, int port, const char *key_path, const char *k
 			break;
 		sleep_until(next);
 	}
-	return berr_set(err, ETIMEDOUT,
-			"ssh to root@%s port %d was not ready after %d ms (%d attempt%s); last error: %s",
-			ip, port, timeout_ms, attempts, attempts == 1 ? "" : "s",
-			last.msg[0] ? last.msg : "none");
+	return berr_set(
+	    err, ETIMEDOUT,
+	    "ssh to root@%s port %d was not ready after %d ms (%d attempt%s); last error: %s", ip,
+	    port, timeout_ms, attempts, attempts == 1 ? "" : "s", last.msg[0] ? last.msg : "none");
 }

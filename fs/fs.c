@@ -299,11 +299,16 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct dirbuf *db = (struct dirbuf *)(uintptr_t)fi->fh;
 	(void)ino;
-	if ((size_t)off >= db->size)
+	if ((size_t)off >= db->size) {
 		fuse_reply_buf(req, NULL, 0);
-	else
-		fuse_reply_buf(req, db->p + off,
-			       db->size - (size_t)off < size ? db->size - (size_t)off : size);
+		return;
+	}
+	/* From a copy, for the same reason as op_read. */
+	size_t n = db->size - (size_t)off < size ? db->size - (size_t)off : size;
+	char *copy = xmalloc(n);
+	memcpy(copy, db->p + off, n);
+	fuse_reply_buf(req, copy, n);
+	free(copy);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -474,12 +479,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (size > (1 << 20))
 		size = 1 << 20;
 	if (!(h->f->flags & TF_STREAM)) {
-		if ((size_t)off >= h->snap.len)
+		if ((size_t)off >= h->snap.len) {
 			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, h->snap.buf + off,
-				       h->snap.len - (size_t)off < size ? h->snap.len - (size_t)off
-									 : size);
+			return;
+		}
+		/* Reply from a copy: once the kernel has the data, the reader may
+		 * close and its RELEASE (freeing snap) can run before our writev
+		 * call has returned. */
+		size_t n = h->snap.len - (size_t)off < size ? h->snap.len - (size_t)off : size;
+		char *copy = xmalloc(n);
+		memcpy(copy, h->snap.buf + off, n);
+		fuse_reply_buf(req, copy, n);
+		free(copy);
 		return;
 	}
 	if (stream_try(req, h, off, size, false))

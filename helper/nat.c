@@ -111,10 +111,11 @@ int net_nat_ensure(const char *bridge, const char *subnet_cidr, struct berr *err
 
 	if ((r = net_nat_ruleset(bridge, subnet_cidr, &script, err)) < 0)
 		return r;
-	if ((r = ip_forward_enable(err)) < 0)
+	/* Rules first: forwarding is never on without the masquerade. */
+	if ((r = nft_run(script, "loading the NAT rules (table " NET_NFT_FAMILY " "
+			 NET_NFT_TABLE ")", err)) < 0)
 		return r;
-	return nft_run(script, "loading the NAT rules (table " NET_NFT_FAMILY " "
-		       NET_NFT_TABLE ")", err);
+	return ip_forward_enable(err);
 }
 
 int net_nat_remove(struct berr *err)

@@ -530,11 +530,13 @@ int net_tap_create(const char *tap, const char *bridge, uid_t owner, struct berr
 					"tap device", tap);
 		if (!st.tun_has_owner || st.tun_owner != owner) {
 			r = tun_attach(tap, &fd, err);
-			if (r == -EBUSY)
-				return berr_set(err, EBUSY, "tap %s is in use and belongs to %s%u, "
-						"not uid %u", tap, st.tun_has_owner ? "uid " : "",
-						st.tun_has_owner ? (unsigned)st.tun_owner : 0,
+			if (r == -EBUSY && st.tun_has_owner)
+				return berr_set(err, EBUSY, "tap %s is in use and belongs to uid %u, "
+						"not uid %u", tap, (unsigned)st.tun_owner,
 						(unsigned)owner);
+			if (r == -EBUSY)
+				return berr_set(err, EBUSY, "tap %s is in use and has no owner "
+						"(wanted uid %u)", tap, (unsigned)owner);
 			if (r < 0 || (r = tun_set_owner(fd, tap, owner, err)) < 0)
 				return r;
 		}

@@ -24,10 +24,13 @@ NAME=debian-bookworm
 KERNEL=debian-cloud-amd64
 SUITE=bookworm
 # man-db is left out (slow triggers; man pages are excluded anyway) and so
-# is locales (C.UTF-8 is built into libc-bin).
+# is locales (C.UTF-8 is built into libc-bin). apparmor (a Recommends of
+# docker.io) is needed: the kernel has AppArmor on, and without
+# apparmor_parser dockerd cannot load its docker-default profile and every
+# `docker run` fails.
 PACKAGES="systemd-sysv,udev,dbus,kmod,iproute2,openssh-server,ca-certificates,less,\
-git,curl,jq,build-essential,docker.io,iputils-ping,sudo,vim-tiny,procps,psmisc,\
-file,unzip,xz-utils,rsync,python3,bash-completion,htop,netcat-openbsd,\
+git,curl,jq,build-essential,docker.io,apparmor,iputils-ping,sudo,vim-tiny,procps,\
+psmisc,file,unzip,xz-utils,rsync,python3,bash-completion,htop,netcat-openbsd,\
 bind9-dnsutils,tmux"
 FREE_MB=${BANGER_GOLDEN_FREE_MB:-1024}
 HOSTNAME_=banger

@@ -35,10 +35,10 @@ extern char **environ;
 
 struct fx {
 	char dir[64];
-	char *key;      /* banger identity */
-	char *publine;  /* its public key line */
-	char *kh;       /* banger known_hosts */
-	char *hk_a, *hk_b; /* sshd host keys; ".pub" next to them */
+	char *key;	       /* banger identity */
+	char *publine;	       /* its public key line */
+	char *kh;	       /* banger known_hosts */
+	char *hk_a, *hk_b;     /* sshd host keys; ".pub" next to them */
 	char *line_a, *line_b; /* "TYPE BASE64" of each */
 	char *authkeys, *conf, *log;
 	int port;
@@ -104,14 +104,14 @@ static char *pub_line(const char *pubpath)
 
 static void keygen(const char *path)
 {
-	char *argv[] = { "/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test",
-			 "-f", (char *)path, NULL };
+	char *argv[] = {"/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f",
+			(char *)path,	       NULL};
 	assert_int_equal(run(argv, NULL), 0);
 }
 
 static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t l = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -124,8 +124,9 @@ static int free_port(void)
 
 static bool port_open(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	return fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 }
@@ -138,24 +139,23 @@ static void write_text(const char *path, const char *text, mode_t mode)
 
 static void write_sshd_config(struct fx *f, const char *hostkey)
 {
-	_cleanup_free_ char *conf = xasprintf(
-		"ListenAddress 127.0.0.1\n"
-		"Port %d\n"
-		"HostKey %s\n"
-		"AuthorizedKeysFile %s\n"
-		"StrictModes no\n"
-		"UsePAM no\n"
-		"PidFile none\n"
-		"PermitRootLogin prohibit-password\n"
-		"PubkeyAuthentication yes\n"
-		"PasswordAuthentication no\n"
-		"KbdInteractiveAuthentication no\n"
-		"AllowUsers root\n"
-		"AllowTcpForwarding no\n"
-		"X11Forwarding no\n"
-		"PrintMotd no\n"
-		"LogLevel VERBOSE\n",
-		f->port, hostkey, f->authkeys);
+	_cleanup_free_ char *conf = xasprintf("ListenAddress 127.0.0.1\n"
+					      "Port %d\n"
+					      "HostKey %s\n"
+					      "AuthorizedKeysFile %s\n"
+					      "StrictModes no\n"
+					      "UsePAM no\n"
+					      "PidFile none\n"
+					      "PermitRootLogin prohibit-password\n"
+					      "PubkeyAuthentication yes\n"
+					      "PasswordAuthentication no\n"
+					      "KbdInteractiveAuthentication no\n"
+					      "AllowUsers root\n"
+					      "AllowTcpForwarding no\n"
+					      "X11Forwarding no\n"
+					      "PrintMotd no\n"
+					      "LogLevel VERBOSE\n",
+					      f->port, hostkey, f->authkeys);
 	write_text(f->conf, conf, 0600);
 }
 
@@ -165,8 +165,8 @@ static void start_sshd(struct fx *f, const char *hostkey, int delay_ms)
 	posix_spawn_file_actions_t fa;
 	_cleanup_free_ char *sleep_s = xasprintf("sleep %d.%03d; exec " SSHD " -D -e -f '%s'",
 						 delay_ms / 1000, delay_ms % 1000, f->conf);
-	char *direct[] = { SSHD, "-D", "-e", "-f", f->conf, NULL };
-	char *delayed[] = { "/bin/sh", "-c", sleep_s, NULL };
+	char *direct[] = {SSHD, "-D", "-e", "-f", f->conf, NULL};
+	char *delayed[] = {"/bin/sh", "-c", sleep_s, NULL};
 
 	write_sshd_config(f, hostkey);
 	posix_spawn_file_actions_init(&fa);
@@ -174,7 +174,8 @@ static void start_sshd(struct fx *f, const char *hostkey, int delay_ms)
 	posix_spawn_file_actions_addopen(&fa, 1, f->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	assert_int_equal(posix_spawn(&f->sshd, delay_ms ? delayed[0] : direct[0], &fa, NULL,
-				     delay_ms ? delayed : direct, environ), 0);
+				     delay_ms ? delayed : direct, environ),
+			 0);
 	posix_spawn_file_actions_destroy(&fa);
 	if (delay_ms)
 		return;
@@ -222,7 +223,7 @@ static int group_setup(void **state)
 static int setup(void **state)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	strcpy(f->dir, "/tmp/banger-ssh-XXXXXX");
 	if (!mkdtemp(f->dir))
@@ -305,7 +306,7 @@ static void test_identity_generate(void **state)
 	assert_int_equal(strncmp(priv, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 36), 0);
 
 	/* OpenSSH reads the private key and derives the same public key */
-	char *argv[] = { "/usr/bin/ssh-keygen", "-y", "-f", f->key, NULL };
+	char *argv[] = {"/usr/bin/ssh-keygen", "-y", "-f", f->key, NULL};
 	_cleanup_free_ char *derived = chomp(run_out(f, argv, 0));
 	assert_int_equal(strncmp(f->publine, derived, strlen(derived)), 0);
 	assert_int_equal(f->publine[strlen(derived)], ' ');
@@ -315,7 +316,7 @@ static void test_identity_load_existing(void **state)
 {
 	struct fx *f = *state;
 	_cleanup_free_ char *again = NULL, *third = NULL, *pub = xasprintf("%s.pub", f->key);
-	struct berr err = { 0 };
+	struct berr err = {0};
 	struct stat st1, st2;
 
 	assert_int_equal(stat(f->key, &st1), 0);
@@ -342,7 +343,7 @@ static void test_identity_refuse_open_mode(void **state)
 {
 	struct fx *f = *state;
 	char *line = NULL;
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	assert_int_equal(chmod(f->key, 0644), 0);
 	assert_int_equal(ssh_identity_ensure(f->key, &line, &err), -EPERM);
@@ -363,10 +364,10 @@ static void test_fingerprint(void **state)
 {
 	struct fx *f = *state;
 	_cleanup_free_ char *pa = xasprintf("%s.pub", f->hk_a);
-	char *argv[] = { "/usr/bin/ssh-keygen", "-l", "-E", "sha256", "-f", pa, NULL };
+	char *argv[] = {"/usr/bin/ssh-keygen", "-l", "-E", "sha256", "-f", pa, NULL};
 	_cleanup_free_ char *out = run_out(f, argv, 0);
 	char fp[SSH_FINGERPRINT_MAX];
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	assert_int_equal(ssh_fingerprint(f->line_a, fp, &err), 0);
 	assert_int_equal(strncmp(fp, "SHA256:", 7), 0);
@@ -385,7 +386,7 @@ static void test_fingerprint(void **state)
 static void test_kh_tofu(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 	bool first = false;
 	struct stat st;
 	char fpa[SSH_FINGERPRINT_MAX], fpb[SSH_FINGERPRINT_MAX];
@@ -401,18 +402,20 @@ static void test_kh_tofu(void **state)
 	_cleanup_free_ char *text = NULL, *want = xasprintf(ALIAS ",10.0.0.2 %s\n", f->line_a);
 	assert_int_equal(read_file(f->kh, 65536, &text, NULL), 0);
 	assert_string_equal(text, want);
-	char *by_alias[] = { "/usr/bin/ssh-keygen", "-F", ALIAS, "-f", f->kh, NULL };
+	char *by_alias[] = {"/usr/bin/ssh-keygen", "-F", ALIAS, "-f", f->kh, NULL};
 	_cleanup_free_ char *found = run_out(f, by_alias, 0);
 	assert_non_null(strstr(found, f->line_a));
-	char *by_ip[] = { "/usr/bin/ssh-keygen", "-F", "10.0.0.2", "-f", f->kh, NULL };
+	char *by_ip[] = {"/usr/bin/ssh-keygen", "-F", "10.0.0.2", "-f", f->kh, NULL};
 	free(run_out(f, by_ip, 0));
 
 	/* a different key: loud, names both fingerprints, file unchanged */
-	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_b, &first, &err), -EKEYREJECTED);
+	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_b, &first, &err),
+			 -EKEYREJECTED);
 	assert_int_equal(ssh_fingerprint(f->line_a, fpa, NULL), 0);
 	assert_int_equal(ssh_fingerprint(f->line_b, fpb, NULL), 0);
 	print_message("MITM message: %s\n", err.msg);
-	assert_int_equal(strncmp(err.msg, "possible MITM: the host key of " ALIAS " (10.0.0.2) changed", 52), 0);
+	assert_int_equal(
+	    strncmp(err.msg, "possible MITM: the host key of " ALIAS " (10.0.0.2) changed", 52), 0);
 	_cleanup_free_ char *exp = xasprintf("expected %s, got %s", fpa, fpb);
 	assert_non_null(strstr(err.msg, exp));
 	assert_non_null(strstr(err.msg, "banger vm delete sandbox'"));
@@ -422,7 +425,7 @@ static void test_kh_tofu(void **state)
 
 	/* removal, then a new pin */
 	assert_int_equal(kh_remove(f->kh, ALIAS, &err), 0);
-	char *again[] = { "/usr/bin/ssh-keygen", "-F", ALIAS, "-f", f->kh, NULL };
+	char *again[] = {"/usr/bin/ssh-keygen", "-F", ALIAS, "-f", f->kh, NULL};
 	free(run_out(f, again, 1));
 	assert_int_equal(kh_remove(f->kh, ALIAS, &err), 0); /* idempotent */
 	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_b, &first, &err), 0);
@@ -436,14 +439,14 @@ static void test_kh_tofu(void **state)
 static void test_kh_file_rules(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 	bool first;
 	_cleanup_free_ char *dir = path_join(f->dir, "state/ssh");
 
 	assert_int_equal(mkdir_p(dir, 0700), 0);
 	/* comments, blank lines and other hosts are kept as they are */
-	_cleanup_free_ char *base = xasprintf("# banger known hosts\n\n   \nother.vm,10.0.0.3 %s # note\n",
-					      f->line_b);
+	_cleanup_free_ char *base =
+	    xasprintf("# banger known hosts\n\n   \nother.vm,10.0.0.3 %s # note\n", f->line_b);
 	write_text(f->kh, base, 0600);
 	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_a, &first, &err), 0);
 	assert_true(first);
@@ -468,17 +471,18 @@ static void test_kh_file_rules(void **state)
 
 	/* strict: junk, hashed names, wildcards, markers */
 	char *bad[] = {
-		xstrdup("garbage\n"),
-		xstrdup("|1|abc=|def= ssh-ed25519 AAAA\n"),
-		xasprintf("*.vm %s\n", f->line_a),
-		xasprintf("@revoked x.vm %s\n", f->line_a),
-		xstrdup("x.vm ssh-ed25519\n"),
+	    xstrdup("garbage\n"),
+	    xstrdup("|1|abc=|def= ssh-ed25519 AAAA\n"),
+	    xasprintf("*.vm %s\n", f->line_a),
+	    xasprintf("@revoked x.vm %s\n", f->line_a),
+	    xstrdup("x.vm ssh-ed25519\n"),
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		_cleanup_free_ char *line = bad[i];
 		_cleanup_free_ char *content = xasprintf("# c\n\n%s", line);
 		write_text(f->kh, content, 0600);
-		assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_a, &first, &err), -EBADMSG);
+		assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", f->line_a, &first, &err),
+				 -EBADMSG);
 		assert_non_null(strstr(err.msg, "line 3"));
 		assert_int_equal(kh_remove(f->kh, ALIAS, &err), -EBADMSG);
 	}
@@ -493,7 +497,8 @@ static void test_kh_file_rules(void **state)
 	assert_int_equal(kh_check(f->kh, "a,b", "10.0.0.2", f->line_a, &first, &err), -EINVAL);
 	assert_int_equal(kh_check(f->kh, "*", "10.0.0.2", f->line_a, &first, &err), -EINVAL);
 	assert_int_equal(kh_check(f->kh, ALIAS, "not-an-ip", f->line_a, &first, &err), -EINVAL);
-	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", "ssh-ed25519 AAAA", &first, &err), -EINVAL);
+	assert_int_equal(kh_check(f->kh, ALIAS, "10.0.0.2", "ssh-ed25519 AAAA", &first, &err),
+			 -EINVAL);
 	assert_int_equal(kh_remove(f->kh, "", &err), -EINVAL);
 }
 
@@ -512,8 +517,9 @@ static void test_kh_concurrent(void **state)
 				char alias[32];
 				bool first;
 				snprintf(alias, sizeof(alias), "vm%d-%d.vm", p, i);
-				if (kh_check(f->kh, alias, "10.0.0.2", i % 2 ? f->line_a : f->line_b,
-					     &first, NULL) < 0 || !first)
+				if (kh_check(f->kh, alias, "10.0.0.2",
+					     i % 2 ? f->line_a : f->line_b, &first, NULL) < 0 ||
+				    !first)
 					_exit(1);
 			}
 			_exit(0);
@@ -540,7 +546,7 @@ static void test_fetch_hostkey(void **state)
 {
 	struct fx *f = *state;
 	_cleanup_free_ char *line = NULL;
-	struct berr err = { 0 };
+	struct berr err = {0};
 	struct stat before, after;
 	bool had = stat("/root/.ssh/known_hosts", &before) == 0;
 
@@ -565,7 +571,7 @@ static void test_fetch_hostkey(void **state)
 static void test_wait_ready(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	need_sshd(f);
 	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err);
@@ -575,16 +581,35 @@ static void test_wait_ready(void **state)
 	assert_int_equal(kh_lookup(f->kh, ALIAS, &pinned, &err), 0);
 	assert_string_equal(pinned, f->line_a);
 	/* second time: pinned key matches */
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err), 0);
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+			 0);
 
 	/* OpenSSH itself accepts our file and our key, strictly */
 	_cleanup_free_ char *port = xasprintf("%d", f->port);
 	_cleanup_free_ char *ukh = xasprintf("UserKnownHostsFile=%s", f->kh);
-	char *argv[] = { "/usr/bin/ssh", "-F", "/dev/null", "-o", "BatchMode=yes",
-			 "-o", "StrictHostKeyChecking=yes", "-o", ukh,
-			 "-o", "GlobalKnownHostsFile=/dev/null", "-o", "HostKeyAlias=" ALIAS,
-			 "-o", "IdentitiesOnly=yes", "-i", f->key, "-p", port,
-			 "root@127.0.0.1", "echo", "openssh-ok", NULL };
+	char *argv[] = {"/usr/bin/ssh",
+			"-F",
+			"/dev/null",
+			"-o",
+			"BatchMode=yes",
+			"-o",
+			"StrictHostKeyChecking=yes",
+			"-o",
+			ukh,
+			"-o",
+			"GlobalKnownHostsFile=/dev/null",
+			"-o",
+			"HostKeyAlias=" ALIAS,
+			"-o",
+			"IdentitiesOnly=yes",
+			"-i",
+			f->key,
+			"-p",
+			port,
+			"root@127.0.0.1",
+			"echo",
+			"openssh-ok",
+			NULL};
 	_cleanup_free_ char *out = run_out(f, argv, 0);
 	assert_string_equal(out, "openssh-ok\n");
 }
@@ -592,11 +617,12 @@ static void test_wait_ready(void **state)
 static void test_wait_ready_mitm(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 	char fpa[SSH_FINGERPRINT_MAX], fpb[SSH_FINGERPRINT_MAX];
 
 	need_sshd(f);
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err), 0);
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+			 0);
 	stop_sshd(f);
 	start_sshd(f, f->hk_b, 0);
 
@@ -613,7 +639,8 @@ static void test_wait_ready_mitm(void **state)
 
 	/* the VM was "recreated": forget the key and it pins the new one */
 	assert_int_equal(kh_remove(f->kh, ALIAS, &err), 0);
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err), 0);
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+			 0);
 	_cleanup_free_ char *pinned = NULL;
 	assert_int_equal(kh_lookup(f->kh, ALIAS, &pinned, &err), 0);
 	assert_string_equal(pinned, f->line_b);
@@ -622,7 +649,7 @@ static void test_wait_ready_mitm(void **state)
 static void test_wait_ready_timeout(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	/* nothing listens on f->port in this fixture */
 	int64_t t0 = mono_ms();
@@ -641,9 +668,10 @@ static void test_wait_ready_timeout(void **state)
 static void test_wait_ready_silent_server(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct berr err = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)f->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	_cleanup_close_ int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	_cleanup_free_ char *line = NULL;
 
@@ -668,7 +696,7 @@ static void test_wait_ready_silent_server(void **state)
 static void test_wait_ready_late_server(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	need_sshd(f);
 	start_sshd(f, f->hk_a, 800);
@@ -682,7 +710,7 @@ static void test_wait_ready_late_server(void **state)
 static void test_wait_ready_key_refused(void **state)
 {
 	struct fx *f = *state;
-	struct berr err = { 0 };
+	struct berr err = {0};
 
 	need_sshd(f);
 	write_text(f->authkeys, "# nobody\n", 0600);
@@ -698,20 +726,20 @@ static void test_wait_ready_key_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_identity_generate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_identity_load_existing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_identity_refuse_open_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kh_tofu, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kh_file_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kh_concurrent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_hostkey, setup_sshd, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready, setup_sshd, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready_mitm, setup_sshd, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready_silent_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready_late_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_ready_key_refused, setup_sshd, teardown),
+	    cmocka_unit_test_setup_teardown(test_identity_generate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identity_load_existing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identity_refuse_open_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kh_tofu, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kh_file_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kh_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_hostkey, setup_sshd, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready, setup_sshd, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_mitm, setup_sshd, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_silent_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_late_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_key_refused, setup_sshd, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
