@@ -28,14 +28,15 @@ IMAGE_CACHE ?= $(or $(BANGER_IMAGE_CACHE),/var/cache/banger/build)
 CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmstate.c core/ctl.c core/disk.c core/workdisk.c core/proc.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
-             core/doctor.c core/tree.c core/banger.c
+             core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
+             core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c
 FS_SRCS   := fs/fs.c fs/main.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # unit tests: name -> the core sources it links
 UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl \
-              test_net test_ssh
+              test_net test_ssh test_vmm_firecracker
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
@@ -45,10 +46,12 @@ test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
 test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
 test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
+test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c
 
-FUZZERS := fuzz_toml fuzz_ctl
+FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c
 fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
+fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger

@@ -150,6 +150,10 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (r < 0)
 		goto fail;
 
+	r = vmnet_init(b, err);
+	if (r < 0)
+		goto fail;
+
 	const char *accel = NULL;
 	r = accel_resolve(b->cfg.qemu_accel, &accel, b->accel_why, sizeof(b->accel_why), err);
 	if (r < 0)
@@ -256,6 +260,7 @@ void banger_close(struct banger *b)
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->monitor, NULL);
 	}
+	vmnet_close(b);
 	store_close(b->store);
 	config_free(&b->cfg);
 	banger_paths_free(&b->paths);

@@ -59,10 +59,13 @@ void doctor_render(struct banger *b, struct sbuf *out)
 			    b->cfg.qemu_bin);
 	_cleanup_free_ char *fc = which(b->cfg.firecracker_bin ? b->cfg.firecracker_bin
 							       : "firecracker");
-	if (fc)
-		sbuf_printf(out, "warn firecracker %s found, but this build drives qemu only\n", fc);
+	if (fc && strcmp(b->vmm_host.accel, "kvm") == 0)
+		sbuf_printf(out, "ok firecracker %s\n", fc);
+	else if (fc)
+		sbuf_printf(out, "warn firecracker %s found, but KVM cannot boot standard guests here "
+			    "(%s): vmm auto uses qemu\n", fc, b->accel_why);
 	else
-		sbuf_printf(out, "ok vmm qemu (firecracker not installed)\n");
+		sbuf_printf(out, "ok vmm auto: qemu (firecracker not installed)\n");
 
 	sbuf_printf(out, "%s fuse /dev/fuse%s\n", access("/dev/fuse", R_OK | W_OK) == 0 ? "ok" : "fail",
 		    access("/dev/fuse", R_OK | W_OK) == 0 ? "" : " not usable");
@@ -71,6 +74,7 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	else
 		sbuf_printf(out, "warn disk-clone sparse-copy: the filesystem of %s has no reflink; "
 			    "clones copy data\n", b->paths.state_dir);
+	vmnet_doctor(b, out);
 	if (access("/dev/mapper/control", F_OK) == 0)
 		sbuf_printf(out, "ok device-mapper /dev/mapper/control present\n");
 	else

@@ -13,6 +13,7 @@
 #include "store.h"
 #include "util.h"
 #include "vmm.h"
+#include "vmnet.h"
 #include "vmstate.h"
 
 /* A VM whose VMM process may be alive: watched by the monitor. */
@@ -41,6 +42,21 @@ struct banger {
 
 	struct live_vm live[LIVE_MAX]; /* guarded by lock */
 	size_t n_live;
+
+	/* networking and SSH (vmnet.c), guarded by lock */
+	bool net_on;               /* root: bridge, taps, NAT in-process */
+	char net_why[160];
+	uint32_t net_gw, net_net;
+	int net_prefix;
+	bool net_ready;            /* bridge and NAT ensured */
+	char *ssh_key, *known_hosts, *ssh_config, *pubkey;
+	struct {
+		int64_t id;
+		enum ssh_state st;
+	} ssh[LIVE_MAX];
+	size_t n_ssh;
+	int n_waiters;
+	bool closing;
 
 	pthread_t monitor;
 	bool monitor_running, monitor_stop;

@@ -67,6 +67,12 @@ static const char *const migrations[] = {
 	" imported_at INTEGER NOT NULL,"
 	" UNIQUE (kind, name)"
 	") STRICT;",
+	/* 2: networking and SSH: each VM's address slot in the subnet (NULL
+	 * when none; unique, so never handed out twice) and its pinned host
+	 * key. */
+	"ALTER TABLE vms ADD COLUMN net_slot INTEGER CHECK (net_slot IS NULL OR net_slot > 0);"
+	"CREATE UNIQUE INDEX vms_net_slot ON vms (net_slot);"
+	"ALTER TABLE vms ADD COLUMN hostkey TEXT;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -461,7 +467,8 @@ void store_close(struct store *s)
 /* ---- VMs ---- */
 
 #define VM_COLS "id, name, state, image, kernel, vmm, vcpu, memory_mib, disk_size, " \
-		"pid, pid_start, created_at, started_at, stopped_at, last_error, runtime"
+		"pid, pid_start, created_at, started_at, stopped_at, last_error, runtime, " \
+		"net_slot, hostkey"
 
 void vm_rec_clear(struct vm_rec *r)
 {
@@ -469,6 +476,7 @@ void vm_rec_clear(struct vm_rec *r)
 		return;
 	free(r->last_error);
 	free(r->runtime);
+	free(r->hostkey);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -501,8 +509,10 @@ static int vm_from_row(sqlite3_stmt *st, struct vm_rec *ret, struct berr *err)
 	v.created_at = sqlite3_column_int64(st, 11);
 	v.started_at = sqlite3_column_int64(st, 12);
 	v.stopped_at = sqlite3_column_int64(st, 13);
+	v.net_slot = sqlite3_column_int64(st, 16); /* NULL reads as 0 */
 	if ((r = col_dup(st, 14, &v.last_error, err)) < 0 ||
-	    (r = col_dup(st, 15, &v.runtime, err)) < 0) {
+	    (r = col_dup(st, 15, &v.runtime, err)) < 0 ||
+	    (r = col_dup(st, 17, &v.hostkey, err)) < 0) {
 		vm_rec_clear(&v);
 		return r;
 	}
@@ -523,7 +533,7 @@ static int vm_check(const struct vm_rec *r, struct berr *err)
 	return 0;
 }
 
-/* Bind the mutable columns of r to ?1..?13 (the order of both statements
+/* Bind the mutable columns of r to ?1..?15 (the order of both statements
  * below). */
 static void vm_bind(sqlite3_stmt *st, const struct vm_rec *r)
 {
@@ -540,6 +550,11 @@ static void vm_bind(sqlite3_stmt *st, const struct vm_rec *r)
 	sqlite3_bind_int64(st, 11, r->stopped_at);
 	bind_text(st, 12, r->last_error);
 	bind_text(st, 13, r->runtime);
+	if (r->net_slot > 0)
+		sqlite3_bind_int64(st, 14, r->net_slot);
+	else
+		sqlite3_bind_null(st, 14);
+	bind_text(st, 15, r->hostkey);
 }
 
 int store_vm_insert(struct store *s, struct vm_rec *r, struct berr *err)
@@ -557,13 +572,13 @@ int store_vm_insert(struct store *s, struct vm_rec *r, struct berr *err)
 	store_lock(s);
 	ret = prepare(s, "INSERT INTO vms (state, image, kernel, vmm, vcpu, memory_mib, "
 		      "disk_size, pid, pid_start, started_at, stopped_at, last_error, runtime, "
-		      "name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-		      "?12, ?13, ?14, ?15)", &st, err);
+		      "net_slot, hostkey, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+		      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)", &st, err);
 	if (ret < 0)
 		goto out;
 	vm_bind(st, r);
-	sqlite3_bind_text(st, 14, r->name, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 15, now);
+	sqlite3_bind_text(st, 16, r->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 17, now);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
 			ret = berr_set(err, EEXIST, "vm '%s' already exists", r->name);
@@ -699,13 +714,13 @@ int store_vm_update(struct store *s, const struct vm_rec *r, struct berr *err)
 	/* The name is the VM's identity (directories, DNS): not mutable. */
 	ret = prepare(s, "UPDATE vms SET state = ?1, image = ?2, kernel = ?3, vmm = ?4, "
 		      "vcpu = ?5, memory_mib = ?6, disk_size = ?7, pid = ?8, pid_start = ?9, "
-		      "started_at = ?10, stopped_at = ?11, last_error = ?12, runtime = ?13 "
-		      "WHERE id = ?14 AND name = ?15", &st, err);
+		      "started_at = ?10, stopped_at = ?11, last_error = ?12, runtime = ?13, "
+		      "net_slot = ?14, hostkey = ?15 WHERE id = ?16 AND name = ?17", &st, err);
 	if (ret < 0)
 		goto out;
 	vm_bind(st, r);
-	sqlite3_bind_int64(st, 14, r->id);
-	sqlite3_bind_text(st, 15, r->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 16, r->id);
+	sqlite3_bind_text(st, 17, r->name, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		ret = db_fail(s, err, "updating vm '%s'", r->name);
 		goto out;

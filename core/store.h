@@ -37,6 +37,8 @@ struct vm_rec {
 	char *last_error;        /* malloc'ed, NULL if none */
 	char *runtime;           /* malloc'ed JSON blob owned by the VMM driver
 				    (sockets, effective args), NULL if none */
+	int64_t net_slot;        /* address slot in the subnet, 1-based; 0 = none */
+	char *hostkey;           /* pinned SSH host key line, NULL if none */
 };
 void vm_rec_clear(struct vm_rec *r); /* frees owned strings, zeroes */
 
@@ -56,7 +58,7 @@ void image_rec_clear(struct image_rec *r);
 int store_open(struct store **ret, const char *path, struct berr *err);
 void store_close(struct store *s);
 int store_schema_version(struct store *s); /* current user_version */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Tests only: store_open() with another migration list; steps[i] takes
  * the schema from version i to i + 1, and n_steps is the newest version

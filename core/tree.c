@@ -117,7 +117,8 @@ static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct 
 	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
 	catalog_default(b, "kernel", name, sizeof(name), &prov);
 	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
-	sbuf_printf(out, "vmm qemu %s\n", strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
+	sbuf_printf(out, "vmm %s %s\n", strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "qemu",
+		    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
 	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
 		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
 	return 0;
@@ -211,8 +212,10 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 		fmt_uptime(now_ms() - r.started_at, up, sizeof(up));
 	sbuf_printf(out, "name %s\n", r.name);
 	sbuf_printf(out, "state %s\n", r.state);
-	sbuf_printf(out, "ip -\n");
-	sbuf_printf(out, "mac -\n");
+	char ip[16], mac[18];
+	vmnet_addr(b, &r, ip, mac);
+	sbuf_printf(out, "ip %s\n", ip[0] ? ip : "-");
+	sbuf_printf(out, "mac %s\n", mac[0] ? mac : "-");
 	if (r.pid)
 		sbuf_printf(out, "pid %lld\n", (long long)r.pid);
 	else
@@ -222,12 +225,58 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "disk_size %s\n", sz);
 	sbuf_printf(out, "image %s\n", e.image[0] ? e.image : "-");
 	sbuf_printf(out, "kernel %s\n", e.kernel[0] ? e.kernel : "-");
-	sbuf_printf(out, "vmm %s\n", r.vmm[0] ? r.vmm : "qemu");
+	sbuf_printf(out, "vmm %s\n", r.vmm[0] && strcmp(r.vmm, "auto") ? r.vmm
+		    : strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "qemu");
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);
+	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmnet_ssh_state(b, id)));
 	vm_rec_clear(&r);
 	return 0;
+}
+
+static int vm_net_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err,
+		       bool want_mac)
+{
+	struct vm_rec r = { 0 };
+	char ip[16], mac[18];
+	int ret = get_vm(b, id, &r, err);
+	if (ret < 0)
+		return ret;
+	vmnet_addr(b, &r, ip, mac);
+	sbuf_printf(out, "%s\n", want_mac ? (mac[0] ? mac : "-") : (ip[0] ? ip : "-"));
+	vm_rec_clear(&r);
+	return 0;
+}
+
+static int vm_ip_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	return vm_net_read(b, id, out, err, false);
+}
+
+static int vm_mac_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	return vm_net_read(b, id, out, err, true);
+}
+
+static int vm_ssh_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	int ret = get_vm(b, id, &r, err);
+	if (ret == 0)
+		vmnet_ssh_command(b, &r, out);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+static int vm_hostkey_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	int ret = get_vm(b, id, &r, err);
+	if (ret == 0 && r.hostkey && r.hostkey[0])
+		sbuf_printf(out, "%s\n", r.hostkey);
+	vm_rec_clear(&r);
+	return ret;
 }
 
 static int vm_config_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
@@ -376,6 +425,10 @@ static const struct tree_file vm_files[] = {
 	{ "image", 0644, 0, vm_image_read, vm_image_write, NULL },
 	{ "kernel", 0644, 0, vm_kernel_read, vm_kernel_write, NULL },
 	{ "vmm", 0644, 0, vm_vmm_read, vm_vmm_write, NULL },
+	{ "ip", 0444, 0, vm_ip_read, NULL, NULL },
+	{ "mac", 0444, 0, vm_mac_read, NULL, NULL },
+	{ "ssh", 0444, 0, vm_ssh_read, NULL, NULL },
+	{ "hostkey", 0444, 0, vm_hostkey_read, NULL, NULL },
 	{ "console", 0444, TF_STREAM, NULL, NULL, vm_console_stream },
 	{ "log", 0444, TF_STREAM, NULL, NULL, vm_log_stream },
 	{ "err", 0444, 0, vm_err_read, NULL, NULL },

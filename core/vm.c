@@ -185,6 +185,8 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 	ret = store_vm_delete(b->store, id, err);
 	if (ret < 0)
 		goto out;
+	vmnet_forget(b, &r);
+	vmnet_write_ssh_config(b);
 	dir = vm_dir(b, r.name);
 	run = vm_run_dir(b, r.name);
 	rm_rf(dir);
@@ -225,7 +227,7 @@ static int image_file(struct banger *b, const char *kind, const char *name,
  * built under a temporary name and renamed, so a crash never leaves a
  * half-written disk that looks complete. */
 static int prepare_disks(struct banger *b, const char *name, const char *image_path,
-			 uint64_t disk_size, struct berr *err)
+			 uint64_t disk_size, bool *ret_first, struct berr *err)
 {
 	_cleanup_free_ char *root = vm_file(b, name, "rootfs.ext4");
 	_cleanup_free_ char *work = vm_file(b, name, "work.ext4");
@@ -234,7 +236,8 @@ static int prepare_disks(struct banger *b, const char *name, const char *image_p
 	if (r < 0)
 		return berr_set(err, -r, "cannot create %s: %s", dir, strerror(-r));
 
-	if (access(root, F_OK) < 0) {
+	*ret_first = access(root, F_OK) < 0;
+	if (*ret_first) {
 		_cleanup_free_ char *tmp = xasprintf("%s.tmp", root);
 		enum clone_method m;
 		unlink(tmp);
@@ -270,7 +273,10 @@ static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_re
 	const char *want = r->vmm[0] ? r->vmm : b->cfg.vmm;
 	if (strcmp(want, "qemu") == 0 || strcmp(want, "auto") == 0)
 		return &vmm_qemu_driver;
-	berr_set(err, ENOTSUP, "vmm '%s' is not available in this build; use qemu", want);
+	if (strcmp(want, "firecracker") == 0)
+		return &vmm_firecracker_driver;
+	berr_set(err, ENOTSUP, "vmm '%s' is not available in this build; use qemu or firecracker",
+		 want);
 	return NULL;
 }
 
@@ -289,7 +295,10 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	struct vm_eff e;
 	struct vmm_proc proc = { 0 };
 	_cleanup_free_ char *image_path = NULL, *kernel_path = NULL, *initrd = NULL;
+	_cleanup_free_ char *netargs = NULL;
 	const struct vmm_driver *drv;
+	char ip[16] = "";
+	bool watch = false;
 	int ret;
 
 	pthread_mutex_lock(&b->lock);
@@ -322,6 +331,8 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			goto unlock;
 		}
 	}
+	if (b->net_on && (ret = vmnet_alloc(b, &r, err)) < 0)
+		goto unlock;
 	/* Freeze the image choice: the root disk is a clone of it. */
 	snprintf(r.image, sizeof(r.image), "%s", e.image);
 	rec_set_state(&r, VM_STARTING);
@@ -333,7 +344,18 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	pthread_mutex_unlock(&b->lock);
 
 	/* Slow part, unlocked: the state "starting" keeps other verbs out. */
-	ret = prepare_disks(b, r.name, image_path, e.disk_size, err);
+	bool first = false;
+	char tap[16] = "", mac[18];
+	netargs = vmnet_cmdline(b, &r);
+	vmnet_addr(b, &r, ip, mac);
+	ret = prepare_disks(b, r.name, image_path, e.disk_size, &first, err);
+	if (ret == 0) {
+		_cleanup_free_ char *root = vm_file(b, r.name, "rootfs.ext4");
+		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
+		ret = vmnet_seed_disks(b, &r, root, work, first, err);
+	}
+	if (ret == 0)
+		ret = vmnet_up(b, &r, tap, err);
 	if (ret == 0) {
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
 		_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
@@ -349,6 +371,8 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				.rootfs = root, .workdisk = work, .vcpu = e.vcpu,
 				.memory_mib = e.memory_mib, .console_path = console,
 				.log_path = log, .run_dir = run,
+				.cmdline_extra = netargs[0] ? netargs : NULL,
+				.tap = tap[0] ? tap : NULL, .mac = tap[0] ? mac : NULL,
 				/* ids are never reused (AUTOINCREMENT): a unique CID */
 				.vsock_cid = (uint32_t)(r.id + 2),
 			};
@@ -369,6 +393,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		goto unlock;
 	}
 	if (ret < 0) {
+		vmnet_down(b, &r);
 		berr_wrap(err, "starting vm '%s'", r.name);
 		rec_set_state(&cur, VM_FAILED);
 		rec_set_error(&cur, err->msg);
@@ -379,6 +404,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		/* A kill arrived while we were starting. */
 		drv->kill(&b->vmm_host, &proc, NULL);
 		proc_reap(proc.pid, NULL);
+		vmnet_down(b, &r);
 		rec_set_state(&cur, VM_STOPPED);
 		cur.pid = 0;
 		cur.stopped_at = now_ms();
@@ -396,13 +422,18 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			drv->kill(&b->vmm_host, &proc, NULL);
 		} else {
 			live_add(b, id, proc.pid, proc.pid_start);
-			blog("vm %s running (pid %d)", r.name, (int)proc.pid);
+			vmnet_write_ssh_config(b);
+			watch = true;
+			blog("vm %s running (pid %d%s%s)", r.name, (int)proc.pid, ip[0] ? ", ip " : "",
+			     ip);
 		}
 	}
 	vm_rec_clear(&cur);
 	pthread_cond_broadcast(&b->changed);
 unlock:
 	pthread_mutex_unlock(&b->lock);
+	if (watch)
+		vmnet_watch(b, id);
 	vmm_proc_clear(&proc);
 	vm_rec_clear(&r);
 	return ret;
@@ -455,6 +486,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 		/* Nothing should be running; make sure and settle. */
 		if (load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
 			drv->kill(&b->vmm_host, &proc, NULL);
+		vmnet_down(b, &r);
 		rec_set_state(&r, VM_STOPPED);
 		r.pid = 0;
 		r.stopped_at = now_ms();
@@ -571,6 +603,8 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	r.pid_start = 0;
 	r.stopped_at = now_ms();
 	store_vm_update(b->store, &r, NULL);
+	vmnet_down(b, &r);
+	vmnet_stopped(b, id);
 	vm_log(b, r.name, "vmm %s; vm is %s", how, r.state);
 	blog("vm %s: vmm %s; now %s", r.name, how, r.state);
 	pthread_cond_broadcast(&b->changed);
@@ -583,6 +617,8 @@ void vm_adopt_all(struct banger *b)
 {
 	struct vm_rec *all = NULL;
 	size_t n = 0;
+	int64_t watch[LIVE_MAX];
+	size_t n_watch = 0;
 
 	if (store_vm_list(b->store, &all, &n, NULL) < 0)
 		return;
@@ -600,6 +636,8 @@ void vm_adopt_all(struct banger *b)
 				rec_set_state(r, VM_RUNNING);
 			live_add(b, r->id, proc.pid, proc.pid_start);
 			store_vm_update(b->store, r, NULL);
+			if (n_watch < LIVE_MAX)
+				watch[n_watch++] = r->id;
 			vm_log(b, r->name, "adopted by a new daemon (pid %d)", (int)proc.pid);
 			blog("vm %s adopted (pid %d, %s)", r->name, (int)proc.pid, r->state);
 		} else {
@@ -612,13 +650,17 @@ void vm_adopt_all(struct banger *b)
 			r->pid = 0;
 			r->stopped_at = now_ms();
 			store_vm_update(b->store, r, NULL);
+			vmnet_down(b, r);
 			vm_log(b, r->name, "vmm gone while the daemon was down; vm is %s", r->state);
 			blog("vm %s: vmm gone while the daemon was down; now %s", r->name, r->state);
 		}
 		vmm_proc_clear(&proc);
 	}
+	vmnet_write_ssh_config(b);
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_array_free(all, n);
+	for (size_t i = 0; i < n_watch; i++)
+		vmnet_watch(b, watch[i]);
 }
 
 static int parse_setting(const char *key, const char *value, int64_t lo, int64_t hi,

@@ -215,6 +215,12 @@ static bool valid_mac(const char *s)
 	return true;
 }
 
+/* firecracker_bin, else "firecracker" looked up in PATH. */
+static const char *fc_bin(const struct vmm_host *h)
+{
+	return h->firecracker_bin && *h->firecracker_bin ? h->firecracker_bin : "firecracker";
+}
+
 static bool has_ctl(const char *s)
 {
 	for (; *s; s++)
@@ -230,8 +236,6 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	if (!h || !s)
 		return berr_set(err, EINVAL,
 				"the firecracker driver was called without a host or VM description");
-	if (!h->firecracker_bin || !*h->firecracker_bin)
-		return berr_set(err, EINVAL, "no firecracker binary is configured (firecracker_bin)");
 	if (!s->name || !valid_fc_id(s->name))
 		return berr_set(err, EINVAL,
 				"vm name \"%s\" is not a valid firecracker id (1-64 letters, digits, '-')",
@@ -575,7 +579,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		goto out;
 	}
 
-	r = probe_version(h->firecracker_bin, s->log_path, version, sizeof(version), &fv, err);
+	r = probe_version(fc_bin(h), s->log_path, version, sizeof(version), &fv, err);
 	if (r < 0)
 		goto out;
 	/* PUT /serial exists since 1.14.0; before, serial output is stdout. */
@@ -588,7 +592,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		}
 	}
 
-	char *argv[] = { (char *)h->firecracker_bin, (char *)"--api-sock", fp.api, (char *)"--id",
+	char *argv[] = { (char *)fc_bin(h), (char *)"--api-sock", fp.api, (char *)"--id",
 			 (char *)s->name, NULL };
 	{
 		struct sbuf line;

@@ -20,18 +20,25 @@ check() { # check NAME CMD...: ok if CMD succeeds
 	if "$@" >/dev/null 2>&1; then ok "$name"; else fail "$name: '$*' failed"; fi
 }
 
-# Start a test environment in a fresh temp dir.
+# Start a test environment in a fresh temp dir.  The daemon runs in a
+# network namespace of its own (NS): the bridge, taps, guest addresses and
+# NAT it creates never touch the host's namespace.  in_ns runs a command
+# there (ssh to guests, for instance).
 setup() {
 	T=$(mktemp -d /tmp/banger-it.XXXXXX)
 	FS=$T/fs
+	NS=bgt-${T##*.}
 	export BANGER_FS=$FS
 	mkdir -p "$T/cfg"
 	: > "$T/cfg/config.toml"
 	trap teardown EXIT
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
 }
+in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
 
 daemon_start() { # daemon_start [extra bangerd args]
-	"$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
+	nsenter --net="/run/netns/$NS" -- "$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
 		--runtime-dir "$T/run" --cache-dir "$T/cache" \
 		--image-cache "${TEST_IMAGE_CACHE:-$IMAGE_CACHE}" \
 		--config "$T/cfg/config.toml" "$@" >>"$T/daemon.log" 2>&1 &
@@ -73,6 +80,7 @@ teardown() {
 		pkill -KILL -f "$T/state/vms/" 2>/dev/null || true
 	fi
 	daemon_stop
+	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then
 		echo "kept $T" >&2
 	else

@@ -520,13 +520,14 @@ static void test_start_bad_input(void **state)
 	(void)state;
 	struct berr err = { 0 };
 	struct vmm_proc p = { 0 };
-	struct vmm_host h = { .firecracker_bin = NULL };
-	struct vmm_spec s = { .name = "x", .kernel = "/k", .rootfs = "/r", .vcpu = 1,
+	struct vmm_host h = { .firecracker_bin = "/nonexistent/firecracker" };
+	struct vmm_spec s = { .name = "x", .kernel = "/k", .rootfs = "/r", .vcpu = 33,
 			      .memory_mib = 256, .console_path = "/tmp/c", .log_path = "/tmp/l",
 			      .run_dir = "/tmp", .vsock_cid = 3 };
+	assert_int_equal(vmm_firecracker_driver.start(NULL, &s, &p, &err), -EINVAL);
+	s.kernel = NULL;
 	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -EINVAL);
-	h.firecracker_bin = "/nonexistent/firecracker";
-	s.vcpu = 33;
+	s.kernel = "/k";
 	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ERANGE);
 	s.vcpu = 1;
 	s.name = "a_b";
@@ -554,6 +555,15 @@ static void test_start_bad_input(void **state)
 	s.log_path = log;
 	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENOENT);
 	assert_non_null(strstr(err.msg, "/nonexistent/firecracker"));
+	/* No firecracker_bin: "firecracker" from PATH (none here). */
+	h.firecracker_bin = NULL;
+	char *path = getenv("PATH") ? xstrdup(getenv("PATH")) : NULL;
+	setenv("PATH", "/nonexistent", 1);
+	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "cannot run firecracker"));
+	if (path)
+		setenv("PATH", path, 1);
+	free(path);
 	/* A binary that is not Firecracker. */
 	h.firecracker_bin = "/bin/true";
 	assert_int_equal(vmm_firecracker_driver.start(&h, &s, &p, &err), -ENOEXEC);
@@ -598,6 +608,7 @@ struct vmfix {
 	char *dir, *run, *rootfs, *work, *con, *log, *reqlog, *bin;
 	char *kbuf, *ibuf, *img;
 	bool ok;
+	pid_t live; /* a started VMM, killed by teardown if a test failed */
 	struct vmm_host h;
 	struct vmm_spec s;
 };
@@ -650,6 +661,11 @@ static int vm_setup(void **state)
 static int vm_teardown(void **state)
 {
 	struct vmfix *f = *state;
+	if (f->live > 0) {
+		kill(f->live, SIGKILL);
+		while (waitpid(f->live, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (f->dir && !getenv("KEEP")) {
 		rm_rf(f->dir);
 	}
@@ -750,6 +766,7 @@ static void test_boot_shutdown(void **state)
 	int64_t t0 = mono_ms();
 	if (vmm_firecracker_driver.start(&f->h, &f->s, &p, &err) < 0)
 		fail_msg("start: %s", err.msg);
+	f->live = p.pid;
 	print_message("start returned after %lld ms (pid %d)\n", (long long)(mono_ms() - t0),
 		      (int)p.pid);
 	assert_true(p.pid > 0);
@@ -827,6 +844,7 @@ static void test_boot_shutdown(void **state)
 	if (vmm_firecracker_driver.shutdown(&f->h, &p, &err) < 0)
 		fail_msg("shutdown: %s", err.msg);
 	int st = reap_within(p.pid, SHUTDOWN_MS);
+	f->live = 0;
 	print_message("exited %lld ms after SendCtrlAltDel\n", (long long)(mono_ms() - t0));
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
@@ -891,6 +909,7 @@ static void test_old_version_kill(void **state)
 	if (vmm_firecracker_driver.start(&f->h, &f->s, &p, &err) < 0)
 		fail_msg("start: %s", err.msg);
 	unsetenv("FC_DOUBLE_VERSION");
+	f->live = p.pid;
 	assert_non_null(strstr(p.runtime, "\"serial\":\"stdout\""));
 	assert_non_null(strstr(p.runtime, "\"version\":\"1.13.0\""));
 	assert_false(file_has(f->reqlog, "/serial"));
@@ -903,6 +922,7 @@ static void test_old_version_kill(void **state)
 
 	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p, &err), 0);
 	int st = reap_within(p.pid, 5000);
+	f->live = 0;
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(WTERMSIG(st), SIGKILL);
 	assert_false(path_exists(api));
