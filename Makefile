@@ -29,7 +29,8 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmstate.c core/ctl.c core/disk.c core/workdisk.c core/proc.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
-             core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c
+             core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
+             core/vmmselect.c
 FS_SRCS   := fs/fs.c fs/main.c
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -48,10 +49,11 @@ test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c
 
-FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api
+FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c
 fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
+fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger

@@ -8,26 +8,6 @@
 
 #include "util.h"
 
-/* Search PATH for an executable (or check a path); returns xmalloc'ed
- * path or NULL. */
-static char *which(const char *prog)
-{
-	if (!prog || !*prog)
-		return NULL;
-	if (strchr(prog, '/'))
-		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-	char *save = NULL;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *p = path_join(d, prog);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 void doctor_render(struct banger *b, struct sbuf *out)
 {
 	struct stat st;
@@ -51,21 +31,17 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	else
 		sbuf_printf(out, "warn tsc host TSC frequency unknown: tcg boots may stall calibrating\n");
 
-	_cleanup_free_ char *qemu = which(b->cfg.qemu_bin);
+	_cleanup_free_ char *qemu = find_program(b->cfg.qemu_bin);
 	if (qemu)
 		sbuf_printf(out, "ok qemu %s\n", qemu);
 	else
 		sbuf_printf(out, "fail qemu %s not found: apt-get install qemu-system-x86\n",
 			    b->cfg.qemu_bin);
-	_cleanup_free_ char *fc = which(b->cfg.firecracker_bin ? b->cfg.firecracker_bin
-							       : "firecracker");
-	if (fc && strcmp(b->vmm_host.accel, "kvm") == 0)
-		sbuf_printf(out, "ok firecracker %s\n", fc);
-	else if (fc)
-		sbuf_printf(out, "warn firecracker %s found, but KVM cannot boot standard guests here "
-			    "(%s): vmm auto uses qemu\n", fc, b->accel_why);
-	else
-		sbuf_printf(out, "ok vmm auto: qemu (firecracker not installed)\n");
+	char why[256];
+	const struct vmm_driver *d = vmm_select(b, "auto", why, sizeof(why), NULL);
+	sbuf_printf(out, "ok vmm %s (%s%s%s)\n", d ? d->name : "-", why,
+		    strcmp(b->cfg.vmm, "auto") ? "; config overrides: " : "",
+		    strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "");
 
 	sbuf_printf(out, "%s fuse /dev/fuse%s\n", access("/dev/fuse", R_OK | W_OK) == 0 ? "ok" : "fail",
 		    access("/dev/fuse", R_OK | W_OK) == 0 ? "" : " not usable");

@@ -117,8 +117,12 @@ static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct 
 	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
 	catalog_default(b, "kernel", name, sizeof(name), &prov);
 	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
-	sbuf_printf(out, "vmm %s %s\n", strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "qemu",
-		    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
+	{
+		char why[256];
+		const struct vmm_driver *d = vmm_select(b, NULL, why, sizeof(why), NULL);
+		sbuf_printf(out, "vmm %s %s\n", d ? d->name : "-",
+			    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
+	}
 	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
 		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
 	return 0;
@@ -225,8 +229,13 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "disk_size %s\n", sz);
 	sbuf_printf(out, "image %s\n", e.image[0] ? e.image : "-");
 	sbuf_printf(out, "kernel %s\n", e.kernel[0] ? e.kernel : "-");
-	sbuf_printf(out, "vmm %s\n", r.vmm[0] && strcmp(r.vmm, "auto") ? r.vmm
-		    : strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "qemu");
+	{
+		char why[256] = "";
+		const struct vmm_driver *d = vmm_of_vm(b, &r, NULL);
+		vmm_select(b, r.vmm, why, sizeof(why), NULL);
+		sbuf_printf(out, "vmm %s\n", d ? d->name : "-");
+		sbuf_printf(out, "vmm_reason %s\n", why[0] ? why : "-");
+	}
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);

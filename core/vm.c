@@ -270,14 +270,7 @@ static int prepare_disks(struct banger *b, const char *name, const char *image_p
 static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_rec *r,
 					    struct berr *err)
 {
-	const char *want = r->vmm[0] ? r->vmm : b->cfg.vmm;
-	if (strcmp(want, "qemu") == 0 || strcmp(want, "auto") == 0)
-		return &vmm_qemu_driver;
-	if (strcmp(want, "firecracker") == 0)
-		return &vmm_firecracker_driver;
-	berr_set(err, ENOTSUP, "vmm '%s' is not available in this build; use qemu or firecracker",
-		 want);
-	return NULL;
+	return vmm_of_vm(b, r, err);
 }
 
 static int load_proc(const struct vm_rec *r, struct vmm_proc *p)
@@ -416,7 +409,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		cur.pid_start = proc.pid_start;
 		cur.started_at = now_ms();
 		free(cur.runtime);
-		cur.runtime = proc.runtime ? xstrdup(proc.runtime) : NULL;
+		cur.runtime = runtime_with_driver(proc.runtime, drv->name);
 		ret = store_vm_update(b->store, &cur, err);
 		if (ret < 0) {
 			drv->kill(&b->vmm_host, &proc, NULL);

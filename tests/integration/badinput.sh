@@ -49,6 +49,11 @@ printf '{"name":"broken","kind":"image","sha256":"%064d"}' 0 > "$T/bad/x/manifes
 r=$(try_write "$FS/ctl" "import $T/bad/x"); expect import-bad-sha "$r" "Bad message" "$FS/err" "sha256"
 check import-left-nothing bash -c "[ ! -e '$FS/images/broken' ] && [ -z \"\$(ls -A '$T/state/images' | grep broken)\" ]"
 
+# vmm auto on this host: QEMU, and the tree says why.
+check vmm-auto-doctor grep -q '^ok vmm qemu (auto: firecracker is not installed)' "$FS/doctor"
+check vmm-auto-status grep -qx 'vmm qemu' "$FS/vms/box/status"
+check vmm-auto-reason grep -qx 'vmm_reason auto: firecracker is not installed' "$FS/vms/box/status"
+
 # The record survived all of that, and the daemon is alive.
 check record-intact grep -qx created "$FS/vms/box/state"
 kill -0 "$DAEMON_PID" && ok daemon-alive || fail daemon-alive

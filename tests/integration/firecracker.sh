@@ -35,7 +35,8 @@ check status-vmm grep -qx 'vmm firecracker' "$FS/vms/fc/status"
 check log-has-exec grep -q 'banger: exec .*fc-double/firecracker --api-sock .*/fc.sock --id fc' "$FS/vms/fc/log"
 # The driver's calls, in order, all accepted.
 calls=$(jq -r '"\(.method) \(.path) \(.status)"' "$FC_DOUBLE_LOG" 2>/dev/null | grep -v '^GET /version' | tr '\n' ',')
-want="PUT /logger 204,PUT /metrics 204,PUT /boot-source 204,PUT /machine-config 204,PUT /drives/rootfs 204,PUT /drives/work 204,PUT /vsock 204,PUT /serial 204,PUT /actions 204,"
+# The daemon runs as root in the test's network namespace, so the VM has a tap.
+want="PUT /logger 204,PUT /metrics 204,PUT /boot-source 204,PUT /machine-config 204,PUT /drives/rootfs 204,PUT /drives/work 204,PUT /network-interfaces/eth0 204,PUT /vsock 204,PUT /serial 204,PUT /actions 204,"
 [ "$calls" = "$want" ] && ok api-call-order || fail "api-call-order: $calls"
 check boot-args jq -e -s 'map(select(.path=="/boot-source")) | length == 1 and (.[0].body.boot_args | startswith("console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw"))' "$FC_DOUBLE_LOG"
 check no-unknown-fields jq -e -s 'all(.status < 400)' "$FC_DOUBLE_LOG"
@@ -48,6 +49,12 @@ else
 fi
 check console-kernel-banner grep -q 'Linux version' "$FS/vms/fc/console"
 kill "$FOLLOWER" 2>/dev/null; wait "$FOLLOWER" 2>/dev/null
+# The tap and MAC the daemon handed to Firecracker, and a guest reachable over them.
+mac=$(cat "$FS/vms/fc/mac")
+# shellcheck disable=SC2016  # $mac is a jq variable
+check net-iface-body jq -e -s --arg mac "$mac" 'map(select(.path=="/network-interfaces/eth0"))[0].body | .iface_id == "eth0" and (.host_dev_name | startswith("bn-")) and .guest_mac == $mac' "$FC_DOUBLE_LOG"
+for _ in $(seq 1 120); do grep -Eq '^ssh (ready|failed)' "$FS/vms/fc/status" && break; sleep 1; done
+check ssh-ready-through-tap grep -qx 'ssh ready' "$FS/vms/fc/status"
 
 # kill -9 the daemon: firecracker keeps running; a new daemon adopts it.
 pid=$(awk '$1=="pid"{print $2}' "$FS/vms/fc/status")
@@ -94,4 +101,17 @@ echo "# err: $(cat "$FS/vms/fc/err")"
 pgrep -f -- "--api-sock $T/" >/dev/null && fail "refused-nothing-running" || ok refused-nothing-running
 [ -z "$(find "$T/run" -name '*.sock' 2>/dev/null)" ] && ok refused-no-sockets || fail "refused-no-sockets: $(find "$T/run" -name '*.sock')"
 unset FC_DOUBLE_FAIL
+
+# With vmm = auto, a Firecracker binary is not enough: KVM here cannot boot a
+# standard guest (PVM), so auto picks QEMU and says why.
+daemon_stop
+cat >"$T/cfg/config.toml" <<EOF
+firecracker_bin = "$DOUBLE"
+vmm = "auto"
+EOF
+daemon_start || fail daemon-start-auto
+check auto-defaults-qemu grep -qx 'vmm qemu auto' "$FS/defaults"
+check auto-doctor-why grep -q '^ok vmm qemu (auto: firecracker found, but KVM cannot boot a standard guest' "$FS/doctor"
+mkdir "$FS/vms/auto"
+check auto-status-qemu grep -qx 'vmm qemu' "$FS/vms/auto/status"
 finish
