@@ -341,14 +341,17 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	char tap[16] = "", mac[18];
 	netargs = vmnet_cmdline(b, &r);
 	vmnet_addr(b, &r, ip, mac);
+	int64_t t_disks = mono_ms(), t_net = 0, t_vmm = 0;
 	ret = prepare_disks(b, r.name, image_path, e.disk_size, &first, err);
 	if (ret == 0) {
 		_cleanup_free_ char *root = vm_file(b, r.name, "rootfs.ext4");
 		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
 		ret = vmnet_seed_disks(b, &r, root, work, first, err);
 	}
+	t_net = mono_ms();
 	if (ret == 0)
 		ret = vmnet_up(b, &r, tap, err);
+	t_vmm = mono_ms();
 	if (ret == 0) {
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
 		_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
@@ -373,6 +376,10 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,
 			       b->vmm_host.accel);
 			ret = drv->start(&b->vmm_host, &spec, &proc, err);
+			if (ret == 0)
+				vm_log(b, r.name, "timing: disks %lld ms, network %lld ms, vmm %lld ms",
+				       (long long)(t_net - t_disks), (long long)(t_vmm - t_net),
+				       (long long)(mono_ms() - t_vmm));
 		}
 	}
 

@@ -271,6 +271,7 @@ enum ssh_state vmnet_ssh_state(struct banger *b, int64_t id)
 struct waiter {
 	struct banger *b;
 	int64_t id;
+	int64_t started;   /* mono_ms when the VMM came up */
 };
 
 static void *waiter_main(void *arg)
@@ -320,6 +321,13 @@ static void *waiter_main(void *arg)
 			ssh_set(b, w->id, SSH_READY);
 			pthread_mutex_unlock(&b->lock);
 			blog("vm %s: ssh ready at %s", r.name, ip);
+			_cleanup_free_ char *logp = vm_file(b, r.name, "vmm.log");
+			FILE *lf = fopen(logp, "ae");
+			if (lf) {
+				fprintf(lf, "banger: timing: ssh ready %lld ms after the vmm started\n",
+					(long long)(mono_ms() - w->started));
+				fclose(lf);
+			}
 			vm_rec_clear(&r);
 			break;
 		}
@@ -356,6 +364,7 @@ void vmnet_watch(struct banger *b, int64_t id)
 	w = xcalloc(1, sizeof(*w));
 	w->b = b;
 	w->id = id;
+	w->started = mono_ms();
 	pthread_mutex_lock(&b->lock);
 	ssh_set(b, id, SSH_WAITING);
 	b->n_waiters++;

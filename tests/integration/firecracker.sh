@@ -99,6 +99,8 @@ check refused-state-failed grep -qx failed "$FS/vms/fc/state"
 check refused-err-has-fault grep -q 'firecracker refused PUT /drives/work: fc-double: injected failure' "$FS/vms/fc/err"
 echo "# err: $(cat "$FS/vms/fc/err")"
 pgrep -f -- "--api-sock $T/" >/dev/null && fail "refused-nothing-running" || ok refused-nothing-running
+[ "$(in_ns ip -o link show | grep -c ' bn-')" = 0 ] && ok refused-no-tap || fail "refused-no-tap: $(in_ns ip -o link show | grep ' bn-')"
+check refused-rmdir-removes-disks bash -c "rmdir '$FS/vms/fc' && [ ! -e '$T/state/vms/fc' ]"
 [ -z "$(find "$T/run" -name '*.sock' 2>/dev/null)" ] && ok refused-no-sockets || fail "refused-no-sockets: $(find "$T/run" -name '*.sock')"
 unset FC_DOUBLE_FAIL
 
