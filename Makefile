@@ -30,14 +30,17 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
              core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
-             core/vmmselect.c
+             core/vmmselect.c helper/proto.c helper/client.c
 FS_SRCS   := fs/fs.c fs/main.c
+HELPER_SRCS := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
+               helper/paths.c helper/ops.c helper/root_main.c
+HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 
 # unit tests: name -> the core sources it links
 UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl \
-              test_net test_ssh test_vmm_firecracker
+              test_net test_ssh test_vmm_firecracker test_helper
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
@@ -48,23 +51,35 @@ test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
 test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c
+test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
+                      helper/paths.c helper/ops.c
 
-FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts
+FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts fuzz_helper_proto
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c
 fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
+fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
-all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger
+all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
 
-$(BUILD)/obj/%.o: %.c $(wildcard core/*.h fs/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard core/*.h fs/*.h helper/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/bin/bangerd: $(CORE_OBJS) $(FS_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/bangerd-root: $(HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
+		$(BUILD)/obj/helper/proto.o $(BUILD)/obj/helper/client.o tests/unit/helper_cli.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
 
 $(BUILD)/bin/banger: shims/banger
 	@mkdir -p $(dir $@)
@@ -77,7 +92,7 @@ $(BUILD)/tests/$(1): $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRCS)) tests/unit/
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
-unit: $(UNIT_TESTS:%=$(BUILD)/tests/%)
+unit: $(UNIT_TESTS:%=$(BUILD)/tests/%) $(BUILD)/tests/helper_cli
 
 # libFuzzer targets need clang; they are always built with ASan+UBSan.
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icore $(PKG_CFLAGS)

@@ -70,6 +70,7 @@ void banger_paths_default(struct banger_paths *p)
 	else
 		p->runtime_dir = env_or("BANGER_RUNTIME_DIR", "/tmp/banger-", uid);
 	p->image_cache = env_or("BANGER_IMAGE_CACHE", "/var/cache/banger/build", "");
+	p->root_socket = env_or("BANGER_ROOT_SOCKET", "/run/banger-root/root.sock", "");
 }
 
 void banger_paths_free(struct banger_paths *p)
@@ -79,6 +80,7 @@ void banger_paths_free(struct banger_paths *p)
 	free(p->cache_dir);
 	free(p->image_cache);
 	free(p->config_path);
+	free(p->root_socket);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -89,6 +91,7 @@ static void paths_copy(struct banger_paths *dst, const struct banger_paths *src)
 	dst->cache_dir = xstrdup(src->cache_dir);
 	dst->image_cache = xstrdup(src->image_cache);
 	dst->config_path = xstrdup(src->config_path);
+	dst->root_socket = xstrdup(src->root_socket ? src->root_socket : "");
 	dst->config_must_exist = src->config_must_exist;
 }
 

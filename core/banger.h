@@ -16,11 +16,13 @@ struct banger_paths {
 	char *cache_dir;     /* downloads and build cache */
 	char *image_cache;   /* bundles built by `make images`, imported at start */
 	char *config_path;   /* config.toml */
+	char *root_socket;   /* bangerd-root's socket, used when not root */
 	bool config_must_exist;
 };
 
 /* Defaults from the environment (BANGER_STATE_DIR, BANGER_RUNTIME_DIR,
- * BANGER_CACHE_DIR, BANGER_IMAGE_CACHE, BANGER_CONFIG, XDG_*, HOME). */
+ * BANGER_CACHE_DIR, BANGER_IMAGE_CACHE, BANGER_CONFIG, BANGER_ROOT_SOCKET,
+ * XDG_*, HOME). */
 void banger_paths_default(struct banger_paths *p);
 void banger_paths_free(struct banger_paths *p);
 

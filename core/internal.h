@@ -44,8 +44,9 @@ struct banger {
 	size_t n_live;
 
 	/* networking and SSH (vmnet.c), guarded by lock */
-	bool net_on;               /* root: bridge, taps, NAT in-process */
-	char net_why[160];
+	bool net_on;               /* bridge, taps, NAT: in-process (root) or via rootc */
+	struct rootc *rootc;       /* bangerd-root client when not root, else NULL */
+	char net_why[320];
 	uint32_t net_gw, net_net;
 	int net_prefix;
 	bool net_ready;            /* bridge and NAT ensured */

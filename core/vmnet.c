@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "client.h"
 #include "disk.h"
 #include "internal.h"
 #include "net.h"
@@ -50,22 +51,32 @@ int vmnet_init(struct banger *b, struct berr *err)
 	if (r < 0)
 		return berr_wrap(err, "bridge_subnet");
 	if (getuid() != 0) {
-		snprintf(b->net_why, sizeof(b->net_why),
-			 "bangerd is not root and the root helper is not available yet: VMs get no network");
-		return 0;
-	}
-	if (access("/dev/net/tun", R_OK | W_OK) < 0) {
+		struct berr e2 = { 0 };
+		const char *sock = b->paths.root_socket;
+		if (!sock || !*sock || rootc_open(sock, &b->rootc, &e2) < 0 ||
+		    rootc_ping(b->rootc, &e2) < 0) {
+			rootc_close(b->rootc);
+			b->rootc = NULL;
+			snprintf(b->net_why, sizeof(b->net_why),
+				 "bangerd is not root and bangerd-root is not reachable (%.100s): "
+				 "VMs get no network", e2.msg[0] ? e2.msg : "no socket configured");
+			return 0;
+		}
+	} else if (access("/dev/net/tun", R_OK | W_OK) < 0) {
 		snprintf(b->net_why, sizeof(b->net_why), "/dev/net/tun is not usable: VMs get no network");
 		return 0;
 	}
 	b->net_on = true;
-	snprintf(b->net_why, sizeof(b->net_why), "bridge %s %s, taps %s*, NAT (in-process, root)",
-		 b->cfg.bridge_name, b->cfg.bridge_subnet, NET_TAP_PREFIX);
+	snprintf(b->net_why, sizeof(b->net_why), "bridge %s %s, taps %s*, NAT (%s)",
+		 b->cfg.bridge_name, b->cfg.bridge_subnet, NET_TAP_PREFIX,
+		 b->rootc ? "through bangerd-root" : "in-process, root");
 
 	/* Taps of VMs that are not running are leftovers of a crash. */
 	char **taps = NULL;
 	size_t n = 0;
-	if (net_list_taps(NET_TAP_PREFIX, &taps, &n, NULL) == 0) {
+	int lr = b->rootc ? rootc_tap_list(b->rootc, &taps, &n, NULL)
+			  : net_list_taps(NET_TAP_PREFIX, &taps, &n, NULL);
+	if (lr == 0) {
 		for (size_t i = 0; i < n; i++) {
 			int64_t id;
 			char *end;
@@ -78,10 +89,16 @@ int vmnet_init(struct banger *b, struct berr *err)
 			vm_rec_clear(&rec);
 			if (!keep) {
 				blog("removing orphaned tap %s", taps[i]);
-				net_tap_delete(taps[i], NULL);
+				if (b->rootc)
+					rootc_tap_delete(b->rootc, taps[i], NULL);
+				else
+					net_tap_delete(taps[i], NULL);
 			}
 		}
-		net_strv_free(taps);
+		if (b->rootc)
+			rootc_strv_free(taps);
+		else
+			net_strv_free(taps);
 	}
 	return 0;
 }
@@ -145,17 +162,24 @@ int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr
 	if (!ready) {
 		net_addr_str(b->net_gw, gw);
 		snprintf(cidr, sizeof(cidr), "%s/%d", gw, b->net_prefix);
-		if ((ret = net_bridge_ensure(b->cfg.bridge_name, cidr, err)) < 0)
-			return berr_wrap(err, "bridge %s", b->cfg.bridge_name);
-		if ((ret = net_nat_ensure(b->cfg.bridge_name, cidr, err)) < 0)
-			return berr_wrap(err, "NAT for %s", cidr);
+		if (b->rootc) {
+			if ((ret = rootc_net_ensure(b->rootc, b->cfg.bridge_name, cidr, err)) < 0)
+				return berr_wrap(err, "bangerd-root: bridge %s and NAT",
+						 b->cfg.bridge_name);
+		} else {
+			if ((ret = net_bridge_ensure(b->cfg.bridge_name, cidr, err)) < 0)
+				return berr_wrap(err, "bridge %s", b->cfg.bridge_name);
+			if ((ret = net_nat_ensure(b->cfg.bridge_name, cidr, err)) < 0)
+				return berr_wrap(err, "NAT for %s", cidr);
+		}
 		pthread_mutex_lock(&b->lock);
 		b->net_ready = true;
 		pthread_mutex_unlock(&b->lock);
 	}
 	char name[16];
 	vmnet_tap_name(r, name);
-	ret = net_tap_create(name, b->cfg.bridge_name, getuid(), err);
+	ret = b->rootc ? rootc_tap_create(b->rootc, name, b->cfg.bridge_name, err)
+		       : net_tap_create(name, b->cfg.bridge_name, getuid(), err);
 	if (ret < 0)
 		return berr_wrap(err, "tap %s", name);
 	memcpy(tap, name, 16);
@@ -168,7 +192,10 @@ void vmnet_down(struct banger *b, const struct vm_rec *r)
 	if (!b->net_on)
 		return;
 	vmnet_tap_name(r, name);
-	net_tap_delete(name, NULL);
+	if (b->rootc)
+		rootc_tap_delete(b->rootc, name, NULL);
+	else
+		net_tap_delete(name, NULL);
 }
 
 /* Up to three nameservers from the host's resolv.conf, loopback excluded
@@ -462,6 +489,8 @@ void vmnet_close(struct banger *b)
 	while (b->n_waiters > 0)
 		pthread_cond_wait(&b->changed, &b->lock);
 	pthread_mutex_unlock(&b->lock);
+	rootc_close(b->rootc);
+	b->rootc = NULL;
 	free(b->ssh_key);
 	free(b->known_hosts);
 	free(b->ssh_config);

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"  --image-cache DIR  bundles built by 'make images', imported at start\n"
 		"                     ($BANGER_IMAGE_CACHE; default /var/cache/banger/build)\n"
 		"  --config FILE      config.toml ($BANGER_CONFIG; default ~/.config/banger/config.toml)\n"
+		"  --root-socket PATH bangerd-root's socket, used when not root\n"
+		"                     ($BANGER_ROOT_SOCKET; default /run/banger-root/root.sock)\n"
 		"  --foreground       do not detach (logs go to stderr)\n"
 		"  --help, --version\n");
 }
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
 		{ "cache-dir", required_argument, NULL, 'c' },
 		{ "image-cache", required_argument, NULL, 'i' },
 		{ "config", required_argument, NULL, 'f' },
+		{ "root-socket", required_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
 			slot = &paths.config_path;
 			paths.config_must_exist = true;
 			break;
+		case 'R': slot = &paths.root_socket; break;
 		case 'F': foreground = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("bangerd %s\n", BANGER_VERSION); return 0;

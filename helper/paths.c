@@ -56,11 +56,15 @@ int path_clean_check(const char *path, struct berr *err)
 		const char *e = strchr(c, '/');
 		size_t cl = e ? (size_t)(e - c) : strlen(c);
 		if (cl == 0)
-			return berr_set(err, EINVAL, "path %s has an empty component (\"//\" or a "
-					"trailing '/')", shown(path, s));
+			return berr_set(err, EINVAL,
+					"path %s has an empty component (\"//\" or a "
+					"trailing '/')",
+					shown(path, s));
 		if ((cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.'))
-			return berr_set(err, EINVAL, "path %s has a \"%.*s\" component; paths must be "
-					"clean", shown(path, s), (int)cl, c);
+			return berr_set(err, EINVAL,
+					"path %s has a \"%.*s\" component; paths must be "
+					"clean",
+					shown(path, s), (int)cl, c);
 		if (!e)
 			return 0;
 		c = e + 1;
@@ -77,24 +81,32 @@ int path_root_check(const char *root, uid_t owner, struct berr *err)
 		return berr_wrap(err, "managed root");
 	if (strcmp(root, "/") == 0)
 		return berr_set(err, EINVAL, "\"/\" cannot be a managed root");
-	if (lstat(root, &st) < 0)
-		return berr_set(err, errno, "managed root %s: %s", shown(root, s), strerror(errno));
+	if (lstat(root, &st) < 0) {
+		int e = errno;
+		return berr_set(err, e, "managed root %s: %s", shown(root, s), strerror(e));
+	}
 	if (S_ISLNK(st.st_mode))
 		return berr_set(err, ELOOP, "managed root %s is a symlink", shown(root, s));
 	if (!S_ISDIR(st.st_mode))
 		return berr_set(err, ENOTDIR, "managed root %s is not a directory", shown(root, s));
 	_cleanup_free_ char *real = realpath(root, NULL);
-	if (!real)
-		return berr_set(err, errno, "managed root %s: %s", shown(root, s), strerror(errno));
+	if (!real) {
+		int e = errno;
+		return berr_set(err, e, "managed root %s: %s", shown(root, s), strerror(e));
+	}
 	if (strcmp(real, root) != 0)
 		return berr_set(err, ELOOP, "managed root %s has a symlink on its path (it is %s)",
 				shown(root, s), real);
 	if (st.st_uid != 0 && st.st_uid != owner)
-		return berr_set(err, EPERM, "managed root %s is owned by uid %u, not by root or the "
-				"owner (uid %u)", shown(root, s), (unsigned)st.st_uid, (unsigned)owner);
+		return berr_set(err, EPERM,
+				"managed root %s is owned by uid %u, not by root or the "
+				"owner (uid %u)",
+				shown(root, s), (unsigned)st.st_uid, (unsigned)owner);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return berr_set(err, EPERM, "managed root %s is writable by group or others (mode "
-				"%04o)", shown(root, s), (unsigned)(st.st_mode & 07777));
+		return berr_set(err, EPERM,
+				"managed root %s is writable by group or others (mode "
+				"%04o)",
+				shown(root, s), (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 
@@ -127,8 +139,10 @@ int path_under_root(const char *path, const char *const roots[], size_t n, bool 
 	size_t rl = strlen(root);
 
 	/* The root itself: still a directory and not a symlink. */
-	if (lstat(root, &rst) < 0)
-		return berr_set(err, errno, "managed root %s: %s", root, strerror(errno));
+	if (lstat(root, &rst) < 0) {
+		int e = errno;
+		return berr_set(err, e, "managed root %s: %s", root, strerror(e));
+	}
 	if (!S_ISDIR(rst.st_mode))
 		return berr_set(err, S_ISLNK(rst.st_mode) ? ELOOP : ENOTDIR,
 				"managed root %s is no longer a directory", root);
@@ -149,10 +163,13 @@ int path_under_root(const char *path, const char *const roots[], size_t n, bool 
 			return berr_set(err, e, "%s: %s", shown(buf, s), strerror(e));
 		}
 		if (S_ISLNK(st.st_mode))
-			return berr_set(err, ELOOP, "%s is a symlink; no component below a managed "
-					"root may be one", shown(buf, s));
+			return berr_set(err, ELOOP,
+					"%s is a symlink; no component below a managed "
+					"root may be one",
+					shown(buf, s));
 		if (st.st_dev != rst.st_dev)
-			return berr_set(err, EXDEV, "%s is on another mount than its managed root %s",
+			return berr_set(err, EXDEV,
+					"%s is on another mount than its managed root %s",
 					shown(buf, s), root);
 		if (leaf)
 			return idx;
@@ -171,12 +188,16 @@ int path_open_beneath(const char *root, const char *path, int *ret_fd, struct be
 	if (strncmp(path, root, rl) != 0 || path[rl] != '/' || !path[rl + 1])
 		return berr_set(err, EPERM, "path %s is not below %s", shown(path, s), root);
 	_cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (rfd < 0)
-		return berr_set(err, errno, "opening managed root %s: %s", root, strerror(errno));
+	if (rfd < 0) {
+		int e = errno;
+		return berr_set(err, e, "opening managed root %s: %s", root, strerror(e));
+	}
+	/* No O_NOFOLLOW: with it, O_PATH would open a trailing symlink
+	 * itself; without it, RESOLVE_NO_SYMLINKS refuses it with ELOOP. */
 	struct open_how how = {
-		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-			   RESOLVE_NO_XDEV,
+	    .flags = O_PATH | O_CLOEXEC,
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	int fd = (int)syscall(SYS_openat2, rfd, path + rl + 1, &how, sizeof(how));
 	if (fd < 0) {
@@ -184,7 +205,8 @@ int path_open_beneath(const char *root, const char *path, int *ret_fd, struct be
 		if (e == ELOOP)
 			return berr_set(err, ELOOP, "%s: a component is a symlink", shown(path, s));
 		if (e == EXDEV)
-			return berr_set(err, EXDEV, "%s: a component is another mount or escapes %s",
+			return berr_set(err, EXDEV,
+					"%s: a component is another mount or escapes %s",
 					shown(path, s), root);
 		if (e == ENOENT)
 			return berr_set(err, ENOENT, "%s does not exist", shown(path, s));

@@ -11,12 +11,12 @@
 #include "util.h"
 
 static const struct proto_op_info op_table[] = {
-	{ PROTO_OP_PING, "PING", 0 },
-	{ PROTO_OP_NET_ENSURE, "NET_ENSURE", 2 },
-	{ PROTO_OP_TAP_CREATE, "TAP_CREATE", 2 },
-	{ PROTO_OP_TAP_DELETE, "TAP_DELETE", 1 },
-	{ PROTO_OP_TAP_LIST, "TAP_LIST", 0 },
-	{ PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1 },
+    {PROTO_OP_PING, "PING", 0},
+    {PROTO_OP_NET_ENSURE, "NET_ENSURE", 2},
+    {PROTO_OP_TAP_CREATE, "TAP_CREATE", 2},
+    {PROTO_OP_TAP_DELETE, "TAP_DELETE", 1},
+    {PROTO_OP_TAP_LIST, "TAP_LIST", 0},
+    {PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1},
 };
 
 const struct proto_op_info *proto_op_lookup(unsigned op)
@@ -61,13 +61,13 @@ static void put(struct wbuf *w, const void *data, size_t n)
 
 static void put_u16(struct wbuf *w, uint16_t v)
 {
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
 	put(w, b, 2);
 }
 
 static void put_u32(struct wbuf *w, uint32_t v)
 {
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 	put(w, b, 4);
 }
 
@@ -114,7 +114,8 @@ static int get_str(struct rbuf *r, char *out, size_t max, const char *what, size
 	uint16_t n;
 
 	if (!get_u16(r, &n))
-		return berr_set(err, EBADMSG, "malformed message: %s %zu: length cut off", what, idx);
+		return berr_set(err, EBADMSG, "malformed message: %s %zu: length cut off", what,
+				idx);
 	if (n > max)
 		return berr_set(err, EBADMSG, "malformed message: %s %zu is %u bytes, at most %zu",
 				what, idx, n, max);
@@ -136,7 +137,7 @@ int proto_encode_request(unsigned op, const char *const args[], size_t nargs, ui
 			 size_t cap, size_t *ret_len, struct berr *err)
 {
 	const struct proto_op_info *o = proto_op_lookup(op);
-	struct wbuf w = { .p = buf, .cap = cap < PROTO_MSG_MAX ? cap : PROTO_MSG_MAX };
+	struct wbuf w = {.p = buf, .cap = cap < PROTO_MSG_MAX ? cap : PROTO_MSG_MAX};
 
 	if (!o)
 		return berr_set(err, EINVAL, "unknown helper operation %u", op);
@@ -165,7 +166,7 @@ int proto_encode_request(unsigned op, const char *const args[], size_t nargs, ui
 
 int proto_decode_request(const uint8_t *buf, size_t len, struct proto_req *ret, struct berr *err)
 {
-	struct rbuf r = { .p = buf, .len = len };
+	struct rbuf r = {.p = buf, .len = len};
 	uint32_t magic, plen;
 	uint16_t version, op;
 	int rc;
@@ -175,16 +176,22 @@ int proto_decode_request(const uint8_t *buf, size_t len, struct proto_req *ret, 
 				PROTO_MSG_MAX);
 	if (!get_u32(&r, &magic) || !get_u16(&r, &version) || !get_u16(&r, &op) ||
 	    !get_u32(&r, &plen))
-		return berr_set(err, EBADMSG, "malformed message: %zu bytes is shorter than the "
-				"%d-byte header", len, PROTO_REQ_HDR);
+		return berr_set(err, EBADMSG,
+				"malformed message: %zu bytes is shorter than the "
+				"%d-byte header",
+				len, PROTO_REQ_HDR);
 	if (magic != PROTO_REQ_MAGIC)
 		return berr_set(err, EBADMSG, "malformed message: bad magic 0x%08x", magic);
 	if (version != PROTO_VERSION)
-		return berr_set(err, EPROTO, "protocol version %u is not supported (this helper "
-				"speaks version %d)", version, PROTO_VERSION);
+		return berr_set(err, EPROTO,
+				"protocol version %u is not supported (this helper "
+				"speaks version %d)",
+				version, PROTO_VERSION);
 	if (plen != len - PROTO_REQ_HDR)
-		return berr_set(err, EBADMSG, "malformed message: header says %u payload bytes, "
-				"the message has %zu", plen, len - PROTO_REQ_HDR);
+		return berr_set(err, EBADMSG,
+				"malformed message: header says %u payload bytes, "
+				"the message has %zu",
+				plen, len - PROTO_REQ_HDR);
 	const struct proto_op_info *o = proto_op_lookup(op);
 	if (!o)
 		return berr_set(err, EOPNOTSUPP, "unknown operation %u", op);
@@ -194,9 +201,10 @@ int proto_decode_request(const uint8_t *buf, size_t len, struct proto_req *ret, 
 		if ((rc = get_str(&r, ret->args[i], PROTO_ARG_MAX, "argument", i + 1, err)) < 0)
 			return berr_wrap(err, "%s", o->name);
 	if (r.off != r.len)
-		return berr_set(err, EBADMSG, "malformed message: %s takes %u argument%s; %zu "
-				"trailing bytes", o->name, o->nargs, o->nargs == 1 ? "" : "s",
-				r.len - r.off);
+		return berr_set(err, EBADMSG,
+				"malformed message: %s takes %u argument%s; %zu "
+				"trailing bytes",
+				o->name, o->nargs, o->nargs == 1 ? "" : "s", r.len - r.off);
 	return 0;
 }
 
@@ -205,12 +213,13 @@ int proto_decode_request(const uint8_t *buf, size_t len, struct proto_req *ret, 
 int proto_encode_reply(int status, const char *msg, const char *const list[], size_t n,
 		       uint8_t *buf, size_t cap, size_t *ret_len, struct berr *err)
 {
-	struct wbuf w = { .p = buf, .cap = cap < PROTO_MSG_MAX ? cap : PROTO_MSG_MAX };
+	struct wbuf w = {.p = buf, .cap = cap < PROTO_MSG_MAX ? cap : PROTO_MSG_MAX};
 	char text[PROTO_TEXT_MAX + 1];
 	size_t tn = 0;
 
 	if (status > 0 || status < -4095)
-		return berr_set(err, EINVAL, "reply status %d is not 0 or a negative errno", status);
+		return berr_set(err, EINVAL, "reply status %d is not 0 or a negative errno",
+				status);
 	if (n > PROTO_LIST_MAX)
 		return berr_set(err, EMSGSIZE, "a reply holds at most %d strings, not %zu",
 				PROTO_LIST_MAX, n);
@@ -228,14 +237,14 @@ int proto_encode_reply(int status, const char *msg, const char *const list[], si
 	for (size_t i = 0; i < n; i++) {
 		size_t sn = list[i] ? strlen(list[i]) : 0;
 		if (sn == 0 || sn > PROTO_ARG_MAX)
-			return berr_set(err, EINVAL, "reply string %zu has %zu bytes, not 1..%d", i + 1,
-					sn, PROTO_ARG_MAX);
+			return berr_set(err, EINVAL, "reply string %zu has %zu bytes, not 1..%d",
+					i + 1, sn, PROTO_ARG_MAX);
 		put_u16(&w, (uint16_t)sn);
 		put(&w, list[i], sn);
 	}
 	if (w.overflow)
-		return berr_set(err, EMSGSIZE, "the reply (%zu strings) does not fit in %zu bytes", n,
-				w.cap);
+		return berr_set(err, EMSGSIZE, "the reply (%zu strings) does not fit in %zu bytes",
+				n, w.cap);
 	set_u32(&w, 12, (uint32_t)(w.len - PROTO_REP_HDR));
 	*ret_len = w.len;
 	return 0;
@@ -254,7 +263,7 @@ void proto_reply_done(struct proto_reply *r)
 
 int proto_decode_reply(const uint8_t *buf, size_t len, struct proto_reply *ret, struct berr *err)
 {
-	struct rbuf r = { .p = buf, .len = len };
+	struct rbuf r = {.p = buf, .len = len};
 	uint32_t magic, ustatus, plen;
 	uint16_t version, count;
 	char tmp[PROTO_ARG_MAX + 1];
@@ -268,8 +277,10 @@ int proto_decode_reply(const uint8_t *buf, size_t len, struct proto_reply *ret, 
 				PROTO_MSG_MAX);
 	if (!get_u32(&r, &magic) || !get_u16(&r, &version) || !get_u16(&r, &count) ||
 	    !get_u32(&r, &ustatus) || !get_u32(&r, &plen))
-		return berr_set(err, EBADMSG, "malformed reply: %zu bytes is shorter than the "
-				"%d-byte header", len, PROTO_REP_HDR);
+		return berr_set(err, EBADMSG,
+				"malformed reply: %zu bytes is shorter than the "
+				"%d-byte header",
+				len, PROTO_REP_HDR);
 	if (magic != PROTO_REP_MAGIC)
 		return berr_set(err, EBADMSG, "malformed reply: bad magic 0x%08x", magic);
 	if (version != PROTO_VERSION)
@@ -279,8 +290,10 @@ int proto_decode_reply(const uint8_t *buf, size_t len, struct proto_reply *ret, 
 	if (status > 0 || status < -4095)
 		return berr_set(err, EBADMSG, "malformed reply: status %d", (int)status);
 	if (plen != len - PROTO_REP_HDR)
-		return berr_set(err, EBADMSG, "malformed reply: header says %u payload bytes, the "
-				"message has %zu", plen, len - PROTO_REP_HDR);
+		return berr_set(err, EBADMSG,
+				"malformed reply: header says %u payload bytes, the "
+				"message has %zu",
+				plen, len - PROTO_REP_HDR);
 	if (count > PROTO_LIST_MAX)
 		return berr_set(err, EBADMSG, "malformed reply: %u strings, at most %d", count,
 				PROTO_LIST_MAX);
@@ -289,8 +302,10 @@ int proto_decode_reply(const uint8_t *buf, size_t len, struct proto_reply *ret, 
 	char **v = xcalloc((size_t)count + 1, sizeof(*v));
 	for (size_t i = 0; i < count; i++) {
 		if ((rc = get_str(&r, tmp, PROTO_ARG_MAX, "list string", i + 1, err)) < 0 ||
-		    (!tmp[0] && (rc = berr_set(err, EBADMSG, "malformed reply: list string %zu is "
-					       "empty", i + 1)) < 0)) {
+		    (!tmp[0] && (rc = berr_set(err, EBADMSG,
+					       "malformed reply: list string %zu is "
+					       "empty",
+					       i + 1)) < 0)) {
 			ret->list = v;
 			ret->n = i;
 			proto_reply_done(ret);

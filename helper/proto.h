@@ -39,13 +39,13 @@
 #define PROTO_REQ_MAGIC 0x42475251u /* "BGRQ" */
 #define PROTO_REP_MAGIC 0x42475250u /* "BGRP" */
 #define PROTO_VERSION 1
-#define PROTO_MSG_MAX 4096    /* a whole datagram, header included */
+#define PROTO_MSG_MAX 4096 /* a whole datagram, header included */
 #define PROTO_REQ_HDR 12
 #define PROTO_REP_HDR 16
-#define PROTO_ARG_MAX 1024    /* one request argument or list string, bytes */
-#define PROTO_ARGS_MAX 2      /* the most arguments any op takes */
-#define PROTO_TEXT_MAX 511    /* a reply sentence (BERR_MSG_MAX - 1) */
-#define PROTO_LIST_MAX 256    /* strings in one reply */
+#define PROTO_ARG_MAX 1024 /* one request argument or list string, bytes */
+#define PROTO_ARGS_MAX 2   /* the most arguments any op takes */
+#define PROTO_TEXT_MAX 511 /* a reply sentence (BERR_MSG_MAX - 1) */
+#define PROTO_LIST_MAX 256 /* strings in one reply */
 
 /* The closed set of operations.  Numbers are part of the wire format:
  * never reuse one. */
@@ -54,7 +54,7 @@ enum proto_op {
 	PROTO_OP_NET_ENSURE = 2,     /* bridge, gateway_cidr */
 	PROTO_OP_TAP_CREATE = 3,     /* tap, bridge */
 	PROTO_OP_TAP_DELETE = 4,     /* tap */
-	PROTO_OP_TAP_LIST = 5,       /* (none) -> list of tap names */
+	PROTO_OP_TAP_LIST = 5,	     /* (none) -> list of tap names */
 	PROTO_OP_CHOWN_TO_OWNER = 6, /* path */
 };
 
@@ -115,10 +115,10 @@ void proto_reply_done(struct proto_reply *r);
  * and the owner is the one uid that may connect. */
 struct helper_conf {
 	uid_t owner_uid;
-	gid_t owner_gid;        /* (gid_t)-1 when the owner has no passwd entry */
-	const char *bridge;     /* validated interface name */
-	const char *subnet;     /* validated gateway form, "172.16.0.1/24" */
-	const char *state_dir;  /* managed roots: canonical, existing directories */
+	gid_t owner_gid;       /* (gid_t)-1 when the owner has no passwd entry */
+	const char *bridge;    /* validated interface name */
+	const char *subnet;    /* validated gateway form, "172.16.0.1/24" */
+	const char *state_dir; /* managed roots: canonical, existing directories */
 	const char *runtime_dir;
 	const char *cache_dir;
 };

@@ -32,6 +32,11 @@ setup() {
 	mkdir -p "$T/cfg"
 	: > "$T/cfg/config.toml"
 	trap teardown EXIT
+	# The daemon imports the image cache at start: give it exactly the test
+	# kernel and the small image, whatever else this machine has built.
+	mkdir -p "$T/imgcache/kernels" "$T/imgcache/images"
+	ln -s "$IMAGE_CACHE/kernels/debian-cloud-amd64" "$T/imgcache/kernels/"
+	ln -s "$IMAGE_CACHE/images/debian-bookworm-mini" "$T/imgcache/images/"
 	ip netns add "$NS"
 	ip -n "$NS" link set lo up
 }
@@ -40,7 +45,7 @@ in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
 daemon_start() { # daemon_start [extra bangerd args]
 	nsenter --net="/run/netns/$NS" -- "$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
 		--runtime-dir "$T/run" --cache-dir "$T/cache" \
-		--image-cache "${TEST_IMAGE_CACHE:-$IMAGE_CACHE}" \
+		--image-cache "${TEST_IMAGE_CACHE:-$T/imgcache}" \
 		--config "$T/cfg/config.toml" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	local _

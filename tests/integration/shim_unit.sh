@@ -103,7 +103,8 @@ check vm-no-subcommand bash -c '[ "$1" = 2 ] && grep -q "vm start" <<<"$2"' _ "$
 
 # --help works on every command and needs no tree
 for c in "vm create" "vm start" "vm stop" "vm kill" "vm restart" "vm delete" "vm list" \
-	"vm show" "vm logs" "image list" "kernel list" doctor completion; do
+	"vm show" "vm logs" "vm run" "vm ssh" "vm prune" "image list" "image build" "kernel list" \
+	doctor completion; do
 	# shellcheck disable=SC2086 # split the command words
 	BANGER_FS=$TMP/nowhere run $c --help
 	check "help-${c// /-}" bash -c '[ "$1" = 0 ] && grep -q "^usage: banger $2" <<<"$3"' _ "$RC" "$c" "$OUT"
@@ -254,6 +255,203 @@ printf 'live line\n' >&7
 run vm logs alpha
 expect vm-logs-live-end 0 "live line"
 exec 7>&-
+
+# ---- vm run, vm ssh (stubs: a fake daemon's mkdir, ssh, rmdir) --------------------
+# A stub recipe (images/build.sh) and cache: nothing real is ever built here.
+R=$TMP/recipes
+mkdir -p "$R"
+cat >"$R/build.sh" <<'STUB'
+#!/bin/sh
+printf '%s\n' "$@" >"$FAKE_BUILD_LOG"
+[ -z "${FAKE_BUILD_FAIL:-}" ] || { echo "build.sh: error: no mirror" >&2; exit 1; }
+for c; do cache=$c; done
+name=debian-bookworm-mini
+[ "$1" != --golden ] || name=debian-bookworm
+/bin/mkdir -p "$cache/images/$name" "$cache/kernels/k-test"
+printf '{\n  "name": "%s",\n  "kernel": "k-test"\n}\n' "$name" >"$cache/images/$name/manifest.json"
+echo "build.sh: done" >&2
+STUB
+chmod +x "$R/build.sh"
+export BANGER_IMAGES_DIR=$R BANGER_IMAGE_CACHE=$TMP/cache FAKE_BUILD_LOG=$TMP/build.args
+vms_before=$(ls "$F/vms")
+# The stub mkdir makes a VM that is already running with "ssh $FAKE_SSH";
+# the stub ssh records its arguments (NUL-separated) and exits $FAKE_SSH_RC.
+mkdir "$TMP/runbin"
+cat >"$TMP/runbin/mkdir" <<'STUB'
+#!/bin/sh
+/bin/mkdir "$1" || exit 1
+n=${1##*/}
+printf '%s\n' "name $n" "state ${FAKE_STATE:-running}" "ip ${FAKE_IP:-10.77.0.9}" \
+	"ssh ${FAKE_SSH:-ready}" >"$1/status"
+echo "${FAKE_STATE:-running}" >"$1/state"
+[ "${FAKE_IP:-}" = - ] || printf "ssh -F '%s' %s.vm\n" "$FAKE_CFG" "$n" >"$1/ssh"
+printf '%s\n' "${FAKE_ERR:-}" >"$1/err"
+: >"$1/ctl"
+echo "$n" >>"$FAKE_MKDIR_LOG"
+STUB
+cat >"$TMP/runbin/ssh" <<'STUB'
+#!/bin/sh
+printf '%s\0' "$@" >"$FAKE_SSH_LOG"
+exit "${FAKE_SSH_RC:-0}"
+STUB
+printf '#!/bin/sh\nrm -rf "$1"\n' >"$TMP/runbin/rmdir"
+chmod +x "$TMP/runbin/"*
+export FAKE_CFG="$TMP/cfg dir/ssh_config" FAKE_SSH_LOG=$TMP/ssh.args FAKE_MKDIR_LOG=$TMP/mkdir.log
+: >"$FAKE_MKDIR_LOG"
+srun() { PATH=$TMP/runbin:$PATH run "$@"; }
+ssh_args() { # the stub ssh's arguments, one per line (for comparisons)
+	tr '\0' '\n' <"$FAKE_SSH_LOG"
+}
+ssh_last() { # the stub ssh's last argument (the remote command)
+	local -a a
+	mapfile -d '' a <"$FAKE_SSH_LOG"
+	printf '%s' "${a[-1]}"
+}
+dns_label() { [[ $1 =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; }
+
+rm -f "$FAKE_SSH_LOG"
+FAKE_SSH_RC=7 srun vm run -- sh -c 'exit 7'
+gen=$(tail -n 1 "$FAKE_MKDIR_LOG")
+expect run-exit-status 7 ""
+check run-generated-name bash -c '[[ $1 =~ ^sandbox-[a-z]+$ ]]' _ "$gen"
+check run-spec-on-stderr grep -q '^spec: vcpu 2 (host) memory_mib 3072 (host) disk_size 8G (default)$' <<<"$ERR"
+check run-started [ "$(cat "$F/vms/$gen/ctl")" = start ]
+check run-ssh-args [ "$(ssh_args)" = "$(printf '%s\n' -F "$FAKE_CFG" "$gen.vm" -- "'sh' '-c' 'exit 7'")" ]
+check run-kept-without-rm [ -d "$F/vms/$gen" ]
+
+# the remote command is the arguments, each quoted for the guest's shell
+args=(printf '<%s>' "it's" 'a  b' '$HOME' '' 'x"y' '*')
+srun vm run --name q1 -- "${args[@]}"
+expect run-quoting-exit 0
+check run-quoting bash -c 'want=$2 n=$3; eval "set -- $1"; [ "$*" = "$want" ] && [ $# = "$n" ]' _ "$(ssh_last)" "${args[*]}" "${#args[@]}"
+
+srun vm run --name i1
+check run-interactive bash -c '[ "$1" = 0 ] && [ "$2" = "$3" ]' _ "$RC" "$(ssh_args)" \
+	"$(printf '%s\n' -F "$FAKE_CFG" i1.vm -t)"
+check run-interactive-hint grep -q '^i1 is still running: banger vm ssh i1; banger vm delete --force i1$' <<<"$ERR"
+
+FAKE_SSH_RC=3 srun vm run --rm --name r1 --vcpu 1 --memory=512 --disk 2G -- false
+expect run-rm-exit-status 3 ""
+check run-rm-deleted [ ! -e "$F/vms/r1" ]
+check run-rm-spec grep -q '^spec: vcpu 1 (flag) memory_mib 512 (flag) disk_size 2G (flag)$' <<<"$ERR"
+
+FAKE_SSH=failed FAKE_ERR="possible MITM: the host key of f1.vm (10.77.0.9) changed" srun vm run --rm --name f1 -- true
+check run-ssh-failed-exit [ "$RC" = 1 ]
+check run-ssh-failed-reason grep -q '^banger: possible MITM: the host key of f1.vm' <<<"$ERR"
+check run-ssh-failed-kept grep -qx 'kept f1 for inspection: banger vm logs f1; banger vm delete f1' <<<"$ERR"
+check run-ssh-failed-vm-stays [ -d "$F/vms/f1" ]
+
+FAKE_SSH=waiting BANGER_SSH_TIMEOUT=0 srun vm run --rm --name w1 -- true
+check run-timeout-exit [ "$RC" = 1 ]
+check run-timeout-reason grep -q "^banger: ssh to w1 (10.77.0.9) was not ready after 0 s" <<<"$ERR"
+check run-timeout-kept grep -qx 'kept w1 for inspection: banger vm logs w1; banger vm delete w1' <<<"$ERR"
+
+FAKE_IP=- FAKE_SSH=- srun vm run --name n1 -- true
+check run-no-address bash -c '[ "$1" = 1 ] && grep -q "has no network address" <<<"$2"' _ "$RC" "$ERR"
+
+FAKE_STATE=failed FAKE_SSH=- FAKE_ERR="the VMM exited unexpectedly" srun vm run --name d1 -- true
+check run-vm-failed bash -c '[ "$1" = 1 ] && grep -q "VM .d1. is failed: the VMM exited unexpectedly" <<<"$2"' _ "$RC" "$ERR"
+
+BANGER_SSH_TIMEOUT=soon srun vm run --name t1 -- true
+check run-bad-timeout bash -c '[ "$1" = 1 ] && grep -q "BANGER_SSH_TIMEOUT must be a whole number" <<<"$2"' _ "$RC" "$ERR"
+
+# names: always DNS labels; all words taken -> a numbered one
+words=$(sed -n "/^WORDS='/,/'$/p" "$SHIM" | tr -d "'" | sed 's/^WORDS=//')
+bad_names=
+for _ in 1 2 3 4 5 6 7 8; do
+	srun vm run -- true
+	n=$(tail -n 1 "$FAKE_MKDIR_LOG")
+	dns_label "$n" && [[ $n == sandbox-* ]] || bad_names="$bad_names $n"
+done
+check run-names-valid [ -z "$bad_names" ]
+for w in $words; do dns_label "sandbox-$w" || bad_names="$bad_names sandbox-$w"; done
+check run-words-valid [ -z "$bad_names" ]
+mkdir -p "$TMP/full/vms" "$TMP/full/images/debian-bookworm" && cp "$F/ctl" "$F/defaults" "$TMP/full/"
+for w in $words; do /bin/mkdir "$TMP/full/vms/sandbox-$w"; done
+BANGER_FS=$TMP/full srun vm run -- true
+n=$(tail -n 1 "$FAKE_MKDIR_LOG")
+check run-name-collisions bash -c '[ "$1" = 0 ] && [[ $2 =~ ^sandbox-[a-z]+-2$ ]]' _ "$RC" "$n"
+
+# bad command lines: exit 2, nothing created
+: >"$FAKE_MKDIR_LOG"
+srun vm run --vcpu
+expect run-missing-value 2
+srun vm run --bogus
+expect run-unknown-option 2
+srun vm run stray
+check run-stray-arg bash -c '[ "$1" = 2 ] && grep -q "the command goes after --" <<<"$2"' _ "$RC" "$ERR"
+srun vm run --name -x -- true
+check run-bad-name bash -c '[ "$1" = 2 ] && grep -q "bad VM name .-x." <<<"$2"' _ "$RC" "$ERR"
+srun vm run --name alpha -- true
+check run-taken-name bash -c '[ "$1" = 1 ] && grep -q "a VM named .alpha. already exists" <<<"$2"' _ "$RC" "$ERR"
+check run-bad-created-nothing [ ! -s "$FAKE_MKDIR_LOG" ]
+
+# vm ssh
+FAKE_SSH_RC=5 srun vm ssh q1 -- ls -l "/a b"
+expect vm-ssh-exit-status 5 ""
+check vm-ssh-args [ "$(ssh_args)" = "$(printf '%s\n' -F "$FAKE_CFG" q1.vm -- "'ls' '-l' '/a b'")" ]
+srun vm ssh q1 uname
+check vm-ssh-without-dashes [ "$(ssh_last)" = "'uname'" ]
+srun vm ssh q1
+check vm-ssh-interactive [ "$(ssh_args | tail -n 1)" = -t ]
+srun vm ssh beta -- true
+check vm-ssh-stopped bash -c '[ "$1" = 1 ] && grep -q "VM .beta. is stopped" <<<"$2"' _ "$RC" "$ERR"
+srun vm ssh f1 -- true
+check vm-ssh-failed bash -c '[ "$1" = 1 ] && grep -q "^banger: possible MITM" <<<"$2"' _ "$RC" "$ERR"
+srun vm ssh
+expect vm-ssh-no-name 2
+srun vm ssh nosuch
+expect vm-ssh-missing 1
+
+# ---- vm prune: stopped, failed and created go; the rest stays ----------------------
+P=$TMP/prune
+mkdir -p "$P/vms"
+cp "$F/ctl" "$F/defaults" "$P/"
+for v in run1:running stop1:stopped fail1:failed new1:created start1:starting halt1:stopping; do
+	F=$P fake_vm "${v%%:*}" "${v#*:}" - 1024
+done
+BANGER_FS=$P run vm prune --dry-run
+expect prune-dry-run 0 "$(printf 'fail1\nnew1\nstop1')"
+check prune-dry-run-kept [ -d "$P/vms/stop1" ]
+echo "vm 'fail1': something is holding it" >"$P/vms/fail1/err"
+BANGER_FS=$P run vm prune # rmdir of a non-empty directory fails: like a refusal
+check prune-refused bash -c '[ "$1" = 1 ] && grep -qx "banger: vm .fail1.: something is holding it" <<<"$2"' _ "$RC" "$ERR"
+BANGER_FS=$P srun vm prune
+expect prune 0 "$(printf 'fail1\nnew1\nstop1')"
+check prune-left [ "$(find "$P/vms" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')" = "halt1 run1 start1 " ]
+BANGER_FS=$P run vm prune extra
+expect prune-extra-arg 2
+
+# ---- image build (a stub recipe) ---------------------------------------------------
+run image build debian-bookworm-mini
+expect image-build-mini 0 "$(printf 'registered %s\nregistered %s' "$TMP/cache/kernels/k-test" "$TMP/cache/images/debian-bookworm-mini")"
+check image-build-mini-args [ "$(cat "$FAKE_BUILD_LOG")" = "$TMP/cache" ]
+check image-build-imports [ "$(cat "$F/ctl")" = "import $TMP/cache/images/debian-bookworm-mini" ]
+check image-build-recipe-output grep -q 'build.sh: done' <<<"$ERR"
+mkdir "$F/kernels/k-test"
+run image build # the default is debian-bookworm, registered in the fake tree already
+expect image-build-registered 0 "image debian-bookworm is already registered (rmdir images/debian-bookworm first to replace it)"
+check image-build-golden-args [ "$(tr '\n' ' ' <"$FAKE_BUILD_LOG")" = "--golden $TMP/cache " ]
+FAKE_BUILD_FAIL=1 run image build debian-bookworm-mini
+check image-build-fails bash -c '[ "$1" = 1 ] && grep -q "no mirror" <<<"$2" && grep -q "^banger: .*build.sh .* failed" <<<"$2"' _ "$RC" "$ERR"
+run image build nosuch
+check image-build-no-recipe bash -c '[ "$1" = 2 ] && grep -q "no recipe for .nosuch." <<<"$2"' _ "$RC" "$ERR"
+run image build a b
+expect image-build-two-args 2
+BANGER_IMAGES_DIR='' run image build --golden
+expect image-build-option 2
+
+# vm run with a missing image that has a recipe: built first, then set
+srun vm run --name b1 --image debian-bookworm-mini -- true
+check run-builds-image bash -c '[ "$1" = 0 ] && grep -q "^building debian-bookworm-mini (first use, several minutes)" <<<"$2"' _ "$RC" "$ERR"
+check run-built-image-set [ "$(cat "$F/vms/b1/image")" = debian-bookworm-mini ]
+FAKE_BUILD_FAIL=1 srun vm run --name b2 --image debian-bookworm-mini -- true
+check run-build-fails bash -c '[ "$1" = 1 ] && grep -q "building debian-bookworm-mini failed" <<<"$2"' _ "$RC" "$ERR"
+check run-build-fails-removed [ ! -e "$F/vms/b2" ]
+unset BANGER_IMAGES_DIR BANGER_IMAGE_CACHE
+for v in "$F"/vms/*; do # the VMs made above go again
+	grep -qx "${v##*/}" <<<"$vms_before" || rm -rf "$v"
+done
 
 # ---- completion -------------------------------------------------------------------
 for s in bash zsh fish; do

@@ -1,0 +1,208 @@
+/* helper/client.c: the client of bangerd-root (see client.h). */
+#define _GNU_SOURCE
+#include "client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct rootc {
+	pthread_mutex_t lock; /* held for one request and its reply */
+	char *path;
+	int fd; /* -1 while disconnected; under lock */
+};
+
+static int rootc_connect(const char *path, int *ret_fd, struct berr *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = ROOTC_TIMEOUT_S};
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return berr_set(err, ENAMETOOLONG, "helper socket path %s is too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return berr_set(err, errno, "socket: %s", strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return berr_set(err, errno, "setsockopt: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return berr_set(err, errno, "connecting to bangerd-root at %s: %s", path,
+				strerror(errno));
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+int rootc_open(const char *socket_path, struct rootc **ret, struct berr *err)
+{
+	int fd = -1, r;
+
+	if (!socket_path)
+		socket_path = ROOTC_DEFAULT_SOCKET;
+	if ((r = rootc_connect(socket_path, &fd, err)) < 0)
+		return r;
+	struct rootc *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->path = xstrdup(socket_path);
+	c->fd = fd;
+	*ret = c;
+	return 0;
+}
+
+void rootc_close(struct rootc *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	pthread_mutex_destroy(&c->lock);
+	free(c->path);
+	free(c);
+}
+
+void rootc_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* One exchange on the current connection.  *ret_gone is set when the
+ * connection was found closed before a reply came (worth one retry). */
+static int exchange(struct rootc *c, const uint8_t *req, size_t len, struct proto_reply *rep,
+		    bool *ret_gone, struct berr *err)
+{
+	uint8_t buf[PROTO_MSG_MAX];
+
+	*ret_gone = false;
+	int flags = 0;
+	if (send(c->fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		int e = errno;
+		if (e != EPIPE && e != ECONNRESET && e != ENOTCONN)
+			return berr_set(err, e, "sending to bangerd-root: %s", strerror(e));
+		/* The helper may have said why before it hung up (a refused
+		 * connection): read that rather than retrying blindly. */
+		flags = MSG_DONTWAIT;
+	}
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | flags);
+	/* A helper that hangs up with our request unread (a refused
+	 * connection) leaves ECONNRESET pending, which the kernel reports
+	 * before the reply it queued first.  Reading the error clears it: look
+	 * once more for that reply. */
+	if (n < 0 && errno == ECONNRESET) {
+		n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+		if (n < 0)
+			errno = ECONNRESET;
+	}
+	if (flags && n <= 0) {
+		*ret_gone = true;
+		return berr_set(err, EPIPE, "bangerd-root closed the connection");
+	}
+	if (n < 0) {
+		int e = errno;
+		*ret_gone = e == ECONNRESET;
+		if (e == EAGAIN || e == EWOULDBLOCK)
+			return berr_set(err, ETIMEDOUT, "bangerd-root did not answer within %d s",
+					ROOTC_TIMEOUT_S);
+		return berr_set(err, e, "reading from bangerd-root: %s", strerror(e));
+	}
+	if (n == 0) {
+		*ret_gone = true;
+		return berr_set(err, ECONNRESET, "bangerd-root closed the connection");
+	}
+	if ((size_t)n > sizeof(buf))
+		return berr_set(err, EMSGSIZE, "bangerd-root sent a %zd-byte reply", n);
+	return proto_decode_reply(buf, (size_t)n, rep, err);
+}
+
+int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, char ***ret_list,
+	       size_t *ret_n, struct berr *err)
+{
+	uint8_t req[PROTO_MSG_MAX];
+	struct proto_reply rep = {0};
+	size_t len;
+	bool gone = false;
+	int r;
+
+	if (op < 0 ||
+	    (r = proto_encode_request((unsigned)op, args, nargs, req, sizeof(req), &len, err)) < 0)
+		return op < 0 ? berr_set(err, EINVAL, "unknown helper operation %d", op) : r;
+
+	pthread_mutex_lock(&c->lock);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (c->fd < 0 && (r = rootc_connect(c->path, &c->fd, err)) < 0)
+			break;
+		r = exchange(c, req, len, &rep, &gone, err);
+		if (r < 0) {
+			/* The stream may be out of step: start afresh next time. */
+			close(c->fd);
+			c->fd = -1;
+			if (gone)
+				continue;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (r < 0)
+		return r;
+
+	if (rep.status < 0) {
+		r = berr_set(err, -rep.status, "bangerd-root: %s: %s", proto_op_name((unsigned)op),
+			     rep.msg[0] ? rep.msg : strerror(-rep.status));
+		proto_reply_done(&rep);
+		return r;
+	}
+	if (ret_list) {
+		*ret_list = rep.list ? TAKE_PTR(rep.list) : xcalloc(1, sizeof(char *));
+		if (ret_n)
+			*ret_n = rep.n;
+		rep.n = 0;
+	}
+	proto_reply_done(&rep);
+	return 0;
+}
+
+int rootc_ping(struct rootc *c, struct berr *err)
+{
+	return rootc_call(c, PROTO_OP_PING, NULL, 0, NULL, NULL, err);
+}
+
+int rootc_net_ensure(struct rootc *c, const char *bridge, const char *gateway_cidr,
+		     struct berr *err)
+{
+	const char *const a[] = {bridge, gateway_cidr};
+	return rootc_call(c, PROTO_OP_NET_ENSURE, a, 2, NULL, NULL, err);
+}
+
+int rootc_tap_create(struct rootc *c, const char *tap, const char *bridge, struct berr *err)
+{
+	const char *const a[] = {tap, bridge};
+	return rootc_call(c, PROTO_OP_TAP_CREATE, a, 2, NULL, NULL, err);
+}
+
+int rootc_tap_delete(struct rootc *c, const char *tap, struct berr *err)
+{
+	const char *const a[] = {tap};
+	return rootc_call(c, PROTO_OP_TAP_DELETE, a, 1, NULL, NULL, err);
+}
+
+int rootc_tap_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err)
+{
+	return rootc_call(c, PROTO_OP_TAP_LIST, NULL, 0, ret, ret_n, err);
+}
+
+int rootc_chown(struct rootc *c, const char *path, struct berr *err)
+{
+	const char *const a[] = {path};
+	return rootc_call(c, PROTO_OP_CHOWN_TO_OWNER, a, 1, NULL, NULL, err);
+}

@@ -1,0 +1,43 @@
+/* helper/client.h: bangerd's side of the bangerd-root protocol.
+ *
+ * One connection (SOCK_SEQPACKET) to the helper's socket, shared by the
+ * daemon's threads: rootc_call() holds a lock for the whole request and
+ * reply.  Every operation is idempotent, so when the helper has dropped
+ * the connection (restarted, idle timeout) rootc_call() reconnects and
+ * sends the request once more.  The helper's error sentence is copied into
+ * err; the errno is the helper's.  See docs/privileges.md. */
+#ifndef BANGER_HELPER_CLIENT_H
+#define BANGER_HELPER_CLIENT_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "proto.h"
+
+#define ROOTC_DEFAULT_SOCKET "/run/banger-root/root.sock"
+#define ROOTC_TIMEOUT_S 60 /* for one reply; NET_ENSURE loads nftables */
+
+struct rootc;
+
+int rootc_open(const char *socket, struct rootc **ret, struct berr *err);
+/* Accepts NULL. */
+void rootc_close(struct rootc *c);
+
+/* Send op (enum proto_op) with its arguments and wait for the reply.
+ * Returns the helper's status (0 or a negative errno, with its sentence in
+ * err) or a local error.  With ret_list, the reply's strings are returned
+ * as a NULL-terminated array (free with rootc_strv_free(); never NULL on
+ * success) and their count in ret_n. */
+int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, char ***ret_list,
+	       size_t *ret_n, struct berr *err);
+void rootc_strv_free(char **v);
+
+int rootc_ping(struct rootc *c, struct berr *err);
+int rootc_net_ensure(struct rootc *c, const char *bridge, const char *gateway_cidr,
+		     struct berr *err);
+int rootc_tap_create(struct rootc *c, const char *tap, const char *bridge, struct berr *err);
+int rootc_tap_delete(struct rootc *c, const char *tap, struct berr *err);
+int rootc_tap_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err);
+int rootc_chown(struct rootc *c, const char *path, struct berr *err);
+
+#endif
