@@ -16,7 +16,10 @@
 #include "sshkeys.h"
 
 #define SSH_WAIT_TOTAL_MS (300 * 1000)
-#define SSH_WAIT_STEP_MS 2500
+/* One ssh_wait_ready call: long enough for a slow guest's sshd to finish a
+ * login under load (it retries inside), short enough to notice a stopped VM
+ * or a closing daemon soon. */
+#define SSH_WAIT_STEP_MS 20000
 
 const char *ssh_state_name(enum ssh_state s)
 {

@@ -40,34 +40,47 @@ kdir="$cache/kernels/debian-cloud-amd64"
 idir="$cache/images/debian-bookworm-mini"
 mkdir -p "$cache/kernels" "$cache/images"
 
+# A bundle is reused only if it was built by the recipe as it is now: each
+# bundle records the sha256 of its recipe files in .recipe.
+recipe_sum() { (cd "$here" && cat "$@") | sha256sum | cut -d' ' -f1; }
+fresh() { # fresh DIR SUM: the bundle exists and came from this recipe
+	[ -f "$1/manifest.json" ] && [ "$(cat "$1/.recipe" 2>/dev/null)" = "$2" ]
+}
+ksum=$(recipe_sum kernel.sh common.sh initramfs-init)
+isum=$(recipe_sum test-image.sh common.sh)
+gsum=$(recipe_sum golden.sh common.sh)
+
 kernel_built=0
-if [ "$force" -eq 0 ] && [ -f "$kdir/manifest.json" ]; then
+if [ "$force" -eq 0 ] && fresh "$kdir" "$ksum"; then
 	log "kernel debian-cloud-amd64: cached ($kdir)"
 else
 	log "kernel debian-cloud-amd64: building"
 	start=$(date +%s)
 	"$here/kernel.sh" "$kdir"
+	echo "$ksum" >"$kdir/.recipe"
 	log "kernel debian-cloud-amd64: built in $(($(date +%s) - start)) s"
 	kernel_built=1
 fi
 
-if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && [ -f "$idir/manifest.json" ]; then
+if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && fresh "$idir" "$isum"; then
 	log "image debian-bookworm-mini: cached ($idir)"
 else
 	log "image debian-bookworm-mini: building"
 	start=$(date +%s)
 	"$here/test-image.sh" "$idir" "$kdir"
+	echo "$isum" >"$idir/.recipe"
 	log "image debian-bookworm-mini: built in $(($(date +%s) - start)) s"
 fi
 
 if [ "$golden" -eq 1 ]; then
 	gdir="$cache/images/debian-bookworm"
-	if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && [ -f "$gdir/manifest.json" ]; then
+	if [ "$force" -eq 0 ] && [ "$kernel_built" -eq 0 ] && fresh "$gdir" "$gsum"; then
 		log "image debian-bookworm: cached ($gdir)"
 	else
 		log "image debian-bookworm: building"
 		start=$(date +%s)
 		"$here/golden.sh" "$gdir" "$kdir"
+		echo "$gsum" >"$gdir/.recipe"
 		log "image debian-bookworm: built in $(($(date +%s) - start)) s"
 	fi
 fi

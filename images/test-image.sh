@@ -74,7 +74,7 @@ ln -s /etc/machine-id "$tree/var/lib/dbus/machine-id"
 cat >"$tree/etc/fstab" <<'EOF'
 # <device> <mount point> <type> <options> <dump> <pass>
 /dev/vda / ext4 rw,errors=remount-ro 0 1
-/dev/vdb /root ext4 defaults,nofail,x-systemd.device-timeout=10s 0 2
+/dev/vdb /root ext4 defaults,nofail 0 2
 EOF
 chmod 0700 "$tree/root"
 
@@ -92,6 +92,12 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 EOF
 rm -f "$tree"/etc/ssh/ssh_host_*
 mkdir -p "$tree/etc/systemd/system/ssh.service.d"
+# banger's key lives on the work disk (/root): start sshd after it is
+# mounted (ordering only: a VM without a work disk still gets sshd).
+cat >"$tree/etc/systemd/system/ssh.service.d/banger-root.conf" <<'EOF'
+[Unit]
+After=root.mount
+EOF
 cat >"$tree/etc/systemd/system/ssh.service.d/banger-hostkey.conf" <<'EOF'
 # banger: host keys are generated per VM at first boot, not baked in.
 [Service]

@@ -29,23 +29,33 @@ _banger() {
 	case ${COMP_WORDS[1]} in
 	vm)
 		if [ "$COMP_CWORD" -eq 2 ]; then
-			_banger_reply 'create start stop kill restart delete list show logs'
+			_banger_reply 'create run ssh start stop kill restart delete prune list show logs'
 			return 0
 		fi
 		case $prev in
 		--image) _banger_reply "$(_banger_names images)"; return 0 ;;
 		--kernel) _banger_reply "$(_banger_names kernels)"; return 0 ;;
-		--vcpu | --memory | --disk) return 0 ;;
+		--vcpu | --memory | --disk | --name) return 0 ;;
+		--) return 0 ;;
 		esac
 		case ${COMP_WORDS[2]} in
 		create) _banger_reply '--image --kernel --vcpu --memory --disk --help' ;;
-		start | stop | kill | restart | show) _banger_reply "$(_banger_names vms) --help" ;;
+		run) _banger_reply '--name --image --kernel --vcpu --memory --disk --rm --help' ;;
+		start | stop | kill | restart | show | ssh) _banger_reply "$(_banger_names vms) --help" ;;
+		prune) _banger_reply '--dry-run --help' ;;
 		delete) _banger_reply "$(_banger_names vms) --force --help" ;;
 		logs) _banger_reply "$(_banger_names vms) -f --help" ;;
 		list) _banger_reply '--quiet --help' ;;
 		esac
 		;;
-	image | kernel)
+	image)
+		if [ "$COMP_CWORD" -eq 2 ]; then
+			_banger_reply 'list build --help'
+		elif [ "${COMP_WORDS[2]}" = build ] && [ "$COMP_CWORD" -eq 3 ]; then
+			_banger_reply 'debian-bookworm debian-bookworm-mini --help'
+		fi
+		;;
+	kernel)
 		[ "$COMP_CWORD" -eq 2 ] && _banger_reply 'list --help'
 		;;
 	completion)
