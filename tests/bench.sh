@@ -82,3 +82,45 @@ bb=$(printf '%s\n' "${b_boot[@]}" | med); hb=$(printf '%s\n' "${h_boot[@]}" | me
 say "start_to_vmm_ready_ms banger $bs by-hand $hs ratio $(ratio "$bs" "$hs") (median of $RUNS)"
 say "boot_to_login_ms banger $bb by-hand $hb ratio $(ratio "$bb" "$hb") (median of $RUNS)"
 rmdir "$FS/vms/bench"
+
+# 4. The main job: `banger vm run -- true` (cold: clone, first boot, ssh,
+#    teardown) with its breakdown, and a warm start-to-ssh comparison against
+#    the same QEMU command line run by hand plus a plain ssh loop.
+SHIM=$PWD/shims/banger
+run_ms=() del_ms=() warm_b=() warm_h=()
+for i in $(seq 1 "$RUNS"); do
+	t0=$(date +%s%N)
+	in_ns "$SHIM" vm run --name "run$i" -- true 2>/dev/null || { echo "vm run failed"; exit 1; }
+	run_ms+=("$(ms "$t0")")
+	grep '^banger: timing' "$FS/vms/run$i/log" | sed "s/^/# run$i /"
+	echo stop > "$FS/vms/run$i/ctl"
+	# warm, through banger: start until `vm ssh -- true` succeeds
+	t0=$(date +%s%N)
+	echo start > "$FS/vms/run$i/ctl"
+	in_ns "$SHIM" vm ssh "run$i" -- true 2>/dev/null && warm_b+=("$(ms "$t0")")
+	echo stop > "$FS/vms/run$i/ctl"
+	# warm, by hand: the same argv, the same tap name, plain ssh in a loop
+	line=$(grep '^banger: exec ' "$FS/vms/run$i/log" | tail -1)
+	eval "ARGV=( ${line#banger: exec } )"
+	tap=$(printf '%s\n' "${ARGV[@]}" | sed -n 's/.*ifname=\(bn-[0-9]*\),.*/\1/p')
+	in_ns ip tuntap add dev "$tap" mode tap
+	in_ns ip link set "$tap" master br-fc up
+	rm -f "$T/run/vms/run$i/"*.sock
+	t0=$(date +%s%N)
+	in_ns "${ARGV[@]}" >>"$T/hand.log" 2>&1 &
+	HPID=$!
+	until in_ns ssh -F "$T/cfg/ssh_config" -o ConnectTimeout=2 "run$i.vm" true 2>/dev/null; do
+		sleep 0.2
+	done
+	warm_h+=("$(ms "$t0")")
+	kill -KILL "$HPID"; wait "$HPID" 2>/dev/null
+	in_ns ip link del "$tap"
+	t0=$(date +%s%N)
+	in_ns "$SHIM" vm delete "run$i" >/dev/null 2>&1
+	del_ms+=("$(ms "$t0")")
+	echo "# run $i: vm run ${run_ms[-1]} ms, delete ${del_ms[-1]} ms; warm start-to-ssh banger ${warm_b[-1]:-?} ms, by hand ${warm_h[-1]:-?} ms"
+done
+rm_=$(printf '%s\n' "${run_ms[@]}" | med); dm=$(printf '%s\n' "${del_ms[@]}" | med)
+wb=$(printf '%s\n' "${warm_b[@]}" | med); wh=$(printf '%s\n' "${warm_h[@]}" | med)
+say "vm_run_true_ms $rm_ (cold: clone, first boot, ssh ready, run) + delete $dm (median of $RUNS)"
+say "warm_start_to_ssh_true_ms banger $wb by-hand $wh ratio $(ratio "$wb" "$wh") (median of $RUNS)"
