@@ -30,7 +30,7 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
              core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
-             core/vmmselect.c helper/proto.c helper/client.c
+             core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c
@@ -45,12 +45,14 @@ test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
-test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c
+test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
+                      core/vmm_common.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
 test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
 test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
-test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c
+test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c \
+                             core/vmm_common.c
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c
 

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "fc_api.h"
+#include "vmm_common.h"
 #include "util.h"
 
 extern char **environ;
@@ -38,139 +39,19 @@ extern char **environ;
 #define API_BOOT_MS 30000       /* InstanceStart (synchronous: builds the VM) */
 #define API_CTL_MS 3000         /* shutdown / adopt */
 #define KILL_WAIT_MS 2000       /* kill: wait for the process to be gone */
-#define LOG_TAIL_BYTES 4096
-#define LOG_TAIL_LINES 4
 #define FC_ID_MAX 64
 #define FC_VCPU_MAX 32
 #define FC_CMDLINE_MAX 2048
 
 #define FC_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw"
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* Append one "banger: ..." line to the VMM log (best effort). */
-static void log_note(const char *log_path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void log_note(const char *log_path, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
 
-	if (!log_path)
-		return;
-	_cleanup_close_ int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		va_end(ap);
-		return;
-	}
-	va_end(ap);
-	_cleanup_free_ char *line = xasprintf("banger: %s\n", msg);
-	free(msg);
-	ssize_t n = write(fd, line, strlen(line));
-	(void)n;
-}
 
-/* The last few non-empty lines of a log, joined with " | ", skipping our
- * own "banger:" notes.  Returns a malloc'ed string ("" if nothing). */
-static char *log_tail(const char *log_path)
-{
-	_cleanup_close_ int fd = log_path ? open(log_path, O_RDONLY | O_CLOEXEC) : -1;
-	char buf[LOG_TAIL_BYTES + 1];
-	const char *lines[LOG_TAIL_LINES];
-	size_t nlines = 0;
-	struct sbuf s;
 
-	if (fd < 0)
-		return xstrdup("");
-	off_t end = lseek(fd, 0, SEEK_END);
-	off_t from = end > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : 0;
-	ssize_t n = pread(fd, buf, LOG_TAIL_BYTES, from);
-	if (n <= 0)
-		return xstrdup("");
-	buf[n] = '\0';
-	char *p = buf + n;
-	while (p > buf && nlines < LOG_TAIL_LINES) {
-		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
-			*--p = '\0';
-		char *e = p;
-		while (p > buf && p[-1] != '\n')
-			p--;
-		if (p == buf && from > 0)
-			break;
-		if (e > p && strncmp(p, "banger: ", 8) != 0)
-			lines[nlines++] = p;
-	}
-	sbuf_init(&s);
-	sbuf_puts(&s, "");
-	for (size_t i = nlines; i-- > 0;) {
-		sbuf_puts(&s, lines[i]);
-		if (i)
-			sbuf_puts(&s, " | ");
-	}
-	return sbuf_steal(&s);
-}
 
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, len, "status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, len, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		snprintf(buf, len, "wait status 0x%x", (unsigned)st);
-}
 
-/* SIGKILL our own child and reap it (bounded: SIGKILL cannot be caught). */
-static void kill_and_reap(pid_t pid)
-{
-	int st;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-}
-
-static int pidfd_open_(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-/* SIGKILL pid only if it is still the process that started at start (a
- * pidfd pins the process between the check and the signal). */
-static int kill_exact(pid_t pid, int64_t start, struct berr *err)
-{
-	_cleanup_close_ int pfd = pidfd_open_(pid);
-
-	if (pfd < 0 && errno == ESRCH)
-		return 0;
-	if (!proc_alive(pid, start))
-		return 0;
-#ifdef SYS_pidfd_send_signal
-	if (pfd >= 0) {
-		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-			return berr_set(err, errno, "cannot kill firecracker (pid %d): %s", (int)pid,
-					strerror(errno));
-		return 0;
-	}
-#endif
-	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-		return berr_set(err, errno, "cannot kill firecracker (pid %d): %s", (int)pid,
-				strerror(errno));
-	return 0;
-}
 
 /* --id: 1-64 characters, alphanumerics and '-' (FIRECRACKER.md §3, §4).
  * VM names are DNS labels (a-z 0-9 -, at most 63), so they pass as is. */
@@ -186,34 +67,7 @@ static bool valid_fc_id(const char *s)
 	return true;
 }
 
-static bool valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 15)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-	return true;
-}
 
-static bool valid_mac(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		char c = s[i];
-		if (i % 3 == 2) {
-			if (c != ':')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			     (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return true;
-}
 
 /* firecracker_bin, else "firecracker" looked up in PATH. */
 static const char *fc_bin(const struct vmm_host *h)
@@ -252,10 +106,10 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	if (s->vsock_cid < 3)
 		return berr_set(err, EINVAL, "the vsock guest CID must be 3 or more, not %u",
 				(unsigned)s->vsock_cid);
-	if (s->tap && !valid_ifname(s->tap))
+	if (s->tap && !vmm_valid_ifname(s->tap))
 		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
 				s->tap);
-	if (s->tap && s->mac && !valid_mac(s->mac))
+	if (s->tap && s->mac && !vmm_valid_mac(s->mac))
 		return berr_set(err, EINVAL, "guest MAC \"%s\" is not like 06:00:ac:10:00:02", s->mac);
 	if (s->cmdline_extra && has_ctl(s->cmdline_extra))
 		return berr_set(err, EINVAL, "kernel arguments contain control characters");
@@ -303,7 +157,7 @@ static int probe_version(const char *bin, const char *log_path, char *ret, size_
 	close(p[1]);
 	if (r != 0) {
 		close(p[0]);
-		log_note(log_path, "cannot run %s --version: %s", bin, strerror(r));
+		vmm_log_note(log_path, "cannot run %s --version: %s", bin, strerror(r));
 		return berr_set(err, r, "cannot run %s: %s", bin, strerror(r));
 	}
 	int64_t deadline = mono_ms() + VERSION_TIMEOUT_MS;
@@ -330,9 +184,9 @@ static int probe_version(const char *bin, const char *log_path, char *ret, size_
 	out[n] = '\0';
 	/* Reap within the same deadline, else kill it. */
 	while ((r = proc_reap(pid, &st)) == 0 && mono_ms() < deadline)
-		sleep_ms(10);
+		vmm_sleep_ms(10);
 	if (r == 0) {
-		kill_and_reap(pid);
+		vmm_kill_and_reap(pid);
 		return berr_set(err, ETIMEDOUT, "%s --version did not finish within %d s", bin,
 				VERSION_TIMEOUT_MS / 1000);
 	}
@@ -376,7 +230,7 @@ static int spawn_fc(char *const argv[], int outfd, int errfd, const char *log_pa
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0) {
-		log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
 		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
 	}
 	*ret_pid = pid;
@@ -425,7 +279,7 @@ static int fc_put(const char *sock, const char *log_path, const char *path, json
 	int r = fc_api_call(sock, "PUT", path, body, timeout_ms, NULL, err);
 	json_decref(body);
 	if (r < 0)
-		log_note(log_path, "%s", err ? err->msg : "PUT failed");
+		vmm_log_note(log_path, "%s", err ? err->msg : "PUT failed");
 	return r;
 }
 
@@ -622,9 +476,9 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		int st;
 		if (proc_reap(pid, &st) > 0) {
 			char how[64];
-			describe_status(st, how, sizeof(how));
-			_cleanup_free_ char *tail = log_tail(s->log_path);
-			log_note(s->log_path, "firecracker exited during start with %s", how);
+			vmm_describe_status(st, how, sizeof(how));
+			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
+			vmm_log_note(s->log_path, "firecracker exited during start with %s", how);
 			pid = -1;
 			r = berr_set(err, ECHILD, "firecracker exited with %s: %s", how,
 				     *tail ? tail : "(nothing in its log)");
@@ -642,7 +496,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 				struct fc_version apiv;
 				if (av && fc_version_parse(av, &apiv) == 0 &&
 				    (apiv.major != fv.major || apiv.minor != fv.minor))
-					log_note(s->log_path,
+					vmm_log_note(s->log_path,
 						 "the API reports version %s but --version said %s", av,
 						 version);
 				json_decref(vo);
@@ -650,8 +504,8 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 			}
 		}
 		if (mono_ms() >= deadline) {
-			_cleanup_free_ char *tail = log_tail(s->log_path);
-			log_note(s->log_path, "the API did not answer within %d s; killing pid %d",
+			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
+			vmm_log_note(s->log_path, "the API did not answer within %d s; killing pid %d",
 				 START_TIMEOUT_MS / 1000, (int)pid);
 			r = berr_set(err, ETIMEDOUT,
 				     "firecracker did not answer on %s within %d s (%s): %s", fp.api,
@@ -659,7 +513,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 				     aerr.msg[0] ? aerr.msg : "no socket", *tail ? tail : "(nothing in its log)");
 			goto out;
 		}
-		sleep_ms(20);
+		vmm_sleep_ms(20);
 	}
 
 	r = configure(h, s, &fp, serial_api, err);
@@ -669,7 +523,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		r = berr_set(err, ECHILD, "firecracker exited right after InstanceStart");
 		goto out;
 	}
-	log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
+	vmm_log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
 		 (int)pid, fp.api, (unsigned)s->vsock_cid);
 	ret->pid = pid;
 	ret->pid_start = start;
@@ -678,8 +532,8 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	r = 0;
 out:
 	if (pid > 0) {
-		kill_and_reap(pid);
-		log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
+		vmm_kill_and_reap(pid);
+		vmm_log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
 	}
 	if (r < 0) {
 		unlink_quiet(fp.api);
@@ -689,31 +543,14 @@ out:
 	return r;
 }
 
-/* Fetch a string field of the runtime JSON; malloc'ed or NULL. */
-static char *runtime_get(const struct vmm_proc *p, const char *key)
-{
-	json_error_t je;
-	char *v = NULL;
-
-	if (!p || !p->runtime)
-		return NULL;
-	json_t *o = json_loads(p->runtime, 0, &je);
-	if (!o)
-		return NULL;
-	const char *s = json_string_value(json_object_get(o, key));
-	if (s)
-		v = xstrdup(s);
-	json_decref(o);
-	return v;
-}
 
 static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {
 	(void)h;
 	if (!p || !proc_alive(p->pid, p->pid_start))
 		return berr_set(err, ESRCH, "firecracker (pid %d) is not running", p ? (int)p->pid : 0);
-	_cleanup_free_ char *sock = runtime_get(p, "api");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "api");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	if (!sock)
 		return berr_set(err, EINVAL, "the stored firecracker runtime has no API socket path");
 	json_t *body = json_pack("{s:s}", "action_type", "SendCtrlAltDel");
@@ -721,14 +558,14 @@ static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struc
 	json_decref(body);
 	if (r < 0)
 		return berr_wrap(err, "asking firecracker (pid %d) to shut down", (int)p->pid);
-	log_note(log, "sent SendCtrlAltDel (the guest reboots; firecracker then exits)");
+	vmm_log_note(log, "sent SendCtrlAltDel (the guest reboots; firecracker then exits)");
 	return 0;
 }
 
 static void remove_sockets(const struct vmm_proc *p)
 {
-	_cleanup_free_ char *api = runtime_get(p, "api");
-	_cleanup_free_ char *vsock = runtime_get(p, "vsock");
+	_cleanup_free_ char *api = vmm_runtime_get(p, "api");
+	_cleanup_free_ char *vsock = vmm_runtime_get(p, "vsock");
 	unlink_quiet(api);
 	unlink_quiet(vsock);
 }
@@ -738,16 +575,16 @@ static int fc_kill(const struct vmm_host *h, const struct vmm_proc *p, struct be
 	(void)h;
 	if (!p || p->pid <= 0)
 		return berr_set(err, EINVAL, "no firecracker process to kill");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	if (proc_alive(p->pid, p->pid_start)) {
 		/* Firecracker has no quit call: SIGKILL is its way to stop. */
-		int r = kill_exact(p->pid, p->pid_start, err);
+		int r = vmm_kill_exact(p->pid, p->pid_start, "firecracker", err);
 		if (r < 0)
 			return r;
-		log_note(log, "killed firecracker (pid %d) with SIGKILL", (int)p->pid);
+		vmm_log_note(log, "killed firecracker (pid %d) with SIGKILL", (int)p->pid);
 		int64_t deadline = mono_ms() + KILL_WAIT_MS;
 		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
-			sleep_ms(10);
+			vmm_sleep_ms(10);
 	}
 	/* Nobody unlinks them on exit (FIRECRACKER.md §2). */
 	if (!proc_alive(p->pid, p->pid_start))
@@ -760,22 +597,22 @@ static int fc_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct b
 	(void)h;
 	if (!p || !proc_alive(p->pid, p->pid_start))
 		return berr_set(err, ESRCH, "firecracker (pid %d) is gone", p ? (int)p->pid : 0);
-	_cleanup_free_ char *sock = runtime_get(p, "api");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "api");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	struct berr aerr = { 0 };
 	json_t *info = NULL;
 	if (!sock) {
-		log_note(log, "adopted firecracker (pid %d) without an API socket path", (int)p->pid);
+		vmm_log_note(log, "adopted firecracker (pid %d) without an API socket path", (int)p->pid);
 		return 0;
 	}
 	if (fc_api_call(sock, "GET", "/", NULL, API_CTL_MS, &info, &aerr) < 0) {
-		log_note(log, "adopted firecracker (pid %d) but its API does not answer: %s",
+		vmm_log_note(log, "adopted firecracker (pid %d) but its API does not answer: %s",
 			 (int)p->pid, aerr.msg);
 		return 0;
 	}
 	const char *state = json_string_value(json_object_get(info, "state"));
 	const char *ver = json_string_value(json_object_get(info, "vmm_version"));
-	log_note(log, "adopted firecracker (pid %d), state %s, version %s", (int)p->pid,
+	vmm_log_note(log, "adopted firecracker (pid %d), state %s, version %s", (int)p->pid,
 		 state ? state : "unknown", ver ? ver : "unknown");
 	json_decref(info);
 	return 0;

@@ -8,6 +8,7 @@
  * reserved for a future guest agent. */
 #define _GNU_SOURCE
 #include "vmm.h"
+#include "vmm_common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,85 +33,11 @@ extern char **environ;
 #define QMP_CTL_MS 3000        /* shutdown / adopt */
 #define QMP_QUIT_MS 1000       /* kill: best-effort quit */
 #define QUIT_WAIT_MS 2000      /* kill: grace after a successful quit */
-#define LOG_TAIL_BYTES 4096
-#define LOG_TAIL_LINES 4
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* Append one "banger: ..." line to the VMM log.  Best effort: a note that
  * cannot be written must not fail the operation it describes. */
-static void log_note(const char *log_path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void log_note(const char *log_path, const char *fmt, ...)
-{
-	struct sbuf s;
-	va_list ap;
-	char *msg;
 
-	if (!log_path)
-		return;
-	_cleanup_close_ int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		va_end(ap);
-		return;
-	}
-	va_end(ap);
-	sbuf_init(&s);
-	sbuf_printf(&s, "banger: %s\n", msg);
-	free(msg);
-	ssize_t n = write(fd, s.buf, s.len);
-	(void)n;
-	sbuf_free(&s);
-}
-
-/* The last few non-empty lines of the log, joined with " | ", skipping our
- * own "banger:" notes.  Returns a malloc'ed string ("" if nothing). */
-static char *log_tail(const char *log_path)
-{
-	_cleanup_close_ int fd = open(log_path, O_RDONLY | O_CLOEXEC);
-	char buf[LOG_TAIL_BYTES + 1];
-	const char *lines[LOG_TAIL_LINES];
-	size_t nlines = 0;
-	struct sbuf s;
-
-	if (fd < 0)
-		return xstrdup("");
-	off_t end = lseek(fd, 0, SEEK_END);
-	off_t from = end > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : 0;
-	ssize_t n = pread(fd, buf, LOG_TAIL_BYTES, from);
-	if (n <= 0)
-		return xstrdup("");
-	buf[n] = '\0';
-	/* Walk lines backwards. */
-	char *p = buf + n;
-	while (p > buf && nlines < LOG_TAIL_LINES) {
-		while (p > buf && (p[-1] == '\n' || p[-1] == '\r'))
-			*--p = '\0';
-		char *e = p;
-		while (p > buf && p[-1] != '\n')
-			p--;
-		if (p == buf && from > 0)
-			break; /* a partial first line */
-		if (e > p && strncmp(p, "banger: ", 8) != 0)
-			lines[nlines++] = p;
-	}
-	sbuf_init(&s);
-	sbuf_puts(&s, "");
-	for (size_t i = nlines; i-- > 0;) {
-		sbuf_puts(&s, lines[i]);
-		if (i)
-			sbuf_puts(&s, " | ");
-	}
-	return sbuf_steal(&s);
-}
 
 /* Shell-quote one word for the log line. */
 static void sh_quote(struct sbuf *s, const char *w)
@@ -184,34 +111,7 @@ static void argv_free(struct argv *a)
 	a->n = a->cap = 0;
 }
 
-static bool valid_ifname(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 15)
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-			return false;
-	return true;
-}
 
-static bool valid_mac(const char *s)
-{
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		char c = s[i];
-		if (i % 3 == 2) {
-			if (c != ':')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			     (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return true;
-}
 
 static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
 {
@@ -231,10 +131,10 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	if (s->memory_mib < 64 || s->memory_mib > 1024 * 1024)
 		return berr_set(err, EINVAL, "memory_mib must be between 64 and 1048576, not %lld",
 				(long long)s->memory_mib);
-	if (s->tap && !valid_ifname(s->tap))
+	if (s->tap && !vmm_valid_ifname(s->tap))
 		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
 				s->tap);
-	if (s->tap && (!s->mac || !valid_mac(s->mac)))
+	if (s->tap && (!s->mac || !vmm_valid_mac(s->mac)))
 		return berr_set(err, EINVAL, "a network device needs a MAC like 52:54:00:12:34:56, not \"%s\"",
 				s->mac ? s->mac : "");
 	/* "/qmp.sock" is the longest name we put in run_dir. */
@@ -353,25 +253,7 @@ static char *runtime_json(const char *qmp_sock, const char *agent_sock, const ch
 	return s;
 }
 
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, len, "status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, len, "signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		snprintf(buf, len, "wait status 0x%x", (unsigned)st);
-}
 
-/* Blocking reap after SIGKILL of our own child (bounded: SIGKILL cannot be
- * caught, and the child is ours so it stays a zombie until we reap). */
-static void kill_and_reap(pid_t pid)
-{
-	int st;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-}
 
 static int spawn_qemu(char *const argv[], const char *log_path, int logfd, pid_t *ret_pid,
 		      struct berr *err)
@@ -402,7 +284,7 @@ static int spawn_qemu(char *const argv[], const char *log_path, int logfd, pid_t
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0) {
-		log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
 		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
 	}
 	*ret_pid = pid;
@@ -485,9 +367,9 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		r = proc_reap(pid, &st);
 		if (r > 0) {
 			char how[64];
-			describe_status(st, how, sizeof(how));
-			_cleanup_free_ char *tail = log_tail(s->log_path);
-			log_note(s->log_path, "qemu exited during start with %s", how);
+			vmm_describe_status(st, how, sizeof(how));
+			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
+			vmm_log_note(s->log_path, "qemu exited during start with %s", how);
 			return berr_set(err, ECHILD, "qemu exited with %s: %s", how,
 					*tail ? tail : "(nothing in its log)");
 		}
@@ -503,95 +385,43 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 			}
 		}
 		if (mono_ms() >= deadline) {
-			kill_and_reap(pid);
-			_cleanup_free_ char *tail = log_tail(s->log_path);
-			log_note(s->log_path, "QMP did not answer within %d s; killed qemu (pid %d)",
+			vmm_kill_and_reap(pid);
+			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
+			vmm_log_note(s->log_path, "QMP did not answer within %d s; killed qemu (pid %d)",
 				 START_TIMEOUT_MS / 1000, (int)pid);
 			return berr_set(err, ETIMEDOUT,
 					"qemu did not answer on its QMP socket within %d s (%s); killed it: %s",
 					START_TIMEOUT_MS / 1000, qerr.msg[0] ? qerr.msg : "no error recorded",
 					*tail ? tail : "(nothing in its log)");
 		}
-		sleep_ms(5);
+		vmm_sleep_ms(5);
 	}
 
-	log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);
+	vmm_log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);
 	ret->pid = pid;
 	ret->pid_start = start;
 	ret->runtime = TAKE_PTR(runtime);
 	return 0;
 }
 
-/* Fetch a string field of the runtime JSON; malloc'ed or NULL. */
-static char *runtime_get(const struct vmm_proc *p, const char *key)
-{
-	json_error_t je;
-	json_t *o;
-	char *v = NULL;
-
-	if (!p->runtime)
-		return NULL;
-	o = json_loads(p->runtime, 0, &je);
-	if (!o)
-		return NULL;
-	const char *s = json_string_value(json_object_get(o, key));
-	if (s)
-		v = xstrdup(s);
-	json_decref(o);
-	return v;
-}
 
 static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {
 	(void)h;
 	if (!p || !proc_alive(p->pid, p->pid_start))
 		return berr_set(err, ESRCH, "qemu (pid %d) is not running", p ? (int)p->pid : 0);
-	_cleanup_free_ char *sock = runtime_get(p, "qmp");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "qmp");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	if (!sock)
 		return berr_set(err, EINVAL, "the stored qemu runtime has no QMP socket path");
 	int r = qmp_call(sock, QMP_CTL_MS, "system_powerdown", NULL, NULL, err);
 	if (r < 0)
 		return berr_wrap(err, "asking qemu (pid %d) to power down", (int)p->pid);
-	log_note(log, "sent system_powerdown (ACPI power button)");
+	vmm_log_note(log, "sent system_powerdown (ACPI power button)");
 	return 0;
 }
 
-static int pidfd_open_(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
 
-/* SIGKILL pid only if it is still the process that started at start.  With
- * a pidfd the check and the signal name the same process even if it dies
- * and its pid is reused in between. */
-static int kill_exact(pid_t pid, int64_t start, struct berr *err)
-{
-	_cleanup_close_ int pfd = pidfd_open_(pid);
-
-	if (pfd < 0 && errno == ESRCH)
-		return 0;
-	if (!proc_alive(pid, start))
-		return 0;
-#ifdef SYS_pidfd_send_signal
-	if (pfd >= 0) {
-		if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
-			return berr_set(err, errno, "cannot kill qemu (pid %d): %s", (int)pid,
-					strerror(errno));
-		return 0;
-	}
-#endif
-	if (kill(pid, SIGKILL) < 0 && errno != ESRCH)
-		return berr_set(err, errno, "cannot kill qemu (pid %d): %s", (int)pid,
-				strerror(errno));
-	return 0;
-}
 
 static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {
@@ -600,25 +430,25 @@ static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct 
 		return berr_set(err, EINVAL, "no qemu process to kill");
 	if (!proc_alive(p->pid, p->pid_start))
 		return 0;
-	_cleanup_free_ char *sock = runtime_get(p, "qmp");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "qmp");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	struct berr qerr = { 0 };
 	/* QEMU may close the socket before its reply arrives: that is a quit too. */
 	if (sock && (qmp_call(sock, QMP_QUIT_MS, "quit", NULL, NULL, &qerr) == 0 ||
 		     qerr.code == ECONNRESET)) {
 		int64_t deadline = mono_ms() + QUIT_WAIT_MS;
 		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
-			sleep_ms(10);
+			vmm_sleep_ms(10);
 		if (!proc_alive(p->pid, p->pid_start)) {
-			log_note(log, "qemu quit on request");
+			vmm_log_note(log, "qemu quit on request");
 			return 0;
 		}
 	} else if (sock) {
-		log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
+		vmm_log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
 	}
-	int r = kill_exact(p->pid, p->pid_start, err);
+	int r = vmm_kill_exact(p->pid, p->pid_start, "qemu", err);
 	if (r == 0)
-		log_note(log, "killed qemu (pid %d) with SIGKILL", (int)p->pid);
+		vmm_log_note(log, "killed qemu (pid %d) with SIGKILL", (int)p->pid);
 	return r;
 }
 
@@ -627,21 +457,21 @@ static int qemu_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct
 	(void)h;
 	if (!p || !proc_alive(p->pid, p->pid_start))
 		return berr_set(err, ESRCH, "qemu (pid %d) is gone", p ? (int)p->pid : 0);
-	_cleanup_free_ char *sock = runtime_get(p, "qmp");
-	_cleanup_free_ char *log = runtime_get(p, "log");
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "qmp");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
 	struct berr qerr = { 0 };
 	json_t *st = NULL;
 	if (!sock) {
-		log_note(log, "adopted qemu (pid %d) without a QMP socket path", (int)p->pid);
+		vmm_log_note(log, "adopted qemu (pid %d) without a QMP socket path", (int)p->pid);
 		return 0;
 	}
 	if (qmp_call(sock, QMP_CTL_MS, "query-status", NULL, &st, &qerr) < 0) {
-		log_note(log, "adopted qemu (pid %d) but QMP does not answer: %s", (int)p->pid,
+		vmm_log_note(log, "adopted qemu (pid %d) but QMP does not answer: %s", (int)p->pid,
 			 qerr.msg);
 		return 0;
 	}
 	const char *status = json_string_value(json_object_get(st, "status"));
-	log_note(log, "adopted qemu (pid %d), status %s", (int)p->pid, status ? status : "unknown");
+	vmm_log_note(log, "adopted qemu (pid %d), status %s", (int)p->pid, status ? status : "unknown");
 	json_decref(st);
 	return 0;
 }

@@ -1,4 +1,5 @@
 #!/bin/bash
+# Addresses below are data in a fake tree: no interface, route or packet, so no netns/unshare is needed.
 # Unit tests for the banger shim against a FAKE control tree: plain files and
 # directories laid out like the daemon's tree (DESIGN §3), no daemon, so a
 # write just lands in a file.  The daemon-backed tests live elsewhere.

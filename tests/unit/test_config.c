@@ -1,3 +1,5 @@
+/* Private-range addresses here are config values only: nothing is configured
+ * or sent, so no netns/unshare is needed. */
 /* tests/unit/test_config.c: config.toml mapping and VM sizing
  * (core/config.c). */
 #include <stdarg.h>

@@ -1,3 +1,5 @@
+/* Private-range addresses here are known_hosts data only; the test sshd
+ * listens on 127.0.0.1, so no netns/unshare is needed. */
 /* tests/unit/test_ssh.c: core/sshkeys.c and core/knownhosts.c against
  * OpenSSH's own tools (ssh-keygen, ssh) and a real sshd on 127.0.0.1.
  *
