@@ -117,6 +117,26 @@ char *sbuf_steal(struct sbuf *s)
 	return p;
 }
 
+void sbuf_shquote(struct sbuf *s, const char *w)
+{
+	bool plain = *w != '\0';
+	for (const char *p = w; *p && plain; p++)
+		plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789_@%+=:,./-", *p) != NULL;
+	if (plain) {
+		sbuf_puts(s, w);
+		return;
+	}
+	sbuf_puts(s, "'");
+	for (const char *p = w; *p; p++) {
+		if (*p == '\'')
+			sbuf_puts(s, "'\\''");
+		else
+			sbuf_add(s, p, 1);
+	}
+	sbuf_puts(s, "'");
+}
+
 int parse_u64(const char *s, uint64_t *ret)
 {
 	uint64_t v = 0;

@@ -37,6 +37,8 @@ void sbuf_puts(struct sbuf *s, const char *str);
 void sbuf_printf(struct sbuf *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 char *sbuf_steal(struct sbuf *s); /* NUL-terminated, caller frees */
+/* Append w quoted for a POSIX shell (bare when it needs no quoting). */
+void sbuf_shquote(struct sbuf *s, const char *w);
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);

@@ -39,26 +39,6 @@ extern char **environ;
  * cannot be written must not fail the operation it describes. */
 
 
-/* Shell-quote one word for the log line. */
-static void sh_quote(struct sbuf *s, const char *w)
-{
-	bool plain = *w != '\0';
-	for (const char *p = w; *p && plain; p++)
-		plain = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			       "0123456789_@%+=:,./-", *p) != NULL;
-	if (plain) {
-		sbuf_puts(s, w);
-		return;
-	}
-	sbuf_puts(s, "'");
-	for (const char *p = w; *p; p++) {
-		if (*p == '\'')
-			sbuf_puts(s, "'\\''");
-		else
-			sbuf_add(s, p, 1);
-	}
-	sbuf_puts(s, "'");
-}
 
 /* A value inside a QEMU option list: a ',' is written ",,". */
 static char *opt_escape(const char *v)
@@ -341,7 +321,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	sbuf_puts(&line, "banger: exec");
 	for (size_t i = 0; i < a.n; i++) {
 		sbuf_puts(&line, " ");
-		sh_quote(&line, a.v[i]);
+		sbuf_shquote(&line, a.v[i]);
 	}
 	sbuf_puts(&line, "\n");
 	ssize_t wn = write(logfd, line.buf, line.len);

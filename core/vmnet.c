@@ -424,18 +424,6 @@ void vmnet_forget(struct banger *b, const struct vm_rec *r)
 	ssh_set(b, r->id, SSH_NONE);
 }
 
-static void sh_quote(struct sbuf *s, const char *w)
-{
-	sbuf_puts(s, "'");
-	for (const char *p = w; *p; p++) {
-		if (*p == '\'')
-			sbuf_puts(s, "'\\''");
-		else
-			sbuf_add(s, p, 1);
-	}
-	sbuf_puts(s, "'");
-}
-
 void vmnet_write_ssh_config(struct banger *b)
 {
 	struct vm_rec *all = NULL;
@@ -481,7 +469,7 @@ void vmnet_ssh_command(struct banger *b, const struct vm_rec *r, struct sbuf *ou
 	if (!ip[0])
 		return;
 	sbuf_puts(out, "ssh -F ");
-	sh_quote(out, b->ssh_config);
+	sbuf_shquote(out, b->ssh_config);
 	sbuf_printf(out, " %s.vm\n", r->name);
 }
 

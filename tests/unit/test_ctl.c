@@ -138,11 +138,26 @@ static void test_parse_numbers(void **state)
 	assert_string_equal(buf, "1000");
 }
 
+static void test_shquote(void **state)
+{
+	struct sbuf s;
+	(void)state;
+	sbuf_init(&s);
+	sbuf_shquote(&s, "/plain/path-1.x");
+	sbuf_puts(&s, " ");
+	sbuf_shquote(&s, "it's a b");
+	sbuf_puts(&s, " ");
+	sbuf_shquote(&s, "");
+	assert_string_equal(s.buf, "/plain/path-1.x 'it'\\''s a b' ''");
+	sbuf_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctl_ok), cmocka_unit_test(test_ctl_errors),
 		cmocka_unit_test(test_kv), cmocka_unit_test(test_parse_numbers),
+		cmocka_unit_test(test_shquote),
 	};
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
 }
