@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "util.h"
+
+extern char **environ;
 
 #define LOG_TAIL_BYTES 4096
 #define LOG_TAIL_LINES 4
@@ -189,4 +192,40 @@ char *vmm_runtime_get(const struct vmm_proc *p, const char *key)
 		v = xstrdup(s);
 	json_decref(o);
 	return v;
+}
+
+int vmm_spawn(char *const argv[], int outfd, int errfd, const char *log_path, pid_t *ret_pid,
+	      struct berr *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	int r;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	sigemptyset(&none);
+	sigfillset(&all);
+	sigdelset(&all, SIGKILL);
+	sigdelset(&all, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+					 POSIX_SPAWN_SETSIGDEF);
+	if (strchr(argv[0], '/'))
+		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
+	else
+		r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
+	}
+	*ret_pid = pid;
+	return 0;
 }

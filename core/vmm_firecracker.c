@@ -45,13 +45,7 @@ extern char **environ;
 
 #define FC_BOOT_ARGS "console=ttyS0 reboot=k panic=1 pci=off root=/dev/vda rw"
 
-
 /* Append one "banger: ..." line to the VMM log (best effort). */
-
-
-
-
-
 
 /* --id: 1-64 characters, alphanumerics and '-' (FIRECRACKER.md §3, §4).
  * VM names are DNS labels (a-z 0-9 -, at most 63), so they pass as is. */
@@ -66,8 +60,6 @@ static bool valid_fc_id(const char *s)
 			return false;
 	return true;
 }
-
-
 
 /* firecracker_bin, else "firecracker" looked up in PATH. */
 static const char *fc_bin(const struct vmm_host *h)
@@ -198,42 +190,6 @@ static int probe_version(const char *bin, const char *log_path, char *ret, size_
 				"%s --version printed \"%.80s\", not \"Firecracker vX.Y.Z\"", bin, out);
 	snprintf(ret, retlen, "%s", v + strlen("Firecracker v"));
 	*ret_v = fv;
-	return 0;
-}
-
-static int spawn_fc(char *const argv[], int outfd, int errfd, const char *log_path,
-		    pid_t *ret_pid, struct berr *err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid;
-	int r;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
-	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	sigemptyset(&none);
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					 POSIX_SPAWN_SETSIGDEF);
-	if (strchr(argv[0], '/'))
-		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-	else
-		r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
-		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
-	}
-	*ret_pid = pid;
 	return 0;
 }
 
@@ -465,7 +421,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	}
 	/* With PUT /serial, stdout only carries Firecracker's own early log
 	 * lines: both go to the VM log. */
-	r = spawn_fc(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
+	r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
 	if (r < 0)
 		goto out;
 
@@ -542,7 +498,6 @@ out:
 	fc_paths_free(&fp);
 	return r;
 }
-
 
 static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {

@@ -34,11 +34,8 @@ extern char **environ;
 #define QMP_QUIT_MS 1000       /* kill: best-effort quit */
 #define QUIT_WAIT_MS 2000      /* kill: grace after a successful quit */
 
-
 /* Append one "banger: ..." line to the VMM log.  Best effort: a note that
  * cannot be written must not fail the operation it describes. */
-
-
 
 /* A value inside a QEMU option list: a ',' is written ",,". */
 static char *opt_escape(const char *v)
@@ -90,8 +87,6 @@ static void argv_free(struct argv *a)
 	a->v = NULL;
 	a->n = a->cap = 0;
 }
-
-
 
 static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
 {
@@ -233,44 +228,6 @@ static char *runtime_json(const char *qmp_sock, const char *agent_sock, const ch
 	return s;
 }
 
-
-
-static int spawn_qemu(char *const argv[], const char *log_path, int logfd, pid_t *ret_pid,
-		      struct berr *err)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid;
-	int r;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-	sigemptyset(&none);
-	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-					 POSIX_SPAWN_SETSIGDEF);
-	if (strchr(argv[0], '/'))
-		r = posix_spawn(&pid, argv[0], &fa, &attr, argv, environ);
-	else
-		r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
-		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
-	}
-	*ret_pid = pid;
-	return 0;
-}
-
 static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
 		      struct berr *err)
 {
@@ -334,7 +291,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		return berr_set(err, ENOMEM, "cannot encode the qemu runtime description");
 	}
 
-	r = spawn_qemu(a.v, s->log_path, logfd, &pid, err);
+	r = vmm_spawn(a.v, logfd, logfd, s->log_path, &pid, err);
 	argv_free(&a);
 	if (r < 0)
 		return r;
@@ -384,7 +341,6 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	return 0;
 }
 
-
 static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {
 	(void)h;
@@ -400,8 +356,6 @@ static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, str
 	vmm_log_note(log, "sent system_powerdown (ACPI power button)");
 	return 0;
 }
-
-
 
 static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
 {
