@@ -29,10 +29,10 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmstate.c core/ctl.c core/disk.c core/workdisk.c core/proc.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
-             core/knownhosts.c helper/net.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
+             core/knownhosts.c helper/net.c helper/netaddr.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c
 FS_SRCS   := fs/fs.c fs/main.c
-HELPER_SRCS := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
+HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -42,22 +42,22 @@ FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl \
               test_net test_ssh test_vmm_firecracker test_helper
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
-test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c
+test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
 test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
-test_net_SRCS      := core/err.c core/util.c helper/net.c helper/nat.c
+test_net_SRCS      := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c \
                              core/vmm_common.c
-test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/nat.c helper/proto.c \
+test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c
 
 FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts fuzz_helper_proto
-fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c
+fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
@@ -97,7 +97,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 unit: $(UNIT_TESTS:%=$(BUILD)/tests/%) $(BUILD)/tests/helper_cli
 
 # libFuzzer targets need clang; they are always built with ASan+UBSan.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icore $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icore -Ihelper $(PKG_CFLAGS)
 define fuzz_rule
 $(BUILD)/fuzz/$(1): $$($(1)_SRCS) tests/fuzz/$(1).c
 	@mkdir -p $$(dir $$@)

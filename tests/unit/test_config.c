@@ -252,7 +252,7 @@ static void test_bad_values(void **state)
 	expect_err("ssh_key_path = \"a\\nb\"\n", EINVAL, 1, "control character");
 	expect_err("default_image_name = \"../etc\"\n", EINVAL, 1, "must be a name, not a path");
 	expect_err("default_kernel_name = \"..\"\n", EINVAL, 1, "must be a name");
-	expect_err("bridge_name = \"abcdefghijklmnop\"\n", EINVAL, 1, "longer than 15 bytes");
+	expect_err("bridge_name = \"abcdefghijklmnop\"\n", EINVAL, 1, "at most 15 bytes");
 	expect_err("bridge_name = \"br 0\"\n", EINVAL, 1, "may only contain");
 	expect_err("bridge_name = \"br/0\"\n", EINVAL, 1, "may only contain");
 	expect_err("bridge_name = \"..\"\n", EINVAL, 1, "not a valid interface name");
@@ -265,7 +265,7 @@ static void test_bad_values(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(subnets); i++) {
 		char text[128];
 		snprintf(text, sizeof(text), "bridge_subnet = \"%s\"\n", subnets[i]);
-		expect_err(text, EINVAL, 1, "must be an IPv4 address with a prefix");
+		expect_err(text, EINVAL, 1, "is not an IPv4 address with a prefix");
 	}
 	expect_err("bridge_subnet = \"10.0.0.1/15\"\n", EINVAL, 1, "between 16 and 30");
 	expect_err("bridge_subnet = \"10.0.0.1/31\"\n", EINVAL, 1, "between 16 and 30");
