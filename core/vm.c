@@ -69,8 +69,17 @@ static enum vm_state rec_state(const struct vm_rec *r)
 	return s;
 }
 
+/* Every state change goes through here and is checked against the state
+ * machine (vmstate.c).  Verbs are refused before anything happens, so an
+ * illegal transition here is a bug in this file: it is logged loudly, and
+ * the change is still recorded so a VM never wedges in a stale state. */
 static void rec_set_state(struct vm_rec *r, enum vm_state s)
 {
+	enum vm_state from;
+	struct berr e = { 0 };
+	if (r->state[0] && vm_state_parse(r->state, &from) == 0 &&
+	    vm_transition_check(r->name, from, s, &e) < 0)
+		blog("internal error: %s", e.msg);
 	snprintf(r->state, sizeof(r->state), "%s", vm_state_name(s));
 }
 

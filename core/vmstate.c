@@ -22,7 +22,7 @@ static const char *const verb_names[VERB_COUNT] = {
 #define B(s) (1u << (s))
 static const unsigned legal[VM_STATE_COUNT] = {
 	[VM_CREATED] = B(VM_STARTING),
-	[VM_STARTING] = B(VM_RUNNING) | B(VM_FAILED),
+	[VM_STARTING] = B(VM_RUNNING) | B(VM_FAILED) | B(VM_STOPPING), /* kill while starting */
 	[VM_RUNNING] = B(VM_STOPPING) | B(VM_STOPPED) | B(VM_FAILED),
 	[VM_STOPPING] = B(VM_STOPPED) | B(VM_FAILED),
 	[VM_STOPPED] = B(VM_STARTING),

@@ -3,7 +3,7 @@
  *   created -> starting -> running -> stopping -> stopped
  *                  \           \          \
  *                   +-> failed  +-> stopped (guest powered off)
- *                               +-> failed  (VMM died)
+ *                   +-> stopping (kill)  +-> failed  (VMM died)
  *   stopped|failed -> starting
  *
  * Verbs are checked against the state before anything is done; a refusal

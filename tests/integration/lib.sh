@@ -71,6 +71,10 @@ daemon_stop() {
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=
 	umount -l "$FS" 2>/dev/null || true
+	# The daemon logs an illegal state transition as an internal error.
+	if grep -q 'internal error:' "$T/daemon.log" 2>/dev/null; then
+		fail "daemon-no-internal-errors: $(grep 'internal error:' "$T/daemon.log" | head -3)"
+	fi
 	# Sanitizer builds (make check-asan): any report from the daemon fails.
 	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/daemon.log" 2>/dev/null; then
 		fail "daemon-sanitizer-clean: see below"
