@@ -299,7 +299,7 @@ int kh_check(const char *known_hosts, const char *host_alias, const char *ip,
 	     const char *hostkey_line, bool *ret_first_use, struct berr *err)
 {
 	_cleanup_kh_file_ struct kh_file f = {0};
-	_cleanup_close_ int lock = -1;
+	_cleanup_unlock_close_ int lock = -1;
 	_cleanup_free_ char *key = NULL;
 	const char *pinned = NULL;
 	int r;
@@ -357,7 +357,7 @@ int kh_check(const char *known_hosts, const char *host_alias, const char *ip,
 int kh_remove(const char *known_hosts, const char *host_alias, struct berr *err)
 {
 	_cleanup_kh_file_ struct kh_file f = {0};
-	_cleanup_close_ int lock = -1;
+	_cleanup_unlock_close_ int lock = -1;
 	size_t kept = 0;
 	int r;
 

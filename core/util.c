@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -378,3 +379,11 @@ static int64_t clock_ms(clockid_t c)
 
 int64_t now_ms(void) { return clock_ms(CLOCK_REALTIME); }
 int64_t mono_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+
+void unlock_close(int fd)
+{
+	if (fd < 0)
+		return;
+	(void)flock(fd, LOCK_UN);
+	close(fd);
+}

@@ -19,6 +19,14 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 #define _cleanup_free_ __attribute__((cleanup(freep)))
 #define _cleanup_close_ __attribute__((cleanup(closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
+
+/* For a descriptor holding a flock(): unlock, then close.  The unlock is
+ * explicit because a child forked by another thread (posix_spawn of a VMM)
+ * may hold a copy of the open file description until it execs, and a plain
+ * close would leave the lock with that copy. */
+void unlock_close(int fd);
+static inline void unlock_closep(int *fd) { unlock_close(*fd); }
+#define _cleanup_unlock_close_ __attribute__((cleanup(unlock_closep)))
 #define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -247,7 +247,8 @@ static int build_fs(ext2_filsys fs, const char *label, struct berr *err)
 int workdisk_create(const char *path, uint64_t size, const char *label,
 		    struct berr *err)
 {
-	_cleanup_close_ int fd = -1, lib = -1;
+	_cleanup_unlock_close_ int fd = -1;
+	_cleanup_close_ int lib = -1;
 	struct ext2_super_block param;
 	ext2_filsys fs = NULL;
 	char name[16];
@@ -437,7 +438,7 @@ static int walk_parents(ext2_filsys fs, const char *guest_path, mode_t mode, uid
 static int image_open_fs(const char *image, int *ret_fd, ext2_filsys *ret_fs,
 			 struct berr *err)
 {
-	_cleanup_close_ int fd = -1;
+	_cleanup_unlock_close_ int fd = -1;
 	ext2_filsys fs = NULL;
 	char name[16];
 	errcode_t e;
@@ -479,7 +480,7 @@ static int image_close_fs(const char *image, int fd, ext2_filsys fs, int r,
 	if (fsync(fd) < 0 && r >= 0)
 		r = berr_set(err, errno, "flushing disk image %s failed: %s", image,
 			     strerror(errno));
-	close(fd);
+	unlock_close(fd);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -481,6 +482,69 @@ static void test_workdisk_write_files(void **state)
 	assert_int_equal(count_fds(), fds);
 }
 
+/* A forked child holds a copy of every descriptor the daemon had open at
+ * the time, until it execs or exits; with QEMU spawned from one thread while
+ * another writes a work disk, the child briefly shares the disk's open file
+ * description.  The lock must not outlive our close because of that: a
+ * writer that finishes unlocks explicitly, so the next writer gets in. */
+static volatile int forker_stop;
+
+static void *forker(void *arg)
+{
+	(void)arg;
+	while (!forker_stop) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			usleep(20 * 1000);
+			_exit(0);
+		}
+		if (pid > 0)
+			(void)waitpid(pid, NULL, 0);
+	}
+	return NULL;
+}
+
+static void test_workdisk_lock_vs_fork(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "work.img");
+	struct berr err = { 0 };
+	struct workdisk_file file = { "/.ssh/authorized_keys", "k\n", 2, 0600, 0, 0 };
+	pthread_t th;
+	int failures = 0, rounds = 0;
+	int64_t until;
+
+	assert_int_equal(workdisk_create(img, 64 << 20, "work", &err), 0);
+	forker_stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, forker, NULL), 0);
+	until = mono_ms() + 1500;
+	while (mono_ms() < until) {
+		berr_clear(&err);
+		if (workdisk_mkdir(img, "/.ssh", 0700, 0, 0, &err) < 0 ||
+		    workdisk_write_files(img, &file, 1, 0700, &err) < 0) {
+			if (!failures)
+				print_message("first failure: %s\n", err.msg);
+			failures++;
+		}
+		rounds++;
+	}
+	forker_stop = 1;
+	pthread_join(th, NULL);
+	print_message("%d rounds of mkdir+write beside a forking thread, %d failed\n",
+		      rounds, failures);
+	assert_true(rounds > 10);
+	assert_int_equal(failures, 0);
+	fsck_ok(img);
+
+	/* A real second writer is still refused. */
+	int fd = open(img, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(workdisk_write_files(img, &file, 1, 0700, &err), -EBUSY);
+	close(fd);
+}
+
 static void test_workdisk_bad_paths(void **state)
 {
 	struct fixture *f = *state;
@@ -556,6 +620,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workdisk_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_bad_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workdisk_lock_vs_fork, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("disk", tests, NULL, NULL);
