@@ -55,6 +55,7 @@ static const struct key_def top_keys[] = {
 	{ "bridge_name", K_BRIDGE, F(bridge_name), 0, 0, 0 },
 	{ "bridge_subnet", K_SUBNET, F(bridge_subnet), 0, 0, 0 },
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
+	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
 };
 
 static const struct key_def vm_default_keys[] = {
@@ -78,6 +79,7 @@ void config_init(struct banger_config *c)
 	c->bridge_name = xstrdup("br-fc");
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
+	c->dns_port = 42053;
 }
 
 static char *dup_or_null(const char *s)

@@ -28,6 +28,7 @@ struct banger_config {
 	char *bridge_name;         /* default "br-fc" */
 	char *bridge_subnet;       /* default "172.16.0.1/24" (gateway/prefix) */
 	int64_t stop_timeout_s;    /* graceful stop before kill, default 30 */
+	int64_t dns_port;          /* .vm DNS on the bridge gateway, default 42053, 0 = off */
 	struct {
 		bool has_vcpu, has_memory_mib, has_disk_size;
 		int64_t vcpu;

@@ -52,6 +52,7 @@ static void expect_err(const char *text, int code, int line, const char *want)
 	assert_string_equal(c.vmm, "auto");
 	assert_string_equal(c.bridge_name, "br-fc");
 	assert_int_equal(c.stop_timeout_s, 30);
+	assert_int_equal(c.dns_port, 42053);
 	assert_false(c.vm_defaults.has_vcpu);
 	assert_int_equal(c.n_file_sync, 0);
 	config_free(&c);
@@ -95,6 +96,7 @@ static const char full_config[] =
 	"bridge_name = \"br-test_0.a\"\n"
 	"bridge_subnet = \"10.20.0.1/16\"\n"
 	"stop_timeout_s = 600\n"
+	"dns_port = 0\n"
 	"\n"
 	"[vm_defaults]\n"
 	"vcpu = 2\n"
@@ -126,6 +128,7 @@ static void test_full_config(void **state)
 	assert_string_equal(c.bridge_name, "br-test_0.a");
 	assert_string_equal(c.bridge_subnet, "10.20.0.1/16");
 	assert_int_equal(c.stop_timeout_s, 600);
+	assert_int_equal(c.dns_port, 0);
 	assert_true(c.vm_defaults.has_vcpu);
 	assert_int_equal(c.vm_defaults.vcpu, 2);
 	assert_true(c.vm_defaults.has_memory_mib);
@@ -136,9 +139,9 @@ static void test_full_config(void **state)
 	assert_string_equal(c.file_sync[0].host, "~/.gitconfig");
 	assert_string_equal(c.file_sync[0].guest, "/root/.gitconfig");
 	assert_null(c.file_sync[0].mode);
-	assert_int_equal(c.file_sync[0].line, 18);
+	assert_int_equal(c.file_sync[0].line, 19);
 	assert_string_equal(c.file_sync[1].mode, "0600");
-	assert_int_equal(c.file_sync[1].line, 22);
+	assert_int_equal(c.file_sync[1].line, 23);
 	assert_null(c.path);
 	config_free(&c);
 }
@@ -274,6 +277,7 @@ static void test_bad_values(void **state)
 	expect_err("stop_timeout_s = 0\n", EINVAL, 1, "between 1 and 600, got 0");
 	expect_err("stop_timeout_s = 601\n", EINVAL, 1, "between 1 and 600");
 	expect_err("stop_timeout_s = -5\n", EINVAL, 1, "between 1 and 600");
+	expect_err("dns_port = 65536\n", EINVAL, 1, "between 0 and 65535");
 	expect_err("[vm_defaults]\nvcpu = 0\n", EINVAL, 2, "vcpu must be between 1 and 32");
 	expect_err("[vm_defaults]\nvcpu = 33\n", EINVAL, 2, "vcpu must be between 1 and 32");
 	expect_err("[vm_defaults]\nmemory_mib = 127\n", EINVAL, 2, "between 128 and 1048576");
