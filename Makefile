@@ -12,7 +12,7 @@ VERSION    := 0.1.0
 CC         ?= gcc
 BUILD      ?= build
 PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto libssh libcurl \
-              libnl-3.0 libnl-route-3.0 libnftables
+              libnl-3.0 libnl-route-3.0 libnftables libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
@@ -30,10 +30,13 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
              core/knownhosts.c helper/net.c helper/netaddr.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
-             core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c
+             core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c helper/resolved.c
+CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
+CORE_SRCS += helper/jail.c helper/paths.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
-               helper/paths.c helper/ops.c helper/root_main.c
+               helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
+HELPER_SRCS += helper/jail.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -41,6 +44,8 @@ FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 # unit tests: name -> the core sources it links
 UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmstate test_ctl \
               test_net test_ssh test_vmm_firecracker test_helper
+UNIT_TESTS += test_dns
+test_dns_SRCS := core/err.c core/util.c core/dns.c core/dnsd.c
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
@@ -53,8 +58,12 @@ test_net_SRCS      := core/err.c core/util.c helper/net.c helper/netaddr.c helpe
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c \
                              core/vmm_common.c
+test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c helper/client.c helper/proto.c
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
-                      helper/paths.c helper/ops.c
+                      helper/paths.c helper/ops.c helper/resolved.c
+test_helper_SRCS   += helper/jail.c
+UNIT_TESTS += test_resolved
+test_resolved_SRCS := $(test_helper_SRCS)
 
 FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts fuzz_helper_proto
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
@@ -62,6 +71,8 @@ fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
+FUZZERS += fuzz_dns
+fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
@@ -97,7 +108,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 unit: $(UNIT_TESTS:%=$(BUILD)/tests/%) $(BUILD)/tests/helper_cli
 
 # libFuzzer targets need clang; they are always built with ASan+UBSan.
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icore -Ihelper $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icore -Ihelper $(PKG_CFLAGS)
 define fuzz_rule
 $(BUILD)/fuzz/$(1): $$($(1)_SRCS) tests/fuzz/$(1).c
 	@mkdir -p $$(dir $$@)

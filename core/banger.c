@@ -165,6 +165,9 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	b->vmm_host.accel = accel;
 	b->vmm_host.tsc_khz = host_tsc_khz();
 	b->vmm_host.firecracker_bin = b->cfg.firecracker_bin;
+	b->vmm_host.jailer_bin = b->cfg.jailer_bin;
+	b->vmm_host.state_dir = b->paths.state_dir;
+	b->vmm_host.rootc = b->rootc;
 	if (disk_probe_clone(p->state_dir, &b->clone_method, NULL) < 0)
 		b->clone_method = CLONE_SPARSE_COPY;
 

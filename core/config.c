@@ -49,6 +49,7 @@ static const struct key_def top_keys[] = {
 	{ "default_kernel_name", K_NAME, F(default_kernel_name), 0, 0, 0 },
 	{ "ssh_key_path", K_PATH, F(ssh_key_path), 0, 0, 0 },
 	{ "firecracker_bin", K_PATH, F(firecracker_bin), 0, 0, 0 },
+	{ "jailer_bin", K_PATH, F(jailer_bin), 0, 0, 0 },
 	{ "qemu_bin", K_PATH, F(qemu_bin), 0, 0, 0 },
 	{ "vmm", K_VMM, F(vmm), 0, 0, 0 },
 	{ "qemu_accel", K_ACCEL, F(qemu_accel), 0, 0, 0 },
@@ -103,6 +104,7 @@ void config_free(struct banger_config *c)
 	free(c->default_kernel_name);
 	free(c->ssh_key_path);
 	free(c->firecracker_bin);
+	free(c->jailer_bin);
 	free(c->qemu_bin);
 	free(c->vmm);
 	free(c->qemu_accel);
@@ -122,6 +124,7 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->default_kernel_name = dup_or_null(src->default_kernel_name);
 	dst->ssh_key_path = dup_or_null(src->ssh_key_path);
 	dst->firecracker_bin = dup_or_null(src->firecracker_bin);
+	dst->jailer_bin = dup_or_null(src->jailer_bin);
 	dst->qemu_bin = dup_or_null(src->qemu_bin);
 	dst->vmm = dup_or_null(src->vmm);
 	dst->qemu_accel = dup_or_null(src->qemu_accel);

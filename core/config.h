@@ -22,6 +22,7 @@ struct banger_config {
 	char *default_kernel_name;
 	char *ssh_key_path;
 	char *firecracker_bin;
+	char *jailer_bin;          /* NULL or "" = Firecracker runs without the jailer */
 	char *qemu_bin;            /* default "qemu-system-x86_64" */
 	char *vmm;                 /* "auto" | "firecracker" | "qemu" */
 	char *qemu_accel;          /* "auto" | "kvm" | "tcg" */

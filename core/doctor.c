@@ -43,6 +43,24 @@ void doctor_render(struct banger *b, struct sbuf *out)
 		    strcmp(b->cfg.vmm, "auto") ? "; config overrides: " : "",
 		    strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "");
 
+	/* The jailer (docs/firecracker.md): who runs it, and whether it can. */
+	if (b->cfg.jailer_bin && *b->cfg.jailer_bin) {
+		_cleanup_free_ char *jailer = find_program(b->cfg.jailer_bin);
+		if (b->rootc)
+			sbuf_printf(out, "ok jailer through bangerd-root (its --jailer and "
+				    "--firecracker), jails in %s/jail\n", b->paths.state_dir);
+		else if (getuid() != 0)
+			sbuf_printf(out, "fail jailer jailer_bin is set, but bangerd is not root and "
+				    "bangerd-root is not reachable: firecracker VMs cannot start\n");
+		else if (!jailer)
+			sbuf_printf(out, "fail jailer %s not found\n", b->cfg.jailer_bin);
+		else
+			sbuf_printf(out, "ok jailer %s (in-process: bangerd is root), jails in %s/jail\n",
+				    jailer, b->paths.state_dir);
+	} else {
+		sbuf_printf(out, "ok jailer none: jailer_bin is not set, firecracker runs unjailed\n");
+	}
+
 	sbuf_printf(out, "%s fuse /dev/fuse%s\n", access("/dev/fuse", R_OK | W_OK) == 0 ? "ok" : "fail",
 		    access("/dev/fuse", R_OK | W_OK) == 0 ? "" : " not usable");
 	if (b->clone_method == CLONE_REFLINK)

@@ -50,6 +50,9 @@ struct banger {
 	uint32_t net_gw, net_net;
 	int net_prefix;
 	bool net_ready;            /* bridge and NAT ensured */
+	struct dnsd *dnsd;         /* the .vm responder (vmdns.c), NULL until the bridge exists */
+	bool dns_starting, dns_wired;
+	char dns_why[320];
 	char *ssh_key, *known_hosts, *ssh_config, *pubkey;
 	struct {
 		int64_t id;

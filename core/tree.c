@@ -236,6 +236,14 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 		sbuf_printf(out, "vmm %s\n", d ? d->name : "-");
 		sbuf_printf(out, "vmm_reason %s\n", why[0] ? why : "-");
 	}
+	{
+		/* The jail of a VM started under the jailer (its runtime JSON). */
+		json_error_t je;
+		json_t *rt = r.runtime && vm_state_live(s) ? json_loads(r.runtime, 0, &je) : NULL;
+		const char *jail = json_string_value(json_object_get(rt, "jail"));
+		sbuf_printf(out, "jail %s\n", jail ? jail : "-");
+		json_decref(rt);
+	}
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);

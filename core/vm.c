@@ -200,6 +200,13 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 	run = vm_run_dir(b, r.name);
 	rm_rf(dir);
 	rm_rf(run);
+	/* What a driver keeps elsewhere (Firecracker's jail). */
+	const struct vmm_driver *const drivers[] = { &vmm_qemu_driver, &vmm_firecracker_driver };
+	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {
+		struct berr e = { 0 };
+		if (drivers[i]->forget && drivers[i]->forget(&b->vmm_host, r.name, &e) < 0)
+			blog("vm %s: %s", r.name, e.msg);
+	}
 	blog("vm %s deleted", r.name);
 out:
 	pthread_mutex_unlock(&b->lock);

@@ -33,12 +33,21 @@ struct vmm_spec {
 	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
 };
 
+struct rootc; /* helper/client.h */
+
 /* Host-wide driver settings, resolved from config by the core. */
 struct vmm_host {
 	const char *qemu_bin;      /* "qemu-system-x86_64" or a path */
 	const char *accel;         /* "kvm" or "tcg": already resolved, never "auto" */
 	int64_t tsc_khz;           /* host TSC kHz for tsc_early_khz= under TCG, 0 = omit */
 	const char *firecracker_bin;
+	/* The jailer (docs/firecracker.md "The jailer"): NULL or "" runs
+	 * Firecracker directly.  Set, a root daemon runs this jailer itself;
+	 * a daemon that is not root asks rootc (bangerd-root runs its own
+	 * --jailer).  Jails are <state_dir>/jail/<vm>/root. */
+	const char *jailer_bin;
+	const char *state_dir;
+	struct rootc *rootc;       /* bangerd-root, when the daemon is not root; else NULL */
 };
 
 /* What identifies a running VMM.  runtime is a driver-owned JSON object
@@ -70,6 +79,10 @@ struct vmm_driver {
 	 * adopted, -ESRCH if the process is gone. */
 	int (*adopt)(const struct vmm_host *h, const struct vmm_proc *p,
 		     struct berr *err);
+	/* The VM is being deleted: remove what the driver keeps for it
+	 * outside the VM's state and run dirs (Firecracker's jail).  May be
+	 * NULL. */
+	int (*forget)(const struct vmm_host *h, const char *name, struct berr *err);
 };
 
 extern const struct vmm_driver vmm_qemu_driver;

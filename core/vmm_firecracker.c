@@ -8,7 +8,14 @@
  * Serial output goes to the console file through PUT /serial (1.14.0+) or,
  * for older versions, through Firecracker's stdout.  The runtime JSON:
  *   {"api": SOCK, "vsock": UDS, "cid": N, "version": "1.16.1",
- *    "serial": "api"|"stdout", "log": PATH, "fc_log": PATH, "argv": [...]} */
+ *    "serial": "api"|"stdout", "log": PATH, "fc_log": PATH, "argv": [...]}
+ *
+ * With jailer_bin set, start() instead prepares a jail root below the
+ * state dir (hard links of the VM's files), launches Firecracker through
+ * the jailer (helper/jail.c in-process when the daemon is root, else
+ * bangerd-root's JAIL_LAUNCH), and gives every API call a path relative to
+ * the jail.  The runtime JSON then also has "jail", "jail_dir", "jail_id",
+ * "jailer", "daemonized" and "jail_paths" (docs/firecracker.md). */
 #define _GNU_SOURCE
 #include "vmm.h"
 
@@ -26,7 +33,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "client.h"
+#include "disk.h"
 #include "fc_api.h"
+#include "jail.h"
 #include "vmm_common.h"
 #include "util.h"
 
@@ -59,6 +69,23 @@ static bool valid_fc_id(const char *s)
 		      (*p >= '0' && *p <= '9') || *p == '-'))
 			return false;
 	return true;
+}
+
+/* A program name as posix_spawnp would find it (xmalloc'ed), or NULL. */
+static char *lookup_program(const char *prog)
+{
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *p = path_join(d, prog);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
 }
 
 /* firecracker_bin, else "firecracker" looked up in PATH. */
@@ -239,16 +266,30 @@ static int fc_put(const char *sock, const char *log_path, const char *path, json
 	return r;
 }
 
+/* Where things are.  The host paths are the daemon's; the "fc_" paths are
+ * what Firecracker is told, which under the jailer are relative to the
+ * jail root ("/rootfs.ext4"), and otherwise the host paths. */
 struct fc_paths {
-	char *api, *vsock, *fc_log, *metrics;
+	char *api, *vsock, *fc_log, *metrics; /* host paths */
+	char *jail_vm, *jail_root;	      /* NULL when not jailed */
+	const char *fc_kernel, *fc_initrd, *fc_rootfs, *fc_work, *fc_console, *fc_log_in,
+	    *fc_metrics, *fc_vsock;
 };
 
-static void fc_paths_init(struct fc_paths *p, const char *run_dir)
+static void fc_paths_init(struct fc_paths *p, const struct vmm_spec *s)
 {
-	p->api = path_join(run_dir, "fc.sock");
-	p->vsock = path_join(run_dir, "vsock.sock");
-	p->fc_log = path_join(run_dir, "fc.log");
-	p->metrics = path_join(run_dir, "fc.metrics");
+	p->api = path_join(s->run_dir, "fc.sock");
+	p->vsock = path_join(s->run_dir, "vsock.sock");
+	p->fc_log = path_join(s->run_dir, "fc.log");
+	p->metrics = path_join(s->run_dir, "fc.metrics");
+	p->fc_kernel = s->kernel;
+	p->fc_initrd = s->initrd;
+	p->fc_rootfs = s->rootfs;
+	p->fc_work = s->workdisk;
+	p->fc_console = s->console_path;
+	p->fc_log_in = p->fc_log;
+	p->fc_metrics = p->metrics;
+	p->fc_vsock = p->vsock;
 }
 
 static void fc_paths_free(struct fc_paths *p)
@@ -257,6 +298,178 @@ static void fc_paths_free(struct fc_paths *p)
 	free(p->vsock);
 	free(p->fc_log);
 	free(p->metrics);
+	free(p->jail_vm);
+	free(p->jail_root);
+}
+
+/* ---- the jailer (docs/firecracker.md "The jailer"; helper/jail.h) ---- */
+
+/* Names inside the jail root, and what Firecracker is told. */
+#define J_KERNEL "vmlinux"
+#define J_INITRD "initrd.img"
+#define J_ROOTFS "rootfs.ext4"
+#define J_WORK "work.ext4"
+#define J_CONSOLE "console.log"
+#define J_VMMLOG "vmm.log"
+#define J_FCLOG "fc.log"
+#define J_METRICS "fc.metrics"
+#define J_VSOCK "/run/vsock.sock"
+
+static bool jailed(const struct vmm_host *h)
+{
+	return h && h->jailer_bin && *h->jailer_bin;
+}
+
+/* The daemon's state dir, canonical (the helper's is: its paths must be
+ * the same strings). */
+static char *state_real(const struct vmm_host *h, struct berr *err)
+{
+	char *r = h->state_dir ? realpath(h->state_dir, NULL) : NULL;
+	if (!r)
+		berr_set(err, h->state_dir ? errno : EINVAL, "state dir %s: %s",
+			 h->state_dir ? h->state_dir : "(unset)",
+			 h->state_dir ? strerror(errno) : "the jailer needs one");
+	return r;
+}
+
+static int jail_paths_init(const struct vmm_host *h, const struct vmm_spec *s,
+			   struct fc_paths *p, struct berr *err)
+{
+	struct sockaddr_un sa;
+	int r;
+
+	if ((r = jail_id_validate(s->name, err)) < 0)
+		return r;
+	_cleanup_free_ char *st = state_real(h, err);
+	if (!st)
+		return -err->code;
+	p->jail_vm = jail_vm_dir(st, s->name);
+	p->jail_root = jail_root_dir(st, s->name);
+	p->api = xasprintf("%s%s", p->jail_root, JAIL_API_SOCK);
+	p->vsock = xasprintf("%s%s", p->jail_root, J_VSOCK);
+	p->fc_log = xasprintf("%s/%s", p->jail_root, J_FCLOG);
+	p->metrics = xasprintf("%s/%s", p->jail_root, J_METRICS);
+	p->fc_kernel = "/" J_KERNEL;
+	p->fc_initrd = s->initrd ? "/" J_INITRD : NULL;
+	p->fc_rootfs = "/" J_ROOTFS;
+	p->fc_work = s->workdisk ? "/" J_WORK : NULL;
+	p->fc_console = "/" J_CONSOLE;
+	p->fc_log_in = "/" J_FCLOG;
+	p->fc_metrics = "/" J_METRICS;
+	p->fc_vsock = J_VSOCK;
+	/* The daemon reaches both sockets by their host path. */
+	if (strlen(p->api) >= sizeof(sa.sun_path) || strlen(p->vsock) >= sizeof(sa.sun_path))
+		return berr_set(err, ENAMETOOLONG,
+				"the jail's API socket %s is longer than a Unix socket path may be "
+				"(%zu bytes); use a shorter VM name or state dir",
+				p->api, sizeof(sa.sun_path) - 1);
+	return 0;
+}
+
+/* Put src into the jail as dst.  A hard link: the jailed Firecracker
+ * writes the VM's own files.  Read-only inputs on another filesystem (or
+ * not ours to link, fs.protected_hardlinks) are copied instead; writable
+ * ones cannot be, and that is an error. */
+static int link_into(const char *src, const char *dst, bool writable, const char *log,
+		     struct berr *err)
+{
+	if (link(src, dst) == 0)
+		return 0;
+	int e = errno;
+	if (writable || (e != EXDEV && e != EPERM && e != EMLINK))
+		return berr_set(err, e,
+				"cannot hard-link %s into the jail as %s: %s%s", src, dst, strerror(e),
+				writable && e == EXDEV
+					? " (the VM's writable files must be on the filesystem of "
+					  "the state dir, where the jails are)"
+					: "");
+	enum clone_method m;
+	if (disk_clone(src, dst, &m, err) < 0)
+		return berr_wrap(err, "copying %s into the jail", src);
+	vmm_log_note(log, "%s copied into the jail (%s; a hard link failed: %s)", src,
+		     clone_method_name(m), strerror(e));
+	return 0;
+}
+
+/* A fresh jail root holding the VM's files (as the owner: the jailer
+ * chowns "/" of the jail to the same uid anyway). */
+static int jail_prepare(const struct vmm_spec *s, const struct fc_paths *p, bool link_log,
+			struct berr *err)
+{
+	_cleanup_free_ char *base = xstrdup(p->jail_vm);
+	int r;
+
+	*strrchr(base, '/') = '\0';
+	/* A Firecracker of an earlier run that lost its daemon's reply. */
+	if (jail_kill_strays(p->jail_root, s->name) > 0)
+		vmm_log_note(s->log_path, "killed a Firecracker left in %s", p->jail_root);
+	if ((r = rm_rf(p->jail_vm)) < 0)
+		return berr_set(err, -r, "cannot remove the old jail %s: %s", p->jail_vm,
+				strerror(-r));
+	if ((r = mkdir_p(base, 0700)) < 0 || (r = mkdir_p(p->jail_root, 0700)) < 0)
+		return berr_set(err, -r, "cannot create %s: %s", p->jail_root, strerror(-r));
+	if ((r = make_empty(s->console_path, err)) < 0)
+		return r;
+	struct {
+		const char *src, *name;
+		bool writable;
+	} files[] = {
+		{s->kernel, J_KERNEL, false},	{s->initrd, J_INITRD, false},
+		{s->rootfs, J_ROOTFS, true},	{s->workdisk, J_WORK, true},
+		{s->console_path, J_CONSOLE, true}, {link_log ? s->log_path : NULL, J_VMMLOG, true},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		if (!files[i].src)
+			continue;
+		_cleanup_free_ char *dst = path_join(p->jail_root, files[i].name);
+		if ((r = link_into(files[i].src, dst, files[i].writable, s->log_path, err)) < 0)
+			return r;
+	}
+	if ((r = make_empty(p->fc_log, err)) < 0 || (r = make_empty(p->metrics, err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Launch through the jailer: in-process when the daemon is root, else
+ * JAIL_LAUNCH.  *ret_child tells whether the pid is our child (reaped by
+ * the core) or not (the jailer daemonized it, or bangerd-root detached
+ * it). */
+static int jail_start(const struct vmm_host *h, const struct vmm_spec *s, bool serial_api,
+		      int outfd, int logfd, char **ret_via, pid_t *ret_pid, bool *ret_child,
+		      struct berr *err)
+{
+	int r;
+
+	if (h->rootc) {
+		*ret_child = false;
+		*ret_via = xstrdup("bangerd-root");
+		r = rootc_jail_launch(h->rootc, s->name, serial_api, ret_pid, err);
+		return r < 0 ? berr_wrap(err, "launching firecracker through the jailer") : 0;
+	}
+	if (geteuid() != 0)
+		return berr_set(err, EPERM,
+				"jailer_bin is set, but bangerd is not root and bangerd-root is not "
+				"reachable: the jailer needs root");
+	_cleanup_free_ char *jpath = lookup_program(h->jailer_bin);
+	_cleanup_free_ char *fpath = lookup_program(fc_bin(h));
+	_cleanup_free_ char *jreal = jpath ? realpath(jpath, NULL) : NULL;
+	_cleanup_free_ char *freal = fpath ? realpath(fpath, NULL) : NULL;
+	_cleanup_free_ char *st = state_real(h, err);
+	if (!jreal || !freal)
+		return berr_set(err, ENOENT, "%s not found", !jreal ? h->jailer_bin : fc_bin(h));
+	if (!st)
+		return -err->code;
+	struct jail_conf c = {.jailer = jreal, .exec_file = freal, .state_dir = st,
+			      .uid = getuid(), .gid = getgid()};
+	struct jail_target t;
+	if ((r = jail_check(&c, s->name, &t, err)) < 0)
+		return r;
+	struct jail_io io = {.daemonize = serial_api, .outfd = outfd, .errfd = logfd};
+	if ((r = jail_launch(&c, s->name, &t, &io, ret_pid, err)) < 0)
+		return r;
+	*ret_child = !serial_api;
+	*ret_via = TAKE_PTR(jreal);
+	return 0;
 }
 
 /* Configure the microVM and start it (the calls are in docs/firecracker.md). */
@@ -268,12 +481,12 @@ static int configure(const struct vmm_host *h, const struct vmm_spec *s,
 	(void)h;
 
 	r = fc_put(fp->api, lp, "/logger",
-		   json_pack("{s:s, s:s, s:b}", "log_path", fp->fc_log, "level", "Info",
+		   json_pack("{s:s, s:s, s:b}", "log_path", fp->fc_log_in, "level", "Info",
 			     "show_level", 1),
 		   API_PUT_MS, err);
 	if (r < 0)
 		return r;
-	r = fc_put(fp->api, lp, "/metrics", json_pack("{s:s}", "metrics_path", fp->metrics),
+	r = fc_put(fp->api, lp, "/metrics", json_pack("{s:s}", "metrics_path", fp->fc_metrics),
 		   API_PUT_MS, err);
 	if (r < 0)
 		return r;
@@ -283,9 +496,10 @@ static int configure(const struct vmm_host *h, const struct vmm_spec *s,
 		args = xasprintf("%s %s", FC_BOOT_ARGS, s->cmdline_extra);
 	else
 		args = xstrdup(FC_BOOT_ARGS);
-	json_t *boot = json_pack("{s:s, s:s}", "kernel_image_path", s->kernel, "boot_args", args);
-	if (boot && s->initrd)
-		json_object_set_new(boot, "initrd_path", json_string(s->initrd));
+	json_t *boot =
+		json_pack("{s:s, s:s}", "kernel_image_path", fp->fc_kernel, "boot_args", args);
+	if (boot && fp->fc_initrd)
+		json_object_set_new(boot, "initrd_path", json_string(fp->fc_initrd));
 	r = fc_put(fp->api, lp, "/boot-source", boot, API_PUT_MS, err);
 	if (r < 0)
 		return r;
@@ -300,14 +514,14 @@ static int configure(const struct vmm_host *h, const struct vmm_spec *s,
 	/* Drive ids: letters, digits and '_' only (checked_id). */
 	r = fc_put(fp->api, lp, "/drives/rootfs",
 		   json_pack("{s:s, s:b, s:s, s:b}", "drive_id", "rootfs", "is_root_device", 1,
-			     "path_on_host", s->rootfs, "is_read_only", 0),
+			     "path_on_host", fp->fc_rootfs, "is_read_only", 0),
 		   API_PUT_MS, err);
 	if (r < 0)
 		return r;
-	if (s->workdisk) {
+	if (fp->fc_work) {
 		r = fc_put(fp->api, lp, "/drives/work",
 			   json_pack("{s:s, s:b, s:s, s:b}", "drive_id", "work", "is_root_device", 0,
-				     "path_on_host", s->workdisk, "is_read_only", 0),
+				     "path_on_host", fp->fc_work, "is_read_only", 0),
 			   API_PUT_MS, err);
 		if (r < 0)
 			return r;
@@ -322,13 +536,13 @@ static int configure(const struct vmm_host *h, const struct vmm_spec *s,
 	}
 	r = fc_put(fp->api, lp, "/vsock",
 		   json_pack("{s:I, s:s}", "guest_cid", (json_int_t)s->vsock_cid, "uds_path",
-			     fp->vsock),
+			     fp->fc_vsock),
 		   API_PUT_MS, err);
 	if (r < 0)
 		return r;
 	if (serial_api) {
 		r = fc_put(fp->api, lp, "/serial",
-			   json_pack("{s:s}", "serial_out_path", s->console_path), API_PUT_MS, err);
+			   json_pack("{s:s}", "serial_out_path", fp->fc_console), API_PUT_MS, err);
 		if (r < 0)
 			return r;
 	}
@@ -337,7 +551,8 @@ static int configure(const struct vmm_host *h, const struct vmm_spec *s,
 }
 
 static char *runtime_json(const struct fc_paths *fp, const struct vmm_spec *s,
-			  const char *version, bool serial_api, char *const argv[])
+			  const char *version, bool serial_api, char *const argv[],
+			  const char *jail_via, bool child)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; argv[i]; i++)
@@ -346,6 +561,19 @@ static char *runtime_json(const struct fc_paths *fp, const struct vmm_spec *s,
 			      fp->vsock, "cid", (json_int_t)s->vsock_cid, "version", version,
 			      "serial", serial_api ? "api" : "stdout", "log", s->log_path, "fc_log",
 			      fp->fc_log, "argv", arr);
+	if (o && fp->jail_root) {
+		json_t *in = json_pack(
+			"{s:s, s:s?, s:s, s:s?, s:s, s:s, s:s, s:s, s:s}", "kernel", fp->fc_kernel,
+			"initrd", fp->fc_initrd, "rootfs", fp->fc_rootfs, "work", fp->fc_work,
+			"console", fp->fc_console, "log", fp->fc_log_in, "metrics", fp->fc_metrics,
+			"vsock", fp->fc_vsock, "api", JAIL_API_SOCK);
+		json_object_set_new(o, "jail", json_string(fp->jail_root));
+		json_object_set_new(o, "jail_dir", json_string(fp->jail_vm));
+		json_object_set_new(o, "jail_id", json_string(s->name));
+		json_object_set_new(o, "jailer", json_string(jail_via));
+		json_object_set_new(o, "daemonized", json_boolean(!child && serial_api));
+		json_object_set_new(o, "jail_paths", in ? in : json_null());
+	}
 	if (!o)
 		return NULL;
 	char *r = json_dumps(o, JSON_COMPACT);
@@ -353,15 +581,32 @@ static char *runtime_json(const struct fc_paths *fp, const struct vmm_spec *s,
 	return r;
 }
 
+/* Kill what fc_start started: reap our child, or wait (bounded) for
+ * another's to go. */
+static void kill_started(pid_t pid, int64_t start, bool child)
+{
+	if (child) {
+		vmm_kill_and_reap(pid);
+		return;
+	}
+	if (start == 0 && proc_start_time(pid, &start) < 0)
+		return;
+	vmm_kill_exact(pid, start, "firecracker", NULL);
+	int64_t deadline = mono_ms() + KILL_WAIT_MS;
+	while (proc_alive(pid, start) && mono_ms() < deadline)
+		vmm_sleep_ms(10);
+}
+
 static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
 		    struct berr *err)
 {
 	struct fc_paths fp = { 0 };
-	_cleanup_free_ char *runtime = NULL;
+	_cleanup_free_ char *runtime = NULL, *via = NULL;
 	_cleanup_close_ int logfd = -1, outfd = -1;
 	char version[64];
 	struct fc_version fv;
-	bool serial_api;
+	struct jail_argv ja;
+	bool serial_api, child = true, jail = jailed(h);
 	pid_t pid = -1;
 	int64_t start = 0;
 	int r;
@@ -369,20 +614,26 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	r = check_spec(h, s, err);
 	if (r < 0)
 		return r;
-	fc_paths_init(&fp, s->run_dir);
-
-	/* Firecracker refuses an existing API socket, and binds uds_path on
-	 * PUT /vsock: both must be gone. */
-	if ((unlink(fp.api) < 0 && errno != ENOENT) || (unlink(fp.vsock) < 0 && errno != ENOENT)) {
-		r = berr_set(err, errno, "cannot remove a stale socket in %s: %s", s->run_dir,
-			     strerror(errno));
-		goto out;
+	if (jail) {
+		r = jail_paths_init(h, s, &fp, err);
+		if (r < 0)
+			goto out;
+	} else {
+		fc_paths_init(&fp, s);
+		/* Firecracker refuses an existing API socket, and binds
+		 * uds_path on PUT /vsock: both must be gone. */
+		if ((unlink(fp.api) < 0 && errno != ENOENT) ||
+		    (unlink(fp.vsock) < 0 && errno != ENOENT)) {
+			r = berr_set(err, errno, "cannot remove a stale socket in %s: %s",
+				     s->run_dir, strerror(errno));
+			goto out;
+		}
+		/* Files Firecracker opens O_CREAT without O_TRUNC: create them
+		 * 0600 and empty, so old bytes never trail new ones. */
+		if ((r = make_empty(s->console_path, err)) < 0 ||
+		    (r = make_empty(fp.fc_log, err)) < 0 || (r = make_empty(fp.metrics, err)) < 0)
+			goto out;
 	}
-	/* Files Firecracker opens O_CREAT without O_TRUNC: create them 0600
-	 * and empty, so old bytes never trail new ones. */
-	if ((r = make_empty(s->console_path, err)) < 0 || (r = make_empty(fp.fc_log, err)) < 0 ||
-	    (r = make_empty(fp.metrics, err)) < 0)
-		goto out;
 	logfd = open_out(s->log_path, err);
 	if (logfd < 0) {
 		r = logfd;
@@ -394,6 +645,11 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		goto out;
 	/* PUT /serial exists since 1.14.0; before, serial output is stdout. */
 	serial_api = fc_version_at_least(&fv, 1, 14, 0);
+	/* Under the jailer the jail is made afresh, with the VM's files in it
+	 * (the console emptied first); through bangerd-root without PUT
+	 * /serial, the helper also needs the VM log there for stderr. */
+	if (jail && (r = jail_prepare(s, &fp, !serial_api && h->rootc, err)) < 0)
+		goto out;
 	if (!serial_api) {
 		outfd = open_out(s->console_path, err);
 		if (outfd < 0) {
@@ -404,7 +660,34 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 
 	char *argv[] = { (char *)fc_bin(h), (char *)"--api-sock", fp.api, (char *)"--id",
 			 (char *)s->name, NULL };
-	{
+	char *const *argvp = argv;
+	if (jail) {
+		struct jail_conf jc = { .jailer = h->jailer_bin, .exec_file = fc_bin(h),
+					.uid = getuid(), .gid = getgid() };
+		if (jail_build_argv(&jc, s->name, serial_api, &ja, err) < 0) {
+			r = -err->code;
+			goto out;
+		}
+		argvp = ja.argv;
+		vmm_log_note(s->log_path,
+			     "jailed in %s through %s (firecracker %s, serial %s%s)", fp.jail_root,
+			     h->rootc ? "bangerd-root" : h->jailer_bin, version,
+			     serial_api ? "via PUT /serial" : "on stdout",
+			     serial_api ? ", --daemonize" : "");
+		r = jail_start(h, s, serial_api, outfd, logfd, &via, &pid, &child, err);
+		if (r < 0) {
+			/* Without --daemonize the jailer's complaints went to the
+			 * VM log: quote them. */
+			_cleanup_free_ char *tail = serial_api ? NULL : vmm_log_tail(s->log_path);
+			if (tail && *tail) {
+				char m[BERR_MSG_MAX];
+				snprintf(m, sizeof(m), "%s", err->msg);
+				berr_set(err, err->code, "%s: %s", m, tail);
+			}
+			pid = -1;
+			goto out;
+		}
+	} else {
 		struct sbuf line;
 		sbuf_init(&line);
 		sbuf_printf(&line, "banger: exec %s --api-sock %s --id %s (firecracker %s, serial %s)\n",
@@ -413,24 +696,24 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		ssize_t wn = write(logfd, line.buf, line.len);
 		(void)wn;
 		sbuf_free(&line);
+		/* With PUT /serial, stdout only carries Firecracker's own early
+		 * log lines: both go to the VM log. */
+		r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
+		if (r < 0)
+			goto out;
 	}
-	runtime = runtime_json(&fp, s, version, serial_api, argv);
+	runtime = runtime_json(&fp, s, version, serial_api, argvp, via, child);
 	if (!runtime) {
 		r = berr_set(err, ENOMEM, "cannot encode the firecracker runtime description");
 		goto out;
 	}
-	/* With PUT /serial, stdout only carries Firecracker's own early log
-	 * lines: both go to the VM log. */
-	r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
-	if (r < 0)
-		goto out;
 
 	/* Wait for the API to answer GET /version. */
 	int64_t deadline = mono_ms() + START_TIMEOUT_MS;
 	struct berr aerr = { 0 };
 	for (;;) {
 		int st;
-		if (proc_reap(pid, &st) > 0) {
+		if (child && proc_reap(pid, &st) > 0) {
 			char how[64];
 			vmm_describe_status(st, how, sizeof(how));
 			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
@@ -442,6 +725,14 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		}
 		if (start == 0 && proc_start_time(pid, &start) < 0)
 			start = 0;
+		if (!child && (start == 0 || !proc_alive(pid, start))) {
+			_cleanup_free_ char *tail = vmm_log_tail(fp.fc_log);
+			vmm_log_note(s->log_path, "firecracker (pid %d) exited during start", (int)pid);
+			pid = -1;
+			r = berr_set(err, ECHILD, "firecracker exited during start: %s",
+				     *tail ? tail : "(nothing in its log)");
+			goto out;
+		}
 		if (start != 0) {
 			json_t *vo = NULL;
 			int64_t left = deadline - mono_ms();
@@ -488,10 +779,22 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	r = 0;
 out:
 	if (pid > 0) {
-		vmm_kill_and_reap(pid);
+		kill_started(pid, start, child);
 		vmm_log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
 	}
-	if (r < 0) {
+	if (r < 0 && fp.jail_vm) {
+		/* Nothing of a failed start stays in the jail (fc.log's last
+		 * words are in the error and the VM log). */
+		if (jail_kill_strays(fp.jail_root, s->name) > 0)
+			vmm_log_note(s->log_path, "killed a Firecracker left in %s", fp.jail_root);
+		_cleanup_free_ char *tail = vmm_log_tail(fp.fc_log);
+		if (*tail)
+			vmm_log_note(s->log_path, "firecracker's log in the jail ended: %s", tail);
+		int q = rm_rf(fp.jail_vm);
+		if (q < 0)
+			vmm_log_note(s->log_path, "cannot remove the jail %s: %s", fp.jail_vm,
+				     strerror(-q));
+	} else if (r < 0) {
 		unlink_quiet(fp.api);
 		unlink_quiet(fp.vsock);
 	}
@@ -573,10 +876,34 @@ static int fc_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct b
 	return 0;
 }
 
+/* The VM is deleted: its jail goes too.  Everything in it is the owner's
+ * (the jailer chowns what it creates to the jail's uid) except the pid
+ * file, which the jailer writes as root; the jail root is the owner's
+ * directory, so the owner may unlink that as well. */
+static int fc_forget(const struct vmm_host *h, const char *name, struct berr *err)
+{
+	int r;
+	if (!h || !h->state_dir)
+		return 0;
+	if ((r = jail_id_validate(name, err)) < 0)
+		return r;
+	_cleanup_free_ char *st = state_real(h, err);
+	if (!st)
+		return -err->code;
+	_cleanup_free_ char *vm = jail_vm_dir(st, name);
+	_cleanup_free_ char *root = jail_root_dir(st, name);
+	jail_kill_strays(root, name);
+	r = rm_rf(vm);
+	if (r < 0)
+		return berr_set(err, -r, "cannot remove the jail %s: %s", vm, strerror(-r));
+	return 0;
+}
+
 const struct vmm_driver vmm_firecracker_driver = {
 	.name = "firecracker",
 	.start = fc_start,
 	.shutdown = fc_shutdown,
 	.kill = fc_kill,
 	.adopt = fc_adopt,
+	.forget = fc_forget,
 };

@@ -103,6 +103,8 @@ int vmnet_init(struct banger *b, struct berr *err)
 		else
 			net_strv_free(taps);
 	}
+	/* The bridge may be left from an earlier run, VMs with it. */
+	vmdns_start(b);
 	return 0;
 }
 
@@ -178,6 +180,7 @@ int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr
 		pthread_mutex_lock(&b->lock);
 		b->net_ready = true;
 		pthread_mutex_unlock(&b->lock);
+		vmdns_start(b);
 	}
 	char name[16];
 	vmnet_tap_name(r, name);
@@ -475,6 +478,7 @@ void vmnet_ssh_command(struct banger *b, const struct vm_rec *r, struct sbuf *ou
 
 void vmnet_close(struct banger *b)
 {
+	vmdns_stop(b);
 	pthread_mutex_lock(&b->lock);
 	b->closing = true;
 	while (b->n_waiters > 0)
@@ -482,6 +486,7 @@ void vmnet_close(struct banger *b)
 	pthread_mutex_unlock(&b->lock);
 	rootc_close(b->rootc);
 	b->rootc = NULL;
+	b->vmm_host.rootc = NULL;
 	free(b->ssh_key);
 	free(b->known_hosts);
 	free(b->ssh_config);
@@ -493,4 +498,5 @@ void vmnet_doctor(struct banger *b, struct sbuf *out)
 	sbuf_printf(out, "%s network %s\n", b->net_on ? "ok" : "warn", b->net_why);
 	sbuf_printf(out, "ok ssh-key %s\n", b->ssh_key ? b->ssh_key : "-");
 	sbuf_printf(out, "ok ssh-config %s\n", b->ssh_config ? b->ssh_config : "-");
+	vmdns_doctor(b, out);
 }

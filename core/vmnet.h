@@ -54,4 +54,11 @@ void vmnet_close(struct banger *b);
 /* doctor lines */
 void vmnet_doctor(struct banger *b, struct sbuf *out);
 
+/* The .vm DNS responder (core/vmdns.c).  start: once the bridge has its
+ * gateway address (idempotent, unlocked; failures are logged and shown by
+ * doctor, never fatal); stop: at close. */
+void vmdns_start(struct banger *b);
+void vmdns_stop(struct banger *b);
+void vmdns_doctor(struct banger *b, struct sbuf *out);
+
 #endif

@@ -206,3 +206,35 @@ int rootc_chown(struct rootc *c, const char *path, struct berr *err)
 	const char *const a[] = {path};
 	return rootc_call(c, PROTO_OP_CHOWN_TO_OWNER, a, 1, NULL, NULL, err);
 }
+
+int rootc_resolved_link(struct rootc *c, const char *bridge, const char *addr_port,
+			struct berr *err)
+{
+	const char *const a[] = {bridge, addr_port};
+	return rootc_call(c, PROTO_OP_RESOLVED_LINK, a, 2, NULL, NULL, err);
+}
+
+int rootc_resolved_revert(struct rootc *c, const char *bridge, struct berr *err)
+{
+	const char *const a[] = {bridge};
+	return rootc_call(c, PROTO_OP_RESOLVED_REVERT, a, 1, NULL, NULL, err);
+}
+
+int rootc_jail_launch(struct rootc *c, const char *id, bool serial_api, pid_t *ret_pid,
+		      struct berr *err)
+{
+	const char *const a[] = {id, serial_api ? "api" : "stdout"};
+	char **list = NULL;
+	size_t n = 0;
+	uint64_t v;
+	int r = rootc_call(c, PROTO_OP_JAIL_LAUNCH, a, 2, &list, &n, err);
+	if (r < 0)
+		return r;
+	if (n != 1 || parse_u64(list[0], &v) < 0 || v == 0 || v > INT32_MAX)
+		r = berr_set(err, EPROTO, "bangerd-root: JAIL_LAUNCH answered %zu strings, not a pid",
+			     n);
+	else
+		*ret_pid = (pid_t)v;
+	rootc_strv_free(list);
+	return r;
+}

@@ -39,5 +39,18 @@ int rootc_tap_create(struct rootc *c, const char *tap, const char *bridge, struc
 int rootc_tap_delete(struct rootc *c, const char *tap, struct berr *err);
 int rootc_tap_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err);
 int rootc_chown(struct rootc *c, const char *path, struct berr *err);
+/* systemd-resolved: send "~vm" queries on bridge to addr_port ("ADDR:PORT",
+ * the bridge's gateway address), and undo that.  See helper/resolved.h. */
+int rootc_resolved_link(struct rootc *c, const char *bridge, const char *addr_port,
+			struct berr *err);
+int rootc_resolved_revert(struct rootc *c, const char *bridge, struct berr *err);
+/* Launch Firecracker through the jailer in the jail the daemon prepared
+ * (<state_dir>/jail/<id>/root, see helper/jail.h).  serial_api: true runs
+ * the jailer with --daemonize (serial output through PUT /serial), false
+ * without, stdout and stderr on the jail's console.log and vmm.log.  Not
+ * idempotent, but a resend after a lost reply is refused (the pid file
+ * then exists).  *ret_pid is Firecracker's pid. */
+int rootc_jail_launch(struct rootc *c, const char *id, bool serial_api, pid_t *ret_pid,
+		      struct berr *err);
 
 #endif

@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "net.h"
 #include "paths.h"
 #include "proto.h"
+#include "resolved.h"
 #include "util.h"
 
 #ifndef BANGER_VERSION
@@ -179,6 +181,143 @@ static int op_chown_to_owner(const struct helper_conf *c, uid_t peer, const stru
 	return 0;
 }
 
+/* A request string shown in a sentence: at most 64 bytes, control
+ * characters as '?', so a log line stays one line. */
+static void shown(const char *s, char out[65])
+{
+	size_t i = 0;
+	for (; s[i] && i < 64; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[i] = '\0';
+}
+
+/* "ADDR:PORT" for RESOLVED_LINK: ADDR must be the configured subnet's
+ * gateway address (banger's DNS server listens there and nowhere else),
+ * PORT strict decimal 1..65535 (no sign, no leading zero, nothing after). */
+static int check_dns_server(const struct helper_conf *c, const char *s, char ret_addr[16],
+			    uint16_t *ret_port, struct berr *err)
+{
+	const char *colon = strchr(s, ':');
+	char text[65], addr[16], cidr[32];
+	uint32_t a, cgw, cnet;
+	int prefix, cprefix, r;
+	uint64_t port;
+
+	shown(s, text);
+	if (!colon)
+		return berr_set(err, EINVAL, "\"%s\" is not ADDRESS:PORT", text);
+	const char *ps = colon + 1;
+	if (!*ps || strlen(ps) > 5 || ps[0] == '0' || parse_u64(ps, &port) < 0 || port > 65535)
+		return berr_set(err, EINVAL,
+				"\"%s\": the port must be a decimal number from 1 to 65535", text);
+	size_t alen = (size_t)(colon - s);
+	if (alen == 0 || alen >= sizeof(addr))
+		return berr_set(err, EINVAL, "\"%s\": not an IPv4 address before the port", text);
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if ((r = net_subnet_parse(c->subnet, &cgw, &cnet, &cprefix, err)) < 0)
+		return r;
+	/* The configured prefix makes it a CIDR the strict parser takes. */
+	snprintf(cidr, sizeof(cidr), "%s/%d", addr, cprefix);
+	if (net_cidr_parse(cidr, &a, &prefix, err) < 0)
+		return berr_set(err, EINVAL, "\"%s\": not an IPv4 address before the port", text);
+	if (a != cgw) {
+		char gw[16];
+		net_addr_str(cgw, gw);
+		return berr_set(err, EPERM,
+				"%s is not the gateway address of the subnet this helper "
+				"manages (%s): banger's DNS server listens on %s only",
+				addr, c->subnet, gw);
+	}
+	net_addr_str(a, ret_addr);
+	*ret_port = (uint16_t)port;
+	return 0;
+}
+
+static int op_resolved_link(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			    struct ops_result *res, struct berr *err)
+{
+	char addr[16];
+	uint16_t port = 0;
+	int r;
+
+	if ((r = check_bridge(c, q->args[0], err)) < 0)
+		return reject(res, r);
+	if ((r = check_dns_server(c, q->args[1], addr, &port, err)) < 0)
+		return reject(res, r);
+	/* From here on only the configured bridge and gateway are used. */
+	if ((r = resolved_link(c->bridge, addr, port, err)) < 0)
+		return r;
+	say(res, "systemd-resolved sends ~%s queries on %s to %s:%u, and only those",
+	    RESOLVED_DOMAIN, c->bridge, addr, (unsigned)port);
+	return 0;
+}
+
+static int op_resolved_revert(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			      struct ops_result *res, struct berr *err)
+{
+	int r;
+
+	if ((r = check_bridge(c, q->args[0], err)) < 0)
+		return reject(res, r);
+	if ((r = resolved_revert(c->bridge, err)) < 0)
+		return r;
+	say(res, "systemd-resolved has no settings of banger's on %s", c->bridge);
+	return 0;
+}
+
+static int op_jail_launch(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			  struct ops_result *res, struct berr *err)
+{
+	struct jail_conf jc = {.jailer = c->jailer,
+			       .exec_file = c->firecracker,
+			       .state_dir = c->state_dir,
+			       .uid = c->owner_uid,
+			       .gid = c->owner_gid};
+	const char *id = q->args[0], *mode = q->args[1];
+	_cleanup_close_ int out = -1, errf = -1;
+	struct jail_target t;
+	char num[16];
+	pid_t pid;
+	bool api;
+	int r;
+
+	if (!c->jailer || !c->firecracker)
+		return berr_set(err, EOPNOTSUPP,
+				"bangerd-root was started without --jailer and --firecracker");
+	if (c->owner_gid == (gid_t)-1)
+		return berr_set(err, EINVAL,
+				"the owner (uid %u) has no primary group for Firecracker to run as",
+				(unsigned)c->owner_uid);
+	if (strcmp(mode, "api") == 0)
+		api = true;
+	else if (strcmp(mode, "stdout") == 0)
+		api = false;
+	else
+		return reject(res, berr_set(err, EINVAL, "serial mode \"%.16s\" is neither api nor "
+					    "stdout", mode));
+	if (peer != c->owner_uid)
+		return reject(res, berr_set(err, EPERM, "uid %u is not the owner", (unsigned)peer));
+	if ((r = jail_check(&jc, id, &t, err)) < 0)
+		return reject(res, r);
+	/* Too old for PUT /serial: the jailer keeps stdout and stderr, which
+	 * go to the VM's console and log, linked into the jail by bangerd. */
+	if (!api && ((r = jail_open_output(&jc, id, "console.log", &out, err)) < 0 ||
+		     (r = jail_open_output(&jc, id, "vmm.log", &errf, err)) < 0))
+		return reject(res, r);
+	struct jail_io io = {.daemonize = api, .outfd = out, .errfd = errf, .detach = true};
+	if ((r = jail_launch(&jc, id, &t, &io, &pid, err)) < 0)
+		return r;
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	res->list = xcalloc(2, sizeof(char *));
+	res->list[0] = xstrdup(num);
+	res->n = 1;
+	say(res, "firecracker pid %d runs as uid %u in jail %s/%s/%s/root%s", (int)pid,
+	    (unsigned)c->owner_uid, c->state_dir, JAIL_SUBDIR, id,
+	    api ? " (daemonized)" : " (stdout on its console)");
+	return 0;
+}
+
 /* The closed set.  Why each is safe to do for the owner: */
 static const struct op {
 	uint16_t op;
@@ -207,6 +346,27 @@ static const struct op {
      * owner controls that directory already, so the only gain is files
      * another uid (a jailed VMM) created there. */
     {PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1, op_chown_to_owner, false},
+    /* Tells systemd-resolved to send only "~vm" queries on the configured
+     * bridge to the configured gateway address (DefaultRoute off, so no
+     * other name ever goes there): the request may only repeat the bridge
+     * and the gateway and picks just the port.  Names under .vm are
+     * banger's own; nothing else the host resolves can be redirected. */
+    {PROTO_OP_RESOLVED_LINK, "RESOLVED_LINK", 2, op_resolved_link, false},
+    /* Drops what a bus client set on the configured bridge in resolved
+     * (RevertLink): only banger's bridge, which only banger configures. */
+    {PROTO_OP_RESOLVED_REVERT, "RESOLVED_REVERT", 1, op_resolved_revert, false},
+    /* Runs the configured jailer on the configured Firecracker binary, as
+     * the owner's uid and gid, with an argv the helper builds itself from
+     * a re-validated id (1-64 of [A-Za-z0-9-]) and a choice of two serial
+     * modes; nothing else from the request reaches it.  The jail root must
+     * be <state_dir>/jail/<id>/root, a directory of the owner reached
+     * without symlinks or mount crossings, and the jailer only ever sees
+     * it through a bind mount in a private mount namespace (helper/jail.h),
+     * so no path the owner can rename is resolved as root.  Firecracker
+     * ends up as the owner, in a chroot, with what the owner linked into
+     * it plus the jailer's device nodes: /dev/kvm and /dev/net/tun (which
+     * a VM owner uses anyway), /dev/urandom and /dev/userfaultfd. */
+    {PROTO_OP_JAIL_LAUNCH, "JAIL_LAUNCH", 2, op_jail_launch, false},
 };
 
 static const struct op *op_find(unsigned op)

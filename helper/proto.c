@@ -17,6 +17,9 @@ static const struct proto_op_info op_table[] = {
     {PROTO_OP_TAP_DELETE, "TAP_DELETE", 1},
     {PROTO_OP_TAP_LIST, "TAP_LIST", 0},
     {PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1},
+    {PROTO_OP_RESOLVED_LINK, "RESOLVED_LINK", 2},
+    {PROTO_OP_RESOLVED_REVERT, "RESOLVED_REVERT", 1},
+    {PROTO_OP_JAIL_LAUNCH, "JAIL_LAUNCH", 2},
 };
 
 const struct proto_op_info *proto_op_lookup(unsigned op)

@@ -56,6 +56,9 @@ enum proto_op {
 	PROTO_OP_TAP_DELETE = 4,     /* tap */
 	PROTO_OP_TAP_LIST = 5,	     /* (none) -> list of tap names */
 	PROTO_OP_CHOWN_TO_OWNER = 6, /* path */
+	PROTO_OP_RESOLVED_LINK = 7,   /* bridge, "ADDR:PORT" */
+	PROTO_OP_RESOLVED_REVERT = 8, /* bridge */
+	PROTO_OP_JAIL_LAUNCH = 9,     /* jail id, "api"|"stdout" -> the Firecracker pid */
 };
 
 struct proto_op_info {
@@ -121,6 +124,8 @@ struct helper_conf {
 	const char *state_dir; /* managed roots: canonical, existing directories */
 	const char *runtime_dir;
 	const char *cache_dir;
+	const char *jailer;      /* --jailer, canonical; NULL: JAIL_LAUNCH is not offered */
+	const char *firecracker; /* --firecracker, canonical (the jailer's --exec-file) */
 };
 
 /* The outcome of one request: the reply's sentence and list.  rejected is

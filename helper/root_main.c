@@ -2,7 +2,7 @@
  *
  *   bangerd-root --owner USER|UID [--socket PATH] [--state-dir DIR]
  *                [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]
- *                [--subnet CIDR]
+ *                [--subnet CIDR] [--jailer PATH --firecracker PATH]
  *
  * Listens on a SOCK_SEQPACKET Unix socket that only the owner may open
  * (0600, owned by the owner, in a root-owned 0755 directory), checks the
@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "net.h"
 #include "paths.h"
 #include "proto.h"
@@ -47,7 +48,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bangerd-root --owner USER|UID [--socket PATH] [--state-dir DIR]\n"
 		   "                    [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]\n"
-		   "                    [--subnet CIDR]\n"
+		   "                    [--subnet CIDR] [--jailer PATH --firecracker PATH]\n"
 		   "defaults: --socket " DEFAULT_SOCKET " --state-dir /var/lib/banger\n"
 		   "          --runtime-dir /run/banger --cache-dir /var/cache/banger\n"
 		   "          --bridge br-fc --subnet 172.16.0.1/24\n");
@@ -312,11 +313,14 @@ int main(int argc, char **argv)
 	    {"cache-dir", required_argument, NULL, 'c'},
 	    {"bridge", required_argument, NULL, 'b'},
 	    {"subnet", required_argument, NULL, 'n'},
+	    {"jailer", required_argument, NULL, 'j'},
+	    {"firecracker", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
-	const char *sock = DEFAULT_SOCKET, *owner = NULL;
+	const char *sock = DEFAULT_SOCKET, *owner = NULL, *jailer = NULL, *firecracker = NULL;
+	_cleanup_free_ char *jailer_real = NULL, *fc_real = NULL;
 	struct helper_conf conf = {
 	    .bridge = "br-fc",
 	    .subnet = "172.16.0.1/24",
@@ -351,6 +355,12 @@ int main(int argc, char **argv)
 		case 'n':
 			conf.subnet = optarg;
 			break;
+		case 'j':
+			jailer = optarg;
+			break;
+		case 'f':
+			firecracker = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -372,6 +382,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bangerd-root: must run as root\n");
 		return 1;
 	}
+	/* JAIL_LAUNCH runs exactly these two binaries (helper/jail.h). */
+	if (!jailer != !firecracker) {
+		fprintf(stderr, "bangerd-root: --jailer and --firecracker go together\n");
+		return 2;
+	}
+	if (jailer && (jail_binary_check(jailer, &jailer_real, &err) < 0 ||
+		       jail_binary_check(firecracker, &fc_real, &err) < 0)) {
+		fprintf(stderr, "bangerd-root: %s\n", err.msg);
+		return 1;
+	}
+	conf.jailer = jailer_real;
+	conf.firecracker = fc_real;
 	if (owner_parse(owner, &conf.owner_uid, &conf.owner_gid, &err) < 0 ||
 	    net_name_validate(conf.bridge, NULL, &err) < 0 ||
 	    net_subnet_parse(conf.subnet, &gw, &net, &prefix, &err) < 0 ||
@@ -405,6 +427,9 @@ int main(int argc, char **argv)
 		"roots %s %s %s\n",
 		BANGER_VERSION, sock, (unsigned)conf.owner_uid, conf.bridge, conf.subnet,
 		conf.state_dir, conf.runtime_dir, conf.cache_dir);
+	if (conf.jailer)
+		fprintf(stderr, "bangerd-root: JAIL_LAUNCH runs %s on %s, jails in %s/%s\n",
+			conf.jailer, conf.firecracker, conf.state_dir, JAIL_SUBDIR);
 	int r = serve(&conf, lfd, sfd);
 	unlink(sock);
 	return r < 0 ? 1 : 0;

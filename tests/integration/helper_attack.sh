@@ -13,12 +13,18 @@
 # so the happy path also proves that list is enough.  The owner is a
 # dedicated system user "banger-test" (created when missing, never deleted:
 # other runs reuse it); the stranger is "nobody".  Needs root.
+#
+# The systemd-resolved operations talk to a private dbus-daemon
+# (tests/resolved-double/bus.conf, socket $T/bus) where the test double
+# tests/resolved-double/resolve1.py plays org.freedesktop.resolve1 inside
+# the namespace; DBUS_SYSTEM_BUS_ADDRESS points everything here at it, so
+# the host's system bus is never touched.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 
-HELPER=${HELPER:-$PWD/$BUILD/bin/bangerd-root}
-CLI=${HELPER_CLI:-$PWD/$BUILD/tests/helper_cli}
+HELPER=${HELPER:-$BUILD/bin/bangerd-root}
+CLI=${HELPER_CLI:-$BUILD/tests/helper_cli}
 OWNER=banger-test
 BR=br-t
 GW=172.30.99.1/24
@@ -39,12 +45,19 @@ NS=bgh-${T##*.}
 SOCK=$T/sock/root.sock
 LOG=$T/helper.log
 HPID=
+BUSPID=
+DPID=
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/bus"
 
 cleanup() {
 	if [ -n "$HPID" ]; then
 		kill -TERM "$HPID" 2>/dev/null
 		wait "$HPID" 2>/dev/null
 	fi
+	for p in $DPID $BUSPID; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	ip netns del "$NS" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
@@ -200,6 +213,35 @@ expect net-other-subnet -1 "not the subnet this helper manages" "$REJ NET_ENSURE
 ip -n "$NS" link show br-evil >/dev/null 2>&1 && fail "no-foreign-bridge: br-evil exists" ||
 	ok no-foreign-bridge
 
+# RESOLVED_LINK: the configured bridge, its gateway address, a port 1..65535.
+GWA=${GW%/*}
+expect resolved-other-bridge -1 "not the bridge this helper manages" \
+	"$REJ RESOLVED_LINK from uid $OU" -- cli "$SOCK" RESOLVED_LINK br-evil "$GWA:42053"
+expect resolved-other-address -1 "not the gateway address" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" 10.99.0.1:42053
+expect resolved-guest-address -1 "not the gateway address" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "${GWA%.*}.2:42053"
+expect resolved-port-zero -22 "from 1 to 65535" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:0"
+expect resolved-port-too-big -22 "from 1 to 65535" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:65536"
+expect resolved-port-junk -22 "from 1 to 65535" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:12x"
+expect resolved-port-sign -22 "from 1 to 65535" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:+53"
+expect resolved-no-port -22 "is not ADDRESS:PORT" "$REJ RESOLVED_LINK" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA"
+expect resolved-revert-other-bridge -1 "not the bridge this helper manages" \
+	"$REJ RESOLVED_REVERT from uid $OU" -- cli "$SOCK" RESOLVED_REVERT br-evil
+expect resolved-one-argument -74 "length cut off" "rejected message" \
+	-- cli --forge "$SOCK" RESOLVED_LINK "$BR"
+# Allowed, but there is no bridge yet: a failure, not a rejection; and
+# nothing to revert.
+expect resolved-no-bridge-yet -19 "no such interface" \
+	"priv operation RESOLVED_LINK from uid $OU failed" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
+expect resolved-revert-no-bridge 0 "ok" - -- cli "$SOCK" RESOLVED_REVERT "$BR"
+
 # ---- paths (CHOWN_TO_OWNER: below the runtime root only) ----
 
 install -d -o "$OU" -g "$OG" -m 0700 "$T/run/vm"
@@ -270,6 +312,45 @@ ip -n "$NS" link show bn-ha1 >/dev/null 2>&1 && fail "tap-gone: bn-ha1 is still 
 out=$(cli "$SOCK" TAP_LIST 2>&1)
 grep -q bn-ha1 <<<"$out" && fail "tap-list-empty: $out" || ok tap-list-empty
 expect tap-delete-again 0 "ok" - -- cli "$SOCK" TAP_DELETE bn-ha1
+
+# systemd-resolved wiring.  No bus listens at $T/bus yet, then one does
+# but nobody owns org.freedesktop.resolve1: failures that say so.
+expect resolved-no-bus -107 "systemd-resolved is not reachable on the system bus" \
+	"priv operation RESOLVED_LINK from uid $OU failed" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
+# (nsenter, not in_ns: a function run with & is a subshell, and $! would
+# be that shell's pid, not the daemon's.)
+nsenter --net="/run/netns/$NS" -- dbus-daemon --config-file="$PWD/tests/resolved-double/bus.conf" \
+	--address="$DBUS_SYSTEM_BUS_ADDRESS" --nofork --nopidfile >>"$T/bus.log" 2>&1 &
+BUSPID=$!
+for _ in $(seq 1 50); do [ -S "$T/bus" ] && break; sleep 0.1; done
+expect resolved-not-running -3 "systemd-resolved is not running" \
+	"priv operation RESOLVED_LINK from uid $OU failed" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
+# The double, in the namespace (it checks link indexes there, as resolved
+# does in its own).
+nsenter --net="/run/netns/$NS" -- \
+	env RESOLVE1_DOUBLE_LOG="$T/resolve1.jsonl" RESOLVE1_DOUBLE_READY="$T/resolve1.ready" \
+	tests/resolved-double/resolve1.py >>"$T/resolve1.log" 2>&1 &
+DPID=$!
+for _ in $(seq 1 100); do [ -e "$T/resolve1.ready" ] && break; sleep 0.1; done
+[ -e "$T/resolve1.ready" ] && ok resolve1-double-up ||
+	fail "resolve1-double-up: $(cat "$T/bus.log" "$T/resolve1.log")"
+IDX=$(ip -n "$NS" -o link show "$BR" | cut -d: -f1)
+expect resolved-link 0 "ok" \
+	"priv operation RESOLVED_LINK $BR from uid $OU: systemd-resolved sends ~vm queries on $BR to $GWA:42053" \
+	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
+want="{\"method\":\"SetLinkDefaultRoute\",\"args\":[$IDX,false]}
+{\"method\":\"SetLinkDomains\",\"args\":[$IDX,[[\"vm\",true]]]}
+{\"method\":\"SetLinkDNSEx\",\"args\":[$IDX,[[2,[${GWA//./,}],42053,\"\"]]]}"
+got=$(cat "$T/resolve1.jsonl" 2>&1)
+[ "$got" = "$want" ] && ok resolved-link-calls ||
+	fail "resolved-link-calls: got '$got', want '$want'"
+expect resolved-revert 0 "ok" "priv operation RESOLVED_REVERT $BR from uid $OU" \
+	-- cli "$SOCK" RESOLVED_REVERT "$BR"
+got=$(tail -n 1 "$T/resolve1.jsonl" 2>&1)
+[ "$got" = "{\"method\":\"RevertLink\",\"args\":[$IDX]}" ] && ok resolved-revert-call ||
+	fail "resolved-revert-call: got '$got'"
 
 # Nothing leaked into the host's namespace.
 if ip addr | grep -q '172\.30\.99\.' || ip link show "$BR" >/dev/null 2>&1; then

@@ -7,8 +7,9 @@
 # harness (tests/run.sh) counts them.
 
 BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac # absolute: tests cd and nsenter
 IMAGE_CACHE=${IMAGE_CACHE:-/var/cache/banger/build}
-BANGERD=${BANGERD:-$PWD/$BUILD/bin/bangerd}
+BANGERD=${BANGERD:-$BUILD/bin/bangerd}
 SHIM=${SHIM:-$PWD/shims/banger}
 PASS=0
 FAIL=0
@@ -39,8 +40,31 @@ setup() {
 	ln -s "$IMAGE_CACHE/images/debian-bookworm-mini" "$T/imgcache/images/"
 	ip netns add "$NS"
 	ip -n "$NS" link set lo up
+	# The daemon tells systemd-resolved about the bridge (docs/dns.md) with
+	# the bridge's index in the test's namespace: never let that reach a
+	# real resolved on this host's bus.  Nothing listens here unless a test
+	# starts the double (resolved_double_start).
+	export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/system_bus"
 }
 in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
+
+# A private bus at $T/system_bus with tests/resolved-double/resolve1.py
+# (a stand-in for systemd-resolved) on it, in the test's namespace; every
+# call it receives is a JSON line in $T/resolve1.jsonl.  Stopped by teardown.
+resolved_double_start() {
+	nsenter --net="/run/netns/$NS" -- dbus-daemon --config-file="$PWD/tests/resolved-double/bus.conf" \
+		--address="$DBUS_SYSTEM_BUS_ADDRESS" --nofork --nopidfile >>"$T/bus.log" 2>&1 &
+	BUS_PID=$!
+	local _
+	for _ in $(seq 1 50); do [ -S "$T/system_bus" ] && break; sleep 0.1; done
+	nsenter --net="/run/netns/$NS" -- env RESOLVE1_DOUBLE_LOG="$T/resolve1.jsonl" \
+		RESOLVE1_DOUBLE_READY="$T/resolve1.ready" tests/resolved-double/resolve1.py \
+		>>"$T/resolve1.log" 2>&1 &
+	RESOLVE1_PID=$!
+	for _ in $(seq 1 100); do [ -e "$T/resolve1.ready" ] && return 0; sleep 0.1; done
+	cat "$T/bus.log" "$T/resolve1.log" >&2
+	return 1
+}
 
 daemon_start() { # daemon_start [extra bangerd args]
 	nsenter --net="/run/netns/$NS" -- "$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
@@ -89,6 +113,8 @@ teardown() {
 		pkill -KILL -f "$T/state/vms/" 2>/dev/null || true
 	fi
 	daemon_stop
+	local p
+	for p in ${RESOLVE1_PID:-} ${BUS_PID:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then
 		echo "kept $T" >&2

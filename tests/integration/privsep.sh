@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
-ROOTD=${ROOTD:-$PWD/$BUILD/bin/bangerd-root}
+ROOTD=${ROOTD:-$BUILD/bin/bangerd-root}
 USER_NAME=banger-test
 id "$USER_NAME" >/dev/null 2>&1 ||
 	useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"

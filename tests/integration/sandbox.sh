@@ -21,6 +21,7 @@ cleanup() {
 	teardown
 }
 trap cleanup EXIT
+resolved_double_start && ok resolved-double-up || fail resolved-double-up
 daemon_start || { fail "daemon-start"; finish; exit 1; }
 
 export BANGER_SSH_TIMEOUT=240
@@ -92,6 +93,28 @@ tr -s ' ' <"$T/out" >"$T/list"
 expect_in vm-list-header "$T/list" '^NAME STATE IP IMAGE VCPU MEM$'
 expect_in vm-list-a "$T/list" "^a running $ipa debian-bookworm-mini [0-9]+ 1G$"
 expect_in vm-list-b "$T/list" "^b running $ipb debian-bookworm-mini [0-9]+ 1G$"
+# ---- NAME.vm: the daemon's DNS responder on the bridge gateway (docs/dns.md) ----
+dq() { in_ns dig +tries=1 +time=3 @172.16.0.1 -p 42053 "$@" 2>&1; }
+[ "$(dq +short a.vm)" = "$ipa" ] && ok dns-a || fail "dns-a: $(dq a.vm)"
+[ "$(dq +short B.Vm)" = "$ipb" ] && ok dns-b-any-case || fail "dns-b-any-case: $(dq B.Vm)"
+[ "$(dq +short -x "$ipb")" = "b.vm." ] && ok dns-reverse || fail "dns-reverse: $(dq -x "$ipb")"
+dq nosuch.vm >"$T/dns"
+expect_in dns-nxdomain "$T/dns" 'status: NXDOMAIN'
+expect_in dns-authoritative "$T/dns" 'flags: qr aa'
+dq +short AAAA a.vm >"$T/dns"
+[ ! -s "$T/dns" ] && ok dns-no-aaaa || fail "dns-no-aaaa: $(cat "$T/dns")"
+dq example.com >"$T/dns"
+expect_in dns-not-recursive "$T/dns" 'status: REFUSED'
+expect_in dns-doctor "$FS/doctor" '^ok dns NAME.vm answered on 172.16.0.1:42053; systemd-resolved routes ~vm there$'
+# ... because the daemon told (the stand-in for) systemd-resolved, about the
+# bridge of this namespace: only ~vm, only to the responder, no default route.
+brx=$(in_ns ip -o link show br-fc | cut -d: -f1)
+want="{\"method\":\"SetLinkDefaultRoute\",\"args\":[$brx,false]}
+{\"method\":\"SetLinkDomains\",\"args\":[$brx,[[\"vm\",true]]]}
+{\"method\":\"SetLinkDNSEx\",\"args\":[$brx,[[2,[172,16,0,1],42053,\"\"]]]}"
+[ "$(cat "$T/resolve1.jsonl")" = "$want" ] && ok dns-resolved-wired ||
+	fail "dns-resolved-wired: got '$(cat "$T/resolve1.jsonl")', want '$want'"
+
 sb vm ssh a -- bash -c "echo > /dev/tcp/$ipb/22"
 [ "$RC" = 0 ] && ok a-reaches-b || fail "a-reaches-b: $RC $(cat "$T/err")"
 sb vm ssh a -- cat /etc/hostname
@@ -181,6 +204,7 @@ pida=$(st a pid) tapa=$(tap_of a) tapk=$(tap_of k) pidk=$(st k pid)
 [ -n "$tapa" ] && [ -n "$tapk" ] && taps | grep -qx "$tapa" && taps | grep -qx "$tapk" &&
 	ok taps-before-restart || fail "taps-before-restart: a '$tapa' k '$tapk' have '$(taps)'"
 kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+: >"$T/resolve1.jsonl"
 # k's VMM dies while the daemon is down: the new daemon must find it stopped
 [ -n "$pidk" ] && kill -KILL "$pidk" 2>/dev/null
 daemon_start && ok daemon-restart || fail daemon-restart
@@ -189,6 +213,10 @@ check restart-a-running grep -qx running "$FS/vms/a/state"
 [ "$(cat "$FS/vms/a/ip")" = "$ipa" ] && ok restart-a-same-ip || fail "restart-a-same-ip: $(cat "$FS/vms/a/ip")"
 [ "$(cat "$FS/vms/b/ip")" = "$ipb" ] && ok restart-b-same-ip || fail "restart-b-same-ip: $(cat "$FS/vms/b/ip")"
 check restart-bridge in_ns ip link show br-fc
+# the bridge was there at start, so the new daemon serves .vm at once
+[ "$(dq +short a.vm)" = "$ipa" ] && ok restart-dns || fail "restart-dns: $(dq a.vm)"
+[ "$(grep -c '"method"' "$T/resolve1.jsonl")" = 3 ] && ok restart-dns-rewired ||
+	fail "restart-dns-rewired: $(cat "$T/resolve1.jsonl")"
 taps | grep -qx "$tapa" && ok restart-a-tap-kept || fail "restart-a-tap-kept: $tapa not in '$(taps)'"
 check restart-k-stopped grep -qx stopped "$FS/vms/k/state"
 taps | grep -qx "$tapk" && fail "restart-k-tap-gone: $tapk still there" || ok restart-k-tap-gone
@@ -232,5 +260,9 @@ sb vm delete --force b
 [ -z "$(vms)" ] && ok all-deleted || fail "all-deleted: $(vms)"
 [ "$(ntaps)" = 0 ] && ok no-taps-left || fail "no-taps-left: $(taps)"
 ! grep -qv '^#' "$KH" 2>/dev/null && ok known-hosts-empty || fail "known-hosts-empty: $(cat "$KH")"
+# a clean stop takes the ~vm route back (resolved would ask a closed port)
+daemon_stop
+[ "$(tail -n 1 "$T/resolve1.jsonl")" = "{\"method\":\"RevertLink\",\"args\":[$brx]}" ] &&
+	ok dns-reverted-at-stop || fail "dns-reverted-at-stop: $(tail -n 2 "$T/resolve1.jsonl")"
 echo "# total $(($(date +%s) - T_START)) s"
 finish

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #include <jansson.h>
 
 #include "fc_api.h"
+#include "jail.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -977,6 +979,290 @@ static void test_start_refused(void **state)
 	assert_false(any_process_mentions(api));
 }
 
+/* ---- the jailer: pure parts (helper/jail.c) ---- */
+
+static void test_jail_id(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	char s65[66];
+	memset(s65, 'a', 65);
+	s65[65] = '\0';
+	assert_int_equal(jail_id_validate("vm-1", &err), 0);
+	assert_int_equal(jail_id_validate("A-b-9", &err), 0);
+	assert_int_equal(jail_id_validate(s65 + 1, &err), 0); /* 64 */
+	assert_int_equal(jail_id_validate(s65, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "longer than 64"));
+	assert_int_equal(jail_id_validate("", &err), -EINVAL);
+	assert_int_equal(jail_id_validate(NULL, &err), -EINVAL);
+	const char *bad[] = { "a/b", "..", ".", "a_b", "a b", "a\nb", "é", "a.b" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(jail_id_validate(bad[i], &err), -EINVAL);
+}
+
+static void test_jail_paths(void **state)
+{
+	(void)state;
+	assert_string_equal(jail_exec_name("/usr/bin/firecracker-v1.16.1"), "firecracker-v1.16.1");
+	assert_string_equal(jail_exec_name("firecracker"), "firecracker");
+	_cleanup_free_ char *r = jail_root_dir("/var/lib/banger", "vm1");
+	_cleanup_free_ char *v = jail_vm_dir("/var/lib/banger", "vm1");
+	assert_string_equal(r, "/var/lib/banger/jail/vm1/root");
+	assert_string_equal(v, "/var/lib/banger/jail/vm1");
+}
+
+static char *join_argv(char *const *argv)
+{
+	struct sbuf b;
+	sbuf_init(&b);
+	for (size_t i = 0; argv[i]; i++)
+		sbuf_printf(&b, "%s%s", i ? " " : "", argv[i]);
+	return sbuf_steal(&b);
+}
+
+static void test_jail_argv(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	struct jail_argv ja;
+	struct jail_conf c = { .jailer = "/usr/bin/jailer", .exec_file = "/usr/bin/firecracker",
+			       .state_dir = "/var/lib/banger", .uid = 1000, .gid = 1001 };
+	assert_int_equal(jail_build_argv(&c, "vm1", true, &ja, &err), 0);
+	_cleanup_free_ char *a = join_argv(ja.argv);
+	assert_string_equal(a, "/usr/bin/jailer --id vm1 --exec-file /usr/bin/firecracker --uid 1000 "
+			       "--gid 1001 --chroot-base-dir /srv/jailer --daemonize -- "
+			       "--api-sock /run/firecracker.socket");
+	assert_int_equal(jail_build_argv(&c, "vm1", false, &ja, &err), 0);
+	_cleanup_free_ char *b = join_argv(ja.argv);
+	assert_string_equal(b, "/usr/bin/jailer --id vm1 --exec-file /usr/bin/firecracker --uid 1000 "
+			       "--gid 1001 --chroot-base-dir /srv/jailer -- "
+			       "--api-sock /run/firecracker.socket");
+	/* The id is never passed through unchecked, and never after "--". */
+	assert_int_equal(jail_build_argv(&c, "a b", true, &ja, &err), -EINVAL);
+	assert_int_equal(jail_build_argv(&c, "--id", true, &ja, &err), 0);
+	size_t dd = 0;
+	for (size_t i = 0; ja.argv[i]; i++)
+		if (strcmp(ja.argv[i], "--") == 0)
+			dd = i;
+	for (size_t i = dd; ja.argv[i]; i++)
+		assert_string_not_equal(ja.argv[i], "--id");
+}
+
+/* A state dir with one jail root, as bangerd prepares it. */
+static char *jail_fixture(const char *id, char **ret_root)
+{
+	char *st = make_tmpdir();
+	_cleanup_free_ char *real = realpath(st, NULL);
+	free(st);
+	st = xstrdup(real);
+	*ret_root = jail_root_dir(st, id);
+	assert_int_equal(mkdir_p(*ret_root, 0700), 0);
+	return st;
+}
+
+static void test_jail_check(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	struct jail_target t;
+	_cleanup_free_ char *root = NULL;
+	_cleanup_free_ char *st = jail_fixture("ok", &root);
+	struct jail_conf c = { .jailer = "/bin/false", .exec_file = "/usr/bin/firecracker",
+			       .state_dir = st, .uid = getuid(), .gid = getgid() };
+
+	assert_int_equal(jail_check(&c, "ok", &t, &err), 0);
+	struct stat sb;
+	assert_int_equal(stat(root, &sb), 0);
+	assert_true(t.dev == sb.st_dev && t.ino == sb.st_ino);
+	/* Refusals. */
+	assert_int_equal(jail_check(&c, "a/b", &t, &err), -EINVAL);
+	assert_int_equal(jail_check(&c, "missing", &t, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "the jail root must exist"));
+	_cleanup_free_ char *lvm = path_join(st, "jail/lnk");
+	_cleanup_free_ char *lroot = path_join(lvm, "root");
+	assert_int_equal(mkdir(lvm, 0700), 0);
+	assert_int_equal(symlink(root, lroot), 0);
+	assert_int_equal(jail_check(&c, "lnk", &t, &err), -ELOOP);
+	_cleanup_free_ char *fvm = path_join(st, "jail/file");
+	_cleanup_free_ char *froot = path_join(fvm, "root");
+	assert_int_equal(mkdir(fvm, 0700), 0);
+	assert_int_equal(close(open(froot, O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(jail_check(&c, "file", &t, &err), -ENOTDIR);
+	c.uid = getuid() + 1;
+	assert_int_equal(jail_check(&c, "ok", &t, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "is owned by uid"));
+	c.uid = getuid();
+	/* A pid file already there: stale or planted. */
+	_cleanup_free_ char *pf = path_join(root, "firecracker.pid");
+	assert_int_equal(symlink("/etc/passwd", pf), 0);
+	assert_int_equal(jail_check(&c, "ok", &t, &err), -EEXIST);
+	unlink(pf);
+	assert_int_equal(jail_check(&c, "ok", &t, &err), 0);
+
+	/* The outputs of a jailer without --daemonize. */
+	int fd = -1;
+	_cleanup_free_ char *con = path_join(root, "console.log");
+	_cleanup_free_ char *lnk = path_join(root, "vmm.log");
+	assert_int_equal(close(open(con, O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(jail_open_output(&c, "ok", "console.log", &fd, &err), 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	assert_int_equal(symlink(con, lnk), 0);
+	assert_int_equal(jail_open_output(&c, "ok", "vmm.log", &fd, &err), -ELOOP);
+	assert_int_equal(jail_open_output(&c, "ok", "../ok/root/console.log", &fd, &err), -EINVAL);
+	assert_int_equal(jail_open_output(&c, "ok", "dev", &fd, &err), -ENOENT);
+	rm_rf(st);
+}
+
+static void test_jail_binary_check(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	char *ret = NULL;
+	if (geteuid() != 0)
+		skip();
+	_cleanup_free_ char *d = make_tmpdir(); /* root's, 0700, in sticky /tmp */
+	_cleanup_free_ char *f = path_join(d, "jailer");
+	assert_int_equal(close(open(f, O_CREAT | O_WRONLY, 0755)), 0);
+	assert_int_equal(chmod(f, 0755), 0);
+	assert_int_equal(jail_binary_check(f, &ret, &err), 0);
+	_cleanup_free_ char *real = realpath(f, NULL);
+	assert_string_equal(ret, real);
+	free(ret);
+	assert_int_equal(jail_binary_check("jailer", &ret, &err), -EINVAL);
+	assert_int_equal(chmod(f, 0775), 0);
+	assert_int_equal(jail_binary_check(f, &ret, &err), -EPERM);
+	assert_int_equal(chmod(f, 0644), 0);
+	assert_int_equal(jail_binary_check(f, &ret, &err), -EINVAL);
+	assert_int_equal(chmod(f, 0755), 0);
+	assert_int_equal(chown(f, 1, 1), 0);
+	assert_int_equal(jail_binary_check(f, &ret, &err), -EPERM);
+	assert_int_equal(chown(f, 0, 0), 0);
+	assert_int_equal(chmod(d, 0777), 0); /* a directory others may change */
+	assert_int_equal(jail_binary_check(f, &ret, &err), -EPERM);
+	assert_non_null(strstr(err.msg, "which someone other than root may change"));
+	assert_int_equal(chmod(d, 01777), 0); /* sticky, like /tmp: fine */
+	assert_int_equal(jail_binary_check(f, &ret, &err), 0);
+	free(ret);
+	rm_rf(d);
+}
+
+static char *jailer_double(void)
+{
+	return realpath("tests/fc-double/jailer", NULL);
+}
+
+/* jail_launch with the doubles, no guest: the jailer's work is observable
+ * in the jail, and the jailed Firecracker double resolves every path
+ * below the jail root, refusing one that leaves it. */
+static void test_jail_launch_double(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	_cleanup_free_ char *jl = jailer_double(), *fc = double_bin();
+	if (geteuid() != 0 || !have_python() || !jl || !fc)
+		skip();
+	_cleanup_free_ char *root = NULL;
+	_cleanup_free_ char *st = jail_fixture("unit-j", &root);
+	struct jail_conf c = { .jailer = jl, .exec_file = fc, .state_dir = st, .uid = 0, .gid = 0 };
+	struct jail_target t;
+	struct jail_io io = { .daemonize = true };
+	pid_t pid = 0;
+	assert_int_equal(jail_check(&c, "unit-j", &t, &err), 0);
+	int r = jail_launch(&c, "unit-j", &t, &io, &pid, &err);
+	if (r < 0)
+		fail_msg("jail_launch: %s", err.msg);
+	assert_true(pid > 0);
+	/* §4's layout. */
+	_cleanup_free_ char *pidf = path_join(root, "firecracker.pid"), *txt = NULL;
+	assert_int_equal(read_file(pidf, 64, &txt, NULL), 0);
+	char want[16];
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	assert_string_equal(txt, want);
+	struct stat sb;
+	_cleanup_free_ char *kvm = path_join(root, "dev/kvm"), *tun = path_join(root, "dev/net/tun");
+	assert_int_equal(stat(kvm, &sb), 0);
+	assert_true(S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 10 && minor(sb.st_rdev) == 232);
+	assert_int_equal(stat(tun, &sb), 0);
+	assert_true(S_ISCHR(sb.st_mode) && major(sb.st_rdev) == 10 && minor(sb.st_rdev) == 200);
+	_cleanup_free_ char *exe = path_join(root, "firecracker");
+	assert_int_equal(stat(exe, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode) && sb.st_nlink == 1);
+	/* The API socket is in the jail; the double maps paths into it. */
+	_cleanup_free_ char *sock = xasprintf("%s%s", root, JAIL_API_SOCK);
+	json_t *o = NULL;
+	int64_t deadline = mono_ms() + 10000;
+	while (fc_api_call(sock, "GET", "/", NULL, 500, &o, &err) < 0) {
+		if (mono_ms() > deadline)
+			fail_msg("the jailed double did not answer: %s", err.msg);
+		sleep_ms(20);
+	}
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "unit-j");
+	json_decref(o);
+	_cleanup_free_ char *k = path_join(root, "vmlinux"), *evil = path_join(root, "evil");
+	assert_int_equal(close(open(k, O_CREAT | O_WRONLY, 0600)), 0);
+	assert_int_equal(symlink("/etc/hostname", evil), 0);
+	assert_int_equal(put(sock, "/boot-source", "{\"kernel_image_path\":\"/vmlinux\"}", &err), 0);
+	assert_int_equal(put(sock, "/boot-source", "{\"kernel_image_path\":\"vmlinux\"}", &err), 0);
+	assert_int_equal(put(sock, "/boot-source", "{\"kernel_image_path\":\"/run/../vmlinux\"}",
+			     &err), 0);
+	const char *out[] = { "/../../../../etc/hostname", "/evil", "../etc/hostname" };
+	for (size_t i = 0; i < ARRAY_SIZE(out); i++) {
+		_cleanup_free_ char *b = xasprintf("{\"kernel_image_path\":\"%s\"}", out[i]);
+		assert_int_equal(put(sock, "/boot-source", b, &err), -EREMOTEIO);
+		assert_non_null(strstr(err.msg, "leaves the jail"));
+	}
+	/* Logger and metrics land in the jail. */
+	assert_int_equal(put(sock, "/logger", "{\"log_path\":\"/fc.log\"}", &err), 0);
+	_cleanup_free_ char *fclog = path_join(root, "fc.log");
+	assert_true(path_exists(fclog));
+	/* The resend of a launch whose reply got lost is refused. */
+	assert_int_equal(jail_check(&c, "unit-j", &t, &err), -EEXIST);
+	/* The strays of a jail are found and killed. */
+	assert_int_equal(jail_kill_strays(root, "unit-j"), 1);
+	deadline = mono_ms() + 5000;
+	char stbuf[64];
+	snprintf(stbuf, sizeof(stbuf), "/proc/%d/stat", (int)pid);
+	for (;;) {
+		_cleanup_free_ char *pst = NULL;
+		if (read_file(stbuf, 4096, &pst, NULL) < 0 || strstr(pst, ") Z "))
+			break;
+		if (mono_ms() > deadline)
+			fail_msg("pid %d survived jail_kill_strays", (int)pid);
+		sleep_ms(20);
+	}
+	rm_rf(st);
+}
+
+/* A jailer that fails: the error carries its words, nothing runs. */
+static void test_jail_launch_fails(void **state)
+{
+	(void)state;
+	struct berr err = { 0 };
+	_cleanup_free_ char *fc = double_bin();
+	if (geteuid() != 0 || !fc)
+		skip();
+	_cleanup_free_ char *root = NULL;
+	_cleanup_free_ char *st = jail_fixture("unit-f", &root);
+	_cleanup_free_ char *bad = path_join(st, "jailer");
+	const char *sh = "#!/bin/sh\necho 'Jailer error: no\nway' >&2\nexit 3\n";
+	assert_int_equal(write_file_atomic(bad, sh, strlen(sh), 0755), 0);
+	struct jail_conf c = { .jailer = bad, .exec_file = fc, .state_dir = st, .uid = 0, .gid = 0 };
+	struct jail_target t;
+	pid_t pid = 0;
+	struct jail_io io = { .daemonize = true };
+	assert_int_equal(jail_check(&c, "unit-f", &t, &err), 0);
+	assert_int_equal(jail_launch(&c, "unit-f", &t, &io, &pid, &err), -ECHILD);
+	assert_non_null(strstr(err.msg, "the jailer exited with status 3: Jailer error: no way"));
+	/* The jail root changed since the check: the launch refuses it. */
+	_cleanup_free_ char *old = xasprintf("%s.old", root);
+	assert_int_equal(rename(root, old), 0); /* keeps its inode busy */
+	assert_int_equal(mkdir(root, 0700), 0);
+	assert_int_equal(jail_launch(&c, "unit-f", &t, &io, &pid, &err), -ESTALE);
+	assert_non_null(strstr(err.msg, "changed since it was checked"));
+	rm_rf(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -988,6 +1274,13 @@ int main(void)
 		cmocka_unit_test(test_double_cli),
 		cmocka_unit_test(test_start_bad_input),
 		cmocka_unit_test(test_kill_wrong_start),
+		cmocka_unit_test(test_jail_id),
+		cmocka_unit_test(test_jail_paths),
+		cmocka_unit_test(test_jail_argv),
+		cmocka_unit_test(test_jail_check),
+		cmocka_unit_test(test_jail_binary_check),
+		cmocka_unit_test(test_jail_launch_double),
+		cmocka_unit_test(test_jail_launch_fails),
 		cmocka_unit_test_setup_teardown(test_start_refused, vm_setup, vm_teardown),
 		cmocka_unit_test_setup_teardown(test_boot_shutdown, vm_setup, vm_teardown),
 		cmocka_unit_test_setup_teardown(test_old_version_kill, vm_setup, vm_teardown),
