@@ -598,7 +598,7 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	if (!vm_state_live(s) || s == VM_STARTING)
 		goto out;
 	if (!have_status)
-		snprintf(how, sizeof(how), "exited (started by an earlier daemon: status unknown)");
+		snprintf(how, sizeof(how), "exited (not a child of this daemon: status unknown)");
 	else if (WIFEXITED(status))
 		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))

@@ -28,6 +28,9 @@ ok installed-files
 check units-substituted bash -c "! grep -q '@[A-Z]*@' '$R'/etc/systemd/system/*.service"
 check unit-owner grep -q '^User=banger-test$' "$R/etc/systemd/system/bangerd.service"
 check helper-caps grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH$' "$R/etc/systemd/system/bangerd-root.service"
+[ "$(grep -c '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")" = 1 ] &&
+	ok helper-caps-only-those || fail "helper-caps-only-those: $(grep '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")"
+check no-jailer-dropin test ! -e "$R/etc/systemd/system/bangerd-root.service.d/jailer.conf"
 # Verify copies whose binary paths point into the fake root.
 mkdir -p "$T/verify"
 for u in bangerd bangerd-root; do
@@ -39,11 +42,51 @@ if command -v systemd-analyze >/dev/null; then
 else
 	fail "units-verify: systemd-analyze is missing"
 fi
+# With the jailer: a drop-in adds its capabilities and arguments, and only it.
+JL=$PWD/tests/fc-double/jailer FC=$PWD/tests/fc-double/firecracker
+out=$(shims/banger system install --owner banger-test --jailer "$JL" 2>&1) &&
+	fail "jailer-needs-firecracker: accepted" || ok jailer-needs-firecracker
+out=$(shims/banger system install --owner banger-test --jailer "$JL" --firecracker /nonexistent 2>&1) &&
+	fail "jailer-missing-binary: accepted" || ok jailer-missing-binary
+out=$(shims/banger system install --owner banger-test --jailer "$JL" --firecracker "$FC" 2>&1) &&
+	ok install-jailer || fail "install-jailer: $out"
+D=$R/etc/systemd/system/bangerd-root.service.d/jailer.conf
+check jailer-dropin-args grep -qx "Environment=\"JAILER_ARGS=--jailer $JL --firecracker $FC\"" "$D"
+check jailer-dropin-caps grep -q '^CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_MKNOD CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL$' "$D"
+mkdir -p "$T/verify/bangerd-root.service.d"
+cp "$D" "$T/verify/bangerd-root.service.d/"
+if command -v systemd-analyze >/dev/null; then
+	# the search path makes verify read the drop-in next to the unit
+	out=$(cd "$T/verify" && SYSTEMD_UNIT_PATH="$T/verify:" systemd-analyze verify ./bangerd-root.service 2>&1)
+	[ -z "$out" ] && ok units-verify-jailer || fail "units-verify-jailer: $out"
+fi
+out=$(shims/banger system status 2>&1)
+case $out in *"jailer $JL"*) ok status-jailer ;; *) fail "status-jailer: $out" ;; esac
+check reinstall-without-jailer shims/banger system install --owner banger-test
+check jailer-dropin-gone test ! -e "$D"
 out=$(shims/banger system status 2>&1)
 case $out in *"installed 0.1.0 for banger-test in /usr/local"*) ok status ;; *) fail "status: $out" ;; esac
 check uninstall shims/banger system uninstall
 check uninstalled bash -c "[ ! -e '$R/usr/local/bin/bangerd' ] && [ ! -e '$R/etc/systemd/system/bangerd.service' ] && [ -d '$R/var/lib/banger' ]"
-check reinstall shims/banger system install --owner banger-test
-check purge shims/banger system uninstall --purge
+check reinstall shims/banger system install --owner banger-test --jailer "$JL" --firecracker "$FC"
+# --purge also removes the network bangerd-root made; run it in a namespace
+# of this test's that holds such a network next to things that are not ours.
+NS=bgt-sys-${T##*.}
+ip netns add "$NS"
+trap 'ip netns del "$NS" 2>/dev/null; rm -rf "$T"' EXIT
+ip -n "$NS" link add br-fc type bridge
+ip -n "$NS" tuntap add bn-7 mode tap
+ip -n "$NS" tuntap add bn-keep mode tap
+ip -n "$NS" tuntap add other0 mode tap
+ip netns exec "$NS" nft add table inet banger
+ip netns exec "$NS" nft add table inet other
+out=$(ip netns exec "$NS" shims/banger system uninstall --purge 2>&1) && ok purge || fail "purge: $out"
 check purged test ! -e "$R/var/lib/banger"
+check purged-dropin test ! -e "$D"
+case $out in *"removed tap bn-7"*"removed bridge br-fc"*"removed nftables table inet banger"*) ok purge-says-network ;;
+*) fail "purge-says-network: $out" ;; esac
+links=$(ip -n "$NS" -o link | awk -F': ' '{ print $2 }' | sort | tr '\n' ' ')
+[ "$links" = "bn-keep lo other0 " ] && ok purge-network-only-ours || fail "purge-network-only-ours: $links"
+tables=$(ip netns exec "$NS" nft list tables | tr '\n' ' ')
+[ "$tables" = "table inet other " ] && ok purge-nat-table-only-ours || fail "purge-nat-table-only-ours: $tables"
 finish
