@@ -103,7 +103,6 @@ int catalog_default(struct banger *b, const char *kind, char *ret, size_t len,
 int catalog_delete(struct banger *b, int64_t id, struct berr *err);
 
 /* vmmselect.c */
-char *find_program(const char *prog);
 const struct vmm_driver *vmm_select(struct banger *b, const char *want, char *why, size_t len,
 				    struct berr *err);
 const struct vmm_driver *vmm_of_vm(struct banger *b, const struct vm_rec *r, struct berr *err);

@@ -387,3 +387,21 @@ void unlock_close(int fd)
 	(void)flock(fd, LOCK_UN);
 	close(fd);
 }
+
+char *find_program(const char *prog)
+{
+	if (!prog || !*prog)
+		return NULL;
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *p = path_join(d, prog);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}

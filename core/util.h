@@ -27,6 +27,11 @@ static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 void unlock_close(int fd);
 static inline void unlock_closep(int *fd) { unlock_close(*fd); }
 #define _cleanup_unlock_close_ __attribute__((cleanup(unlock_closep)))
+
+/* prog as posix_spawnp would find it: itself when it has a '/', else the
+ * first executable in $PATH (xmalloc'ed); NULL when none or prog empty. */
+char *find_program(const char *prog);
+
 #define TAKE_PTR(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
 #define TAKE_FD(fd) ({ int _t = (fd); (fd) = -1; _t; })
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

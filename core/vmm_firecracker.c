@@ -71,23 +71,6 @@ static bool valid_fc_id(const char *s)
 	return true;
 }
 
-/* A program name as posix_spawnp would find it (xmalloc'ed), or NULL. */
-static char *lookup_program(const char *prog)
-{
-	if (strchr(prog, '/'))
-		return access(prog, X_OK) == 0 ? xstrdup(prog) : NULL;
-	const char *path = getenv("PATH");
-	_cleanup_free_ char *copy = xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
-	char *save = NULL;
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *p = path_join(d, prog);
-		if (access(p, X_OK) == 0)
-			return p;
-		free(p);
-	}
-	return NULL;
-}
-
 /* firecracker_bin, else "firecracker" looked up in PATH. */
 static const char *fc_bin(const struct vmm_host *h)
 {
@@ -450,8 +433,8 @@ static int jail_start(const struct vmm_host *h, const struct vmm_spec *s, bool s
 		return berr_set(err, EPERM,
 				"jailer_bin is set, but bangerd is not root and bangerd-root is not "
 				"reachable: the jailer needs root");
-	_cleanup_free_ char *jpath = lookup_program(h->jailer_bin);
-	_cleanup_free_ char *fpath = lookup_program(fc_bin(h));
+	_cleanup_free_ char *jpath = find_program(h->jailer_bin);
+	_cleanup_free_ char *fpath = find_program(fc_bin(h));
 	_cleanup_free_ char *jreal = jpath ? realpath(jpath, NULL) : NULL;
 	_cleanup_free_ char *freal = fpath ? realpath(fpath, NULL) : NULL;
 	_cleanup_free_ char *st = state_real(h, err);
