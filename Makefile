@@ -135,12 +135,16 @@ check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
 
-bench: all $(BUILD)/bench/treebench
+bench: all $(BUILD)/bench/treebench $(BUILD)/bench/dnsbench
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench.sh
 
 $(BUILD)/bench/treebench: tests/bench/treebench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -lm
+
+$(BUILD)/bench/dnsbench: tests/bench/dnsbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -pthread
 
 fuzz: fuzzers
 	@for f in $(FUZZERS); do n=$${f#fuzz_}; mkdir -p $(BUILD)/corpus/$$n; \
