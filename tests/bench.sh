@@ -110,7 +110,9 @@ for i in $(seq 1 "$RUNS"); do
 	in_ns ip link set "$tap" master br-fc up
 	rm -f "$T/run/vms/run$i/"*.sock
 	t0=$(date +%s%N)
-	in_ns "${ARGV[@]}" >>"$T/hand.log" 2>&1 &
+	# nsenter itself, not in_ns: a function run with & is a subshell, and
+	# killing that would leave this QEMU running through the next runs.
+	nsenter --net="/run/netns/$NS" -- "${ARGV[@]}" >>"$T/hand.log" 2>&1 &
 	HPID=$!
 	until in_ns ssh -F "$T/cfg/ssh_config" -o ConnectTimeout=2 "run$i.vm" true 2>/dev/null; do
 		sleep 0.2
