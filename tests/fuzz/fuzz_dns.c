@@ -2,7 +2,8 @@
  *
  * Beyond "no crash": a reply must be dropped exactly when the query is a
  * runt or a response, echo the ID, opcode, RD and the question, and be a
- * well-formed message whose counts match its sections, within 512 bytes. */
+ * well-formed message whose counts match its sections, within 512 bytes.
+ * No socket: the 172.16.x addresses are answer data (no netns needed). */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,8 @@
 /* Unit tests: the `.vm` DNS codec (core/dns.c) and its UDP server
  * (core/dnsd.c).  Queries are built by hand; replies are checked byte for
  * byte where the bytes are the contract.  The server tests use 127.0.0.1
- * only. */
+ * only: the 172.16.x addresses below are answer data, never configured or
+ * sent to, so this test needs no netns of its own. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
