@@ -45,8 +45,8 @@ NS=bgh-${T##*.}
 SOCK=$T/sock/root.sock
 LOG=$T/helper.log
 HPID=
-BUSPID=
-DPID=
+BUS_PID=
+RESOLVE1_PID=
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/bus"
 
 cleanup() {
@@ -54,7 +54,7 @@ cleanup() {
 		kill -TERM "$HPID" 2>/dev/null
 		wait "$HPID" 2>/dev/null
 	fi
-	for p in $DPID $BUSPID; do
+	for p in $RESOLVE1_PID $BUS_PID; do
 		kill -TERM "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -318,24 +318,11 @@ expect tap-delete-again 0 "ok" - -- cli "$SOCK" TAP_DELETE bn-ha1
 expect resolved-no-bus -107 "systemd-resolved is not reachable on the system bus" \
 	"priv operation RESOLVED_LINK from uid $OU failed" \
 	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
-# (nsenter, not in_ns: a function run with & is a subshell, and $! would
-# be that shell's pid, not the daemon's.)
-nsenter --net="/run/netns/$NS" -- dbus-daemon --config-file="$PWD/tests/resolved-double/bus.conf" \
-	--address="$DBUS_SYSTEM_BUS_ADDRESS" --nofork --nopidfile >>"$T/bus.log" 2>&1 &
-BUSPID=$!
-for _ in $(seq 1 50); do [ -S "$T/bus" ] && break; sleep 0.1; done
+bus_start || fail "bus-up: $(cat "$T/bus.log")"
 expect resolved-not-running -3 "systemd-resolved is not running" \
 	"priv operation RESOLVED_LINK from uid $OU failed" \
 	-- cli "$SOCK" RESOLVED_LINK "$BR" "$GWA:42053"
-# The double, in the namespace (it checks link indexes there, as resolved
-# does in its own).
-nsenter --net="/run/netns/$NS" -- \
-	env RESOLVE1_DOUBLE_LOG="$T/resolve1.jsonl" RESOLVE1_DOUBLE_READY="$T/resolve1.ready" \
-	tests/resolved-double/resolve1.py >>"$T/resolve1.log" 2>&1 &
-DPID=$!
-for _ in $(seq 1 100); do [ -e "$T/resolve1.ready" ] && break; sleep 0.1; done
-[ -e "$T/resolve1.ready" ] && ok resolve1-double-up ||
-	fail "resolve1-double-up: $(cat "$T/bus.log" "$T/resolve1.log")"
+resolve1_start && ok resolve1-double-up || fail "resolve1-double-up"
 IDX=$(ip -n "$NS" -o link show "$BR" | cut -d: -f1)
 expect resolved-link 0 "ok" \
 	"priv operation RESOLVED_LINK $BR from uid $OU: systemd-resolved sends ~vm queries on $BR to $GWA:42053" \

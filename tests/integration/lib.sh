@@ -48,15 +48,26 @@ setup() {
 }
 in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
 
-# A private bus at $T/system_bus with tests/resolved-double/resolve1.py
-# (a stand-in for systemd-resolved) on it, in the test's namespace; every
-# call it receives is a JSON line in $T/resolve1.jsonl.  Stopped by teardown.
-resolved_double_start() {
+# A private bus at $DBUS_SYSTEM_BUS_ADDRESS (a unix:path= address), in the
+# test's namespace; sets BUS_PID.
+bus_start() {
+	local sock=${DBUS_SYSTEM_BUS_ADDRESS#unix:path=} _
+	# (nsenter, not in_ns: a function run with & is a subshell, and $!
+	# would be that shell's pid.)
 	nsenter --net="/run/netns/$NS" -- dbus-daemon --config-file="$PWD/tests/resolved-double/bus.conf" \
 		--address="$DBUS_SYSTEM_BUS_ADDRESS" --nofork --nopidfile >>"$T/bus.log" 2>&1 &
 	BUS_PID=$!
+	for _ in $(seq 1 50); do [ -S "$sock" ] && return 0; sleep 0.1; done
+	cat "$T/bus.log" >&2
+	return 1
+}
+
+# tests/resolved-double/resolve1.py (a stand-in for systemd-resolved) on
+# that bus, in the namespace (it checks link indexes there, as resolved
+# does in its own); every call it receives is a JSON line in
+# $T/resolve1.jsonl.  Sets RESOLVE1_PID.
+resolve1_start() {
 	local _
-	for _ in $(seq 1 50); do [ -S "$T/system_bus" ] && break; sleep 0.1; done
 	nsenter --net="/run/netns/$NS" -- env RESOLVE1_DOUBLE_LOG="$T/resolve1.jsonl" \
 		RESOLVE1_DOUBLE_READY="$T/resolve1.ready" tests/resolved-double/resolve1.py \
 		>>"$T/resolve1.log" 2>&1 &
@@ -65,6 +76,9 @@ resolved_double_start() {
 	cat "$T/bus.log" "$T/resolve1.log" >&2
 	return 1
 }
+
+# Both, for a daemon test; stopped by teardown.
+resolved_double_start() { bus_start && resolve1_start; }
 
 daemon_start() { # daemon_start [extra bangerd args]
 	nsenter --net="/run/netns/$NS" -- "$BANGERD" --foreground --mount "$FS" --state-dir "$T/state" \
