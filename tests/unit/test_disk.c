@@ -24,6 +24,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "disk.h"
 #include "util.h"
 
@@ -94,19 +96,6 @@ static bool have_tool(const char *name)
 
 	argv[2] = cmd;
 	return run(argv, NULL) == 0;
-}
-
-static int count_fds(void)
-{
-	int n = 0;
-	char path[64];
-
-	for (int i = 0; i < 1024; i++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
-		if (access(path, F_OK) == 0)
-			n++;
-	}
-	return n;
 }
 
 static void write_at(int fd, off_t off, char c, size_t len)

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "dns.h"
 #include "dnsd.h"
 #include "util.h"
@@ -605,19 +607,6 @@ static void test_edns(void **state)
 }
 
 /* ---- the UDP server ---- */
-
-static int count_fds(void)
-{
-	int n = 0;
-	char path[64];
-
-	for (int i = 0; i < 1024; i++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
-		if (access(path, F_OK) == 0)
-			n++;
-	}
-	return n;
-}
 
 static int udp_client(uint16_t port)
 {

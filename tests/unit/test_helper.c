@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "paths.h"
 #include "proto.h"
 #include "util.h"
@@ -31,19 +33,6 @@
 static char tmp[PATH_MAX];    /* the temp dir (canonical) */
 static char root_a[PATH_MAX]; /* managed roots below it */
 static char root_b[PATH_MAX];
-
-static char *p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *p(const char *fmt, ...)
-{
-	static char bufs[8][PATH_MAX * 2];
-	static int next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
 
 static void touch(const char *path)
 {

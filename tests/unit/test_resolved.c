@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <systemd/sd-bus.h>
 
 #include "net.h"
@@ -53,19 +55,6 @@ static pid_t bus_pid = -1, double_pid = -1;
 static int br_index;
 static bool ready; /* root, namespace, bus: set by setup_all */
 static struct helper_conf conf;
-
-static char *p(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *p(const char *fmt, ...)
-{
-	static char bufs[8][PATH_MAX * 2];
-	static int next;
-	char *b = bufs[next++ % 8];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(bufs[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
 
 /* ---- processes ---- */
 
