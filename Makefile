@@ -12,7 +12,7 @@ VERSION    := 0.1.0
 CC         ?= gcc
 BUILD      ?= build
 PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto libssh libcurl \
-              libnl-3.0 libnl-route-3.0 libnftables libsystemd
+              libnl-3.0 libnl-route-3.0 libnftables libsystemd mount
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
@@ -30,13 +30,14 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/accel.c core/qmp.c core/vmm_qemu.c core/catalog.c core/vm.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
              core/knownhosts.c helper/net.c helper/netaddr.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
-             core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c helper/resolved.c
+             core/vmmselect.c core/vmm_common.c helper/proto.c core/rootc.c helper/resolved.c
 CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
+CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
-HELPER_SRCS += helper/jail.c
+HELPER_SRCS += helper/jail.c helper/fusemount.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -58,10 +59,12 @@ test_net_SRCS      := core/err.c core/util.c helper/net.c helper/netaddr.c helpe
 test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c \
                              core/vmm_common.c
-test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c helper/client.c helper/proto.c
+test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c core/rootc.c helper/proto.c \
+                             core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c \
+                             helper/net.c helper/netaddr.c helper/nat.c helper/resolved.c
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c helper/resolved.c
-test_helper_SRCS   += helper/jail.c
+test_helper_SRCS   += helper/jail.c helper/fusemount.c
 UNIT_TESTS += test_resolved
 test_resolved_SRCS := $(test_helper_SRCS)
 
@@ -90,7 +93,7 @@ $(BUILD)/bin/bangerd-root: $(HELPER_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
-		$(BUILD)/obj/helper/proto.o $(BUILD)/obj/helper/client.o tests/unit/helper_cli.c
+		$(BUILD)/obj/helper/proto.o $(BUILD)/obj/core/rootc.o tests/unit/helper_cli.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
 

@@ -153,6 +153,7 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (r < 0)
 		goto fail;
 
+	b->priv = priv_open(p->root_socket);
 	r = vmnet_init(b, err);
 	if (r < 0)
 		goto fail;
@@ -167,7 +168,7 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	b->vmm_host.firecracker_bin = b->cfg.firecracker_bin;
 	b->vmm_host.jailer_bin = b->cfg.jailer_bin;
 	b->vmm_host.state_dir = b->paths.state_dir;
-	b->vmm_host.rootc = b->rootc;
+	b->vmm_host.priv = b->priv;
 	if (disk_probe_clone(p->state_dir, &b->clone_method, NULL) < 0)
 		b->clone_method = CLONE_SPARSE_COPY;
 
@@ -199,6 +200,35 @@ void live_remove(struct banger *b, int64_t id)
 			b->live[i] = b->live[--b->n_live];
 			return;
 		}
+}
+
+int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, struct berr *err)
+{
+	struct berr e = {0};
+	int r;
+
+	/* A daemon killed with SIGKILL leaves its tree behind, disconnected
+	 * (ENOTCONN): take it away first.  A tree served by a live daemon is
+	 * refused below (EBUSY) and stays. */
+	struct stat st;
+	if (stat(mountpoint, &st) < 0 && errno == ENOTCONN &&
+	    priv_tree_unmount(b->priv, mountpoint, &e) < 0)
+		blog("cannot remove the stale tree at %s: %s", mountpoint, e.msg);
+	r = mkdir_p(mountpoint, 0755);
+	if (r < 0)
+		return berr_set(err, -r, "cannot create mount point %s: %s", mountpoint,
+				strerror(-r));
+	r = priv_tree_mount(b->priv, mountpoint, ret_fd, &b->mount_how, err);
+	if (r < 0)
+		return berr_wrap(err, "mounting the tree");
+	return 0;
+}
+
+void banger_unmount_tree(struct banger *b, const char *mountpoint)
+{
+	struct berr e = {0};
+	if (priv_tree_unmount(b->priv, mountpoint, &e) < 0)
+		blog("unmounting %s: %s", mountpoint, e.msg);
 }
 
 /* Every 100 ms: reap or notice exited VMMs, then let the adapter wake
@@ -245,7 +275,7 @@ static void *monitor_main(void *arg)
 	return NULL;
 }
 
-int banger_run_monitor(struct banger *b, void (*notify)(void *), void *arg)
+int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 {
 	b->notify = notify;
 	b->notify_arg = arg;
@@ -253,6 +283,11 @@ int banger_run_monitor(struct banger *b, void (*notify)(void *), void *arg)
 	if (r != 0)
 		return -r;
 	b->monitor_running = true;
+	/* The bridge may be left from an earlier run, VMs with it. */
+	vmdns_start(b);
+	for (size_t i = 0; i < b->n_adopted; i++)
+		vmnet_watch(b, b->adopted[i]);
+	b->n_adopted = 0;
 	return 0;
 }
 
@@ -267,6 +302,7 @@ void banger_close(struct banger *b)
 		pthread_join(b->monitor, NULL);
 	}
 	vmnet_close(b);
+	priv_close(b->priv);
 	store_close(b->store);
 	config_free(&b->cfg);
 	banger_paths_free(&b->paths);

@@ -3,10 +3,75 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "util.h"
+
+/* "/dev/fuse 0600 root:root" or "/dev/kvm missing". */
+static void device_mode(struct sbuf *out, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		sbuf_printf(out, "%s missing", path);
+		return;
+	}
+	struct passwd pwb, *pw = NULL;
+	struct group grb, *gr = NULL;
+	char buf[4096];
+	sbuf_printf(out, "%s %04o ", path, (unsigned)(st.st_mode & 07777));
+	if (getpwuid_r(st.st_uid, &pwb, buf, sizeof(buf), &pw) != 0)
+		pw = NULL;
+	if (pw)
+		sbuf_puts(out, pw->pw_name);
+	else
+		sbuf_printf(out, "%u", (unsigned)st.st_uid);
+	if (getgrgid_r(st.st_gid, &grb, buf, sizeof(buf), &gr) != 0)
+		gr = NULL;
+	if (gr)
+		sbuf_printf(out, ":%s", gr->gr_name);
+	else
+		sbuf_printf(out, ":%u", (unsigned)st.st_gid);
+}
+
+/* Which device nodes this daemon relies on, and through whom. */
+static void doctor_devices(struct banger *b, struct sbuf *out)
+{
+	enum priv_mode mode = priv_mode(b->priv);
+
+	sbuf_puts(out, "ok devices ");
+	device_mode(out, "/dev/fuse");
+	sbuf_puts(out, ", ");
+	device_mode(out, "/dev/net/tun");
+	sbuf_puts(out, ", ");
+	device_mode(out, "/dev/kvm");
+	sbuf_puts(out, "\n");
+	if (mode == PRIV_NONE)
+		sbuf_printf(out, "warn privileges %s: start bangerd-root ('banger system install "
+			    "--owner USER') or run bangerd as root for networking\n",
+			    priv_why(b->priv));
+	else
+		sbuf_printf(out, "ok privileges %s: /dev/fuse and /dev/net/tun are opened %s\n",
+			    priv_why(b->priv),
+			    mode == PRIV_LOCAL ? "by bangerd itself" : "by bangerd-root and handed over");
+	sbuf_printf(out, "ok tree mounted %s\n", b->mount_how ? b->mount_how : "(not yet)");
+	/* Firecracker opens its tap by name (the jailer makes /dev/net/tun in
+	 * its chroot); unjailed and unprivileged, it needs the host's node. */
+	bool jailed = b->cfg.jailer_bin && *b->cfg.jailer_bin;
+	if (mode != PRIV_LOCAL && !jailed && b->net_on &&
+	    access("/dev/net/tun", R_OK | W_OK) < 0)
+		sbuf_printf(out, "warn firecracker-tap unjailed firecracker as uid %u cannot open "
+			    "/dev/net/tun to reach its tap: set jailer_bin (bangerd-root "
+			    "--jailer/--firecracker), or make /dev/net/tun 0666 (a udev rule); QEMU "
+			    "is not affected (it gets its tap as a descriptor)\n",
+			    (unsigned)getuid());
+	if (access("/dev/kvm", F_OK) == 0 && access("/dev/kvm", R_OK | W_OK) < 0)
+		sbuf_printf(out, "warn kvm-access /dev/kvm exists but uid %u cannot open it: add "
+			    "the owner to group kvm (or a udev rule) to use KVM\n",
+			    (unsigned)getuid());
+}
 
 void doctor_render(struct banger *b, struct sbuf *out)
 {
@@ -46,10 +111,10 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	/* The jailer (docs/firecracker.md): who runs it, and whether it can. */
 	if (b->cfg.jailer_bin && *b->cfg.jailer_bin) {
 		_cleanup_free_ char *jailer = find_program(b->cfg.jailer_bin);
-		if (b->rootc)
+		if (priv_mode(b->priv) == PRIV_HELPER)
 			sbuf_printf(out, "ok jailer through bangerd-root (its --jailer and "
 				    "--firecracker), jails in %s/jail\n", b->paths.state_dir);
-		else if (getuid() != 0)
+		else if (priv_mode(b->priv) == PRIV_NONE)
 			sbuf_printf(out, "fail jailer jailer_bin is set, but bangerd is not root and "
 				    "bangerd-root is not reachable: firecracker VMs cannot start\n");
 		else if (!jailer)
@@ -61,8 +126,7 @@ void doctor_render(struct banger *b, struct sbuf *out)
 		sbuf_printf(out, "ok jailer none: jailer_bin is not set, firecracker runs unjailed\n");
 	}
 
-	sbuf_printf(out, "%s fuse /dev/fuse%s\n", access("/dev/fuse", R_OK | W_OK) == 0 ? "ok" : "fail",
-		    access("/dev/fuse", R_OK | W_OK) == 0 ? "" : " not usable");
+	doctor_devices(b, out);
 	if (b->clone_method == CLONE_REFLINK)
 		sbuf_printf(out, "ok disk-clone reflink (%s)\n", b->paths.state_dir);
 	else

@@ -10,6 +10,7 @@
 #include "banger.h"
 #include "config.h"
 #include "disk.h"
+#include "priv.h"
 #include "store.h"
 #include "util.h"
 #include "vmm.h"
@@ -43,9 +44,11 @@ struct banger {
 	struct live_vm live[LIVE_MAX]; /* guarded by lock */
 	size_t n_live;
 
+	struct priv *priv;         /* what needs root (core/priv.h): chosen once at open */
+	const char *mount_how;     /* who mounted the tree (priv_tree_mount), for doctor */
+
 	/* networking and SSH (vmnet.c), guarded by lock */
-	bool net_on;               /* bridge, taps, NAT: in-process (root) or via rootc */
-	struct rootc *rootc;       /* bangerd-root client when not root, else NULL */
+	bool net_on;               /* bridge, taps, NAT: through priv */
 	char net_why[320];
 	uint32_t net_gw, net_net;
 	int net_prefix;
@@ -62,6 +65,9 @@ struct banger {
 	int n_waiters;
 	bool closing;
 
+	int64_t adopted[LIVE_MAX]; /* VMs adopted at open whose readiness run() watches */
+	size_t n_adopted;
+
 	pthread_t monitor;
 	bool monitor_running, monitor_stop;
 	void (*notify)(void *);
@@ -74,6 +80,8 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err);
 int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err);
 int vm_set(struct banger *b, int64_t id, const char *key, const char *value,
 	   struct berr *err);
+/* At open, before any thread: re-attach VMs left running by an earlier
+ * daemon; their ids go to b->adopted for banger_run() to watch. */
 void vm_adopt_all(struct banger *b);
 /* Called by the monitor: a live VM's process is gone. */
 void vm_exited(struct banger *b, int64_t id, bool have_status, int status);

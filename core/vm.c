@@ -355,6 +355,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	/* Slow part, unlocked: the state "starting" keeps other verbs out. */
 	bool first = false;
 	char tap[16] = "", mac[18];
+	_cleanup_close_ int tap_fd = -1;
 	netargs = vmnet_cmdline(b, &r);
 	vmnet_addr(b, &r, ip, mac);
 	int64_t t_disks = mono_ms(), t_net = 0, t_vmm = 0;
@@ -366,7 +367,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	}
 	t_net = mono_ms();
 	if (ret == 0)
-		ret = vmnet_up(b, &r, tap, err);
+		ret = vmnet_up(b, &r, drv->tap_by_fd ? &tap_fd : NULL, tap, err);
 	t_vmm = mono_ms();
 	if (ret == 0) {
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
@@ -385,6 +386,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				.log_path = log, .run_dir = run,
 				.cmdline_extra = netargs[0] ? netargs : NULL,
 				.tap = tap[0] ? tap : NULL, .mac = tap[0] ? mac : NULL,
+				.tap_fd = tap_fd,
 				/* ids are never reused (AUTOINCREMENT): a unique CID */
 				.vsock_cid = (uint32_t)(r.id + 2),
 			};
@@ -398,6 +400,11 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				       (long long)(mono_ms() - t_vmm));
 		}
 	}
+
+	/* The VMM has its own copy now (or failed): the tap lives as long
+	 * as the VMM holds it. */
+	if (tap_fd >= 0)
+		close(TAKE_FD(tap_fd));
 
 	pthread_mutex_lock(&b->lock);
 	struct vm_rec cur = { 0 };
@@ -633,8 +640,6 @@ void vm_adopt_all(struct banger *b)
 {
 	struct vm_rec *all = NULL;
 	size_t n = 0;
-	int64_t watch[LIVE_MAX];
-	size_t n_watch = 0;
 
 	if (store_vm_list(b->store, &all, &n, NULL) < 0)
 		return;
@@ -652,8 +657,8 @@ void vm_adopt_all(struct banger *b)
 				rec_set_state(r, VM_RUNNING);
 			live_add(b, r->id, proc.pid, proc.pid_start);
 			store_vm_update(b->store, r, NULL);
-			if (n_watch < LIVE_MAX)
-				watch[n_watch++] = r->id;
+			if (b->n_adopted < LIVE_MAX)
+				b->adopted[b->n_adopted++] = r->id;
 			vm_log(b, r->name, "adopted by a new daemon (pid %d)", (int)proc.pid);
 			blog("vm %s adopted (pid %d, %s)", r->name, (int)proc.pid, r->state);
 		} else {
@@ -675,8 +680,6 @@ void vm_adopt_all(struct banger *b)
 	vmnet_write_ssh_config(b);
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_array_free(all, n);
-	for (size_t i = 0; i < n_watch; i++)
-		vmnet_watch(b, watch[i]);
 }
 
 static int parse_setting(const char *key, const char *value, int64_t lo, int64_t hi,

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "client.h"
 #include "dns.h"
 #include "dnsd.h"
 #include "internal.h"
@@ -66,17 +65,6 @@ static int dns_reverse(void *ctx, struct in_addr addr, char *name, size_t cap)
 	return found;
 }
 
-/* Point resolved's view of the bridge at the responder. */
-static int wire_resolved(struct banger *b, const char *gw, uint16_t port, struct berr *err)
-{
-	if (b->rootc) {
-		char addr_port[32];
-		snprintf(addr_port, sizeof(addr_port), "%s:%u", gw, (unsigned)port);
-		return rootc_resolved_link(b->rootc, b->cfg.bridge_name, addr_port, err);
-	}
-	return resolved_link(b->cfg.bridge_name, gw, port, err);
-}
-
 void vmdns_start(struct banger *b)
 {
 	struct dns_lookup lk = { dns_forward, dns_reverse, b };
@@ -110,7 +98,8 @@ void vmdns_start(struct banger *b)
 	blog("dns: answering for .vm on %s:%u", gw, (unsigned)dnsd_port(d));
 
 	berr_clear(&err);
-	r = wire_resolved(b, gw, dnsd_port(d), &err);
+	/* Point resolved's view of the bridge at the responder. */
+	r = priv_resolved_link(b->priv, b->cfg.bridge_name, gw, dnsd_port(d), &err);
 	if (r < 0)
 		blog("dns: systemd-resolved not wired: %s", err.msg);
 	pthread_mutex_lock(&b->lock);
@@ -143,8 +132,7 @@ void vmdns_stop(struct banger *b)
 	/* resolved would otherwise keep sending ~vm queries to a closed port
 	 * until the next daemon wires it again. */
 	if (wired) {
-		int r = b->rootc ? rootc_resolved_revert(b->rootc, b->cfg.bridge_name, &err)
-				 : resolved_revert(b->cfg.bridge_name, &err);
+		int r = priv_resolved_revert(b->priv, b->cfg.bridge_name, &err);
 		if (r < 0)
 			blog("dns: reverting systemd-resolved's link settings: %s", err.msg);
 	}

@@ -29,11 +29,13 @@ struct vmm_spec {
 	const char *log_path;      /* VMM stdout/stderr and driver notes (appended) */
 	const char *run_dir;       /* 0700 dir for this VM's sockets (exists) */
 	const char *tap;           /* host tap device or NULL (no network) */
+	int tap_fd;                /* for drivers with tap_by_fd: the open tap (> 2), which the
+				      VMM inherits; the caller keeps and closes its own copy */
 	const char *mac;           /* guest MAC or NULL */
 	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
 };
 
-struct rootc; /* helper/client.h */
+struct priv; /* core/priv.h */
 
 /* Host-wide driver settings, resolved from config by the core. */
 struct vmm_host {
@@ -42,12 +44,12 @@ struct vmm_host {
 	int64_t tsc_khz;           /* host TSC kHz for tsc_early_khz= under TCG, 0 = omit */
 	const char *firecracker_bin;
 	/* The jailer (docs/firecracker.md "The jailer"): NULL or "" runs
-	 * Firecracker directly.  Set, a root daemon runs this jailer itself;
-	 * a daemon that is not root asks rootc (bangerd-root runs its own
+	 * Firecracker directly.  Set, it is launched through priv (a root
+	 * daemon runs this jailer itself; otherwise bangerd-root runs its own
 	 * --jailer).  Jails are <state_dir>/jail/<vm>/root. */
 	const char *jailer_bin;
 	const char *state_dir;
-	struct rootc *rootc;       /* bangerd-root, when the daemon is not root; else NULL */
+	struct priv *priv;         /* the daemon's privileged operations (core/priv.h) */
 };
 
 /* What identifies a running VMM.  runtime is a driver-owned JSON object
@@ -61,6 +63,11 @@ void vmm_proc_clear(struct vmm_proc *p);
 
 struct vmm_driver {
 	const char *name;          /* "qemu", "firecracker" */
+	/* true: start() takes the tap as an open descriptor (spec->tap_fd,
+	 * made by the daemon through core/priv.h), so the VMM needs no access
+	 * to /dev/net/tun; false: the VMM opens the persistent tap spec->tap
+	 * by name itself. */
+	bool tap_by_fd;
 	/* Launch the VMM (in its own session, so it outlives the daemon)
 	 * and return once it is running and its control socket answers.
 	 * On failure nothing is left running and err says why (including

@@ -194,20 +194,32 @@ char *vmm_runtime_get(const struct vmm_proc *p, const char *key)
 	return v;
 }
 
-int vmm_spawn(char *const argv[], int outfd, int errfd, const char *log_path, pid_t *ret_pid,
-	      struct berr *err)
+int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *log_path,
+	      pid_t *ret_pid, struct berr *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
+	_cleanup_close_ int high = -1;
 	pid_t pid;
 	int r;
 
+	/* dup2 onto itself would keep FD_CLOEXEC, and the dup2s onto 1-3
+	 * must not clobber it: give the descriptor a number above 3. */
+	if (passfd >= 0 && passfd <= 3) {
+		high = fcntl(passfd, F_DUPFD_CLOEXEC, 4);
+		if (high < 0)
+			return berr_set(err, errno, "cannot duplicate a descriptor: %s",
+					strerror(errno));
+		passfd = high;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
 	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	if (passfd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, passfd, 3);
 	sigemptyset(&none);
 	sigfillset(&all);
 	sigdelset(&all, SIGKILL);

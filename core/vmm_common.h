@@ -25,9 +25,10 @@ void vmm_kill_and_reap(pid_t pid);
  * (never a recycled pid).  what names the VMM in messages. */
 int vmm_kill_exact(pid_t pid, int64_t start, const char *what, struct berr *err);
 /* posix_spawn(p) argv in a new session (it outlives the daemon), stdin
- * /dev/null, stdout/stderr onto outfd/errfd, default signal state. */
-int vmm_spawn(char *const argv[], int outfd, int errfd, const char *log_path, pid_t *ret_pid,
-	      struct berr *err);
+ * /dev/null, stdout/stderr onto outfd/errfd, passfd (when >= 0) as
+ * descriptor 3, default signal state. */
+int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *log_path,
+	      pid_t *ret_pid, struct berr *err);
 bool vmm_valid_ifname(const char *s);
 bool vmm_valid_mac(const char *s);
 /* A string field of a runtime JSON (xmalloc'ed) or NULL. */

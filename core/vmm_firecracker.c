@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "client.h"
+#include "priv.h"
 #include "disk.h"
 #include "fc_api.h"
 #include "jail.h"
@@ -413,46 +413,19 @@ static int jail_prepare(const struct vmm_spec *s, const struct fc_paths *p, bool
 	return 0;
 }
 
-/* Launch through the jailer: in-process when the daemon is root, else
- * JAIL_LAUNCH.  *ret_child tells whether the pid is our child (reaped by
- * the core) or not (the jailer daemonized it, or bangerd-root detached
- * it). */
+/* Launch through the jailer (core/priv.h: in-process when the daemon is
+ * root, else bangerd-root).  *ret_child tells whether the pid is our child
+ * (reaped by the core) or not (the jailer daemonized it, or bangerd-root
+ * detached it). */
 static int jail_start(const struct vmm_host *h, const struct vmm_spec *s, bool serial_api,
 		      int outfd, int logfd, char **ret_via, pid_t *ret_pid, bool *ret_child,
 		      struct berr *err)
 {
-	int r;
-
-	if (h->rootc) {
-		*ret_child = false;
-		*ret_via = xstrdup("bangerd-root");
-		r = rootc_jail_launch(h->rootc, s->name, serial_api, ret_pid, err);
-		return r < 0 ? berr_wrap(err, "launching firecracker through the jailer") : 0;
-	}
-	if (geteuid() != 0)
-		return berr_set(err, EPERM,
-				"jailer_bin is set, but bangerd is not root and bangerd-root is not "
-				"reachable: the jailer needs root");
-	_cleanup_free_ char *jpath = find_program(h->jailer_bin);
-	_cleanup_free_ char *fpath = find_program(fc_bin(h));
-	_cleanup_free_ char *jreal = jpath ? realpath(jpath, NULL) : NULL;
-	_cleanup_free_ char *freal = fpath ? realpath(fpath, NULL) : NULL;
-	_cleanup_free_ char *st = state_real(h, err);
-	if (!jreal || !freal)
-		return berr_set(err, ENOENT, "%s not found", !jreal ? h->jailer_bin : fc_bin(h));
-	if (!st)
-		return -err->code;
-	struct jail_conf c = {.jailer = jreal, .exec_file = freal, .state_dir = st,
-			      .uid = getuid(), .gid = getgid()};
-	struct jail_target t;
-	if ((r = jail_check(&c, s->name, &t, err)) < 0)
-		return r;
-	struct jail_io io = {.daemonize = serial_api, .outfd = outfd, .errfd = logfd};
-	if ((r = jail_launch(&c, s->name, &t, &io, ret_pid, err)) < 0)
-		return r;
-	*ret_child = !serial_api;
-	*ret_via = TAKE_PTR(jreal);
-	return 0;
+	struct priv_jail j = {.id = s->name, .serial_api = serial_api,
+			      .jailer_bin = h->jailer_bin, .firecracker_bin = fc_bin(h),
+			      .state_dir = h->state_dir, .outfd = outfd, .errfd = logfd};
+	int r = priv_jail_launch(h->priv, &j, ret_pid, ret_child, ret_via, err);
+	return r < 0 ? berr_wrap(err, "launching firecracker through the jailer") : 0;
 }
 
 /* Configure the microVM and start it (the calls are in docs/firecracker.md). */
@@ -631,7 +604,8 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	/* Under the jailer the jail is made afresh, with the VM's files in it
 	 * (the console emptied first); through bangerd-root without PUT
 	 * /serial, the helper also needs the VM log there for stderr. */
-	if (jail && (r = jail_prepare(s, &fp, !serial_api && h->rootc, err)) < 0)
+	if (jail && (r = jail_prepare(s, &fp, !serial_api && priv_mode(h->priv) == PRIV_HELPER,
+				       err)) < 0)
 		goto out;
 	if (!serial_api) {
 		outfd = open_out(s->console_path, err);
@@ -654,7 +628,8 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		argvp = ja.argv;
 		vmm_log_note(s->log_path,
 			     "jailed in %s through %s (firecracker %s, serial %s%s)", fp.jail_root,
-			     h->rootc ? "bangerd-root" : h->jailer_bin, version,
+			     priv_mode(h->priv) == PRIV_HELPER ? "bangerd-root" : h->jailer_bin,
+			     version,
 			     serial_api ? "via PUT /serial" : "on stdout",
 			     serial_api ? ", --daemonize" : "");
 		r = jail_start(h, s, serial_api, outfd, logfd, &via, &pid, &child, err);
@@ -681,7 +656,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		sbuf_free(&line);
 		/* With PUT /serial, stdout only carries Firecracker's own early
 		 * log lines: both go to the VM log. */
-		r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, s->log_path, &pid, err);
+		r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, -1, s->log_path, &pid, err);
 		if (r < 0)
 			goto out;
 	}

@@ -109,6 +109,8 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	if (s->tap && !vmm_valid_ifname(s->tap))
 		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
 				s->tap);
+	if (s->tap && s->tap_fd <= 2)
+		return berr_set(err, EBADF, "tap %s comes without its descriptor", s->tap);
 	if (s->tap && (!s->mac || !vmm_valid_mac(s->mac)))
 		return berr_set(err, EINVAL, "a network device needs a MAC like 52:54:00:12:34:56, not \"%s\"",
 				s->mac ? s->mac : "");
@@ -173,9 +175,11 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 		argv_add(a, xstrdup("virtio-blk-device,drive=work"));
 	}
 
+	/* The tap arrives open as descriptor 3 (vmm_spawn), so QEMU needs no
+	 * access to /dev/net/tun. */
 	if (s->tap) {
 		argv_add(a, xstrdup("-netdev"));
-		argv_addf(a, "tap,id=n0,ifname=%s,script=no,downscript=no", s->tap);
+		argv_add(a, xstrdup("tap,id=n0,fd=3"));
 		argv_add(a, xstrdup("-device"));
 		argv_addf(a, "virtio-net-device,netdev=n0,mac=%s", s->mac);
 	}
@@ -291,7 +295,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		return berr_set(err, ENOMEM, "cannot encode the qemu runtime description");
 	}
 
-	r = vmm_spawn(a.v, logfd, logfd, s->log_path, &pid, err);
+	r = vmm_spawn(a.v, logfd, logfd, s->tap ? s->tap_fd : -1, s->log_path, &pid, err);
 	argv_free(&a);
 	if (r < 0)
 		return r;
@@ -412,6 +416,7 @@ static int qemu_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct
 
 const struct vmm_driver vmm_qemu_driver = {
 	.name = "qemu",
+	.tap_by_fd = true,
 	.start = qemu_start,
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,

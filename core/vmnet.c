@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "client.h"
 #include "disk.h"
 #include "internal.h"
 #include "net.h"
@@ -53,33 +52,25 @@ int vmnet_init(struct banger *b, struct berr *err)
 	r = net_subnet_parse(b->cfg.bridge_subnet, &b->net_gw, &b->net_net, &b->net_prefix, err);
 	if (r < 0)
 		return berr_wrap(err, "bridge_subnet");
-	if (getuid() != 0) {
-		struct berr e2 = { 0 };
-		const char *sock = b->paths.root_socket;
-		if (!sock || !*sock || rootc_open(sock, &b->rootc, &e2) < 0 ||
-		    rootc_ping(b->rootc, &e2) < 0) {
-			rootc_close(b->rootc);
-			b->rootc = NULL;
-			snprintf(b->net_why, sizeof(b->net_why),
-				 "bangerd is not root and bangerd-root is not reachable (%.100s): "
-				 "VMs get no network", e2.msg[0] ? e2.msg : "no socket configured");
-			return 0;
-		}
-	} else if (access("/dev/net/tun", R_OK | W_OK) < 0) {
-		snprintf(b->net_why, sizeof(b->net_why), "/dev/net/tun is not usable: VMs get no network");
+	enum priv_mode mode = priv_mode(b->priv);
+	if (mode == PRIV_NONE) {
+		snprintf(b->net_why, sizeof(b->net_why), "%s: VMs get no network", priv_why(b->priv));
+		return 0;
+	}
+	if (access("/dev/net/tun", F_OK) < 0) {
+		snprintf(b->net_why, sizeof(b->net_why),
+			 "/dev/net/tun is missing (module tun): VMs get no network");
 		return 0;
 	}
 	b->net_on = true;
 	snprintf(b->net_why, sizeof(b->net_why), "bridge %s %s, taps %s*, NAT (%s)",
 		 b->cfg.bridge_name, b->cfg.bridge_subnet, NET_TAP_PREFIX,
-		 b->rootc ? "through bangerd-root" : "in-process, root");
+		 mode == PRIV_HELPER ? "through bangerd-root" : "in-process, root");
 
 	/* Taps of VMs that are not running are leftovers of a crash. */
 	char **taps = NULL;
 	size_t n = 0;
-	int lr = b->rootc ? rootc_tap_list(b->rootc, &taps, &n, NULL)
-			  : net_list_taps(NET_TAP_PREFIX, &taps, &n, NULL);
-	if (lr == 0) {
+	if (priv_tap_list(b->priv, &taps, &n, NULL) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			int64_t id;
 			char *end;
@@ -92,19 +83,11 @@ int vmnet_init(struct banger *b, struct berr *err)
 			vm_rec_clear(&rec);
 			if (!keep) {
 				blog("removing orphaned tap %s", taps[i]);
-				if (b->rootc)
-					rootc_tap_delete(b->rootc, taps[i], NULL);
-				else
-					net_tap_delete(taps[i], NULL);
+				priv_tap_delete(b->priv, taps[i], NULL);
 			}
 		}
-		if (b->rootc)
-			rootc_strv_free(taps);
-		else
-			net_strv_free(taps);
+		priv_strv_free(taps);
 	}
-	/* The bridge may be left from an earlier run, VMs with it. */
-	vmdns_start(b);
 	return 0;
 }
 
@@ -153,12 +136,15 @@ void vmnet_tap_name(const struct vm_rec *r, char out[16])
 	snprintf(out, 16, "%s%lld", NET_TAP_PREFIX, (long long)r->id);
 }
 
-int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr *err)
+int vmnet_up(struct banger *b, const struct vm_rec *r, int *ret_fd, char tap[16],
+	     struct berr *err)
 {
 	char gw[16], cidr[40];
 	int ret;
 
 	tap[0] = '\0';
+	if (ret_fd)
+		*ret_fd = -1;
 	if (!b->net_on || r->net_slot <= 0)
 		return 0;
 	pthread_mutex_lock(&b->lock);
@@ -167,16 +153,8 @@ int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr
 	if (!ready) {
 		net_addr_str(b->net_gw, gw);
 		snprintf(cidr, sizeof(cidr), "%s/%d", gw, b->net_prefix);
-		if (b->rootc) {
-			if ((ret = rootc_net_ensure(b->rootc, b->cfg.bridge_name, cidr, err)) < 0)
-				return berr_wrap(err, "bangerd-root: bridge %s and NAT",
-						 b->cfg.bridge_name);
-		} else {
-			if ((ret = net_bridge_ensure(b->cfg.bridge_name, cidr, err)) < 0)
-				return berr_wrap(err, "bridge %s", b->cfg.bridge_name);
-			if ((ret = net_nat_ensure(b->cfg.bridge_name, cidr, err)) < 0)
-				return berr_wrap(err, "NAT for %s", cidr);
-		}
+		if ((ret = priv_net_ensure(b->priv, b->cfg.bridge_name, cidr, err)) < 0)
+			return ret;
 		pthread_mutex_lock(&b->lock);
 		b->net_ready = true;
 		pthread_mutex_unlock(&b->lock);
@@ -184,8 +162,8 @@ int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr
 	}
 	char name[16];
 	vmnet_tap_name(r, name);
-	ret = b->rootc ? rootc_tap_create(b->rootc, name, b->cfg.bridge_name, err)
-		       : net_tap_create(name, b->cfg.bridge_name, getuid(), err);
+	ret = ret_fd ? priv_tap_open(b->priv, name, b->cfg.bridge_name, ret_fd, err)
+		     : priv_tap_create(b->priv, name, b->cfg.bridge_name, err);
 	if (ret < 0)
 		return berr_wrap(err, "tap %s", name);
 	memcpy(tap, name, 16);
@@ -198,10 +176,7 @@ void vmnet_down(struct banger *b, const struct vm_rec *r)
 	if (!b->net_on)
 		return;
 	vmnet_tap_name(r, name);
-	if (b->rootc)
-		rootc_tap_delete(b->rootc, name, NULL);
-	else
-		net_tap_delete(name, NULL);
+	priv_tap_delete(b->priv, name, NULL);
 }
 
 /* Up to three nameservers from the host's resolv.conf, loopback excluded
@@ -484,9 +459,6 @@ void vmnet_close(struct banger *b)
 	while (b->n_waiters > 0)
 		pthread_cond_wait(&b->changed, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	rootc_close(b->rootc);
-	b->rootc = NULL;
-	b->vmm_host.rootc = NULL;
 	free(b->ssh_key);
 	free(b->known_hosts);
 	free(b->ssh_config);

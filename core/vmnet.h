@@ -29,8 +29,12 @@ int vmnet_alloc(struct banger *b, struct vm_rec *r, struct berr *err);
 void vmnet_addr(struct banger *b, const struct vm_rec *r, char ip[16], char mac[18]);
 void vmnet_tap_name(const struct vm_rec *r, char out[16]);
 /* Unlocked, before the VMM starts: bridge + NAT (once), the VM's tap.
- * Fills tap ("" when networking is off). */
-int vmnet_up(struct banger *b, const struct vm_rec *r, char tap[16], struct berr *err);
+ * Fills tap ("" when networking is off).  With ret_fd, the tap is opened
+ * for a VMM that takes it as a descriptor (*ret_fd, -1 when networking is
+ * off; the caller closes it); without, a persistent tap the VMM opens by
+ * name. */
+int vmnet_up(struct banger *b, const struct vm_rec *r, int *ret_fd, char tap[16],
+	     struct berr *err);
 /* The VM's tap is no longer needed (stopped, failed, deleted). */
 void vmnet_down(struct banger *b, const struct vm_rec *r);
 /* Kernel arguments for the guest's network (xmalloc'ed, maybe ""). */

@@ -5,20 +5,14 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "banger.h"
 #include "fs.h"
 #include "util.h"
-
-extern char **environ;
 
 static void usage(FILE *f)
 {
@@ -35,21 +29,6 @@ static void usage(FILE *f)
 		"                     ($BANGER_ROOT_SOCKET; default /run/banger-root/root.sock)\n"
 		"  --foreground       do not detach (logs go to stderr)\n"
 		"  --help, --version\n");
-}
-
-/* A daemon killed with SIGKILL leaves its mount point disconnected
- * (ENOTCONN): detach it so we can mount again. */
-static void clear_stale_mount(const char *dir)
-{
-	struct stat st;
-	if (stat(dir, &st) == 0 || errno != ENOTCONN)
-		return;
-	if (umount2(dir, MNT_DETACH) == 0)
-		return;
-	char *argv[] = { "fusermount3", "-u", "-z", (char *)dir, NULL };
-	pid_t pid;
-	if (posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ) == 0)
-		waitpid(pid, NULL, 0);
 }
 
 int main(int argc, char **argv)
@@ -71,7 +50,7 @@ int main(int argc, char **argv)
 	const char *env_mount = getenv("BANGER_MOUNT");
 	char *mountpoint = xstrdup(env_mount && *env_mount ? env_mount : "/run/banger/fs");
 	bool foreground = false;
-	int c, ret = 1;
+	int c, r, ret = 1;
 
 	umask(077);
 	banger_paths_default(&paths);
@@ -105,43 +84,46 @@ int main(int argc, char **argv)
 
 	struct berr err = { 0 };
 	struct banger *b = NULL;
+	struct fuse_session *se = NULL;
+	int fuse_fd = -1;
+	bool mounted = false;
+	char devfd[32];
+
+	/* Open, then run (STYLE.md): everything up to fuse_daemonize() starts
+	 * no thread, so the detached child has all of them. */
 	if (banger_open(&b, &paths, &err) < 0) {
 		fprintf(stderr, "bangerd: %s\n", err.msg);
 		goto out;
 	}
-	int r = mkdir_p(mountpoint, 0755);
-	if (r < 0 && r != -ENOTCONN) {
-		clear_stale_mount(mountpoint);
-		r = mkdir_p(mountpoint, 0755);
-	}
-	clear_stale_mount(mountpoint);
-	if (r < 0 && mkdir_p(mountpoint, 0755) < 0) {
-		fprintf(stderr, "bangerd: cannot create mount point %s: %s\n", mountpoint,
-			strerror(-r));
+	if (banger_mount_tree(b, mountpoint, &fuse_fd, &err) < 0) {
+		fprintf(stderr, "bangerd: %s\n", err.msg);
 		goto out;
 	}
-
-	char *fargv[] = { "bangerd", "-o", "fsname=banger,subtype=banger,default_permissions" };
-	struct fuse_session *se = fs_new(b, 3, fargv);
+	mounted = true;
+	/* The mount is made (core/priv.h); libfuse serves the descriptor. */
+	char *fargv[] = { "bangerd" };
+	se = fs_new(b, 1, fargv);
 	if (!se) {
 		fprintf(stderr, "bangerd: cannot create the FUSE session\n");
 		goto out;
 	}
 	if (fuse_set_signal_handlers(se) != 0) {
 		fprintf(stderr, "bangerd: cannot install signal handlers\n");
-		goto destroy;
+		goto out;
 	}
-	if (fuse_session_mount(se, mountpoint) != 0) {
-		fprintf(stderr, "bangerd: cannot mount %s\n", mountpoint);
-		goto signals;
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", fuse_fd);
+	if (fuse_session_mount(se, devfd) != 0) {
+		fprintf(stderr, "bangerd: cannot serve %s\n", devfd);
+		goto out;
 	}
+	fuse_fd = -1; /* the session's now */
 	blog("serving %s (state %s)", mountpoint, paths.state_dir);
 	/* Detach only now, so a caller that waits for us finds the tree. */
 	if (fuse_daemonize(foreground) != 0)
-		goto unmount;
-	if ((r = banger_run_monitor(b, fs_notify, NULL)) < 0) {
-		blog("cannot start the monitor: %s", strerror(-r));
-		goto unmount;
+		goto out;
+	if ((r = banger_run(b, fs_notify, NULL)) < 0) {
+		blog("cannot start the daemon's threads: %s", strerror(-r));
+		goto out;
 	}
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(cfg, 64);
@@ -149,13 +131,15 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_destroy(cfg);
 	fs_drain();
 	blog("unmounting %s; VMs keep running", mountpoint);
-unmount:
-	fuse_session_unmount(se);
-signals:
-	fuse_remove_signal_handlers(se);
-destroy:
-	fuse_session_destroy(se);
 out:
+	if (mounted)
+		banger_unmount_tree(b, mountpoint);
+	if (se) {
+		fuse_remove_signal_handlers(se);
+		fuse_session_destroy(se);
+	}
+	if (fuse_fd >= 0)
+		close(fuse_fd);
 	banger_close(b);
 	banger_paths_free(&paths);
 	free(mountpoint);

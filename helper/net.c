@@ -325,8 +325,9 @@ int net_bridge_ensure(const char *bridge, const char *gateway_cidr, struct berr 
 
 /* ---- taps ---- */
 
-/* Open /dev/net/tun and attach to (or create) the tap called name. */
-static int tun_attach(const char *name, int *ret_fd, struct berr *err)
+/* Open /dev/net/tun and attach to (or create) the tap called name, with
+ * extra TUNSETIFF flags (IFF_VNET_HDR for a descriptor handed to a VMM). */
+static int tun_attach_flags(const char *name, unsigned extra, int *ret_fd, struct berr *err)
 {
 	_cleanup_close_ int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -336,7 +337,7 @@ static int tun_attach(const char *name, int *ret_fd, struct berr *err)
 	memcpy(ifr.ifr_name, name, strlen(name) + 1); /* validated: at most 15 bytes */
 	/* No IFF_VNET_HDR: every attach sets the queue's features anew, so
 	 * QEMU and Firecracker ask for it themselves when they open the tap. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | extra);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		if (e == EBUSY)
@@ -345,6 +346,11 @@ static int tun_attach(const char *name, int *ret_fd, struct berr *err)
 	}
 	*ret_fd = TAKE_FD(fd);
 	return 0;
+}
+
+static int tun_attach(const char *name, int *ret_fd, struct berr *err)
+{
+	return tun_attach_flags(name, 0, ret_fd, err);
 }
 
 static int tun_set_owner(int fd, const char *name, uid_t owner, struct berr *err)
@@ -419,6 +425,47 @@ undo:
 	if (created)
 		(void)ioctl(fd, TUNSETPERSIST, 0UL);
 	return r;
+}
+
+int net_tap_open(const char *tap, const char *bridge, int *ret_fd, struct berr *err)
+{
+	_cleanup_nlsock_ struct nl_sock *sk = NULL;
+	_cleanup_close_ int fd = -1;
+	struct link_state br, st;
+	int r;
+
+	if ((r = net_name_validate(tap, NET_TAP_PREFIX, err)) < 0 ||
+	    (r = net_name_validate(bridge, NULL, err)) < 0)
+		return berr_wrap(err, "opening a tap");
+	if ((r = rtnl_open(&sk, err)) < 0)
+		return r;
+	if ((r = bridge_lookup(bridge, &br, err)) < 0)
+		return berr_wrap(err, "opening tap %s", tap);
+	r = link_query(tap, &st, err);
+	if (r < 0)
+		return r;
+	if (r == 1 && (strcmp(st.kind, "tun") != 0 || st.tun_type != IFF_TAP || st.tun_multi_queue))
+		return berr_set(err, EEXIST, "interface %s exists and is not a single-queue "
+				"tap device", tap);
+	/* Creates the tap, or attaches to a persistent one nobody has open
+	 * (EBUSY when a VMM still holds it). */
+	if ((r = tun_attach_flags(tap, IFF_VNET_HDR, &fd, err)) < 0)
+		return r;
+	/* A leftover persistent tap now lives only as long as this
+	 * descriptor, like a new one. */
+	if (ioctl(fd, TUNSETPERSIST, 0UL) < 0)
+		return berr_set(err, errno, "making tap %s non-persistent: %s", tap,
+				strerror(errno));
+	if ((r = link_query(tap, &st, err)) <= 0)
+		return r == 0 ? berr_set(err, ENODEV, "tap %s vanished right after creation", tap)
+			      : r;
+	if (st.master != br.ifindex || !(st.flags & IFF_UP)) {
+		r = link_set_master_up(sk, tap, st.ifindex, br.ifindex, err);
+		if (r < 0)
+			return r; /* the tap goes with fd */
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
 }
 
 int net_tap_delete(const char *tap, struct berr *err)

@@ -85,6 +85,16 @@ int net_bridge_ensure(const char *bridge, const char *gateway_cidr, struct berr 
  * fails. */
 int net_tap_create(const char *tap, const char *bridge, uid_t owner, struct berr *err);
 
+/* A tap that lives as long as the descriptor returned: created (or a
+ * leftover persistent one of that name taken over and made non-persistent),
+ * attached to the existing bridge and up, opened with IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR, the flags QEMU expects of a `-netdev tap,fd=N`.  The caller
+ * hands the descriptor to the VMM and closes its own copy; the tap goes away
+ * when the VMM exits.  -EBUSY when a process has the tap open; -EEXIST for
+ * an interface of that name that is not a single-queue tap.  The
+ * descriptor is O_CLOEXEC. */
+int net_tap_open(const char *tap, const char *bridge, int *ret_fd, struct berr *err);
+
 /* Delete the tap (a missing one is success; one that is not a tap is
  * -EINVAL).  The name must start with NET_TAP_PREFIX. */
 int net_tap_delete(const char *tap, struct berr *err);

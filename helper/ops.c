@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fusemount.h"
 #include "jail.h"
 #include "net.h"
 #include "paths.h"
@@ -318,6 +319,77 @@ static int op_jail_launch(const struct helper_conf *c, uid_t peer, const struct 
 	return 0;
 }
 
+static int op_tap_open(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+		       struct ops_result *res, struct berr *err)
+{
+	int r;
+
+	if ((r = net_name_validate(q->args[0], NET_TAP_PREFIX, err)) < 0)
+		return reject(res, r);
+	if ((r = check_bridge(c, q->args[1], err)) < 0)
+		return reject(res, r);
+	if (peer != c->owner_uid)
+		return reject(res, berr_set(err, EPERM, "uid %u is not the owner", (unsigned)peer));
+	if ((r = net_tap_open(q->args[0], c->bridge, &res->fd, err)) < 0)
+		return r;
+	say(res, "tap %s is on %s; its descriptor is the VMM's", q->args[0], c->bridge);
+	return 0;
+}
+
+/* The request may only repeat the configured mount point. */
+static int check_mountpoint(const struct helper_conf *c, const char *path, struct berr *err)
+{
+	char text[65];
+
+	if (!c->mountpoint)
+		return berr_set(err, EOPNOTSUPP, "bangerd-root was started without --mount");
+	if (strcmp(path, c->mountpoint) != 0) {
+		shown(path, text);
+		return berr_set(err, EPERM, "%s is not the mount point this helper manages (%s)",
+				text, c->mountpoint);
+	}
+	return 0;
+}
+
+static int op_fuse_mount(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			 struct ops_result *res, struct berr *err)
+{
+	int r;
+
+	if ((r = check_mountpoint(c, q->args[0], err)) < 0)
+		return r == -EOPNOTSUPP ? r : reject(res, r);
+	if (peer != c->owner_uid)
+		return reject(res, berr_set(err, EPERM, "uid %u is not the owner", (unsigned)peer));
+	if (c->owner_gid == (gid_t)-1)
+		return berr_set(err, EINVAL, "the owner (uid %u) has no primary group for the mount",
+				(unsigned)c->owner_uid);
+	r = fusemount_open(c->mountpoint, c->owner_uid, c->owner_gid, &res->fd, err);
+	/* A symlink on the way or a directory of someone else is an attack,
+	 * not a failure. */
+	if (r == -ELOOP || r == -EPERM || r == -EINVAL)
+		return reject(res, r);
+	if (r < 0)
+		return r;
+	say(res, "the tree is mounted at %s for uid %u", c->mountpoint, (unsigned)c->owner_uid);
+	return 0;
+}
+
+static int op_fuse_unmount(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			   struct ops_result *res, struct berr *err)
+{
+	int r;
+
+	if ((r = check_mountpoint(c, q->args[0], err)) < 0)
+		return r == -EOPNOTSUPP ? r : reject(res, r);
+	r = fusemount_close(c->mountpoint, c->owner_uid, err);
+	if (r == -EPERM || r == -ELOOP)
+		return reject(res, r);
+	if (r < 0)
+		return r;
+	say(res, "no banger tree is mounted at %s", c->mountpoint);
+	return 0;
+}
+
 /* The closed set.  Why each is safe to do for the owner: */
 static const struct op {
 	uint16_t op;
@@ -367,6 +439,21 @@ static const struct op {
      * it plus the jailer's device nodes: /dev/kvm and /dev/net/tun (which
      * a VM owner uses anyway), /dev/urandom and /dev/userfaultfd. */
     {PROTO_OP_JAIL_LAUNCH, "JAIL_LAUNCH", 2, op_jail_launch, false},
+    /* Creates a tap under the same rules as TAP_CREATE (a "bn-" name, the
+     * configured bridge) but not persistent and without an owner: the
+     * descriptor handed back is the only way in, and the tap goes away
+     * when the VMM holding it exits.  The owner gains less than with
+     * TAP_CREATE (no device it may re-open). */
+    {PROTO_OP_TAP_OPEN, "TAP_OPEN", 2, op_tap_open, false},
+    /* Mounts /dev/fuse at the one mount point given with --mount, for the
+     * owner only (user_id/group_id of the owner, nosuid, nodev, no
+     * allow_other), on a directory the owner owns, reached without
+     * symlinks: what fusermount3 would do for the owner anyway.  Only the
+     * owner, and not even root, can use the tree (FUSE's rule). */
+    {PROTO_OP_FUSE_MOUNT, "FUSE_MOUNT", 1, op_fuse_mount, false},
+    /* Unmounts the tree at that mount point, only when the topmost mount
+     * there is a banger tree of the owner (mountinfo). */
+    {PROTO_OP_FUSE_UNMOUNT, "FUSE_UNMOUNT", 1, op_fuse_unmount, false},
 };
 
 static const struct op *op_find(unsigned op)
@@ -400,6 +487,9 @@ void ops_result_done(struct ops_result *res)
 {
 	if (!res)
 		return;
+	if (res->fd >= 0)
+		close(res->fd);
+	res->fd = -1;
 	net_strv_free(res->list);
 	res->list = NULL;
 	res->n = 0;
@@ -412,6 +502,7 @@ int ops_run(const struct helper_conf *conf, uid_t peer, const struct proto_req *
 	int r;
 
 	res->msg[0] = '\0';
+	res->fd = -1;
 	res->list = NULL;
 	res->n = 0;
 	res->rejected = false;

@@ -11,15 +11,18 @@
 #include "util.h"
 
 static const struct proto_op_info op_table[] = {
-    {PROTO_OP_PING, "PING", 0},
-    {PROTO_OP_NET_ENSURE, "NET_ENSURE", 2},
-    {PROTO_OP_TAP_CREATE, "TAP_CREATE", 2},
-    {PROTO_OP_TAP_DELETE, "TAP_DELETE", 1},
-    {PROTO_OP_TAP_LIST, "TAP_LIST", 0},
-    {PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1},
-    {PROTO_OP_RESOLVED_LINK, "RESOLVED_LINK", 2},
-    {PROTO_OP_RESOLVED_REVERT, "RESOLVED_REVERT", 1},
-    {PROTO_OP_JAIL_LAUNCH, "JAIL_LAUNCH", 2},
+    {PROTO_OP_PING, "PING", 0, false},
+    {PROTO_OP_NET_ENSURE, "NET_ENSURE", 2, false},
+    {PROTO_OP_TAP_CREATE, "TAP_CREATE", 2, false},
+    {PROTO_OP_TAP_DELETE, "TAP_DELETE", 1, false},
+    {PROTO_OP_TAP_LIST, "TAP_LIST", 0, false},
+    {PROTO_OP_CHOWN_TO_OWNER, "CHOWN_TO_OWNER", 1, false},
+    {PROTO_OP_RESOLVED_LINK, "RESOLVED_LINK", 2, false},
+    {PROTO_OP_RESOLVED_REVERT, "RESOLVED_REVERT", 1, false},
+    {PROTO_OP_JAIL_LAUNCH, "JAIL_LAUNCH", 2, false},
+    {PROTO_OP_TAP_OPEN, "TAP_OPEN", 2, true},
+    {PROTO_OP_FUSE_MOUNT, "FUSE_MOUNT", 1, true},
+    {PROTO_OP_FUSE_UNMOUNT, "FUSE_UNMOUNT", 1, false},
 };
 
 const struct proto_op_info *proto_op_lookup(unsigned op)

@@ -59,12 +59,19 @@ enum proto_op {
 	PROTO_OP_RESOLVED_LINK = 7,   /* bridge, "ADDR:PORT" */
 	PROTO_OP_RESOLVED_REVERT = 8, /* bridge */
 	PROTO_OP_JAIL_LAUNCH = 9,     /* jail id, "api"|"stdout" -> the Firecracker pid */
+	PROTO_OP_TAP_OPEN = 10,       /* tap, bridge -> a descriptor of the tap */
+	PROTO_OP_FUSE_MOUNT = 11,     /* mount point -> the /dev/fuse descriptor */
+	PROTO_OP_FUSE_UNMOUNT = 12,   /* mount point */
 };
 
+/* Descriptor passing: a successful reply to an op with fd_reply carries
+ * exactly one descriptor as SCM_RIGHTS ancillary data of its datagram;
+ * every other reply carries none.  The byte format is the same. */
 struct proto_op_info {
 	uint16_t op;
 	const char *name;
 	uint8_t nargs;
+	bool fd_reply;
 };
 
 /* The op's wire facts, or NULL for a number that is not an op. */
@@ -126,6 +133,7 @@ struct helper_conf {
 	const char *cache_dir;
 	const char *jailer;      /* --jailer, canonical; NULL: JAIL_LAUNCH is not offered */
 	const char *firecracker; /* --firecracker, canonical (the jailer's --exec-file) */
+	const char *mountpoint;  /* --mount, clean absolute; NULL: FUSE_MOUNT is not offered */
 };
 
 /* The outcome of one request: the reply's sentence and list.  rejected is
@@ -133,6 +141,7 @@ struct helper_conf {
  * operation that was allowed and then failed). */
 struct ops_result {
 	char msg[PROTO_TEXT_MAX + 1];
+	int fd;      /* the descriptor a fd_reply op hands back, else -1; owned */
 	char **list; /* NULL-terminated, owned; free with ops_result_done() */
 	size_t n;
 	bool rejected;

@@ -3,6 +3,7 @@
  *   bangerd-root --owner USER|UID [--socket PATH] [--state-dir DIR]
  *                [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]
  *                [--subnet CIDR] [--jailer PATH --firecracker PATH]
+ *                [--mount DIR]
  *
  * Listens on a SOCK_SEQPACKET Unix socket that only the owner may open
  * (0600, owned by the owner, in a root-owned 0755 directory), checks the
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: bangerd-root --owner USER|UID [--socket PATH] [--state-dir DIR]\n"
 		   "                    [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]\n"
 		   "                    [--subnet CIDR] [--jailer PATH --firecracker PATH]\n"
+		   "                    [--mount DIR]\n"
 		   "defaults: --socket " DEFAULT_SOCKET " --state-dir /var/lib/banger\n"
 		   "          --runtime-dir /run/banger --cache-dir /var/cache/banger\n"
 		   "          --bridge br-fc --subnet 172.16.0.1/24\n");
@@ -152,20 +154,44 @@ static int socket_listen(const char *path, uid_t owner, gid_t gid, int *ret_fd, 
 	return 0;
 }
 
-/* Send one reply; a client that cannot take it loses its connection. */
-static int reply(int fd, int status, const char *msg, char *const *list, size_t n)
+/* Send one reply, with pass (>= 0) as its one SCM_RIGHTS descriptor; a
+ * client that cannot take it loses its connection. */
+static int reply_fd(int fd, int status, const char *msg, char *const *list, size_t n, int pass)
 {
 	uint8_t buf[PROTO_MSG_MAX];
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
 	struct berr e;
 	size_t len;
 
 	if (proto_encode_reply(status, msg, (const char *const *)list, n, buf, sizeof(buf), &len,
-			       &e) < 0 &&
-	    proto_encode_reply(-e.code, e.msg, NULL, 0, buf, sizeof(buf), &len, &e) < 0)
-		return -EIO;
-	if (send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+			       &e) < 0) {
+		if (proto_encode_reply(-e.code, e.msg, NULL, 0, buf, sizeof(buf), &len, &e) < 0)
+			return -EIO;
+		pass = -1;
+	}
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (pass >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass, sizeof(int));
+	}
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
 		return -errno;
 	return 0;
+}
+
+static int reply(int fd, int status, const char *msg, char *const *list, size_t n)
+{
+	return reply_fd(fd, status, msg, list, n, -1);
 }
 
 /* Close a connection we turn away: read what it already sent first, so
@@ -251,7 +277,7 @@ static void client_serve(const struct helper_conf *conf, struct client *c)
 		return;
 	}
 	r = ops_run(conf, c->uid, &req, &res, &err);
-	if (reply(c->fd, r, r < 0 ? err.msg : res.msg, res.list, res.n) < 0)
+	if (reply_fd(c->fd, r, r < 0 ? err.msg : res.msg, res.list, res.n, r < 0 ? -1 : res.fd) < 0)
 		client_close(c);
 	ops_result_done(&res);
 }
@@ -315,6 +341,7 @@ int main(int argc, char **argv)
 	    {"subnet", required_argument, NULL, 'n'},
 	    {"jailer", required_argument, NULL, 'j'},
 	    {"firecracker", required_argument, NULL, 'f'},
+	    {"mount", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -361,6 +388,9 @@ int main(int argc, char **argv)
 		case 'f':
 			firecracker = optarg;
 			break;
+		case 'm':
+			conf.mountpoint = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -399,7 +429,8 @@ int main(int argc, char **argv)
 	    net_subnet_parse(conf.subnet, &gw, &net, &prefix, &err) < 0 ||
 	    path_root_check(conf.state_dir, conf.owner_uid, &err) < 0 ||
 	    path_root_check(conf.runtime_dir, conf.owner_uid, &err) < 0 ||
-	    path_root_check(conf.cache_dir, conf.owner_uid, &err) < 0 || ops_selfcheck(&err) < 0) {
+	    path_root_check(conf.cache_dir, conf.owner_uid, &err) < 0 || ops_selfcheck(&err) < 0 ||
+	    (conf.mountpoint && path_clean_check(conf.mountpoint, &err) < 0)) {
 		fprintf(stderr, "bangerd-root: %s\n", err.msg);
 		return 1;
 	}
@@ -430,6 +461,8 @@ int main(int argc, char **argv)
 	if (conf.jailer)
 		fprintf(stderr, "bangerd-root: JAIL_LAUNCH runs %s on %s, jails in %s/%s\n",
 			conf.jailer, conf.firecracker, conf.state_dir, JAIL_SUBDIR);
+	if (conf.mountpoint)
+		fprintf(stderr, "bangerd-root: FUSE_MOUNT mounts the tree at %s\n", conf.mountpoint);
 	int r = serve(&conf, lfd, sfd);
 	unlink(sock);
 	return r < 0 ? 1 : 0;

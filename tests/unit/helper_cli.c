@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "rootc.h"
 #include "proto.h"
 #include "util.h"
 

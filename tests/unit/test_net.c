@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -525,6 +526,60 @@ static void test_tap_create_delete(void **state)
 	assert_int_equal(RUN("ip", "tuntap", "del", "dev", "bn-tun", "mode", "tun"), 0);
 }
 
+/* TAP_OPEN's tap: lives as long as its descriptor, on the bridge, up,
+ * with the flags QEMU expects of -netdev tap,fd=N. */
+static void test_tap_open(void **state)
+{
+	struct berr err = { 0 };
+	struct ifreq ifr;
+	int fd = -1;
+	(void)state;
+
+	OK(net_bridge_ensure(BR, GW_CIDR, &err));
+	OK(net_tap_open("bn-o1", BR, &fd, &err));
+	assert_true(fd > 2);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	memset(&ifr, 0, sizeof(ifr));
+	assert_int_equal(ioctl(fd, TUNGETIFF, &ifr), 0);
+	assert_string_equal(ifr.ifr_name, "bn-o1");
+	assert_true(ifr.ifr_flags & IFF_TAP);
+	assert_true(ifr.ifr_flags & IFF_NO_PI);
+	assert_true(ifr.ifr_flags & IFF_VNET_HDR);
+	assert_true(if_exists(BR "/brif/bn-o1"));
+	assert_true(if_up("bn-o1"));
+	/* Open: a second open of the name is refused, by both ways. */
+	int fd2 = -1;
+	assert_int_equal(net_tap_open("bn-o1", BR, &fd2, &err), -EBUSY);
+	assert_int_equal(fd2, -1);
+	/* Not persistent: gone with the descriptor. */
+	close(fd);
+	assert_false(if_exists("bn-o1"));
+
+	/* A leftover persistent tap (an older daemon's) is taken over and
+	 * then goes with the descriptor too. */
+	OK(net_tap_create("bn-o2", BR, NOBODY, &err));
+	assert_int_equal(RUN("ip", "link", "set", "bn-o2", "nomaster", "down"), 0);
+	OK(net_tap_open("bn-o2", BR, &fd, &err));
+	assert_true(if_exists(BR "/brif/bn-o2"));
+	assert_true(if_up("bn-o2"));
+	close(fd);
+	assert_false(if_exists("bn-o2"));
+
+	/* Refusals, and nothing is left by them. */
+	fd = -1;
+	assert_int_equal(net_tap_open("tap0", BR, &fd, &err), -EINVAL);
+	assert_int_equal(net_tap_open("bn-o3", "br-missing", &fd, &err), -ENODEV);
+	assert_int_equal(net_tap_open("bn-o3", "lo", &fd, &err), -EEXIST);
+	assert_false(if_exists("bn-o3"));
+	assert_int_equal(RUN("ip", "tuntap", "add", "dev", "bn-tun", "mode", "tun"), 0);
+	assert_int_equal(net_tap_open("bn-tun", BR, &fd, &err), -EEXIST);
+	assert_int_equal(RUN("ip", "tuntap", "del", "dev", "bn-tun", "mode", "tun"), 0);
+	assert_int_equal(RUN("ip", "link", "add", "bn-v0", "type", "veth", "peer", "name", "bn-v1"), 0);
+	assert_int_equal(net_tap_open("bn-v0", BR, &fd, &err), -EEXIST);
+	assert_int_equal(RUN("ip", "link", "del", "bn-v0"), 0);
+	assert_int_equal(fd, -1);
+}
+
 static void test_list_taps(void **state)
 {
 	struct berr err = { 0 };
@@ -744,6 +799,44 @@ static void test_cleanup_and_root_untouched(void **state)
 	assert_null(strstr(routes, "172.30."));
 }
 
+/* Every test starts without taps or stray links of an earlier one that
+ * failed half-way (they live in this process's private namespace). */
+static int clean_links(void **state)
+{
+	(void)state;
+	const char *names[] = { "bn-t1", "bn-t2", "bn-o1", "bn-o2", "bn-o3", "bn-c", "bn-a", "bn-b",
+				"bn-d", "bn-e", "bn-f", "bn-g", "bn-h", "bn-i", "bn-v0", "bn-tun",
+				"other0" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (if_exists(names[i]))
+			RUN("ip", "link", "del", names[i]);
+	return 0;
+}
+
+/* The tests run as if /dev/net/tun were 0666, whatever this host's node
+ * is (root-only on some hosts of this kind): an unprivileged tap owner
+ * opening its tap is what they check.  A node of that mode is bound over
+ * the real one in this process's private mount namespace; the host's
+ * node is never touched. */
+static int tun_node_0666(void)
+{
+	char dir[] = "/tmp/test_net.XXXXXX";
+	if (!mkdtemp(dir))
+		return -1;
+	_cleanup_free_ char *node = path_join(dir, "tun");
+	mode_t old = umask(0);
+	int r = mknod(node, S_IFCHR | 0666, makedev(10, 200));
+	umask(old);
+	if (r < 0 || mount(node, "/dev/net/tun", NULL, MS_BIND, NULL) < 0) {
+		fprintf(stderr, "test_net: binding a 0666 /dev/net/tun: %s\n", strerror(errno));
+		return -1;
+	}
+	/* The bind mount keeps the inode; the name can go. */
+	unlink(node);
+	rmdir(dir);
+	return 0;
+}
+
 /* Refuse to run anywhere but in a namespace of our own. */
 static int isolate(void)
 {
@@ -767,6 +860,8 @@ static int isolate(void)
 		fprintf(stderr, "test_net: mounting a private sysfs: %s\n", strerror(errno));
 		return -1;
 	}
+	if (tun_node_0666() < 0)
+		return -1;
 	if (RUN("ip", "link", "set", "lo", "up") != 0) {
 		fprintf(stderr, "test_net: cannot bring lo up\n");
 		return -1;
@@ -782,8 +877,9 @@ int main(void)
 		cmocka_unit_test(test_addr_for_index),
 		cmocka_unit_test(test_mac_and_str),
 		cmocka_unit_test(test_bridge_ensure),
-		cmocka_unit_test(test_tap_create_delete),
-		cmocka_unit_test(test_list_taps),
+		cmocka_unit_test_setup(test_tap_create_delete, clean_links),
+		cmocka_unit_test_setup(test_tap_open, clean_links),
+		cmocka_unit_test_setup(test_list_taps, clean_links),
 		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_traffic_to_gateway),
 		cmocka_unit_test(test_traffic_masquerade),

@@ -1,6 +1,6 @@
-/* helper/client.c: the client of bangerd-root (see client.h). */
+/* core/rootc.c: the daemon's client of bangerd-root (see rootc.h). */
 #define _GNU_SOURCE
-#include "client.h"
+#include "rootc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,10 +77,49 @@ void rootc_strv_free(char **v)
 	free(v);
 }
 
+/* recv() of one datagram that also takes the descriptors passed with it
+ * (close-on-exec from birth).  *ret_fd is the first one, or -1; any
+ * further ones are closed: a reply carries at most one. */
+static ssize_t recv_fd(int sock, uint8_t *buf, size_t cap, int flags, int *ret_fd)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+			    .msg_controllen = sizeof(ctl.space)};
+	*ret_fd = -1;
+	ssize_t n = recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*ret_fd < 0)
+				*ret_fd = fd;
+			else
+				close(fd);
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC) { /* descriptors were lost: never use a partial set */
+		if (*ret_fd >= 0)
+			close(*ret_fd);
+		*ret_fd = -2;
+	}
+	return n;
+}
+
 /* One exchange on the current connection.  *ret_gone is set when the
- * connection was found closed before a reply came (worth one retry). */
+ * connection was found closed before a reply came (worth one retry).
+ * *ret_fd is the descriptor that came with the reply, or -1 (-2 when
+ * descriptors came but did not fit). */
 static int exchange(struct rootc *c, const uint8_t *req, size_t len, struct proto_reply *rep,
-		    bool *ret_gone, struct berr *err)
+		    bool *ret_gone, int *ret_fd, struct berr *err)
 {
 	uint8_t buf[PROTO_MSG_MAX];
 
@@ -94,13 +133,13 @@ static int exchange(struct rootc *c, const uint8_t *req, size_t len, struct prot
 		 * connection): read that rather than retrying blindly. */
 		flags = MSG_DONTWAIT;
 	}
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | flags);
+	ssize_t n = recv_fd(c->fd, buf, sizeof(buf), MSG_TRUNC | flags, ret_fd);
 	/* A helper that hangs up with our request unread (a refused
 	 * connection) leaves ECONNRESET pending, which the kernel reports
 	 * before the reply it queued first.  Reading the error clears it: look
 	 * once more for that reply. */
 	if (n < 0 && errno == ECONNRESET) {
-		n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+		n = recv_fd(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT, ret_fd);
 		if (n < 0)
 			errno = ECONNRESET;
 	}
@@ -125,24 +164,29 @@ static int exchange(struct rootc *c, const uint8_t *req, size_t len, struct prot
 	return proto_decode_reply(buf, (size_t)n, rep, err);
 }
 
-int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, char ***ret_list,
-	       size_t *ret_n, struct berr *err)
+int rootc_call_fd(struct rootc *c, int op, const char *const args[], size_t nargs,
+		  char ***ret_list, size_t *ret_n, int *ret_fd, struct berr *err)
 {
 	uint8_t req[PROTO_MSG_MAX];
 	struct proto_reply rep = {0};
 	size_t len;
 	bool gone = false;
+	_cleanup_close_ int got = -1;
 	int r;
 
 	if (op < 0 ||
 	    (r = proto_encode_request((unsigned)op, args, nargs, req, sizeof(req), &len, err)) < 0)
 		return op < 0 ? berr_set(err, EINVAL, "unknown helper operation %d", op) : r;
+	const struct proto_op_info *info = proto_op_lookup((unsigned)op);
 
 	pthread_mutex_lock(&c->lock);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (c->fd < 0 && (r = rootc_connect(c->path, &c->fd, err)) < 0)
 			break;
-		r = exchange(c, req, len, &rep, &gone, err);
+		if (got >= 0)
+			close(got);
+		got = -1;
+		r = exchange(c, req, len, &rep, &gone, &got, err);
 		if (r < 0) {
 			/* The stream may be out of step: start afresh next time. */
 			close(c->fd);
@@ -162,6 +206,15 @@ int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, 
 		proto_reply_done(&rep);
 		return r;
 	}
+	/* Exactly one descriptor with a successful fd_reply op, none
+	 * otherwise (docs/privileges.md). */
+	if (info->fd_reply != (got >= 0) || got == -2) {
+		proto_reply_done(&rep);
+		return berr_set(err, EPROTO, "bangerd-root: %s answered %s descriptor",
+				info->name, got == -2 ? "more than one" : got >= 0 ? "with a" : "without a");
+	}
+	if (ret_fd)
+		*ret_fd = TAKE_FD(got);
 	if (ret_list) {
 		*ret_list = rep.list ? TAKE_PTR(rep.list) : xcalloc(1, sizeof(char *));
 		if (ret_n)
@@ -170,6 +223,12 @@ int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, 
 	}
 	proto_reply_done(&rep);
 	return 0;
+}
+
+int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, char ***ret_list,
+	       size_t *ret_n, struct berr *err)
+{
+	return rootc_call_fd(c, op, args, nargs, ret_list, ret_n, NULL, err);
 }
 
 int rootc_ping(struct rootc *c, struct berr *err)
@@ -237,4 +296,23 @@ int rootc_jail_launch(struct rootc *c, const char *id, bool serial_api, pid_t *r
 		*ret_pid = (pid_t)v;
 	rootc_strv_free(list);
 	return r;
+}
+
+int rootc_tap_open(struct rootc *c, const char *tap, const char *bridge, int *ret_fd,
+		   struct berr *err)
+{
+	const char *const a[] = {tap, bridge};
+	return rootc_call_fd(c, PROTO_OP_TAP_OPEN, a, 2, NULL, NULL, ret_fd, err);
+}
+
+int rootc_fuse_mount(struct rootc *c, const char *mountpoint, int *ret_fd, struct berr *err)
+{
+	const char *const a[] = {mountpoint};
+	return rootc_call_fd(c, PROTO_OP_FUSE_MOUNT, a, 1, NULL, NULL, ret_fd, err);
+}
+
+int rootc_fuse_unmount(struct rootc *c, const char *mountpoint, struct berr *err)
+{
+	const char *const a[] = {mountpoint};
+	return rootc_call(c, PROTO_OP_FUSE_UNMOUNT, a, 1, NULL, NULL, err);
 }

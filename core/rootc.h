@@ -1,4 +1,4 @@
-/* helper/client.h: bangerd's side of the bangerd-root protocol.
+/* core/rootc.h: bangerd's side of the bangerd-root protocol.
  *
  * One connection (SOCK_SEQPACKET) to the helper's socket, shared by the
  * daemon's threads: rootc_call() holds a lock for the whole request and
@@ -6,8 +6,8 @@
  * the connection (restarted, idle timeout) rootc_call() reconnects and
  * sends the request once more.  The helper's error sentence is copied into
  * err; the errno is the helper's.  See docs/privileges.md. */
-#ifndef BANGER_HELPER_CLIENT_H
-#define BANGER_HELPER_CLIENT_H
+#ifndef BANGER_ROOTC_H
+#define BANGER_ROOTC_H
 
 #include <stddef.h>
 
@@ -31,12 +31,26 @@ void rootc_close(struct rootc *c);
 int rootc_call(struct rootc *c, int op, const char *const args[], size_t nargs, char ***ret_list,
 	       size_t *ret_n, struct berr *err);
 void rootc_strv_free(char **v);
+/* rootc_call() for any op; with an fd_reply op (proto.h) a success also
+ * hands back the descriptor that came with the reply in *ret_fd
+ * (O_CLOEXEC; closed when ret_fd is NULL).  A reply whose descriptors do
+ * not match the op is -EPROTO. */
+int rootc_call_fd(struct rootc *c, int op, const char *const args[], size_t nargs,
+		  char ***ret_list, size_t *ret_n, int *ret_fd, struct berr *err);
 
 int rootc_ping(struct rootc *c, struct berr *err);
 int rootc_net_ensure(struct rootc *c, const char *bridge, const char *gateway_cidr,
 		     struct berr *err);
 int rootc_tap_create(struct rootc *c, const char *tap, const char *bridge, struct berr *err);
 int rootc_tap_delete(struct rootc *c, const char *tap, struct berr *err);
+/* A tap on bridge that lives as long as the descriptor (net_tap_open()). */
+int rootc_tap_open(struct rootc *c, const char *tap, const char *bridge, int *ret_fd,
+		   struct berr *err);
+/* The tree mounted at mountpoint (the helper's --mount) for the owner;
+ * *ret_fd is /dev/fuse, to serve as "/dev/fd/N".  -EOPNOTSUPP when the
+ * helper offers no mount. */
+int rootc_fuse_mount(struct rootc *c, const char *mountpoint, int *ret_fd, struct berr *err);
+int rootc_fuse_unmount(struct rootc *c, const char *mountpoint, struct berr *err);
 int rootc_tap_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err);
 int rootc_chown(struct rootc *c, const char *path, struct berr *err);
 /* systemd-resolved: send "~vm" queries on bridge to addr_port ("ADDR:PORT",

@@ -1,0 +1,42 @@
+/* core/priv_impl.h: what an implementation of core/priv.h provides.
+ * Private to core/priv*.c. */
+#ifndef BANGER_PRIV_IMPL_H
+#define BANGER_PRIV_IMPL_H
+
+#include "priv.h"
+
+struct rootc;
+
+struct priv_ops {
+	const char *mount_how; /* for priv_tree_mount()'s *ret_how */
+	int (*tree_mount)(struct priv *p, const char *mountpoint, int *ret_fd, struct berr *err);
+	int (*tree_unmount)(struct priv *p, const char *mountpoint, struct berr *err);
+	int (*net_ensure)(struct priv *p, const char *bridge, const char *cidr, struct berr *err);
+	int (*tap_create)(struct priv *p, const char *tap, const char *bridge, struct berr *err);
+	int (*tap_open)(struct priv *p, const char *tap, const char *bridge, int *ret_fd,
+			struct berr *err);
+	int (*tap_delete)(struct priv *p, const char *tap, struct berr *err);
+	int (*tap_list)(struct priv *p, char ***ret, size_t *ret_n, struct berr *err);
+	int (*resolved_link)(struct priv *p, const char *bridge, const char *addr, uint16_t port,
+			     struct berr *err);
+	int (*resolved_revert)(struct priv *p, const char *bridge, struct berr *err);
+	int (*jail_launch)(struct priv *p, const struct priv_jail *j, pid_t *ret_pid,
+			   bool *ret_child, char **ret_via, struct berr *err);
+};
+
+struct priv {
+	enum priv_mode mode;
+	const struct priv_ops *ops;
+	struct rootc *rootc; /* helper mode */
+	char why[320];
+};
+
+extern const struct priv_ops priv_local_ops;  /* core/priv_local.c */
+extern const struct priv_ops priv_helper_ops; /* core/priv_helper.c */
+
+/* The tree through the setuid fusermount3 (core/priv.c): the way in when
+ * neither root nor a helper with --mount is at hand. */
+int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err);
+int priv_fusermount_unmount(const char *mountpoint, struct berr *err);
+
+#endif
