@@ -334,8 +334,13 @@ int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err)
 	}
 	if (fd >= 0)
 		close(fd);
-	return berr_set(err, EPERM, "fusermount3 could not mount %s: %s", mountpoint,
-			msg && *msg ? msg : "no reason given");
+	/* fusermount3 opens /dev/fuse with the caller's rights, so a
+	 * root-only node stops it: say what would work. */
+	bool dev = msg && strstr(msg, "/dev/fuse");
+	return berr_set(err, EPERM, "fusermount3 could not mount %s: %s%s", mountpoint,
+			msg && *msg ? msg : "no reason given",
+			dev ? " (fusermount3 opens /dev/fuse as you: run bangerd-root with --mount, "
+			      "run bangerd as root, or make /dev/fuse 0666 with a udev rule)" : "");
 }
 
 int priv_fusermount_unmount(const char *mountpoint, struct berr *err)

@@ -68,6 +68,13 @@ done
 echo "shellcheck done"
 
 echo "== integration"
+# Every test stops what it started, also when it fails: after each one, a
+# daemon, helper, QEMU or Firecracker double that was not running before
+# the run is a failure of that test (and is killed).
+procs() {
+	pgrep -f '(^|/)(bangerd|bangerd-root|qemu-system-x86_64)( |$)|tests/fc-double/(firecracker|jailer)' | sort
+}
+BEFORE=$(procs)
 for t in tests/integration/*.sh; do
 	case $t in */lib.sh) continue ;; esac
 	name=$(basename "$t" .sh)
@@ -82,6 +89,16 @@ for t in tests/integration/*.sh; do
 	fi
 	PASS=$((PASS + p)); FAIL=$((FAIL + f))
 	[ "$f" -gt 0 ] && FAILED+=("$name")
+	sleep 0.5 # a SIGTERMed process may still be on its way out
+	left=$(comm -13 <(echo "$BEFORE") <(procs))
+	if [ -n "$left" ]; then
+		echo "FAIL $name-left-processes:"
+		for p in $left; do ps -o pid=,args= -p "$p" | cut -c1-160; done
+		for p in $left; do kill -KILL "$p" 2>/dev/null; done
+		count fail "$name-left-processes"
+	else
+		count pass "$name-left-processes"
+	fi
 done
 
 [ ${#FAILED[@]} -gt 0 ] && echo "failed: ${FAILED[*]}"

@@ -59,6 +59,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	ip netns del "$NS" 2>/dev/null
+	umount -l "$T/fs" 2>/dev/null
 	if [ -n "${KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -313,6 +314,31 @@ out=$(cli "$SOCK" TAP_LIST 2>&1)
 grep -q bn-ha1 <<<"$out" && fail "tap-list-empty: $out" || ok tap-list-empty
 expect tap-delete-again 0 "ok" - -- cli "$SOCK" TAP_DELETE bn-ha1
 
+# TAP_OPEN: the tap comes back as a descriptor (QEMU's -netdev tap,fd=N)
+# and lives as long as it is open; the refusals are TAP_CREATE's.
+expect tap-open-not-prefixed -22 "bn-" "$REJ TAP_OPEN from uid $OU" \
+	-- cli "$SOCK" TAP_OPEN eth0 "$BR"
+expect tap-open-other-bridge -1 "not the bridge this helper manages" "$REJ TAP_OPEN" \
+	-- cli "$SOCK" TAP_OPEN bn-x br-evil
+expect tap-open-one-argument -74 "length cut off" "rejected message" \
+	-- cli --forge "$SOCK" TAP_OPEN bn-x
+expect tap-open 0 "fd tap bn-ho1 vnet_hdr cloexec" "priv operation TAP_OPEN bn-ho1 from uid $OU" \
+	-- cli "$SOCK" TAP_OPEN bn-ho1 "$BR"
+ip -n "$NS" link show bn-ho1 >/dev/null 2>&1 && fail "tap-open-gone-with-fd: bn-ho1 stayed" ||
+	ok tap-open-gone-with-fd
+HELPER_CLI_HOLD=3 cli "$SOCK" TAP_OPEN bn-ho2 "$BR" >"$T/hold.out" 2>&1 &
+held=$!
+for _ in $(seq 1 20); do ip -n "$NS" link show bn-ho2 >/dev/null 2>&1 && break; sleep 0.1; done
+info=$(ip -n "$NS" -d link show bn-ho2 2>&1)
+grep -q "master $BR" <<<"$info" && grep -q "state UP\|,UP" <<<"$info" && ! grep -q "persist on" <<<"$info" && grep -q "vnet_hdr on" <<<"$info" &&
+	ok tap-open-on-bridge-while-held || fail "tap-open-on-bridge-while-held: $info"
+wait "$held"
+ip -n "$NS" link show bn-ho2 >/dev/null 2>&1 && fail "tap-open-released: bn-ho2 stayed" ||
+	ok tap-open-released
+# FUSE_MOUNT is not offered without --mount: a failure, not a rejection.
+expect fuse-mount-not-offered -95 "without --mount" \
+	"priv operation FUSE_MOUNT from uid $OU failed" -- cli "$SOCK" FUSE_MOUNT "$T/fs"
+
 # systemd-resolved wiring.  No bus listens at $T/bus yet, then one does
 # but nobody owns org.freedesktop.resolve1: failures that say so.
 expect resolved-no-bus -107 "systemd-resolved is not reachable on the system bus" \
@@ -345,6 +371,46 @@ if ip addr | grep -q '172\.30\.99\.' || ip link show "$BR" >/dev/null 2>&1; then
 else
 	ok root-namespace-clean
 fi
+
+# ---- FUSE_MOUNT: a helper started with --mount (and CAP_SYS_ADMIN) ----
+kill -TERM "$HPID"; wait "$HPID" 2>/dev/null; HPID=
+CAPS=$CAPS,+sys_admin
+install -d -o "$OU" -g "$OG" -m 0755 "$T/fs"
+helper_start --mount "$T/fs" && ok helper-start-with-mount || fail "helper-start-with-mount"
+expect fuse-mount-other-path -1 "not the mount point this helper manages" "$REJ FUSE_MOUNT" \
+	-- cli "$SOCK" FUSE_MOUNT /etc
+expect fuse-mount-dotdot -1 "not the mount point" "$REJ FUSE_MOUNT" \
+	-- cli "$SOCK" FUSE_MOUNT "$T/fs/../fs"
+expect fuse-unmount-other-path -1 "not the mount point" "$REJ FUSE_UNMOUNT" \
+	-- cli "$SOCK" FUSE_UNMOUNT /proc
+# The owner swaps the mount point for a symlink to a directory of its own
+# elsewhere, then for root's directory: both refused.
+mv "$T/fs" "$T/fs.real"
+ln -s "$T/fs.real" "$T/fs"
+expect fuse-mount-symlink -40 "a symlink is on the way" "$REJ FUSE_MOUNT" \
+	-- cli "$SOCK" FUSE_MOUNT "$T/fs"
+rm "$T/fs"
+install -d -o root -g root -m 0755 "$T/fs"
+expect fuse-mount-foreign-dir -1 "belongs to uid 0" "$REJ FUSE_MOUNT" \
+	-- cli "$SOCK" FUSE_MOUNT "$T/fs"
+rmdir "$T/fs"; mv "$T/fs.real" "$T/fs"
+expect fuse-mount 0 "fd /dev/fuse cloexec" "priv operation FUSE_MOUNT $T/fs from uid $OU" \
+	-- cli "$SOCK" FUSE_MOUNT "$T/fs"
+mi=$(grep " $T/fs " /proc/self/mountinfo)
+grep -q "nosuid,nodev.* - fuse.banger banger .*user_id=$OU,group_id=$OG,default_permissions" <<<"$mi" &&
+	! grep -q allow_other <<<"$mi" && ok fuse-mount-options || fail "fuse-mount-options: $mi"
+# helper_cli exited, so nobody serves it: a stale tree, as after kill -9.
+expect fuse-mount-busy -16 "already mounted" - -- cli "$SOCK" FUSE_MOUNT "$T/fs"
+expect fuse-unmount 0 "ok" "priv operation FUSE_UNMOUNT $T/fs from uid $OU" \
+	-- cli "$SOCK" FUSE_UNMOUNT "$T/fs"
+grep -q " $T/fs " /proc/self/mountinfo && fail "fuse-unmounted: $(grep " $T/fs " /proc/self/mountinfo)" ||
+	ok fuse-unmounted
+expect fuse-unmount-nothing 0 "ok" - -- cli "$SOCK" FUSE_UNMOUNT "$T/fs"
+mount -t tmpfs -o size=64k tmpfs "$T/fs"
+expect fuse-unmount-not-a-tree -1 "not a banger tree" "$REJ FUSE_UNMOUNT" \
+	-- cli "$SOCK" FUSE_UNMOUNT "$T/fs"
+grep -q " $T/fs .* - tmpfs " /proc/self/mountinfo && ok foreign-mount-kept || fail "foreign-mount-kept"
+umount -l "$T/fs"
 
 # ---- clean exit ----
 kill -TERM "$HPID"

@@ -236,6 +236,7 @@ helper_start() { # helper_start FIRECRACKER
 	nsenter --net="/run/netns/$NS" -- setpriv --inh-caps=-all --bounding-set="$CAPS" -- \
 		"$ROOTD" --socket "$SOCK" --owner "$USER_NAME" --state-dir "$T/ustate" \
 		--runtime-dir "$T/rt" --cache-dir "$T/ucache" --jailer "$JAILER" --firecracker "$1" \
+		--mount "$FS" \
 		>>"$RLOG" 2>&1 &
 	ROOTD_PID=$!
 	local _

@@ -15,6 +15,10 @@
  * when the helper answered 0, 1 when it answered an error, 2 when there was
  * no answer (connection refused, closed, timed out). */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <linux/if_tun.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -30,6 +34,31 @@
 #include "util.h"
 
 #define BIG (64 * 1024)
+
+/* What a passed descriptor is: "fd tap NAME vnet_hdr" for a tap, "fd
+ * /dev/fuse" for the FUSE device; with $HELPER_CLI_HOLD=SECONDS it is
+ * held that long first (the test looks at the tap meanwhile). */
+static void describe_fd(int fd)
+{
+	char link[64] = "";
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	ssize_t k = readlink(self, link, sizeof(link) - 1);
+	link[k > 0 ? k : 0] = '\0';
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) == 0)
+		printf("fd tap %s%s%s\n", ifr.ifr_name, ifr.ifr_flags & IFF_VNET_HDR ? " vnet_hdr" : "",
+		       fcntl(fd, F_GETFD) & FD_CLOEXEC ? " cloexec" : "");
+	else
+		printf("fd %s%s\n", link, fcntl(fd, F_GETFD) & FD_CLOEXEC ? " cloexec" : "");
+	fflush(stdout);
+	const char *hold = getenv("HELPER_CLI_HOLD");
+	uint64_t secs;
+	if (hold && parse_u64(hold, &secs) == 0 && secs < 600)
+		sleep((unsigned)secs);
+	close(fd);
+}
 
 static int num(const char *s, uint64_t max, uint64_t *ret)
 {
@@ -186,11 +215,14 @@ int main(int argc, char **argv)
 			printf("no answer: %s\n", err.msg);
 			return 2;
 		}
-		int r = rootc_call(rc, info->op, args, nargs, &list, &n, &err);
+		int fd = -1;
+		int r = rootc_call_fd(rc, info->op, args, nargs, &list, &n, &fd, &err);
 		rootc_close(rc);
 		printf("status %d: %s\n", r, r < 0 ? err.msg : "ok");
 		for (size_t i = 0; r == 0 && i < n; i++)
 			printf("%s\n", list[i]);
+		if (fd >= 0)
+			describe_fd(fd);
 		rootc_strv_free(list);
 		if (r < 0 && (err.code == ECONNRESET || err.code == EPIPE || err.code == ETIMEDOUT))
 			return 2;

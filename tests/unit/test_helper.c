@@ -24,6 +24,7 @@
 
 #include "testutil.h"
 
+#include "fusemount.h"
 #include "paths.h"
 #include "proto.h"
 #include "util.h"
@@ -650,6 +651,115 @@ static void test_ops_chown(void **state)
 	    run(owner, PROTO_OP_CHOWN_TO_OWNER, p("%s/vms/plain", rt), NULL, &rej, &err), 0);
 }
 
+/* TAP_OPEN: the same refusals as TAP_CREATE, before the network. */
+static void test_ops_tap_open(void **state)
+{
+	uid_t owner = conf.owner_uid;
+	struct berr err;
+	bool rej;
+
+	assert_int_equal(run(owner, PROTO_OP_TAP_OPEN, "eth0", "br-t", &rej, &err), -EINVAL);
+	assert_true(rej);
+	assert_int_equal(run(owner, PROTO_OP_TAP_OPEN, "bn-x", "docker0", &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_int_equal(run(owner + 1, PROTO_OP_TAP_OPEN, "bn-x", "br-t", &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_int_equal(run(owner, PROTO_OP_TAP_OPEN, "bn-x/../y", "br-t", &rej, &err), -EINVAL);
+	assert_true(rej);
+}
+
+/* FUSE_MOUNT / FUSE_UNMOUNT: only the configured mount point, only for
+ * the owner, only a directory of the owner reached without symlinks.  The
+ * real mount runs in the mount namespace test_under_root_mount made. */
+static void test_ops_fuse(void **state)
+{
+	uid_t owner = conf.owner_uid;
+	_cleanup_free_ char *mnt = xstrdup(p("%s/fs", tmp));
+	struct berr err;
+	bool rej;
+
+	/* Not offered without --mount: a plain failure, not an attack. */
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -EOPNOTSUPP);
+	assert_false(rej);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_UNMOUNT, mnt, NULL, &rej, &err), -EOPNOTSUPP);
+	assert_false(rej);
+
+	conf.mountpoint = mnt;
+	conf.owner_gid = NOBODY;
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, "/etc", NULL, &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_non_null(strstr(err.msg, "not the mount point"));
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, p("%s/../fs", tmp), NULL, &rej, &err),
+			 -EPERM);
+	assert_true(rej);
+	assert_int_equal(run(owner + 1, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_UNMOUNT, "/proc", NULL, &rej, &err), -EPERM);
+	assert_true(rej);
+	/* A symlink at the mount point, to a directory of the owner. */
+	assert_int_equal(mkdir(p("%s/elsewhere", tmp), 0700), 0);
+	assert_int_equal(symlink(p("%s/elsewhere", tmp), mnt), 0);
+	if (geteuid() == 0)
+		assert_int_equal(chown(p("%s/elsewhere", tmp), owner, NOBODY), 0);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -ELOOP);
+	assert_true(rej);
+	assert_int_equal(unlink(mnt), 0);
+	/* Missing, then a file, then somebody else's directory. */
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -ENOENT);
+	assert_false(rej);
+	touch(mnt);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -ENOTDIR);
+	assert_int_equal(unlink(mnt), 0);
+	assert_int_equal(mkdir(mnt, 0755), 0);
+	if (geteuid() != 0) {
+		conf.mountpoint = NULL;
+		skip();
+	}
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_non_null(strstr(err.msg, "belongs to uid 0"));
+
+	/* The real thing (in this test's own mount namespace). */
+	assert_int_equal(chown(mnt, owner, NOBODY), 0);
+	struct proto_req req = {.op = PROTO_OP_FUSE_MOUNT, .nargs = 1};
+	snprintf(req.args[0], sizeof(req.args[0]), "%s", mnt);
+	struct ops_result res;
+	assert_int_equal(ops_run(&conf, owner, &req, &res, &err), 0);
+	assert_true(res.fd > 2);
+	uid_t who = 0;
+	int other = 1;
+	assert_int_equal(fusemount_find(mnt, &who, &other, &err), 1);
+	assert_int_equal(who, owner);
+	_cleanup_free_ char *info = NULL;
+	assert_int_equal(read_file("/proc/self/mountinfo", 1 << 20, &info, NULL), 0);
+	const char *line = strstr(info, mnt);
+	assert_non_null(line);
+	const char *eol = strchr(line, '\n');
+	_cleanup_free_ char *l = strndup(line, (size_t)(eol - line));
+	assert_non_null(strstr(l, "nosuid"));
+	assert_non_null(strstr(l, "nodev"));
+	assert_non_null(strstr(l, " - fuse.banger banger "));
+	assert_non_null(strstr(l, "user_id=65534,group_id=65534"));
+	assert_non_null(strstr(l, "default_permissions"));
+	assert_null(strstr(l, "allow_other"));
+	/* Mounted already: refused, whoever serves it. */
+	assert_int_equal(run(owner, PROTO_OP_FUSE_MOUNT, mnt, NULL, &rej, &err), -EBUSY);
+	/* Nobody serves it (a killed daemon): FUSE_UNMOUNT takes it away. */
+	ops_result_done(&res);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_UNMOUNT, mnt, NULL, &rej, &err), 0);
+	assert_int_equal(fusemount_find(mnt, &who, &other, &err), 0);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_UNMOUNT, mnt, NULL, &rej, &err), 0);
+	/* Something else mounted there is not the helper's to take. */
+	assert_int_equal(mount("tmpfs", mnt, "tmpfs", 0, "size=64k"), 0);
+	assert_int_equal(run(owner, PROTO_OP_FUSE_UNMOUNT, mnt, NULL, &rej, &err), -EPERM);
+	assert_true(rej);
+	assert_int_equal(fusemount_find(mnt, &who, &other, &err), 0);
+	assert_int_equal(other, 1);
+	umount2(mnt, MNT_DETACH);
+	conf.mountpoint = NULL;
+	conf.owner_gid = (gid_t)-1;
+}
+
 static int setup_all(void **state)
 {
 	char t[] = "/tmp/banger-test-helper.XXXXXX";
@@ -692,7 +802,9 @@ int main(void)
 	    cmocka_unit_test(test_root_check),		cmocka_unit_test(test_under_root),
 	    cmocka_unit_test(test_open_beneath),	cmocka_unit_test(test_ops_table),
 	    cmocka_unit_test(test_ops_refusals),	cmocka_unit_test(test_ops_chown),
-	    cmocka_unit_test(test_under_root_mount), /* last: it leaves a mount namespace */
+	    cmocka_unit_test(test_ops_tap_open),
+	    cmocka_unit_test(test_under_root_mount), /* it leaves a mount namespace */
+	    cmocka_unit_test(test_ops_fuse),	     /* after it: mounts there */
 	};
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
