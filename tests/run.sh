@@ -69,12 +69,32 @@ echo "shellcheck done"
 
 echo "== integration"
 # Every test stops what it started, also when it fails: after each one, a
-# daemon, helper, QEMU or Firecracker double that was not running before
-# the run is a failure of that test (and is killed).
-procs() {
-	pgrep -f '(^|/)(bangerd|bangerd-root|qemu-system-x86_64)( |$)|tests/fc-double/(firecracker|jailer)' | sort
+# daemon, helper, QEMU or Firecracker double of this run is a failure of
+# that test (and is killed).  A process is this run's when it carries the
+# run's mark in its environment, or (a jailed VMM gets an empty one) names
+# or works in a temp dir a test of this run registered (lib.sh setup).
+# Anything else on the machine is left alone.
+export BANGER_TEST_RUN=banger-test-run-$$
+export BANGER_TEST_TMPDIRS=$PWD/$LOG/tmpdirs
+: >"$BANGER_TEST_TMPDIRS"
+ours() { # ours PID
+	local cmd cwd d
+	tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qx "BANGER_TEST_RUN=$BANGER_TEST_RUN" &&
+		return 0
+	cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	cwd=$(readlink "/proc/$1/cwd" 2>/dev/null)
+	while read -r d; do
+		[ -n "$d" ] || continue
+		case "$cmd $cwd/" in *"$d"/*) return 0 ;; esac
+	done <"$BANGER_TEST_TMPDIRS"
+	return 1
 }
-BEFORE=$(procs)
+procs() {
+	local p
+	for p in $(pgrep -f '(^|/)(bangerd|bangerd-root|qemu-system-x86_64)( |$)|tests/fc-double/(firecracker|jailer)'); do
+		ours "$p" && echo "$p"
+	done
+}
 for t in tests/integration/*.sh; do
 	case $t in */lib.sh) continue ;; esac
 	name=$(basename "$t" .sh)
@@ -90,7 +110,7 @@ for t in tests/integration/*.sh; do
 	PASS=$((PASS + p)); FAIL=$((FAIL + f))
 	[ "$f" -gt 0 ] && FAILED+=("$name")
 	sleep 0.5 # a SIGTERMed process may still be on its way out
-	left=$(comm -13 <(echo "$BEFORE") <(procs))
+	left=$(procs)
 	if [ -n "$left" ]; then
 		echo "FAIL $name-left-processes:"
 		for p in $left; do ps -o pid=,args= -p "$p" | cut -c1-160; done

@@ -41,6 +41,7 @@ OU=$(id -u "$OWNER") OG=$(id -g "$OWNER")
 NU=$(id -u nobody) NG=$(id -g nobody)
 
 T=$(mktemp -d /tmp/banger-ha.XXXXXX)
+register_tmp "$T"
 NS=bgh-${T##*.}
 SOCK=$T/sock/root.sock
 LOG=$T/helper.log

@@ -25,8 +25,16 @@ check() { # check NAME CMD...: ok if CMD succeeds
 # network namespace of its own (NS): the bridge, taps, guest addresses and
 # NAT it creates never touch the host's namespace.  in_ns runs a command
 # there (ssh to guests, for instance).
+# Tell tests/run.sh about a temp dir of this test: a process that names it
+# or works in it is this run's (see its leftover check).
+register_tmp() {
+	[ -n "${BANGER_TEST_TMPDIRS:-}" ] && echo "$1" >>"$BANGER_TEST_TMPDIRS"
+	return 0
+}
+
 setup() {
 	T=$(mktemp -d /tmp/banger-it.XXXXXX)
+	register_tmp "$T"
 	FS=$T/fs
 	NS=bgt-${T##*.}
 	export BANGER_FS=$FS

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 BUILD=${BUILD:-build}
 T=$(mktemp -d /tmp/banger-sys.XXXXXX)
+register_tmp "$T"
 trap 'rm -rf "$T"' EXIT
 R=$T/root
 id banger-test >/dev/null 2>&1 ||
