@@ -368,6 +368,9 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	t_net = mono_ms();
 	if (ret == 0)
 		ret = vmnet_up(b, &r, drv->tap_by_fd ? &tap_fd : NULL, tap, err);
+	if (ret == 0 && tap[0])
+		vm_log(b, r.name, "network: tap %s on %s, %s", tap, b->cfg.bridge_name,
+		       drv->tap_by_fd ? "its descriptor handed to the VMM" : "opened by the VMM by name");
 	t_vmm = mono_ms();
 	if (ret == 0) {
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);

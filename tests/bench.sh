@@ -105,7 +105,11 @@ for i in $(seq 1 "$RUNS"); do
 	# warm, by hand: the same argv, the same tap name, plain ssh in a loop
 	line=$(grep '^banger: exec ' "$FS/vms/run$i/log" | tail -1)
 	eval "ARGV=( ${line#banger: exec } )"
-	tap=$(printf '%s\n' "${ARGV[@]}" | sed -n 's/.*ifname=\(bn-[0-9]*\),.*/\1/p')
+	# banger hands QEMU its tap as descriptor 3; by hand, QEMU opens it by name
+	tap=$(grep -o 'network: tap bn-[0-9]*' "$FS/vms/run$i/log" | tail -n 1 | cut -d' ' -f3)
+	for k in "${!ARGV[@]}"; do
+		[ "${ARGV[$k]}" = tap,id=n0,fd=3 ] && ARGV[k]="tap,id=n0,ifname=$tap,script=no,downscript=no"
+	done
 	in_ns ip tuntap add dev "$tap" mode tap
 	in_ns ip link set "$tap" master br-fc up
 	rm -f "$T/run/vms/run$i/"*.sock
