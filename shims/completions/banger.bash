@@ -8,6 +8,8 @@
 _banger() {
 	local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[0]} line
 	COMPREPLY=()
+	# a typed ~/... path is not expanded in COMP_WORDS
+	# shellcheck disable=SC2088
 	case $cmd in "~/"*) cmd=$HOME/${cmd#"~/"} ;; esac
 	while IFS= read -r line; do
 		case $line in
