@@ -6,11 +6,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "defaults.h"
+#include "hostarch.h"
 #include "util.h"
 
 void doctor_render(struct banger *b, struct sbuf *out)
 {
 	struct stat st;
+	char machine[65], why_arch[200];
+
+	if (host_arch_check(machine, sizeof(machine), why_arch, sizeof(why_arch)))
+		sbuf_printf(out, "ok arch %s\n", machine);
+	else
+		sbuf_printf(out, "fail arch %s\n", why_arch);
 
 	if (b->cfg.path)
 		sbuf_printf(out, "ok config %s\n", b->cfg.path);
@@ -86,4 +94,5 @@ void doctor_render(struct banger *b, struct sbuf *out)
 				    "'import DIR' to ctl\n", kinds[k]);
 		image_rec_array_free(all, n);
 	}
+	defaults_doctor(b, out);
 }
