@@ -17,6 +17,13 @@ id banger-test >/dev/null 2>&1 ||
 	useradd --system --no-create-home --shell /usr/sbin/nologin banger-test
 MK=(make -s --no-print-directory BUILD="$BUILD" DESTDIR="$R")
 
+# One version, the Makefile's, in every program as built.
+check build-banger-version [ "$("$BUILD/bin/banger" --version)" = "banger $V" ]
+check build-bangerd-version [ "$("$BUILD/bin/bangerd" --version)" = "bangerd $V" ]
+check build-bangerd-root-version [ "$("$BUILD/bin/bangerd-root" --version)" = "bangerd-root $V" ]
+check checkout-shim-version [ "$(shims/banger --version)" = "banger $V" ]
+check man-version grep -q "banger $V" "$BUILD/man/banger.1"
+
 # ---- the defaults: PREFIX=/usr/local ------------------------------------
 if out=$("${MK[@]}" install 2>&1); then ok install-default; else fail "install-default: $out"; fi
 want='usr/local/bin/banger
