@@ -109,19 +109,7 @@ case $out in *"installed $V for banger-test in /usr (bridge br-fc, subnet 172.16
 *) fail "sys-status: $out" ;; esac
 # The shipped units with the owner's drop-in, as systemd would load them;
 # their Documentation= man pages are found in the installed MANDIR.
-mkdir -p "$T/verify/bangerd.service.d"
-for u in bangerd bangerd-root; do
-	sed -e "s|/usr/bin/bangerd|$R/usr/bin/bangerd|g" -e "s|/usr/libexec/|$R/usr/libexec/|g" \
-		"$R/usr/lib/systemd/system/$u.service" >"$T/verify/$u.service"
-done
-cp "$R/etc/systemd/system/bangerd.service.d/owner.conf" "$T/verify/bangerd.service.d/"
-if command -v systemd-analyze >/dev/null; then
-	out=$(cd "$T/verify" && MANPATH="$R/usr/share/man" SYSTEMD_UNIT_PATH="$T/verify:" \
-		systemd-analyze verify ./bangerd-root.service ./bangerd.service 2>&1)
-	[ -z "$out" ] && ok sys-units-verify || fail "sys-units-verify: $out"
-else
-	fail "sys-units-verify: systemd-analyze is missing"
-fi
+units_verify sys-units-verify "$R" /usr/lib/systemd/system "$R/usr/share/man"
 # The jailer's drop-in comes from the installed template.
 JL=$PWD/tests/fc-double/jailer FC=$PWD/tests/fc-double/firecracker
 check sys-install-jailer "$R/usr/bin/banger" system install --owner banger-test --jailer "$JL" --firecracker "$FC"

@@ -46,21 +46,8 @@ check helper-caps grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_CHOWN CAP_DA
 [ "$(grep -c '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")" = 1 ] &&
 	ok helper-caps-only-those || fail "helper-caps-only-those: $(grep '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")"
 check no-jailer-dropin test ! -e "$R/etc/systemd/system/bangerd-root.service.d/jailer.conf"
-# Verify copies whose binary paths point into the fake root.
-# (--man=no: a checkout's install has no man pages; install.sh checks them.)
-mkdir -p "$T/verify/bangerd.service.d"
-for u in bangerd bangerd-root; do
-	sed -e "s|/usr/local/bin/|$R/usr/local/bin/|g" -e "s|/usr/local/libexec/|$R/usr/local/libexec/|g" \
-		"$R/etc/systemd/system/$u.service" >"$T/verify/$u.service"
-done
-cp "$R/etc/systemd/system/bangerd.service.d/owner.conf" "$T/verify/bangerd.service.d/"
-if command -v systemd-analyze >/dev/null; then
-	out=$(cd "$T/verify" && SYSTEMD_UNIT_PATH="$T/verify:" systemd-analyze verify --man=no \
-		./bangerd-root.service ./bangerd.service 2>&1)
-	[ -z "$out" ] && ok units-verify || fail "units-verify: $out"
-else
-	fail "units-verify: systemd-analyze is missing"
-fi
+# (a checkout's install has no man pages; install.sh checks them)
+units_verify units-verify "$R" /etc/systemd/system
 # With the jailer: a drop-in adds its capabilities and arguments, and only it.
 JL=$PWD/tests/fc-double/jailer FC=$PWD/tests/fc-double/firecracker
 out=$(shims/banger system install --owner banger-test --jailer "$JL" 2>&1) &&
@@ -72,13 +59,7 @@ out=$(shims/banger system install --owner banger-test --jailer "$JL" --firecrack
 D=$R/etc/systemd/system/bangerd-root.service.d/jailer.conf
 check jailer-dropin-args grep -qx "Environment=\"JAILER_ARGS=--jailer $JL --firecracker $FC\"" "$D"
 check jailer-dropin-caps grep -q '^CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_MKNOD CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL$' "$D"
-mkdir -p "$T/verify/bangerd-root.service.d"
-cp "$D" "$T/verify/bangerd-root.service.d/"
-if command -v systemd-analyze >/dev/null; then
-	# the search path makes verify read the drop-in next to the unit
-	out=$(cd "$T/verify" && SYSTEMD_UNIT_PATH="$T/verify:" systemd-analyze verify --man=no ./bangerd-root.service 2>&1)
-	[ -z "$out" ] && ok units-verify-jailer || fail "units-verify-jailer: $out"
-fi
+units_verify units-verify-jailer "$R" /etc/systemd/system
 out=$(shims/banger system status 2>&1)
 case $out in *"jailer $JL"*) ok status-jailer ;; *) fail "status-jailer: $out" ;; esac
 check reinstall-without-jailer shims/banger system install --owner banger-test
