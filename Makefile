@@ -34,6 +34,7 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
 CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
+CORE_SRCS += core/hostarch.c core/defaults.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
@@ -67,6 +68,8 @@ test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helpe
 test_helper_SRCS   += helper/jail.c helper/fusemount.c
 UNIT_TESTS += test_resolved
 test_resolved_SRCS := $(test_helper_SRCS)
+UNIT_TESTS += test_hostarch
+test_hostarch_SRCS := core/hostarch.c
 
 FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts fuzz_helper_proto
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
@@ -99,7 +102,8 @@ $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 
 $(BUILD)/bin/banger: shims/banger
 	@mkdir -p $(dir $@)
-	install -m 0755 $< $@
+	sed 's/^BANGER_VERSION=@VERSION@$$/BANGER_VERSION=$(VERSION)/' $< >$@.tmp
+	chmod 0755 $@.tmp && mv -f $@.tmp $@
 
 define unit_rule
 $(BUILD)/tests/$(1): $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRCS)) tests/unit/$(1).c
@@ -158,3 +162,104 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# ---- install, man pages, Debian package (docs/install.md) -----------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [BINDIR=...] [LIBEXECDIR=...]
+# [MANDIR=...] [SYSTEMDUNITDIR=...] [BASHCOMPDIR=...] [ZSHCOMPDIR=...]
+# [FISHCOMPDIR=...]; make uninstall with the same; make deb.
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+LIBEXECDIR     ?= $(PREFIX)/libexec
+DATADIR        ?= $(PREFIX)/share
+MANDIR         ?= $(DATADIR)/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR    ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR     ?= $(DATADIR)/zsh/site-functions
+FISHCOMPDIR    ?= $(DATADIR)/fish/vendor_completions.d
+HELPERDIR      := $(LIBEXECDIR)/banger
+# Distribution builds (debian/rules) pass their hardening flags this way.
+ALL_CFLAGS     += $(CPPFLAGS)
+LDLIBS         += $(LDFLAGS)
+
+MANPAGES := banger.1 bangerd.8 bangerd-root.8 banger-tree.7 banger.toml.5
+MAN_OUT  := $(MANPAGES:%=$(BUILD)/man/%)
+# The image recipes banger image build runs (not the boot test tools).
+IMAGE_RECIPES := images/build.sh images/kernel.sh images/test-image.sh images/golden.sh
+IMAGE_FILES := $(IMAGE_RECIPES) images/common.sh images/initramfs-init
+
+.PHONY: man install uninstall deb
+all: man
+man: $(MAN_OUT)
+
+# The shim as built: the version set once, above.
+$(BUILD)/bin/banger: Makefile
+
+# Man pages: scdoc sources in man/; banger(1) gets the shim's command table
+# and banger-tree(7) is docs/tree.md (tests/integration/man.sh checks both
+# against the code).
+$(BUILD)/man/%: $(BUILD)/man/%.scd
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+$(BUILD)/man/%.scd: man/%.scd Makefile
+	@mkdir -p $(dir $@)
+	sed 's/@VERSION@/$(VERSION)/g' $< >$@
+$(BUILD)/man/banger.1.scd: man/banger.1.scd.in man/commands.awk shims/banger Makefile
+	@mkdir -p $(dir $@)
+	awk -f man/commands.awk shims/banger >$@.part
+	awk 'FNR == NR { t = t $$0 "\n"; next } /^@COMMANDS@$$/ { printf "%s", t; next } { print }' \
+		$@.part $< | sed 's/@VERSION@/$(VERSION)/g' >$@
+	rm -f $@.part
+$(BUILD)/man/banger-tree.7.scd: man/banger-tree.7.scd.in man/md2scd.awk docs/tree.md Makefile
+	@mkdir -p $(dir $@)
+	awk -f man/md2scd.awk docs/tree.md >$@.part
+	awk 'FNR == NR { t = t $$0 "\n"; next } /^@TREE@$$/ { printf "%s", t; next } { print }' \
+		$@.part $< | sed 's/@VERSION@/$(VERSION)/g' >$@
+	rm -f $@.part
+
+# What make install substitutes in the shim and the units.
+INSTALL_SED := -e 's|^INST_BINDIR=@BINDIR@|INST_BINDIR=$(BINDIR)|' \
+	-e 's|^INST_HELPERDIR=@HELPERDIR@|INST_HELPERDIR=$(HELPERDIR)|' \
+	-e 's|^INST_DATADIR=@DATADIR@|INST_DATADIR=$(DATADIR)|' \
+	-e 's|^INST_UNITDIR=@SYSTEMDUNITDIR@|INST_UNITDIR=$(SYSTEMDUNITDIR)|' \
+	-e 's|^INST_BASHCOMPDIR=@BASHCOMPDIR@ INST_ZSHCOMPDIR=@ZSHCOMPDIR@ INST_FISHCOMPDIR=@FISHCOMPDIR@|INST_BASHCOMPDIR=$(BASHCOMPDIR) INST_ZSHCOMPDIR=$(ZSHCOMPDIR) INST_FISHCOMPDIR=$(FISHCOMPDIR)|' \
+	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@HELPERDIR@|$(HELPERDIR)|g'
+D := $(DESTDIR)
+
+install: all
+	install -d $(D)$(BINDIR) $(D)$(HELPERDIR) $(D)$(SYSTEMDUNITDIR) $(D)$(DATADIR)/banger/units \
+		$(D)$(DATADIR)/banger/images $(D)$(MANDIR)/man1 $(D)$(MANDIR)/man5 $(D)$(MANDIR)/man7 \
+		$(D)$(MANDIR)/man8 $(D)$(BASHCOMPDIR) $(D)$(ZSHCOMPDIR) $(D)$(FISHCOMPDIR)
+	sed $(INSTALL_SED) $(BUILD)/bin/banger >$(D)$(BINDIR)/banger.tmp
+	chmod 0755 $(D)$(BINDIR)/banger.tmp && mv -f $(D)$(BINDIR)/banger.tmp $(D)$(BINDIR)/banger
+	install -m 0755 $(BUILD)/bin/bangerd $(D)$(BINDIR)/bangerd
+	install -m 0755 $(BUILD)/bin/bangerd-root $(D)$(HELPERDIR)/bangerd-root
+	for u in bangerd bangerd-root; do \
+		sed $(INSTALL_SED) units/$$u.service.in >$(D)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
+		chmod 0644 $(D)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
+		mv -f $(D)$(SYSTEMDUNITDIR)/$$u.service.tmp $(D)$(SYSTEMDUNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 units/bangerd-root-jailer.conf.in $(D)$(DATADIR)/banger/units/
+	install -m 0644 $(IMAGE_FILES) $(D)$(DATADIR)/banger/images/
+	chmod 0755 $(patsubst images/%,$(D)$(DATADIR)/banger/images/%,$(IMAGE_RECIPES))
+	for m in $(MANPAGES); do install -m 0644 $(BUILD)/man/$$m $(D)$(MANDIR)/man$${m##*.}/$$m || exit 1; done
+	install -m 0644 shims/completions/banger.bash $(D)$(BASHCOMPDIR)/banger
+	install -m 0644 shims/completions/_banger $(D)$(ZSHCOMPDIR)/_banger
+	install -m 0644 shims/completions/banger.fish $(D)$(FISHCOMPDIR)/banger.fish
+
+# Removes what install wrote, and the directories only banger uses.
+uninstall:
+	rm -f $(D)$(BINDIR)/banger $(D)$(BINDIR)/bangerd $(D)$(HELPERDIR)/bangerd-root \
+		$(D)$(SYSTEMDUNITDIR)/bangerd.service $(D)$(SYSTEMDUNITDIR)/bangerd-root.service \
+		$(D)$(DATADIR)/banger/units/bangerd-root-jailer.conf.in \
+		$(patsubst images/%,$(D)$(DATADIR)/banger/images/%,$(IMAGE_FILES)) \
+		$(foreach m,$(MANPAGES),$(D)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(m)) \
+		$(D)$(BASHCOMPDIR)/banger $(D)$(ZSHCOMPDIR)/_banger $(D)$(FISHCOMPDIR)/banger.fish
+	-rmdir $(D)$(HELPERDIR) $(D)$(DATADIR)/banger/units $(D)$(DATADIR)/banger/images \
+		$(D)$(DATADIR)/banger 2>/dev/null
+
+# The Debian package, built from a copy of this tree in $(BUILD)/deb (so the
+# checkout gets no debian/ build files): $(BUILD)/deb/banger_*.deb.
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	@ls $(BUILD)/deb/*.deb

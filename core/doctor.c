@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "defaults.h"
+#include "hostarch.h"
 #include "util.h"
 
 /* "/dev/fuse 0600 root:root" or "/dev/kvm missing". */
@@ -76,6 +78,12 @@ static void doctor_devices(struct banger *b, struct sbuf *out)
 void doctor_render(struct banger *b, struct sbuf *out)
 {
 	struct stat st;
+	char machine[65], why_arch[200];
+
+	if (host_arch_check(machine, sizeof(machine), why_arch, sizeof(why_arch)))
+		sbuf_printf(out, "ok arch %s\n", machine);
+	else
+		sbuf_printf(out, "fail arch %s\n", why_arch);
 
 	if (b->cfg.path)
 		sbuf_printf(out, "ok config %s\n", b->cfg.path);
@@ -150,4 +158,5 @@ void doctor_render(struct banger *b, struct sbuf *out)
 				    "'import DIR' to ctl\n", kinds[k]);
 		image_rec_array_free(all, n);
 	}
+	defaults_doctor(b, out);
 }

@@ -169,3 +169,29 @@ finish() {
 	echo "# $(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }
+
+# units_verify NAME ROOT UNITDIR [MANPATH]: ok NAME if `systemd-analyze
+# verify` accepts banger's two units as installed under ROOT (in UNITDIR,
+# with the drop-ins written to ROOT/etc/systemd/system), their ExecStart=
+# binaries taken from ROOT.  Without MANPATH the Documentation= pages are
+# not looked up (--man=no).
+units_verify() {
+	local name=$1 root=$2 unitdir=$3 man=${4:-} v=$T/verify.$1 u out
+	if ! command -v systemd-analyze >/dev/null; then
+		fail "$name: systemd-analyze is missing"
+		return
+	fi
+	mkdir -p "$v"
+	for u in bangerd bangerd-root; do
+		sed "s|^ExecStart=/|ExecStart=$root/|" "$root$unitdir/$u.service" >"$v/$u.service"
+		if [ -d "$root/etc/systemd/system/$u.service.d" ]; then
+			mkdir -p "$v/$u.service.d"
+			cp "$root/etc/systemd/system/$u.service.d"/*.conf "$v/$u.service.d/"
+		fi
+	done
+	local flags=(--man=no)
+	[ -z "$man" ] || flags=()
+	out=$(cd "$v" && MANPATH=$man SYSTEMD_UNIT_PATH="$v:" systemd-analyze verify \
+		"${flags[@]}" ./bangerd-root.service ./bangerd.service 2>&1)
+	[ -z "$out" ] && ok "$name" || fail "$name: $out"
+}

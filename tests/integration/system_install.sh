@@ -1,7 +1,9 @@
 #!/bin/bash
-# `banger system install|status|uninstall` into a fake root (BANGER_SYSROOT):
-# files land where they should, the units are complete and pass
-# `systemd-analyze verify`, uninstall removes them (and --purge the state).
+# `banger system install|status|uninstall` from a checkout, into a fake root
+# (BANGER_SYSROOT): the build is copied where it should go, the units and
+# their drop-ins are complete and pass `systemd-analyze verify`, uninstall
+# removes them (and --purge the state).  An installed banger (make install)
+# is tests/integration/install.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
@@ -20,29 +22,33 @@ out=$(shims/banger system install 2>&1); rc=$?
 out=$(shims/banger system install --owner 'x;y' 2>&1) && fail "install-junk-owner: accepted" ||
 	ok install-junk-owner
 out=$(shims/banger system install --owner banger-test 2>&1) && ok install || fail "install: $out"
-for f in usr/local/bin/bangerd usr/local/bin/bangerd-root usr/local/bin/banger \
+for f in usr/local/bin/bangerd usr/local/libexec/banger/bangerd-root usr/local/bin/banger \
 	etc/systemd/system/bangerd.service etc/systemd/system/bangerd-root.service \
-	etc/banger/install.env; do
+	etc/systemd/system/bangerd.service.d/owner.conf etc/banger/install.env; do
 	[ -e "$R/$f" ] || fail "installed-$f"
 done
 ok installed-files
 check units-substituted bash -c "! grep -q '@[A-Z]*@' '$R'/etc/systemd/system/*.service"
-check unit-owner grep -q '^User=banger-test$' "$R/etc/systemd/system/bangerd.service"
+check unit-owner grep -qx 'User=banger-test' "$R/etc/systemd/system/bangerd.service.d/owner.conf"
+check unit-group grep -qx 'Group=banger-test' "$R/etc/systemd/system/bangerd.service.d/owner.conf"
+check unit-no-user-in-unit bash -c "! grep -q '^User=' '$R/etc/systemd/system/bangerd.service'"
+check helper-env-file grep -qx 'EnvironmentFile=/etc/banger/install.env' "$R/etc/systemd/system/bangerd-root.service"
+check helper-owner-from-env grep -q -- '--owner ${BANGER_OWNER} ' "$R/etc/systemd/system/bangerd-root.service"
+check helper-in-libexec grep -q '^ExecStart=/usr/local/libexec/banger/bangerd-root ' "$R/etc/systemd/system/bangerd-root.service"
+for k in BANGER_OWNER=banger-test BANGER_GROUP=banger-test BANGER_BRIDGE=br-fc \
+	BANGER_SUBNET=172.16.0.1/24 BANGER_LAYOUT=copied; do
+	check "install-env-$k" grep -qx "$k" "$R/etc/banger/install.env"
+done
+# The copied shim knows where it is (an installed banger) and its version.
+V=$(sed -n 's/^VERSION *:= *//p' Makefile)
+check copied-shim-version [ "$("$R/usr/local/bin/banger" --version)" = "banger $V" ]
+check copied-shim-paths grep -qx 'INST_HELPERDIR=/usr/local/libexec/banger *# bangerd-root' "$R/usr/local/bin/banger"
 check helper-caps grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH$' "$R/etc/systemd/system/bangerd-root.service"
 [ "$(grep -c '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")" = 1 ] &&
 	ok helper-caps-only-those || fail "helper-caps-only-those: $(grep '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")"
 check no-jailer-dropin test ! -e "$R/etc/systemd/system/bangerd-root.service.d/jailer.conf"
-# Verify copies whose binary paths point into the fake root.
-mkdir -p "$T/verify"
-for u in bangerd bangerd-root; do
-	sed "s|/usr/local/bin/|$R/usr/local/bin/|g" "$R/etc/systemd/system/$u.service" >"$T/verify/$u.service"
-done
-if command -v systemd-analyze >/dev/null; then
-	out=$(cd "$T/verify" && systemd-analyze verify ./bangerd-root.service ./bangerd.service 2>&1)
-	[ -z "$out" ] && ok units-verify || fail "units-verify: $out"
-else
-	fail "units-verify: systemd-analyze is missing"
-fi
+# (a checkout's install has no man pages; install.sh checks them)
+units_verify units-verify "$R" /etc/systemd/system
 # With the jailer: a drop-in adds its capabilities and arguments, and only it.
 JL=$PWD/tests/fc-double/jailer FC=$PWD/tests/fc-double/firecracker
 out=$(shims/banger system install --owner banger-test --jailer "$JL" 2>&1) &&
@@ -54,13 +60,7 @@ out=$(shims/banger system install --owner banger-test --jailer "$JL" --firecrack
 D=$R/etc/systemd/system/bangerd-root.service.d/jailer.conf
 check jailer-dropin-args grep -qx "Environment=\"JAILER_ARGS=--jailer $JL --firecracker $FC\"" "$D"
 check jailer-dropin-caps grep -q '^CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_CHROOT CAP_MKNOD CAP_SETUID CAP_SETGID CAP_DAC_OVERRIDE CAP_FOWNER CAP_KILL$' "$D"
-mkdir -p "$T/verify/bangerd-root.service.d"
-cp "$D" "$T/verify/bangerd-root.service.d/"
-if command -v systemd-analyze >/dev/null; then
-	# the search path makes verify read the drop-in next to the unit
-	out=$(cd "$T/verify" && SYSTEMD_UNIT_PATH="$T/verify:" systemd-analyze verify ./bangerd-root.service 2>&1)
-	[ -z "$out" ] && ok units-verify-jailer || fail "units-verify-jailer: $out"
-fi
+units_verify units-verify-jailer "$R" /etc/systemd/system
 out=$(shims/banger system status 2>&1)
 case $out in *"jailer $JL"*) ok status-jailer ;; *) fail "status-jailer: $out" ;; esac
 check reinstall-without-jailer shims/banger system install --owner banger-test
@@ -69,6 +69,7 @@ out=$(shims/banger system status 2>&1)
 case $out in *"installed 0.1.0 for banger-test in /usr/local"*) ok status ;; *) fail "status: $out" ;; esac
 check uninstall shims/banger system uninstall
 check uninstalled bash -c "[ ! -e '$R/usr/local/bin/bangerd' ] && [ ! -e '$R/etc/systemd/system/bangerd.service' ] && [ -d '$R/var/lib/banger' ]"
+check uninstalled-all bash -c "[ -z \"\$(find '$R' -type f -not -path '$R/var/*')\" ]"
 check reinstall shims/banger system install --owner banger-test --jailer "$JL" --firecracker "$FC"
 # --purge also removes the network bangerd-root made; run it in a namespace
 # of this test's that holds such a network next to things that are not ours.
