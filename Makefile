@@ -33,6 +33,7 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c helper/resolved.c
 CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
+CORE_SRCS += core/workspace.c core/filesync.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
