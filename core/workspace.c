@@ -113,6 +113,8 @@ int ws_list_parse(const char *data, size_t len, int flags, struct ws_list *ret,
 	memset(ret, 0, sizeof(*ret));
 	if (len > WS_LIST_MAX_BYTES)
 		return berr_set(err, EFBIG, "the file list is larger than %u bytes", WS_LIST_MAX_BYTES);
+	if (len == 1 && data[0] == '\0')
+		return berr_set(err, EINVAL, "list entry 1 is empty");
 	if (len > 0 && data[len - 1] == '\0')
 		len--;  /* the terminator of the last entry */
 	if (len == 0) {
@@ -153,10 +155,11 @@ int ws_list_parse(const char *data, size_t len, int flags, struct ws_list *ret,
 		char *s = l.path[i];
 
 		for (char *p = strchr(s, '/'); p; p = strchr(p + 1, '/')) {
-			*p = '\0';
-			bool clash = listed(&l, s);
-			*p = '/';
-			if (clash) {
+			char prefix[PATH_MAX];
+
+			memcpy(prefix, s, (size_t)(p - s));
+			prefix[p - s] = '\0';
+			if (listed(&l, prefix)) {
 				char b[80];
 				r = berr_set(err, EINVAL, "list entry \"%s\" is under another entry, "
 					     "which is listed as a file", shown(b, sizeof(b), s, strlen(s)));
@@ -206,7 +209,21 @@ static bool in_group(const struct ws_ident *id, gid_t g)
 	return false;
 }
 
-bool ws_may(const struct stat *st, int fd, const struct ws_ident *id, int want)
+/* The same for name in directory dir (not followed). */
+static bool has_acl_at(int dir, const char *name)
+{
+	char proc[PATH_MAX + 64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dir, name);
+	n = lgetxattr(proc, "system.posix_acl_access", NULL, 0);
+	if (n < 0)
+		return !(errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP);
+	return n > 0;
+}
+
+/* acl: -1 unknown (looked up on fd), 0 none, 1 present */
+static bool may(const struct stat *st, int fd, int acl, const struct ws_ident *id, int want)
 {
 	unsigned bits, need = 0;
 
@@ -220,13 +237,18 @@ bool ws_may(const struct stat *st, int fd, const struct ws_ident *id, int want)
 		need |= 1;
 	if (st->st_uid == id->uid)
 		bits = (st->st_mode >> 6) & 7;
-	else if (has_acl(fd))
+	else if (acl > 0 || (acl < 0 && has_acl(fd)))
 		return false;
 	else if (in_group(id, st->st_gid))
 		bits = (st->st_mode >> 3) & 7;
 	else
 		bits = st->st_mode & 7;
 	return (bits & need) == need;
+}
+
+bool ws_may(const struct stat *st, int fd, const struct ws_ident *id, int want)
+{
+	return may(st, fd, -1, id, want);
 }
 
 int ws_openat(int dir, const char *name, int flags)
@@ -458,9 +480,9 @@ static int walk_to(struct walk *w, const char *path, const char **ret_leaf,
 				return berr_wrap(err, "%s: %.*s", w->o->what, (int)(start + n), path);
 			}
 		} else {
-			w->new_dirs++;
 			w->dirent_bytes += dirent_size(n) + 24;
 		}
+		w->new_dirs++;
 		w->depth++;
 		w->lv[w->depth] = (struct level){ .len = start + n, .fd = fd, .ino = ino };
 	}
@@ -524,10 +546,15 @@ int ws_plan_make(int src_dir, const struct ws_list *list, const struct ws_copy_o
 			break;
 		}
 		if (S_ISREG(st.st_mode)) {
-			if (!ws_may(&st, -1, o->id, R_OK)) {
+			int acl = 0;
+
+			if (o->id && o->id->uid != 0 && st.st_uid != o->id->uid)
+				acl = has_acl_at(w.lv[w.depth].fd, leaf);
+			if (!may(&st, -1, acl, o->id, R_OK)) {
 				r = berr_set(err, EACCES, "%s: %s may not be read by uid %u (mode %04o, "
-					     "owner %u)", o->what, path, (unsigned)o->id->uid,
-					     (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+					     "owner %u%s)", o->what, path, (unsigned)o->id->uid,
+					     (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+					     acl ? ", with an ACL" : "");
 				break;
 			}
 			p->type[i] = T_REG;
@@ -766,14 +793,14 @@ int workspace_write(const char *image, const char *wsdir, const struct ws_ident 
 	stats.free_bytes = free_b;
 	if (nb * bs > free_b || ni > free_i) {
 		r = berr_set(err, ENOSPC, "the repository needs %.1f MiB and %llu inodes (%llu files, "
-			     "%.1f MiB of data) but the work disk has %.1f MiB and %llu inodes free: "
-			     "give the VM a larger disk_size", mib(nb * bs), (unsigned long long)ni,
+			     "%.1f MiB of data) but the work disk has %.1f MiB free and %llu inodes "
+			     "free: give the VM a larger disk_size", mib(nb * bs), (unsigned long long)ni,
 			     (unsigned long long)(plan->files + (gplan ? gplan->files : 0)),
 			     mib((nb - nb / 101) * bs), mib(free_b), (unsigned long long)free_i);
 		goto out;
 	}
 	/* The guest dir must be new: a second copy would mix two trees. */
-	r = workdisk_lookup(wd, WD_ROOT_INO, WS_GUEST_DIR + 1, &dest, err);
+	r = workdisk_lookup(wd, WD_ROOT_INO, &WS_GUEST_DIR[1], &dest, err);
 	if (r == 0)
 		r = berr_set(err, EEXIST, "the work disk already has %s (/root%s in the guest)",
 			     WS_GUEST_DIR, WS_GUEST_DIR);
@@ -787,7 +814,7 @@ int workspace_write(const char *image, const char *wsdir, const struct ws_ident 
 	}
 	struct wd_attr da = { .mode = 0755, .mtime_sec = st.st_mtim.tv_sec,
 			      .mtime_nsec = st.st_mtim.tv_nsec };
-	r = workdisk_mkdirat(wd, WD_ROOT_INO, WS_GUEST_DIR + 1, &da, &dest, err);
+	r = workdisk_mkdirat(wd, WD_ROOT_INO, &WS_GUEST_DIR[1], &da, &dest, err);
 	if (r >= 0)
 		r = ws_plan_write(plan, wd, dest, warn, ctx, &stats, err);
 	if (r >= 0 && gplan) {
