@@ -56,8 +56,9 @@ static inline __attribute__((unused)) int tu_run(char *const argv[], char **out)
 	int fd, status;
 	pid_t pid;
 
-	fd = mkostemp(tmpl, O_CLOEXEC);
+	fd = mkstemp(tmpl);
 	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFD, FD_CLOEXEC), 0);
 	unlink(tmpl);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fd, 1);
