@@ -670,26 +670,38 @@ struct workdisk {
 	int fd;              /* ours (locked); data blocks are written through it */
 	ext2_filsys fs;
 	bool no_copy_range;  /* copy_file_range refused once: use read/pwrite */
+	bool freed;          /* blocks were freed since the cache was last emptied */
 };
+
+/* File data goes to the image through our own descriptor, around the
+ * library's (write-back) block cache.  A block freed in this session may
+ * still sit in that cache, dirty, and be given to a file next: empty the
+ * cache (flush and drop: what turning it off does) before data is written
+ * after anything was freed, so no stale copy can land on the data later. */
+static int drop_cache(struct workdisk *wd, struct berr *err)
+{
+	errcode_t e;
+
+	if (!wd->freed)
+		return 0;
+	e = io_channel_set_options(wd->fs->io, "cache=off");
+	if (!e)
+		e = io_channel_set_options(wd->fs->io, "cache=on");
+	if (e)
+		return E2ERR(err, e, "emptying the block cache of %s failed", wd->image);
+	wd->freed = false;
+	return 0;
+}
 
 int workdisk_open(const char *image, struct workdisk **ret, struct berr *err)
 {
 	struct workdisk *wd;
 	ext2_filsys fs;
-	errcode_t e;
 	int fd, r;
 
 	r = image_open_fs(image, &fd, &fs, err);
 	if (r < 0)
 		return r;
-	/* File data goes to the image through our own descriptor, around the
-	 * library's block cache: with the cache off, a block freed and then
-	 * given to a file can never be overwritten by a stale cached copy. */
-	e = io_channel_set_options(fs->io, "cache=off");
-	if (e) {
-		r = E2ERR(err, e, "turning off the block cache for %s failed", image);
-		return image_close_fs(image, fd, fs, r, err);
-	}
 	wd = xcalloc(1, sizeof(*wd));
 	wd->image = xstrdup(image);
 	wd->fd = fd;
@@ -906,8 +918,10 @@ static int drop_entry(ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_
 	return 0;
 }
 
-/* Look name up in parent; an existing non-directory is removed. */
-static int clear_name(ext2_filsys fs, ext2_ino_t parent, const char *name, struct berr *err)
+/* Look name up in parent; an existing non-directory is removed (and
+ * *freed set). */
+static int clear_name(ext2_filsys fs, ext2_ino_t parent, const char *name, bool *freed,
+		      struct berr *err)
 {
 	ext2_ino_t ino;
 	errcode_t e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
@@ -916,6 +930,7 @@ static int clear_name(ext2_filsys fs, ext2_ino_t parent, const char *name, struc
 		return 0;
 	if (e)
 		return E2ERR(err, e, "looking up %s failed", name);
+	*freed = true;
 	return drop_entry(fs, parent, name, ino, err);
 }
 
@@ -1077,7 +1092,7 @@ int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, in
 	if (size > (uint64_t)ext2fs_blocks_count(fs->super) * bs)
 		return berr_set(err, ENOSPC, "%s (%llu bytes) is larger than the disk", name,
 				(unsigned long long)size);
-	r = clear_name(fs, parent, name, err);
+	r = clear_name(fs, parent, name, &wd->freed, err);
 	if (r < 0)
 		return r;
 	e = ext2fs_new_inode(fs, parent, LINUX_S_IFREG | 0600, NULL, &ino);
@@ -1113,7 +1128,9 @@ int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, in
 				  (unsigned long long)size, name);
 			goto shrink; /* leave a consistent (empty) file */
 		}
-		r = fill_blocks(wd, ino, inode, src_fd, size, &len, name, err);
+		r = drop_cache(wd, err);
+		if (r >= 0)
+			r = fill_blocks(wd, ino, inode, src_fd, size, &len, name, err);
 		if (r >= 0)
 			r = zero_tail(wd, ino, inode, len, name, err);
 	}
@@ -1121,6 +1138,8 @@ shrink:
 	if (len < size) {
 		/* The source shrank (or failed): give back the blocks past len. */
 		errcode_t e2 = ext2fs_punch(fs, ino, inode, NULL, (len + bs - 1) / bs, ~0ULL);
+
+		wd->freed = true;
 
 		if (!e2)
 			e2 = ext2fs_inode_size_set(fs, inode, len);
@@ -1149,7 +1168,7 @@ int workdisk_put_symlink(struct workdisk *wd, uint32_t parent, const char *name,
 	if (tlen == 0 || tlen >= PATH_MAX || tlen >= fs->blocksize)
 		return berr_set(err, EINVAL, "symlink %s: target of %zu bytes (1 to %u allowed)",
 				name, tlen, (unsigned)(fs->blocksize - 1));
-	r = clear_name(fs, parent, name, err);
+	r = clear_name(fs, parent, name, &wd->freed, err);
 	if (r < 0)
 		return r;
 	e = ext2fs_symlink(fs, parent, 0, name, target);
