@@ -168,3 +168,8 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# Workspace copy before boot vs tar onto a loop-mounted ext4 (root: loop mount).
+.PHONY: bench-workspace
+bench-workspace: $(BUILD)/tests/workspace_cli
+	BUILD=$(BUILD) tests/bench/workspace.sh

@@ -9,7 +9,7 @@
 #
 # Trees: the issue's test repository (5000 small files in 50 directories,
 # one 50 MiB file, a few others) and a larger real tree (this checkout plus
-# /usr/share/doc).  Each run writes into a fresh 8 GiB work disk (its
+# /usr/share/doc and /usr/include).  Each run writes into a fresh 8 GiB work disk (its
 # creation included) / a fresh directory.  Also: the shim's preparation of
 # vm run DIR (file list and guest .git with git) on the test repository.
 # Medians in ms; ratio = workspace / tar.
@@ -48,12 +48,15 @@ mkdir -p "$R/src/deep" "$R/many"
 	printf '#!/bin/sh\n' >run.sh && chmod +x run.sh
 	ln -s src/deep/main.c link
 	git add -A && git -c user.name=b -c user.email=b@example.invalid commit -qm one
+	git gc -q # packed, as a clone is
 )
-# The larger tree: this checkout (no build outputs) and /usr/share/doc.
+# The larger tree: this checkout (no build outputs), /usr/share/doc and
+# /usr/include.
 L=$T/large
 mkdir -p "$L"
 git ls-files -z | tar --null -T - -cf - | tar -C "$L" -xf -
 cp -a /usr/share/doc "$L/usr-share-doc"
+cp -a /usr/include "$L/usr-include"
 
 wsdir() { # wsdir TREE DIR: a workspace directory listing every file and symlink of TREE
 	mkdir -p "$2"
@@ -64,7 +67,7 @@ wsdir "$R" "$T/ws-repo"
 wsdir "$L" "$T/ws-large"
 for t in repo large; do
 	n=$(tr -cd '\0' <"$T/ws-$t/list" | wc -c)
-	b=$(du -sb --apparent-size "$([ $t = repo ] && echo "$R" || echo "$L")" | cut -f1)
+	b=$(du -sb --apparent-size --exclude=.git "$([ $t = repo ] && echo "$R" || echo "$L")" | cut -f1)
 	echo "# tree $t: $n files and symlinks, $((b >> 20)) MiB"
 done
 
