@@ -35,6 +35,7 @@ CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
+CORE_SRCS += core/workspace.c core/filesync.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
@@ -48,6 +49,9 @@ UNIT_TESTS := test_toml test_config test_store test_disk test_vmm_qemu test_vmst
               test_net test_ssh test_vmm_firecracker test_helper
 UNIT_TESTS += test_dns
 test_dns_SRCS := core/err.c core/util.c core/dns.c core/dnsd.c
+UNIT_TESTS += test_workspace
+test_workspace_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c \
+                       core/disk.c core/workdisk.c core/workspace.c core/filesync.c
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
@@ -79,6 +83,8 @@ fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
 FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
+FUZZERS += fuzz_wslist
+fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
@@ -99,6 +105,13 @@ $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 		$(BUILD)/obj/helper/proto.o $(BUILD)/obj/core/rootc.o tests/unit/helper_cli.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+
+WS_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c core/disk.c \
+           core/workdisk.c core/workspace.c core/filesync.c
+$(BUILD)/tests/workspace_cli: $(WS_SRCS:%.c=$(BUILD)/obj/%.o) tests/unit/workspace_cli.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+unit: $(BUILD)/tests/workspace_cli
 
 $(BUILD)/bin/banger: shims/banger
 	@mkdir -p $(dir $@)
@@ -263,3 +276,7 @@ deb:
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
+# Workspace copy before boot vs tar onto a loop-mounted ext4 (root: loop mount).
+.PHONY: bench-workspace
+bench-workspace: $(BUILD)/tests/workspace_cli
+	BUILD=$(BUILD) tests/bench/workspace.sh

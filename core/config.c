@@ -8,6 +8,7 @@
 #include "net.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 enum kind {
 	K_NAME,      /* image/kernel name: one path component */
 	K_PATH,      /* a path or command */
+	K_HOMEPATH,  /* an absolute path, or ~/... (expanded with $HOME) */
 	K_VMM,
 	K_ACCEL,
 	K_BRIDGE,
@@ -47,7 +49,7 @@ struct key_def {
 static const struct key_def top_keys[] = {
 	{ "default_image_name", K_NAME, F(default_image_name), 0, 0, 0 },
 	{ "default_kernel_name", K_NAME, F(default_kernel_name), 0, 0, 0 },
-	{ "ssh_key_path", K_PATH, F(ssh_key_path), 0, 0, 0 },
+	{ "ssh_key_path", K_HOMEPATH, F(ssh_key_path), 0, 0, 0 },
 	{ "firecracker_bin", K_PATH, F(firecracker_bin), 0, 0, 0 },
 	{ "jailer_bin", K_PATH, F(jailer_bin), 0, 0, 0 },
 	{ "qemu_bin", K_PATH, F(qemu_bin), 0, 0, 0 },
@@ -238,6 +240,29 @@ static int check_subnet(const struct ctx *cx, const char *key, const struct toml
 	return 0;
 }
 
+/* The user's home for "~/": $HOME when it is absolute, else the password
+ * database's. */
+static const char *config_home(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && h[0] == '/')
+		return h;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : "/";
+}
+
+static int check_home_path(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+
+	if (v->u.s[0] == '/' || (strncmp(v->u.s, "~/", 2) == 0 && v->u.s[2]))
+		return 0;
+	return cerr(cx, v->line, "%s '%s' must be an absolute path or start with ~/", key,
+		    shown(b, sizeof(b), v->u.s));
+}
+
 static int set_int(const struct ctx *cx, const char *key, const struct toml_value *v,
 		   int64_t min, int64_t max, int64_t *ret)
 {
@@ -298,13 +323,17 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_ACCEL: r = check_choice(cx, d->name, v, accel_choices); break;
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
+		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;
 		case K_PATH: case K_INT: case K_DISK: break;
 		}
 		if (r < 0)
 			return r;
 		char **field = (char **)(base + d->off);
 		free(*field);
-		*field = xstrdup(v->u.s);
+		if (d->kind == K_HOMEPATH && v->u.s[0] == '~')
+			*field = path_join(config_home(), v->u.s + 2);
+		else
+			*field = xstrdup(v->u.s);
 	}
 	if (r >= 0 && d->has_off)
 		*(bool *)(base + d->has_off) = true;
@@ -340,16 +369,20 @@ static int apply_vm_defaults(const struct ctx *cx, struct banger_config *c,
 	return 0;
 }
 
-/* Guest paths: absolute, strictly below /root, no empty, "." or ".."
- * components. */
+/* Guest paths: "~/x" (the guest's home, /root) or absolute, strictly below
+ * /root, no empty, "." or ".." components. */
 static int check_guest_path(const struct ctx *cx, const struct toml_value *v)
 {
+	_cleanup_free_ char *norm = NULL;
 	const char *s = v->u.s;
 	char b[80];
 
-	shown(b, sizeof(b), s);
+	if (strncmp(s, "~/", 2) == 0)
+		s = norm = xasprintf("/root/%s", s + 2);
+	shown(b, sizeof(b), v->u.s);
 	if (strncmp(s, "/root/", 6) != 0 || s[6] == '\0')
-		return cerr(cx, v->line, "file_sync guest path '%s' must be an absolute path under /root", b);
+		return cerr(cx, v->line, "file_sync guest path '%s' must be under /root (an absolute "
+			    "path, or ~/ for /root/)", b);
 	for (const char *p = s + 1; *p;) {
 		const char *e = strchr(p, '/');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -409,9 +442,17 @@ static int apply_file_sync_entry(const struct ctx *cx, struct file_sync *f,
 			r = check_guest_path(cx, v);
 		else if (field == &f->mode)
 			r = check_mode(cx, v);
+		else if (v->u.s[0] != '/' && strncmp(v->u.s, "~/", 2) != 0 &&
+			 strcmp(v->u.s, "~") != 0)
+			r = cerr(cx, v->line, "file_sync host path '%s' must be absolute or start "
+				 "with ~/", shown(b, sizeof(b), v->u.s));
 		if (r < 0)
 			return r;
-		*field = xstrdup(v->u.s);
+		free(*field);
+		if (field == &f->guest && strncmp(v->u.s, "~/", 2) == 0)
+			*field = xasprintf("/root/%s", v->u.s + 2);
+		else
+			*field = xstrdup(v->u.s);
 	}
 	if (!f->host)
 		return cerr(cx, t->line, "[[file_sync]] entry is missing 'host'");

@@ -50,4 +50,67 @@ int workdisk_write_files(const char *image, const struct workdisk_file *files,
 int workdisk_mkdir(const char *image, const char *guest_path, mode_t mode,
 		   uid_t uid, gid_t gid, struct berr *err);
 
+/* ---- Streaming writer (workspace copy, file_sync) ----------------------
+ *
+ * A session on one unmounted image: open once, add many entries, close.
+ * Entries are named by a parent directory's inode number and one name
+ * (no '/', not "." or "..", at most 255 bytes, no control characters), so
+ * a caller walking a sorted list does one lookup per entry, not one per
+ * path component.  Regular files are streamed from a descriptor straight
+ * into blocks allocated up front (copy_file_range into the image, read/
+ * pwrite where the kernel cannot): no staging copy.  An existing entry of
+ * the same name is replaced (a directory is kept and its attributes
+ * updated; a file or symlink where a directory is wanted is an error).
+ *
+ * The image is locked for the session (flock, as workdisk_write_files).
+ * A session that failed half-way leaves a consistent filesystem (e2fsck
+ * clean) holding part of the entries: callers that must not leave partial
+ * content write into a fresh image and remove it on failure (see
+ * docs/workspace.md). */
+struct workdisk;
+
+struct wd_attr {
+	mode_t mode;             /* permission bits */
+	uid_t uid;
+	gid_t gid;
+	int64_t mtime_sec;       /* atime = mtime; ctime = now */
+	long mtime_nsec;
+};
+
+#define WD_ROOT_INO 2u
+
+int workdisk_open(const char *image, struct workdisk **ret, struct berr *err);
+/* Flush and close; r is the caller's result so far (returned unchanged
+ * when negative, after flushing).  Frees wd. */
+int workdisk_close(struct workdisk *wd, int r, struct berr *err);
+/* Free space: bytes in free blocks, free inodes, block size. */
+void workdisk_space(const struct workdisk *wd, uint64_t *ret_free_bytes,
+		    uint64_t *ret_free_inodes, uint32_t *ret_block_size);
+/* mkdir -p guest_path (absolute, checked as workdisk_write_files does):
+ * the directories it creates get a; existing ones are left as they are
+ * (a non-directory on the way is ENOTDIR).  Its inode goes to *ret;
+ * "/" is the root. */
+int workdisk_mkdir_p(struct workdisk *wd, const char *guest_path, const struct wd_attr *a,
+		     uint32_t *ret, struct berr *err);
+/* The inode of name in directory dir: 0, or -ENOENT (no sentence) when
+ * there is none. */
+int workdisk_lookup(struct workdisk *wd, uint32_t dir, const char *name, uint32_t *ret,
+		    struct berr *err);
+/* Directory name in parent: created, or reused (attributes set). */
+int workdisk_mkdirat(struct workdisk *wd, uint32_t parent, const char *name,
+		     const struct wd_attr *a, uint32_t *ret, struct berr *err);
+/* Regular file name in parent with up to size bytes read from src_fd
+ * (from offset 0).  A source that ends early gives a shorter file; the
+ * bytes written go to *ret_len (may be NULL). */
+int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, int src_fd,
+		      uint64_t size, const struct wd_attr *a, uint64_t *ret_len,
+		      struct berr *err);
+/* Symlink name -> target (1..4095 bytes, stored as is, never followed). */
+int workdisk_put_symlink(struct workdisk *wd, uint32_t parent, const char *name,
+			 const char *target, const struct wd_attr *a, struct berr *err);
+/* Set mode/owner/times of an existing inode (a directory after its
+ * entries were added). */
+int workdisk_set_attr(struct workdisk *wd, uint32_t ino, const struct wd_attr *a,
+		      struct berr *err);
+
 #endif

@@ -662,3 +662,545 @@ int workdisk_mkdir(const char *image, const char *guest_path, mode_t mode, uid_t
 		return berr_wrap(err, "making directory %s in %s", guest_path, image);
 	return 0;
 }
+
+/* ---- Streaming writer (disk.h: workdisk_open ... workdisk_close) ------- */
+
+struct workdisk {
+	char *image;
+	int fd;              /* ours (locked); data blocks are written through it */
+	ext2_filsys fs;
+	bool no_copy_range;  /* copy_file_range refused once: use read/pwrite */
+	bool freed;          /* blocks were freed since the cache was last emptied */
+};
+
+/* File data goes to the image through our own descriptor, around the
+ * library's (write-back) block cache.  A block freed in this session may
+ * still sit in that cache, dirty, and be given to a file next: empty the
+ * cache (flush and drop: what turning it off does) before data is written
+ * after anything was freed, so no stale copy can land on the data later. */
+static int drop_cache(struct workdisk *wd, struct berr *err)
+{
+	errcode_t e;
+
+	if (!wd->freed)
+		return 0;
+	e = io_channel_set_options(wd->fs->io, "cache=off");
+	if (!e)
+		e = io_channel_set_options(wd->fs->io, "cache=on");
+	if (e)
+		return E2ERR(err, e, "emptying the block cache of %s failed", wd->image);
+	wd->freed = false;
+	return 0;
+}
+
+int workdisk_open(const char *image, struct workdisk **ret, struct berr *err)
+{
+	struct workdisk *wd;
+	ext2_filsys fs;
+	int fd, r;
+
+	r = image_open_fs(image, &fd, &fs, err);
+	if (r < 0)
+		return r;
+	wd = xcalloc(1, sizeof(*wd));
+	wd->image = xstrdup(image);
+	wd->fd = fd;
+	wd->fs = fs;
+	*ret = wd;
+	return 0;
+}
+
+int workdisk_close(struct workdisk *wd, int r, struct berr *err)
+{
+	if (!wd)
+		return r;
+	r = image_close_fs(wd->image, wd->fd, wd->fs, r, err);
+	free(wd->image);
+	free(wd);
+	return r;
+}
+
+void workdisk_space(const struct workdisk *wd, uint64_t *ret_free_bytes,
+		    uint64_t *ret_free_inodes, uint32_t *ret_block_size)
+{
+	if (ret_free_bytes)
+		*ret_free_bytes = ext2fs_free_blocks_count(wd->fs->super) * wd->fs->blocksize;
+	if (ret_free_inodes)
+		*ret_free_inodes = wd->fs->super->s_free_inodes_count;
+	if (ret_block_size)
+		*ret_block_size = wd->fs->blocksize;
+}
+
+/* One directory entry name: 1..255 bytes, no '/', not "." or "..", no
+ * control characters. */
+static int check_name(const char *name, struct berr *err)
+{
+	size_t n = name ? strnlen(name, EXT2_NAME_LEN + 1) : 0;
+
+	if (n == 0)
+		return berr_set(err, EINVAL, "empty file name");
+	if (n > EXT2_NAME_LEN)
+		return berr_set(err, ENAMETOOLONG, "file name longer than %d bytes", EXT2_NAME_LEN);
+	if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.'))
+		return berr_set(err, EINVAL, "file name \"%s\" is not allowed", name);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/')
+			return berr_set(err, EINVAL, "file name \"%s\" contains '/'", name);
+		if (c < 0x20 || c == 0x7f)
+			return berr_set(err, EINVAL, "file name has a control character at byte %zu", i);
+	}
+	return 0;
+}
+
+/* ext4 keeps seconds in 32 bits plus two epoch bits beside the
+ * nanoseconds in the _extra field. */
+static __u32 time_extra(int64_t sec, long nsec)
+{
+	uint64_t epoch = ((uint64_t)(sec - (int64_t)(int32_t)sec) >> 32) & 3;
+
+	if (nsec < 0 || nsec > 999999999)
+		nsec = 0;
+	return (__u32)(((uint64_t)nsec << 2) | epoch);
+}
+
+#define HAS_EXTRA(in, field) \
+	((in)->i_extra_isize >= offsetof(struct ext2_inode_large, field) + \
+	 sizeof((in)->field) - EXT2_GOOD_OLD_INODE_SIZE)
+
+static void apply_attr(ext2_filsys fs, struct ext2_inode_large *in, __u16 type,
+		       const struct wd_attr *a)
+{
+	int64_t now = fs->now ? fs->now : time(NULL);
+
+	in->i_mode = type | (a->mode & 07777);
+	set_owner(EXT2_INODE(in), a->uid, a->gid);
+	in->i_mtime = in->i_atime = (__u32)a->mtime_sec;
+	in->i_ctime = (__u32)now;
+	if (HAS_EXTRA(in, i_mtime_extra))
+		in->i_mtime_extra = time_extra(a->mtime_sec, a->mtime_nsec);
+	if (HAS_EXTRA(in, i_atime_extra))
+		in->i_atime_extra = time_extra(a->mtime_sec, a->mtime_nsec);
+	if (HAS_EXTRA(in, i_ctime_extra))
+		in->i_ctime_extra = time_extra(now, 0);
+}
+
+static errcode_t read_big(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *in)
+{
+	memset(in, 0, sizeof(*in));
+	return ext2fs_read_inode_full(fs, ino, EXT2_INODE(in), sizeof(*in));
+}
+
+static errcode_t write_big(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode_large *in)
+{
+	return ext2fs_write_inode_full(fs, ino, EXT2_INODE(in), sizeof(*in));
+}
+
+int workdisk_set_attr(struct workdisk *wd, uint32_t ino, const struct wd_attr *a,
+		      struct berr *err)
+{
+	struct ext2_inode_large in;
+	errcode_t e;
+
+	e = read_big(wd->fs, ino, &in);
+	if (!e) {
+		apply_attr(wd->fs, &in, (__u16)(in.i_mode & LINUX_S_IFMT), a);
+		e = write_big(wd->fs, ino, &in);
+	}
+	if (e)
+		return E2ERR(err, e, "setting the attributes of inode %u failed", ino);
+	return 0;
+}
+
+int workdisk_mkdirat(struct workdisk *wd, uint32_t parent, const char *name,
+		     const struct wd_attr *a, uint32_t *ret, struct berr *err)
+{
+	struct ext2_inode_large in;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	r = check_name(name, err);
+	if (r < 0)
+		return r;
+	e = ext2fs_lookup(wd->fs, parent, name, (int)strlen(name), NULL, &ino);
+	if (e == EXT2_ET_FILE_NOT_FOUND) {
+		r = make_dir(wd->fs, parent, name, &ino, name, err);
+		if (r < 0)
+			return r;
+	} else if (e) {
+		return E2ERR(err, e, "looking up %s failed", name);
+	}
+	e = read_big(wd->fs, ino, &in);
+	if (e)
+		return E2ERR(err, e, "reading the inode of %s failed", name);
+	if (!LINUX_S_ISDIR(in.i_mode))
+		return berr_set(err, ENOTDIR, "%s exists and is not a directory", name);
+	apply_attr(wd->fs, &in, LINUX_S_IFDIR, a);
+	e = write_big(wd->fs, ino, &in);
+	if (e)
+		return E2ERR(err, e, "writing the inode of %s failed", name);
+	*ret = ino;
+	return 0;
+}
+
+int workdisk_mkdir_p(struct workdisk *wd, const char *guest_path, const struct wd_attr *a,
+		     uint32_t *ret, struct berr *err)
+{
+	char name[EXT2_NAME_LEN + 1];
+	const char *p = guest_path;
+	uint32_t dir = EXT2_ROOT_INO;
+	bool last = false;
+	int r;
+
+	r = check_guest_path(guest_path, err);
+	if (r < 0)
+		return r;
+	while (next_component(&p, name, &last)) {
+		ext2_ino_t ino;
+		errcode_t e = ext2fs_lookup(wd->fs, dir, name, (int)strlen(name), NULL, &ino);
+
+		(void)last;
+		if (e == 0) {
+			struct ext2_inode inode;
+
+			e = ext2fs_read_inode(wd->fs, ino, &inode);
+			if (e)
+				return E2ERR(err, e, "reading the inode of %s failed", name);
+			if (!LINUX_S_ISDIR(inode.i_mode))
+				return berr_set(err, ENOTDIR, "%s in %s is not a directory", name,
+						guest_path);
+			dir = ino;
+			continue;
+		}
+		if (e && e != EXT2_ET_FILE_NOT_FOUND)
+			return E2ERR(err, e, "looking up %s failed", name);
+		r = workdisk_mkdirat(wd, dir, name, a, &dir, err);
+		if (r < 0)
+			return r;
+	}
+	*ret = dir;
+	return 0;
+}
+
+/* Remove name (not a directory) from parent, freeing its inode when that
+ * was its last link. */
+static int drop_entry(ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+		      struct berr *err)
+{
+	struct ext2_inode_large in;
+	errcode_t e;
+
+	e = read_big(fs, ino, &in);
+	if (e)
+		return E2ERR(err, e, "reading the inode of %s failed", name);
+	if (LINUX_S_ISDIR(in.i_mode))
+		return berr_set(err, EISDIR, "%s is a directory", name);
+	e = ext2fs_unlink(fs, parent, name, ino, 0);
+	if (e)
+		return E2ERR(err, e, "unlinking %s failed", name);
+	if (in.i_links_count > 1) {
+		in.i_links_count--;
+	} else {
+		in.i_links_count = 0;
+		if (ext2fs_inode_has_valid_blocks2(fs, EXT2_INODE(&in))) {
+			e = ext2fs_punch(fs, ino, EXT2_INODE(&in), NULL, 0, ~0ULL);
+			if (e)
+				return E2ERR(err, e, "freeing the blocks of %s failed", name);
+		}
+		in.i_dtime = (__u32)(fs->now ? fs->now : time(NULL));
+		ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
+	}
+	e = write_big(fs, ino, &in);
+	if (e)
+		return E2ERR(err, e, "writing the inode of %s failed", name);
+	return 0;
+}
+
+/* Look name up in parent; an existing non-directory is removed (and
+ * *freed set). */
+static int clear_name(ext2_filsys fs, ext2_ino_t parent, const char *name, bool *freed,
+		      struct berr *err)
+{
+	ext2_ino_t ino;
+	errcode_t e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
+
+	if (e == EXT2_ET_FILE_NOT_FOUND)
+		return 0;
+	if (e)
+		return E2ERR(err, e, "looking up %s failed", name);
+	*freed = true;
+	return drop_entry(fs, parent, name, ino, err);
+}
+
+static errcode_t link_entry(ext2_filsys fs, ext2_ino_t parent, const char *name,
+			    ext2_ino_t ino, int type)
+{
+	errcode_t e = ext2fs_link(fs, parent, name, ino, type);
+
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(fs, parent);
+		if (!e)
+			e = ext2fs_link(fs, parent, name, ino, type);
+	}
+	return e;
+}
+
+/* Copy len bytes of src (from src_off) to the image at dst_off. */
+static int copy_run(struct workdisk *wd, int src, uint64_t src_off, uint64_t dst_off,
+		    uint64_t len, uint64_t *ret_done, const char *name, struct berr *err)
+{
+	uint64_t done = 0;
+
+	while (done < len && !wd->no_copy_range) {
+		loff_t in = (loff_t)(src_off + done), out = (loff_t)(dst_off + done);
+		size_t want = len - done > (1U << 30) ? (1U << 30) : (size_t)(len - done);
+		ssize_t n = copy_file_range(src, &in, wd->fd, &out, want, 0);
+
+		if (n > 0) {
+			done += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			goto out;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EBADF)
+			return berr_set(err, errno, "copying %s failed: %s", name, strerror(errno));
+		wd->no_copy_range = true;
+	}
+	if (done < len) {
+		_cleanup_free_ char *buf = xmalloc(1U << 20);
+
+		while (done < len) {
+			size_t want = len - done > (1U << 20) ? (1U << 20) : (size_t)(len - done);
+			ssize_t n = pread(src, buf, want, (off_t)(src_off + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return berr_set(err, errno, "reading %s failed: %s", name,
+						strerror(errno));
+			if (n == 0)
+				break;
+			for (ssize_t w = 0; w < n;) {
+				ssize_t m = pwrite(wd->fd, buf + w, (size_t)(n - w),
+						   (off_t)(dst_off + done + (uint64_t)w));
+				if (m < 0 && errno == EINTR)
+					continue;
+				if (m <= 0)
+					return berr_set(err, m < 0 ? errno : EIO,
+							"writing %s into %s failed: %s", name,
+							wd->image, strerror(m < 0 ? errno : EIO));
+				w += m;
+			}
+			done += (uint64_t)n;
+		}
+	}
+out:
+	*ret_done = done;
+	return 0;
+}
+
+/* Fill the blocks of ino (allocated, size bytes) from src; *ret_len gets
+ * what the source really had (less when it shrank). */
+static int fill_blocks(struct workdisk *wd, ext2_ino_t ino, struct ext2_inode *inode, int src,
+		       uint64_t size, uint64_t *ret_len, const char *name, struct berr *err)
+{
+	ext2_filsys fs = wd->fs;
+	uint64_t bs = fs->blocksize, nblocks = (size + bs - 1) / bs, lblk = 0, copied = 0;
+	ext2_extent_handle_t h;
+	errcode_t e;
+	int r = 0;
+
+	e = ext2fs_extent_open2(fs, ino, inode, &h);
+	if (e)
+		return E2ERR(err, e, "reading the extents of %s failed", name);
+	while (lblk < nblocks) {
+		struct ext2fs_extent ex;
+		uint64_t run, bytes, done = 0;
+
+		e = ext2fs_extent_goto(h, lblk);
+		if (!e)
+			e = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
+		if (!e && (ex.e_lblk > lblk || ex.e_lblk + ex.e_len <= lblk))
+			e = EXT2_ET_EXTENT_NOT_FOUND;
+		if (e) {
+			r = E2ERR(err, e, "mapping block %llu of %s failed",
+				  (unsigned long long)lblk, name);
+			break;
+		}
+		run = ex.e_lblk + ex.e_len - lblk;
+		if (run > nblocks - lblk)
+			run = nblocks - lblk;
+		bytes = run * bs;
+		if (bytes > size - lblk * bs)
+			bytes = size - lblk * bs;
+		r = copy_run(wd, src, lblk * bs, (ex.e_pblk + (lblk - ex.e_lblk)) * bs, bytes,
+			     &done, name, err);
+		if (r < 0)
+			break;
+		copied += done;
+		if (done < bytes)
+			break; /* the source ended early */
+		lblk += run;
+	}
+	ext2fs_extent_free(h);
+	*ret_len = copied;
+	return r;
+}
+
+/* Zero the rest of the block after len bytes (a reused block may hold old
+ * data there). */
+static int zero_tail(struct workdisk *wd, ext2_ino_t ino, struct ext2_inode *inode,
+		     uint64_t len, const char *name, struct berr *err)
+{
+	static const char zeros[EXT2_MAX_BLOCK_SIZE];
+	uint64_t bs = wd->fs->blocksize, tail = len % bs;
+	blk64_t pblk = 0;
+	errcode_t e;
+
+	if (tail == 0)
+		return 0;
+	e = ext2fs_bmap2(wd->fs, ino, inode, NULL, 0, len / bs, NULL, &pblk);
+	if (e)
+		return E2ERR(err, e, "mapping the last block of %s failed", name);
+	if (pblk && pwrite(wd->fd, zeros, bs - tail, (off_t)(pblk * bs + tail)) !=
+			    (ssize_t)(bs - tail))
+		return berr_set(err, EIO, "writing %s into %s failed", name, wd->image);
+	return 0;
+}
+
+int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, int src_fd,
+		      uint64_t size, const struct wd_attr *a, uint64_t *ret_len,
+		      struct berr *err)
+{
+	ext2_filsys fs = wd->fs;
+	struct ext2_inode_large in;
+	struct ext2_inode *inode = EXT2_INODE(&in);
+	uint64_t bs = fs->blocksize, len = 0;
+	ext2_extent_handle_t h;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	r = check_name(name, err);
+	if (r < 0)
+		return r;
+	if (size > (uint64_t)ext2fs_blocks_count(fs->super) * bs)
+		return berr_set(err, ENOSPC, "%s (%llu bytes) is larger than the disk", name,
+				(unsigned long long)size);
+	r = clear_name(fs, parent, name, &wd->freed, err);
+	if (r < 0)
+		return r;
+	e = ext2fs_new_inode(fs, parent, LINUX_S_IFREG | 0600, NULL, &ino);
+	if (e)
+		return E2ERR(err, e, "allocating an inode for %s failed", name);
+	memset(&in, 0, sizeof(in));
+	in.i_links_count = 1;
+	in.i_extra_isize = sizeof(in) - EXT2_GOOD_OLD_INODE_SIZE;
+	in.i_crtime = (__u32)(fs->now ? fs->now : time(NULL));
+	apply_attr(fs, &in, LINUX_S_IFREG, a);
+	e = ext2fs_extent_open2(fs, ino, inode, &h); /* an empty extent tree */
+	if (e)
+		return E2ERR(err, e, "setting up extents for %s failed", name);
+	ext2fs_extent_free(h);
+	e = ext2fs_inode_size_set(fs, inode, size);
+	if (!e)
+		e = write_big(fs, ino, &in);
+	if (e)
+		return E2ERR(err, e, "writing the inode of %s failed", name);
+	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+	e = link_entry(fs, parent, name, ino, EXT2_FT_REG_FILE);
+	if (e) {
+		ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
+		return E2ERR(err, e, "linking %s failed", name);
+	}
+	if (size > 0) {
+		e = ext2fs_fallocate(fs, EXT2_FALLOCATE_FORCE_INIT | EXT2_FALLOCATE_INIT_BEYOND_EOF,
+				     ino, inode, ~0ULL, 0, (size + bs - 1) / bs);
+		if (!e)
+			e = write_big(fs, ino, &in);
+		if (e) {
+			r = E2ERR(err, e, "allocating %llu bytes for %s failed",
+				  (unsigned long long)size, name);
+			goto shrink; /* leave a consistent (empty) file */
+		}
+		r = drop_cache(wd, err);
+		if (r >= 0)
+			r = fill_blocks(wd, ino, inode, src_fd, size, &len, name, err);
+		if (r >= 0)
+			r = zero_tail(wd, ino, inode, len, name, err);
+	}
+shrink:
+	if (len < size) {
+		/* The source shrank (or failed): give back the blocks past len. */
+		errcode_t e2 = ext2fs_punch(fs, ino, inode, NULL, (len + bs - 1) / bs, ~0ULL);
+
+		wd->freed = true;
+
+		if (!e2)
+			e2 = ext2fs_inode_size_set(fs, inode, len);
+		if (!e2)
+			e2 = write_big(fs, ino, &in);
+		if (e2 && r >= 0)
+			r = E2ERR(err, e2, "truncating %s failed", name);
+	}
+	if (ret_len)
+		*ret_len = len;
+	return r;
+}
+
+int workdisk_put_symlink(struct workdisk *wd, uint32_t parent, const char *name,
+			 const char *target, const struct wd_attr *a, struct berr *err)
+{
+	ext2_filsys fs = wd->fs;
+	size_t tlen = target ? strnlen(target, PATH_MAX) : 0;
+	ext2_ino_t ino;
+	errcode_t e;
+	int r;
+
+	r = check_name(name, err);
+	if (r < 0)
+		return r;
+	if (tlen == 0 || tlen >= PATH_MAX || tlen >= fs->blocksize)
+		return berr_set(err, EINVAL, "symlink %s: target of %zu bytes (1 to %u allowed)",
+				name, tlen, (unsigned)(fs->blocksize - 1));
+	r = clear_name(fs, parent, name, &wd->freed, err);
+	if (r < 0)
+		return r;
+	e = ext2fs_symlink(fs, parent, 0, name, target);
+	if (e == EXT2_ET_DIR_NO_SPACE) {
+		e = ext2fs_expand_dir(fs, parent);
+		if (!e)
+			e = ext2fs_symlink(fs, parent, 0, name, target);
+	}
+	if (e)
+		return E2ERR(err, e, "creating symlink %s failed", name);
+	e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
+	if (e)
+		return E2ERR(err, e, "finding new symlink %s failed", name);
+	struct wd_attr la = *a;
+	la.mode = 0777;
+	return workdisk_set_attr(wd, ino, &la, err);
+}
+
+int workdisk_lookup(struct workdisk *wd, uint32_t dir, const char *name, uint32_t *ret,
+		    struct berr *err)
+{
+	ext2_ino_t ino;
+	errcode_t e;
+	int r = check_name(name, err);
+
+	if (r < 0)
+		return r;
+	e = ext2fs_lookup(wd->fs, dir, name, (int)strlen(name), NULL, &ino);
+	if (e == EXT2_ET_FILE_NOT_FOUND)
+		return -ENOENT;
+	if (e)
+		return E2ERR(err, e, "looking up %s failed", name);
+	*ret = ino;
+	return 0;
+}

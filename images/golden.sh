@@ -38,7 +38,7 @@ HOSTNAME_=banger
 case $# in 1 | 2) ;; *) die "usage: $PROG OUTDIR [KERNELDIR]" ;; esac
 out=$1
 kdir=${2:-}
-need mmdebstrap mkfs.ext4 dumpe2fs systemctl jq sha256sum truncate tar du
+need mmdebstrap mkfs.ext4 dumpe2fs systemctl jq sha256sum truncate tar du npm
 sources=$(host_sources)
 case "$FREE_MB" in
 	'' | *[!0-9]*) die "BANGER_GOLDEN_FREE_MB must be a number of MiB" ;;
@@ -238,6 +238,10 @@ blacklist kvm_intel
 blacklist powernow_k8
 blacklist acpi_cpufreq
 EOF
+
+# mise (for `banger vm run DIR` with .mise.toml/.tool-versions): the npm
+# package's binary, sha256-checked (images/mise.sh).
+"$here/mise.sh" "$tree/usr/local/bin"
 
 # Cached package lists and archives are already cleaned by mmdebstrap.
 rm -rf "$tree/var/cache/apt/"*.bin "$tree/var/log/"*.log "$tree/tmp/"* 2>/dev/null || true

@@ -164,8 +164,8 @@ static void test_partial_overrides(void **state)
 	assert_int_equal(c.vm_defaults.vcpu, 3);
 	/* a failed layer changes nothing */
 	struct berr err = { 0 };
-	const char *bad = "vmm = \"qemu\"\n[[file_sync]]\nhost = \"a\"\nguest = \"/root/a\"\n"
-			  "[[file_sync]]\nhost = \"b\"\nguest = \"/etc/b\"\n";
+	const char *bad = "vmm = \"qemu\"\n[[file_sync]]\nhost = \"~/a\"\nguest = \"/root/a\"\n"
+			  "[[file_sync]]\nhost = \"~/b\"\nguest = \"/etc/b\"\n";
 	assert_int_equal(config_parse(&c, bad, strlen(bad), "config.toml", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "config.toml:7:"));
 	assert_string_equal(c.vmm, "firecracker");
@@ -207,9 +207,9 @@ static void test_valid_values(void **state)
 		"stop_timeout_s = 1\n", "[vm_defaults]\nvcpu = 1\nmemory_mib = 128\n",
 		"[vm_defaults]\nvcpu = 32\nmemory_mib = 1048576\n",
 		"default_image_name = \"alpine:3\"\n", "file_sync = []\n",
-		"[[file_sync]]\nhost = \"x\"\nguest = \"/root/a/b c\"\nmode = \"644\"\n",
-		"[[file_sync]]\nhost = \"x\"\nguest = \"/root/.x\"\nmode = \"0000\"\n",
-		"[[file_sync]]\nhost = \"x\"\nguest = \"/root/...\"\nmode = \"0777\"\n",
+		"[[file_sync]]\nhost = \"~/x\"\nguest = \"/root/a/b c\"\nmode = \"644\"\n",
+		"[[file_sync]]\nhost = \"~/x\"\nguest = \"/root/.x\"\nmode = \"0000\"\n",
+		"[[file_sync]]\nhost = \"~/x\"\nguest = \"/root/...\"\nmode = \"0777\"\n",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
 		struct banger_config c;
@@ -234,14 +234,14 @@ static void test_wrong_types(void **state)
 	expect_err("default_image_name = true\n", EINVAL, 1, "must be a string, got boolean");
 	expect_err("vm_defaults = 3\n", EINVAL, 1, "vm_defaults must be a table, got integer");
 	expect_err("file_sync = \"x\"\n", EINVAL, 1, "file_sync must be an array of tables");
-	expect_err("[file_sync]\nhost = \"a\"\n", EINVAL, 1, "file_sync must be an array of tables");
+	expect_err("[file_sync]\nhost = \"~/a\"\n", EINVAL, 1, "file_sync must be an array of tables");
 	expect_err("file_sync = [1]\n", EINVAL, 1, "array holding integer");
 	expect_err("[vm_defaults.x]\n", EINVAL, 1, "unknown key 'x' in [vm_defaults]");
 	expect_err("[[file_sync]]\nhost = 1\nguest = \"/root/a\"\n", EINVAL, 2,
 		   "file_sync host must be a string, got integer");
-	expect_err("[[file_sync]]\nhost = \"a\"\nguest = \"/root/a\"\nmode = 0o600\n", EINVAL, 4,
+	expect_err("[[file_sync]]\nhost = \"~/a\"\nguest = \"/root/a\"\nmode = 0o600\n", EINVAL, 4,
 		   "file_sync mode must be a string, got integer");
-	expect_err("[[file_sync]]\nhost = \"a\"\nguest = \"/root/a\"\nmode = 0600\n", EINVAL, 4,
+	expect_err("[[file_sync]]\nhost = \"~/a\"\nguest = \"/root/a\"\nmode = 0600\n", EINVAL, 4,
 		   "leading zeros");
 }
 
@@ -299,7 +299,7 @@ static void test_unknown_keys(void **state)
 		   "unknown key 'vcpus' in [vm_defaults]");
 	expect_err("a = 1\n", EINVAL, 1, "unknown key 'a'");
 	expect_err("\n[network]\nx = 1\n", EINVAL, 2, "unknown table [network]");
-	expect_err("[[file_sync]]\nhost = \"a\"\nguest = \"/root/a\"\nowner = \"me\"\n", EINVAL, 4,
+	expect_err("[[file_sync]]\nhost = \"~/a\"\nguest = \"/root/a\"\nowner = \"me\"\n", EINVAL, 4,
 		   "unknown key 'owner' in [[file_sync]]");
 	expect_err("[[extra]]\n", EINVAL, 1, "unknown key 'extra'");
 	/* key text in messages is made printable */
@@ -316,16 +316,17 @@ static void test_file_sync_rules(void **state)
 {
 	(void)state;
 	expect_err("[[file_sync]]\nguest = \"/root/a\"\n", EINVAL, 1, "entry is missing 'host'");
-	expect_err("\n[[file_sync]]\nhost = \"a\"\n", EINVAL, 2, "entry is missing 'guest'");
+	expect_err("\n[[file_sync]]\nhost = \"~/a\"\n", EINVAL, 2, "entry is missing 'guest'");
 	expect_err("[[file_sync]]\nhost = \"\"\nguest = \"/root/a\"\n", EINVAL, 2,
 		   "file_sync host must not be empty");
 	static const char *const bad_guest[] = {
 		"/etc/passwd", "root/a", "/root", "/root/", "/rootx/a", "a", "/root/a/../../etc",
 		"/root/../etc", "/root//a", "/root/./a", "/root/a/", "/root/a/..", "/ROOT/a",
+		"~", "~/", "~/../etc", "~//a", "~/a/", "~root/a",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_guest); i++) {
 		char text[128];
-		snprintf(text, sizeof(text), "[[file_sync]]\nhost = \"a\"\nguest = \"%s\"\n", bad_guest[i]);
+		snprintf(text, sizeof(text), "[[file_sync]]\nhost = \"~/a\"\nguest = \"%s\"\n", bad_guest[i]);
 		expect_err(text, EINVAL, 3, "file_sync guest path");
 	}
 	static const char *const bad_mode[] = {
@@ -333,7 +334,7 @@ static void test_file_sync_rules(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad_mode); i++) {
 		char text[128];
-		snprintf(text, sizeof(text), "[[file_sync]]\nhost = \"a\"\nguest = \"/root/a\"\nmode = \"%s\"\n",
+		snprintf(text, sizeof(text), "[[file_sync]]\nhost = \"~/a\"\nguest = \"/root/a\"\nmode = \"%s\"\n",
 			 bad_mode[i]);
 		expect_err(text, EINVAL, 4, "file_sync mode");
 	}
@@ -341,9 +342,54 @@ static void test_file_sync_rules(void **state)
 	struct sbuf s;
 	sbuf_init(&s);
 	for (int i = 0; i < 257; i++)
-		sbuf_printf(&s, "[[file_sync]]\nhost = \"h%d\"\nguest = \"/root/g%d\"\n", i, i);
+		sbuf_printf(&s, "[[file_sync]]\nhost = \"~/h%d\"\nguest = \"/root/g%d\"\n", i, i);
 	expect_err(s.buf, EINVAL, 1, "more than 256 [[file_sync]] entries");
 	sbuf_free(&s);
+}
+
+/* "~/" in paths: file_sync guests mean /root; ssh_key_path uses $HOME;
+ * relative paths are refused. */
+static void test_home_paths(void **state)
+{
+	struct banger_config c;
+	_cleanup_free_ char *old = getenv("HOME") ? xstrdup(getenv("HOME")) : NULL;
+	(void)state;
+
+	config_init(&c);
+	parse_ok(&c, "[[file_sync]]\nhost = \"~/.aws\"\nguest = \"~/.aws\"\n"
+		     "[[file_sync]]\nhost = \"/home/u/x\"\nguest = \"~/a/b\"\nmode = \"0644\"\n"
+		     "[[file_sync]]\nhost = \"~\"\nguest = \"/root/home\"\n");
+	assert_int_equal(c.n_file_sync, 3);
+	assert_string_equal(c.file_sync[0].host, "~/.aws");
+	assert_string_equal(c.file_sync[0].guest, "/root/.aws");
+	assert_string_equal(c.file_sync[1].guest, "/root/a/b");
+	assert_string_equal(c.file_sync[2].host, "~");
+	config_free(&c);
+	static const char *const bad_host[] = { "a", ".aws", "./a", "~a", "../x", "~root/x" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_host); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "[[file_sync]]\nhost = \"%s\"\nguest = \"/root/a\"\n",
+			 bad_host[i]);
+		expect_err(text, EINVAL, 2, "must be absolute or start with ~/");
+	}
+
+	setenv("HOME", "/home/tester", 1);
+	config_init(&c);
+	parse_ok(&c, "ssh_key_path = \"~/.ssh/id_ed25519\"\n");
+	assert_string_equal(c.ssh_key_path, "/home/tester/.ssh/id_ed25519");
+	parse_ok(&c, "ssh_key_path = \"/etc/banger/key\"\n");
+	assert_string_equal(c.ssh_key_path, "/etc/banger/key");
+	config_free(&c);
+	static const char *const bad_key[] = { "id_ed25519", ".ssh/id", "~", "~/", "~me/id", "./k" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_key); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "ssh_key_path = \"%s\"\n", bad_key[i]);
+		expect_err(text, EINVAL, 1, "must be an absolute path or start with ~/");
+	}
+	if (old)
+		setenv("HOME", old, 1);
+	else
+		unsetenv("HOME");
 }
 
 static void test_toml_errors_pass_through(void **state)
@@ -517,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_file_sync_rules),
+		cmocka_unit_test(test_home_paths),
 		cmocka_unit_test(test_toml_errors_pass_through),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_prov_name),

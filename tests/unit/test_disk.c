@@ -59,43 +59,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Run argv, capture stdout (and stderr) into *out (may be NULL); returns the
- * exit status, or -1 if it did not exit normally. */
-static int run(char *const argv[], char **out)
-{
-	char tmpl[] = "/tmp/banger-test-out-XXXXXX";
-	posix_spawn_file_actions_t fa;
-	int fd, status;
-	pid_t pid;
-
-	fd = mkostemp(tmpl, O_CLOEXEC);
-	assert_true(fd >= 0);
-	unlink(tmpl);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 1);
-	posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (out) {
-		off_t len = lseek(fd, 0, SEEK_END);
-		char *buf = xmalloc((size_t)len + 1);
-
-		assert_int_equal(pread(fd, buf, (size_t)len, 0), len);
-		buf[len] = '\0';
-		*out = buf;
-	}
-	close(fd);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static bool have_tool(const char *name)
 {
 	char *argv[] = { "sh", "-c", NULL, NULL };
 	_cleanup_free_ char *cmd = xasprintf("command -v %s >/dev/null", name);
 
 	argv[2] = cmd;
-	return run(argv, NULL) == 0;
+	return tu_run(argv, NULL) == 0;
 }
 
 static void write_at(int fd, off_t off, char c, size_t len)
@@ -220,14 +190,14 @@ static void test_clone_reflink_xfs(void **state)
 	assert_int_equal(ftruncate(fd, 320 << 20), 0);
 	close(fd);
 	char *mkfs[] = { "mkfs.xfs", "-q", "-m", "reflink=1", img, NULL };
-	rc = run(mkfs, &out);
+	rc = tu_run(mkfs, &out);
 	if (rc != 0)
 		print_message("mkfs.xfs: %s\n", out);
 	free(out);
 	assert_int_equal(rc, 0);
 	assert_int_equal(mkdir(mnt, 0700), 0);
 	char *mount_argv[] = { "mount", "-o", "loop", img, mnt, NULL };
-	rc = run(mount_argv, &out);
+	rc = tu_run(mount_argv, &out);
 	if (rc != 0) {
 		print_message("mount -o loop failed (%s): skipping reflink test\n", out);
 		free(out);
@@ -251,7 +221,7 @@ static void test_clone_reflink_xfs(void **state)
 	}
 	/* Unmount before asserting so a failure does not leave a mount behind. */
 	char *umount_argv[] = { "umount", mnt, NULL };
-	assert_int_equal(run(umount_argv, NULL), 0);
+	assert_int_equal(tu_run(umount_argv, NULL), 0);
 
 	assert_int_equal(rc, 0);
 	assert_int_equal(m, CLONE_REFLINK);
@@ -265,7 +235,7 @@ static void fsck_ok(const char *img)
 {
 	char *argv[] = { "e2fsck", "-fn", (char *)img, NULL };
 	char *out = NULL;
-	int rc = run(argv, &out);
+	int rc = tu_run(argv, &out);
 
 	if (rc != 0)
 		print_message("e2fsck -fn %s exited %d:\n%s\n", img, rc, out);
@@ -278,7 +248,7 @@ static char *debugfs(const char *img, const char *req)
 	char *argv[] = { "debugfs", "-R", (char *)req, (char *)img, NULL };
 	char *out = NULL;
 
-	assert_int_equal(run(argv, &out), 0);
+	assert_int_equal(tu_run(argv, &out), 0);
 	return out;
 }
 
@@ -328,7 +298,7 @@ static void test_workdisk_create(void **state)
 	fsck_ok(img);
 
 	char *argv[] = { "dumpe2fs", "-h", img, NULL };
-	assert_int_equal(run(argv, &out), 0);
+	assert_int_equal(tu_run(argv, &out), 0);
 	assert_non_null(strstr(out, "Filesystem volume name:   banger-work"));
 	const char *feat[] = { "has_journal", "ext_attr", "dir_index", "filetype", "extent",
 			       "flex_bg", "sparse_super", "large_file", "huge_file",

@@ -37,4 +37,46 @@ static inline __attribute__((unused)) int count_fds(void)
 	return n;
 }
 
+/* The helpers below use cmocka's assertions: include this header after
+ * <cmocka.h>. */
+#ifdef cmocka_unit_test
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+/* Run argv, capture stdout (and stderr) into *out (may be NULL); returns the
+ * exit status, or -1 if it did not exit normally. */
+static inline __attribute__((unused)) int tu_run(char *const argv[], char **out)
+{
+	char tmpl[] = "/tmp/banger-test-out-XXXXXX";
+	posix_spawn_file_actions_t fa;
+	int fd, status;
+	pid_t pid;
+
+	fd = mkstemp(tmpl);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_SETFD, FD_CLOEXEC), 0);
+	unlink(tmpl);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, fd, 2);
+	assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (out) {
+		off_t len = lseek(fd, 0, SEEK_END);
+		char *buf = malloc((size_t)len + 1);
+
+		assert_int_equal(pread(fd, buf, (size_t)len, 0), len);
+		buf[len] = '\0';
+		*out = buf;
+	}
+	close(fd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+#endif
+
 #endif
