@@ -16,6 +16,7 @@
 
 #include "banger.h"
 #include "fs.h"
+#include "p9.h"
 #include "util.h"
 
 extern char **environ;
@@ -33,6 +34,8 @@ static void usage(FILE *f)
 		"  --config FILE      config.toml ($BANGER_CONFIG; default ~/.config/banger/config.toml)\n"
 		"  --root-socket PATH bangerd-root's socket, used when not root\n"
 		"                     ($BANGER_ROOT_SOCKET; default /run/banger-root/root.sock)\n"
+		"  --9p-socket PATH   the tree over 9P (default 9p.sock beside the mount; none = off)\n"
+		"  --9p-listen tcp!ADDR!PORT  also over TCP: no authentication, see docs/9p.md\n"
 		"  --foreground       do not detach (logs go to stderr)\n"
 		"  --help, --version\n");
 }
@@ -52,6 +55,14 @@ static void clear_stale_mount(const char *dir)
 		waitpid(pid, NULL, 0);
 }
 
+/* The monitor's notification goes to both adapters. */
+static struct p9_server *p9srv;
+static void notify_all(void *arg)
+{
+	fs_notify(arg);
+	p9_notify(p9srv);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -63,6 +74,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'f' },
 		{ "root-socket", required_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'F' },
+		{ "9p-socket", required_argument, NULL, '9' }, { "9p-listen", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -70,6 +82,7 @@ int main(int argc, char **argv)
 	struct banger_paths paths;
 	const char *env_mount = getenv("BANGER_MOUNT");
 	char *mountpoint = xstrdup(env_mount && *env_mount ? env_mount : "/run/banger/fs");
+	char *p9_sock = NULL, *p9_tcp = NULL;
 	bool foreground = false;
 	int c, ret = 1;
 
@@ -89,6 +102,8 @@ int main(int argc, char **argv)
 			break;
 		case 'R': slot = &paths.root_socket; break;
 		case 'F': foreground = true; break;
+		case '9': slot = &p9_sock; break;
+		case 'T': slot = &p9_tcp; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("bangerd %s\n", BANGER_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -121,6 +136,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (p9_open(&p9srv, b, p9_sock, p9_tcp, mountpoint, &err) < 0) {
+		fprintf(stderr, "bangerd: %s\n", err.msg);
+		goto out;
+	}
 	char *fargv[] = { "bangerd", "-o", "fsname=banger,subtype=banger,default_permissions" };
 	struct fuse_session *se = fs_new(b, 3, fargv);
 	if (!se) {
@@ -139,7 +158,9 @@ int main(int argc, char **argv)
 	/* Detach only now, so a caller that waits for us finds the tree. */
 	if (fuse_daemonize(foreground) != 0)
 		goto unmount;
-	if ((r = banger_run_monitor(b, fs_notify, NULL)) < 0) {
+	if (p9_start(p9srv, &err) < 0)
+		blog("%s; the 9P export is off", err.msg);
+	if ((r = banger_run_monitor(b, notify_all, NULL)) < 0) {
 		blog("cannot start the monitor: %s", strerror(-r));
 		goto unmount;
 	}
@@ -148,6 +169,7 @@ int main(int argc, char **argv)
 	ret = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
 	fs_drain();
+	p9_stop(p9srv);
 	blog("unmounting %s; VMs keep running", mountpoint);
 unmount:
 	fuse_session_unmount(se);
@@ -156,7 +178,10 @@ signals:
 destroy:
 	fuse_session_destroy(se);
 out:
+	p9_stop(p9srv);
 	banger_close(b);
+	p9_free(p9srv);
+	free(p9_sock), free(p9_tcp);
 	banger_paths_free(&paths);
 	free(mountpoint);
 	return ret;
