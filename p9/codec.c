@@ -4,7 +4,7 @@
  * strings and data point into the message buffer.  Every count is checked
  * against what is left before it is used; a message must be consumed
  * exactly (trailing bytes are an error).  Fuzzed by tests/fuzz/fuzz_p9.c. */
-#include "proto.h"
+#include "p9msg.h"
 
 #include <errno.h>
 #include <string.h>

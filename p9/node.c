@@ -142,6 +142,10 @@ int p9_node_walk(struct banger *b, const struct p9_node *dir, const char *name,
 		return -ENOTDIR;
 	if (strcmp(name, "..") == 0)
 		return walk_up(b, dir, ret);
+	if (strcmp(name, ".") == 0) {
+		*ret = *dir;
+		return 0;
+	}
 	if (dir->tag == PN_ROOT) {
 		const struct tree_file *f = tree_files(NK_ROOT, &cnt);
 		for (size_t i = 0; i < cnt; i++)

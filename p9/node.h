@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proto.h"
+#include "p9msg.h"
 #include "tree.h"
 
 enum p9_tag { PN_ROOT, PN_SUBDIR, PN_OBJDIR, PN_OBJFILE, PN_ROOTFILE };

@@ -98,7 +98,9 @@ static int op_walk(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 
 	if (!f)
 		return -err;
-	if (f->open) {
+	/* Walking an open fid in place would leave it open elsewhere; cloning
+	 * from it is fine (diod's clients walk from directories they read). */
+	if (f->open && t->u.walk.newfid == t->u.walk.fid) {
 		p9_fid_put(c, f);
 		return -EBADF;
 	}
@@ -678,8 +680,10 @@ int p9_op(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 	o->hold = NULL;
 	switch (t->type) {
 	case P9_TAUTH:
+		/* No auth file: 9P2000.L clients (diod's libnpclient) read ENOENT
+		 * as "not required"; 9P2000 ones read the sentence. */
 		snprintf(o->ename, sizeof(o->ename), "authentication not required");
-		return -EOPNOTSUPP;
+		return -ENOENT;
 	case P9_TATTACH: return op_attach(c, t, o);
 	case P9_TWALK: return op_walk(c, t, o);
 	case P9_TOPEN: case P9_TLOPEN: return op_open(c, t, o);

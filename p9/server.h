@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "node.h"
-#include "proto.h"
+#include "p9msg.h"
 #include "util.h"
 
 /* Bounds on what one client can make the daemon hold. */

@@ -1,12 +1,12 @@
-/* p9/proto.h: 9P2000 and 9P2000.L messages as C structs, and their codec.
+/* p9/p9msg.h: 9P2000 and 9P2000.L messages as C structs, and their codec.
  *
  * One struct p9_msg holds any message of either dialect; p9_decode() and
  * p9_encode() are symmetric (the server decodes T-messages and encodes
  * R-messages, the test client the other way round).  Decoded strings and
  * data point into the caller's buffer: they live as long as it does.
  * Strings are not NUL-terminated; a decoded string never contains a NUL. */
-#ifndef BANGER_P9_PROTO_H
-#define BANGER_P9_PROTO_H
+#ifndef BANGER_P9_MSG_H
+#define BANGER_P9_MSG_H
 
 #include <stdbool.h>
 #include <stddef.h>
