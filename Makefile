@@ -66,6 +66,8 @@ test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c helper/cli
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c helper/resolved.c
 test_helper_SRCS   += helper/jail.c
+UNIT_TESTS += test_p9codec
+test_p9codec_SRCS := core/err.c core/util.c p9/codec.c p9/addr.c
 UNIT_TESTS += test_resolved
 test_resolved_SRCS := $(test_helper_SRCS)
 
@@ -75,6 +77,8 @@ fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
+FUZZERS += fuzz_p9
+fuzz_p9_SRCS := core/err.c core/util.c p9/codec.c
 FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 
@@ -167,3 +171,4 @@ $(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/ob
 	$(CC) $(ALL_CFLAGS) -o $@ $^
 unit: $(BUILD)/tests/p9c
 $(P9_SRCS:%.c=$(BUILD)/obj/%.o): $(wildcard p9/*.h)
+FUZZ_CFLAGS += -Ip9
