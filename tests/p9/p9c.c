@@ -15,8 +15,12 @@
  *   orclose PATH         create PATH with ORCLOSE, stat it, clunk it (9P2000)
  *   flush PATH           park a read at the end of a stream file, Tflush it:
  *                        prints "flushed" when Rflush came and the read did not
+ *   wait PATH OFFSET     one read at OFFSET (it may block): prints its count
  *   bench N ROUNDS PATH  reads of PATH: pread at 0 on one fid, and the whole
  *                        walk/open/read/clunk; prints the median rates
+ * and, without a server (the baseline of the same benchmark):
+ *   p9c local N ROUNDS FILE   pread(2) at 0 on one descriptor, and
+ *                             open/read/close, of a file of this host
  * Errors print "p9c: CMD PATH: <Rerror text or strerror(Rlerror)>" and exit 1. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -417,6 +421,19 @@ static int cmd_flush(const char *path)
 	return 0;
 }
 
+static int cmd_wait(const char *path, uint64_t off)
+{
+	struct p9_msg r;
+	if (walk(path, 1) < 0 || fopen9(1, P9_OREAD) < 0)
+		die("wait %s: %s", path, errtext);
+	long n = readat(1, off, 4096, false, &r);
+	if (n < 0)
+		die("wait %s: %s", path, errtext);
+	printf("%ld\n", n);
+	clunk(1);
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -469,11 +486,46 @@ static int cmd_bench(long n, int rounds, const char *path)
 	return 0;
 }
 
+static int cmd_local(long n, int rounds, const char *path)
+{
+	static char data[1 << 16];
+	double pread_rate[64], cat_rate[64];
+	if (rounds < 1 || rounds > 64 || n < 1)
+		die("local: N >= 1 and 1 <= ROUNDS <= 64");
+	int lfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (lfd < 0)
+		die("local %s: %s", path, strerror(errno));
+	for (int k = 0; k < rounds; k++) {
+		double t0 = now_s();
+		for (long i = 0; i < n; i++)
+			if (pread(lfd, data, sizeof(data), 0) <= 0)
+				die("local %s: pread: %s", path, strerror(errno));
+		pread_rate[k] = (double)n / (now_s() - t0);
+		t0 = now_s();
+		for (long i = 0; i < n; i++) {
+			int f = open(path, O_RDONLY | O_CLOEXEC);
+			ssize_t got;
+			if (f < 0)
+				die("local %s: %s", path, strerror(errno));
+			while ((got = read(f, data, sizeof(data))) > 0)
+				;
+			if (got < 0)
+				die("local %s: read: %s", path, strerror(errno));
+			close(f);
+		}
+		cat_rate[k] = (double)n / (now_s() - t0);
+	}
+	close(lfd);
+	printf("pread0 %.0f\ncat %.0f\n", median(pread_rate, rounds), median(cat_rate, rounds));
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: p9c [-L] [-m MSIZE] [-u UNAME] [-n N_UNAME] ADDR CMD [ARGS]\n"
 			"  CMD: version | read P | write P TEXT | ls P | stat P | mkdir P | rm P\n"
-			"       | orclose P | flush P | bench N ROUNDS P\n");
+			"       | orclose P | flush P | wait P OFFSET | bench N ROUNDS P\n"
+			"       p9c local N ROUNDS FILE\n");
 	exit(2);
 }
 
@@ -504,6 +556,13 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind < 2)
 		usage();
+	if (strcmp(argv[optind], "local") == 0) {
+		uint64_t n, rounds;
+		if (argc - optind != 4 || parse_u64(argv[optind + 1], &n) < 0 ||
+		    parse_u64(argv[optind + 2], &rounds) < 0)
+			usage();
+		return cmd_local((long)n, (int)rounds, argv[optind + 3]);
+	}
 	tbuf = xmalloc(msize);
 	rbuf = xmalloc(msize);
 	dial(argv[optind]);
@@ -523,6 +582,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "orclose") == 0 && na == 1 && D == P9_2000) return cmd_mkdir(a[0], true);
 	if (strcmp(cmd, "rm") == 0 && na == 1) return cmd_rm(a[0]);
 	if (strcmp(cmd, "flush") == 0 && na == 1) return cmd_flush(a[0]);
+	if (strcmp(cmd, "wait") == 0 && na == 2 && parse_u64(a[1], &v) == 0)
+		return cmd_wait(a[0], v);
 	if (strcmp(cmd, "bench") == 0 && na == 3 && parse_u64(a[0], &v) == 0) {
 		uint64_t rounds;
 		if (parse_u64(a[1], &rounds) < 0)
