@@ -38,7 +38,7 @@ same diodcat-tcp "$(in_ns diodcat -t 10 -s "127.0.0.1:$PORT" -a / README)" "$(ca
 mkdir "$FS/vms/web"
 p9L mkdir vms/db >/dev/null
 same diodls-vms "$(dls vms | grep -v '^vms:' | sort | tr '\n' ' ')" "db web "
-same diodls-root "$(dls / | tr '\n' ' ')" "$(ls -U "$FS" | tr '\n' ' ')"
+same diodls-root "$(dls / | sort | tr '\n' ' ')" "$(find "$FS" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
 same diodcat-status "$(dcat vms/web/status)" "$(cat "$FS/vms/web/status")"
 size=$(dls -l vms/web | awk '$NF == "status" {print $5}')
 same diodls-size "$size" "$(stat -c %s "$FS/vms/web/status")"
