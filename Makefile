@@ -172,3 +172,6 @@ $(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/ob
 unit: $(BUILD)/tests/p9c
 $(P9_SRCS:%.c=$(BUILD)/obj/%.o): $(wildcard p9/*.h)
 FUZZ_CFLAGS += -Ip9
+bench-p9: all $(BUILD)/tests/p9c
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/p9bench.sh
+.PHONY: bench-p9

@@ -504,7 +504,7 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 	struct p9_out o;
 	int r = p9_decode(msg, len, c->d, &t);
 
-	if (r < 0 && (len < P9_HDRSZ || (t.type & 1) || c->d == P9_UNSET))
+	if (len < P9_HDRSZ || (t.type & 1) || (r < 0 && c->d == P9_UNSET))
 		return false;   /* no header, a reply, or anything before Tversion */
 	if (t.type == P9_TVERSION)
 		return r == 0 && do_version(c, &t) == 0;

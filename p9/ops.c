@@ -451,7 +451,7 @@ static int op_readdir(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 {
 	int err = 0, r;
-	struct p9_fid *f = p9_fid_get(c, t->u.write.fid, true, &err);
+	struct p9_fid *f = p9_fid_get(c, t->u.write.fid, false, &err);
 	if (!f)
 		return -err;
 	if (!f->open || f->acc == P9_OREAD)
