@@ -2,7 +2,8 @@
 # The 9P export (docs/9p.md) against a real daemon: diod's diodcat and
 # diodls (9P2000.L clients the project did not write) over the Unix socket
 # and over the TCP listener on the test namespace's loopback, and the
-# in-tree client (tests/p9/p9c) for 9P2000, ORCLOSE, errors and flush.
+# in-tree client (tests/p9/p9c) for 9P2000, ORCLOSE, errors and flush, and
+# random hostile traffic (tests/p9/chaos.py).
 # One guest is started (QEMU, not waited for) for the blocking console read.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -122,7 +123,9 @@ if p9 write vms/web/ctl start; then
 	kill "$w" 2>/dev/null; wait "$w" 2>/dev/null
 	same parked-client-gone "$(p9 read vms/web/state)" "running"
 	r=$(p9 rm vms/web 2>&1); expect p9-rm-running "$r" "is running"
-	check p9-kill p9 write vms/web/ctl kill
+	# Tflush of a write being carried out (kill waits for QEMU): the write's
+	# reply comes first, then Rflush.
+	same p9-flush-busy-write "$(p9 flushwrite vms/web/ctl kill 2>&1)" "written, then flushed"
 	same p9-killed "$(p9 read vms/web/state)" "stopped"
 	# A stopped VM's console is not live: a read at its end is EOF at once.
 	same p9-console-eof "$(timeout 10 "$P9C" "$SOCK" wait vms/web/console 1099511627776)" "0"
@@ -130,6 +133,12 @@ else
 	fail "p9-start: $(cat "$FS/vms/web/err")"
 fi
 check p9L-rmdir-web p9L rm vms/web
+
+# Hostile traffic: random types, fids, tags, bodies and sizes (tests/p9/chaos.py).
+mkdir "$FS/vms/chaos"
+check p9-chaos in_ns python3 tests/p9/chaos.py "$SOCK" 2000 7
+same p9-after-chaos "$(p9 read README | head -1)" "banger control tree"
+kill -0 "$DAEMON_PID" && ok daemon-alive || fail daemon-alive
 
 daemon_stop
 check socket-removed-at-stop test ! -e "$SOCK"

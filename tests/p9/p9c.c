@@ -15,6 +15,8 @@
  *   orclose PATH         create PATH with ORCLOSE, stat it, clunk it (9P2000)
  *   flush PATH           park a read at the end of a stream file, Tflush it:
  *                        prints "flushed" when Rflush came and the read did not
+ *   flushwrite PATH TEXT Twrite then at once Tflush of it: the write's reply
+ *                        must come first, then Rflush (a write is never undone)
  *   wait PATH OFFSET     one read at OFFSET (it may block): prints its count
  *   bench N ROUNDS PATH  reads of PATH: pread at 0 on one fid, and the whole
  *                        walk/open/read/clunk; prints the median rates
@@ -434,6 +436,33 @@ static int cmd_wait(const char *path, uint64_t off)
 	return 0;
 }
 
+static int cmd_flushwrite(const char *path, const char *text)
+{
+	struct p9_msg t = { .type = P9_TWRITE }, f = { .type = P9_TFLUSH }, r;
+	if (walk(path, 1) < 0 || fopen9(1, P9_OWRITE) < 0)
+		die("flushwrite %s: %s", path, errtext);
+	t.tag = 100;
+	t.u.write.fid = 1;
+	t.u.write.count = (uint32_t)strlen(text);
+	t.u.write.data = (const uint8_t *)text;
+	send_t(&t);
+	f.tag = 101;
+	f.u.flush.oldtag = 100;
+	send_t(&f);
+	recv_r(&r);
+	if (r.tag != 100 || (r.type != P9_RWRITE && r.type != P9_RERROR && r.type != P9_RLERROR))
+		die("flushwrite %s: first reply %s for tag %u, want the write's (tag 100)", path,
+		    p9_type_name(r.type) ?: "?", r.tag);
+	const char *how = r.type == P9_RWRITE ? "written" : "failed";
+	recv_r(&r);
+	if (r.tag != 101 || r.type != P9_RFLUSH)
+		die("flushwrite %s: second reply %s for tag %u, want Rflush (tag 101)", path,
+		    p9_type_name(r.type) ?: "?", r.tag);
+	clunk(1);
+	printf("%s, then flushed\n", how);
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -524,7 +553,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: p9c [-L] [-m MSIZE] [-u UNAME] [-n N_UNAME] ADDR CMD [ARGS]\n"
 			"  CMD: version | read P | write P TEXT | ls P | stat P | mkdir P | rm P\n"
-			"       | orclose P | flush P | wait P OFFSET | bench N ROUNDS P\n"
+			"       | orclose P | flush P | flushwrite P TEXT | wait P OFFSET\n"
+			"       | bench N ROUNDS P\n"
 			"       p9c local N ROUNDS FILE\n");
 	exit(2);
 }
@@ -582,6 +612,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "orclose") == 0 && na == 1 && D == P9_2000) return cmd_mkdir(a[0], true);
 	if (strcmp(cmd, "rm") == 0 && na == 1) return cmd_rm(a[0]);
 	if (strcmp(cmd, "flush") == 0 && na == 1) return cmd_flush(a[0]);
+	if (strcmp(cmd, "flushwrite") == 0 && na == 2) return cmd_flushwrite(a[0], a[1]);
 	if (strcmp(cmd, "wait") == 0 && na == 2 && parse_u64(a[1], &v) == 0)
 		return cmd_wait(a[0], v);
 	if (strcmp(cmd, "bench") == 0 && na == 3 && parse_u64(a[0], &v) == 0) {
