@@ -125,6 +125,18 @@ void p9_fid_set_busy(struct p9_conn *c, struct p9_fid *f, bool busy)
 
 /* ---- replies ------------------------------------------------------------- */
 
+/* BANGER_9P_TRACE=1 in the daemon's environment logs every request and
+ * the errno of every error reply (debugging a client). */
+static int trace = -1;
+static bool tracing(void)
+{
+	if (trace < 0) {
+		const char *e = getenv("BANGER_9P_TRACE");
+		trace = e && strcmp(e, "1") == 0;
+	}
+	return trace;
+}
+
 static void conn_kill(struct p9_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
@@ -169,6 +181,9 @@ static void send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, str
 		}
 		m = &e;
 	}
+	if (tracing())
+		blog("9p: fd %d %s tag %u%s%s", c->fd, p9_type_name(m->type) ?: "?", tag,
+		     r < 0 ? " " : "", r < 0 ? strerror(-r) : "");
 	size_t len = p9_encode(m, c->d, buf, c->msize);
 	if (len)
 		send_msg(c, buf, len);
@@ -506,6 +521,8 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 
 	if (len < P9_HDRSZ || (t.type & 1) || (r < 0 && c->d == P9_UNSET))
 		return false;   /* no header, a reply, or anything before Tversion */
+	if (tracing())
+		blog("9p: fd %d %s tag %u (%zu bytes)", c->fd, p9_type_name(t.type) ?: "?", t.tag, len);
 	if (t.type == P9_TVERSION)
 		return r == 0 && do_version(c, &t) == 0;
 	pthread_mutex_lock(&c->lock);
