@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,24 @@
 #include "banger.h"
 #include "p9.h"
 #include "server.h"
+
+/* A thread with every signal blocked: SIGTERM and SIGINT must reach the
+ * thread that stops the daemon (libfuse's handlers), never one of ours. */
+int p9_thread_start(pthread_t *ret, bool detached, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t th;
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	if (detached)
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int r = pthread_create(ret ? ret : &th, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return r;
+}
 
 /* ---- fids ------------------------------------------------------------------ */
 
@@ -299,7 +318,7 @@ static void enqueue(struct p9_server *s, struct p9_req *q)
 		s->jobs = q;
 	s->jobs_tail = q;
 	if (s->idle_workers == 0 && s->nworkers < P9_WORKERS_MAX) {
-		if (pthread_create(&s->workers[s->nworkers], NULL, worker_main, s) == 0)
+		if (p9_thread_start(&s->workers[s->nworkers], false, worker_main, s) == 0)
 			s->nworkers++;
 		else if (s->nworkers == 0)
 			inline_run = true;
@@ -337,7 +356,10 @@ static void retry_parked(struct p9_req *todo)
 
 		memset(&o.r, 0, sizeof(o.r));
 		o.r.tag = q->tag;
-		int r = c->dead ? -ECONNRESET : p9_op_stream(c, q->fid, q->off, q->count, true, &o);
+		pthread_mutex_lock(&c->lock);
+		bool dead = c->dead;
+		pthread_mutex_unlock(&c->lock);
+		int r = dead ? -ECONNRESET : p9_op_stream(c, q->fid, q->off, q->count, true, &o);
 		if (r == P9_PARK) {
 			pthread_mutex_lock(&c->lock);
 			bool cancel = q->flushers || c->dead;
@@ -662,8 +684,6 @@ static void *conn_main(void *arg)
 int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid)
 {
 	struct p9_conn *c = xcalloc(1, sizeof(*c));
-	pthread_attr_t attr;
-	pthread_t th;
 
 	c->s = s;
 	c->fd = fd;
@@ -681,14 +701,10 @@ int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid)
 		pthread_mutex_unlock(&s->lock);
 		goto fail;
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	c->next = s->conns;
 	s->conns = c;
 	s->nconns++;
-	int r = pthread_create(&th, &attr, conn_main, c);
-	pthread_attr_destroy(&attr);
-	if (r != 0) {
+	if (p9_thread_start(NULL, true, conn_main, c) != 0) {
 		s->conns = c->next;
 		s->nconns--;
 		pthread_mutex_unlock(&s->lock);

@@ -207,9 +207,9 @@ static void *accept_main(void *arg)
 int p9_start(struct p9_server *s, struct berr *err)
 {
 	int r;
-	if ((r = pthread_create(&s->waker_thread, NULL, p9_waker_main, s)) != 0)
+	if ((r = p9_thread_start(&s->waker_thread, false, p9_waker_main, s)) != 0)
 		return berr_set(err, r, "9p: cannot start a thread: %s", strerror(r));
-	if ((r = pthread_create(&s->accept_thread, NULL, accept_main, s)) != 0) {
+	if ((r = p9_thread_start(&s->accept_thread, false, accept_main, s)) != 0) {
 		pthread_mutex_lock(&s->lock);
 		s->stopping = true;
 		pthread_cond_broadcast(&s->kick_cond);

@@ -155,7 +155,9 @@ int p9_op_orclose(struct p9_conn *c, struct p9_fid *f, struct p9_out *o);
 int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid);
 /* Ask every connection to end (shutdown of its socket). */
 void p9_conns_shutdown(struct p9_server *s);
-/* The waker and worker threads (server.c). */
+/* Start a thread with all signals blocked (detached or joinable). */
+int p9_thread_start(pthread_t *ret, bool detached, void *(*fn)(void *), void *arg);
+/* The waker and worker threads (conn.c). */
 void *p9_waker_main(void *arg);
 void p9_workers_join(struct p9_server *s);
 
