@@ -169,7 +169,6 @@ int main(int argc, char **argv)
 	ret = fuse_session_loop_mt(se, cfg) < 0 ? 1 : 0;
 	fuse_loop_cfg_destroy(cfg);
 	fs_drain();
-	p9_stop(p9srv);
 	blog("unmounting %s; VMs keep running", mountpoint);
 unmount:
 	fuse_session_unmount(se);

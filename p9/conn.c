@@ -341,6 +341,9 @@ void p9_workers_join(struct p9_server *s)
 	pthread_mutex_unlock(&s->lock);
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(s->workers[i], NULL);
+	pthread_mutex_lock(&s->lock);
+	s->nworkers = 0;   /* joined: a second p9_stop joins nothing */
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* ---- the waker: parked reads tried again ------------------------------------ */

@@ -140,6 +140,12 @@ check p9-chaos in_ns python3 tests/p9/chaos.py "$SOCK" 2000 7
 same p9-after-chaos "$(p9 read README | head -1)" "banger control tree"
 kill -0 "$DAEMON_PID" && ok daemon-alive || fail daemon-alive
 
+# SIGTERM with a client still connected: the 9P side ends the connection
+# and removes its socket before the domain closes.
+in_ns socat -u "UNIX-CONNECT:$SOCK" - >/dev/null 2>&1 &
+idle=$!
+sleep 0.3
 daemon_stop
+kill "$idle" 2>/dev/null; wait "$idle" 2>/dev/null
 check socket-removed-at-stop test ! -e "$SOCK"
 finish
