@@ -343,6 +343,8 @@ int p9_op_stream(struct p9_conn *c, struct p9_fid *f, uint64_t off, uint32_t cou
 		return -EINVAL;
 	}
 	ssize_t n = f->f->stream(B(c), f->node.id, (off_t)off, buf, count, &live);
+	if (count == 0 && n >= 0)
+		live = false;   /* a read of nothing never waits */
 	if (n < 0 || (n == 0 && live)) {
 		free(buf);
 		if (n < 0)
