@@ -3,8 +3,8 @@
  * A reader thread per connection decodes messages and answers most of them
  * at once (walk, open, read, stat: none of them waits on a VM).  Writes,
  * mkdir and remove can wait on a VM (a stop takes up to its timeout), so
- * they go to a small worker pool; a stream read at its end is parked until
- * p9_notify() says data may have come.  Every request is answered exactly
+ * they go to the worker pool (p9/work.c); a stream read at its end is
+ * parked until the waker (p9/work.c) finds data for it.  Every request is answered exactly
  * once, or not at all when a Tflush cancelled it first; a Tflush for a
  * request being worked on is answered after that request's reply, as the
  * protocol requires. */
@@ -20,24 +20,6 @@
 #include "banger.h"
 #include "p9.h"
 #include "server.h"
-
-/* A thread with every signal blocked: SIGTERM and SIGINT must reach the
- * thread that stops the daemon (libfuse's handlers), never one of ours. */
-int p9_thread_start(pthread_t *ret, bool detached, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	pthread_attr_t attr;
-	pthread_t th;
-	sigfillset(&all);
-	pthread_attr_init(&attr);
-	if (detached)
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int r = pthread_create(ret ? ret : &th, &attr, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	return r;
-}
 
 /* ---- fids ------------------------------------------------------------------ */
 
@@ -184,7 +166,7 @@ static void send_msg(struct p9_conn *c, const uint8_t *buf, size_t len)
 
 /* Encode and send the reply to tag: o->r when r == 0, else an error
  * (Rlerror errno in 9P2000.L, Rerror sentence in 9P2000). */
-static void send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, struct p9_out *o)
+void p9_send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, struct p9_out *o)
 {
 	struct p9_msg e;
 	const struct p9_msg *m = &o->r;
@@ -255,7 +237,7 @@ static void req_free(struct p9_conn *c, struct p9_req *q)
 
 /* q's reply (if any) has been sent: forget q, then answer the flushes
  * that waited for it, and the flushes that waited for those. */
-static void req_done(struct p9_conn *c, struct p9_req *q)
+void p9_req_done(struct p9_conn *c, struct p9_req *q)
 {
 	pthread_mutex_lock(&c->lock);
 	req_unlink(c, q);
@@ -265,170 +247,42 @@ static void req_done(struct p9_conn *c, struct p9_req *q)
 	while (fl) {
 		struct p9_req *next = fl->next_flusher;
 		send_rflush(c, fl->tag);
-		req_done(c, fl);
+		p9_req_done(c, fl);
 		fl = next;
 	}
 }
 
-/* ---- the worker pool -------------------------------------------------------- */
-
-static void run_job(struct p9_req *q)
+/* A parked read tried again found nothing: park it again, unless a flush
+ * came meanwhile or the connection is ending (then it is dropped without
+ * a reply and the flushes are answered).  Returns true when re-parked. */
+bool p9_req_repark(struct p9_conn *c, struct p9_req *q)
 {
-	struct p9_conn *c = q->c;
-	struct p9_out o;
-	uint8_t *buf = xmalloc(c->msize);
-	int r = p9_op(c, &q->t, &o);
-	send_reply(c, buf, q->tag, r, &o);
-	free(buf);
-	req_done(c, q);
-}
-
-static void *worker_main(void *arg)
-{
-	struct p9_server *s = arg;
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		while (!s->jobs && !s->stopping) {
-			s->idle_workers++;
-			pthread_cond_wait(&s->work_cond, &s->lock);
-			s->idle_workers--;
-		}
-		if (!s->jobs)
-			break;
-		struct p9_req *q = s->jobs;
-		s->jobs = q->next_job;
-		if (!s->jobs)
-			s->jobs_tail = NULL;
-		pthread_mutex_unlock(&s->lock);
-		run_job(q);
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-static void enqueue(struct p9_server *s, struct p9_req *q)
-{
-	bool inline_run = false;
-	pthread_mutex_lock(&s->lock);
-	q->next_job = NULL;
-	if (s->jobs_tail)
-		s->jobs_tail->next_job = q;
+	pthread_mutex_lock(&c->lock);
+	bool cancel = q->flushers || c->dead;
+	struct p9_req *fl = q->flushers;
+	if (cancel)
+		req_unlink(c, q);
 	else
-		s->jobs = q;
-	s->jobs_tail = q;
-	if (s->idle_workers == 0 && s->nworkers < P9_WORKERS_MAX) {
-		if (p9_thread_start(&s->workers[s->nworkers], false, worker_main, s) == 0)
-			s->nworkers++;
-		else if (s->nworkers == 0)
-			inline_run = true;
+		q->state = RQ_PARKED;
+	pthread_mutex_unlock(&c->lock);
+	if (!cancel)
+		return true;
+	req_free(c, q);
+	while (fl) {
+		struct p9_req *next = fl->next_flusher;
+		send_rflush(c, fl->tag);
+		p9_req_done(c, fl);
+		fl = next;
 	}
-	if (inline_run) {   /* no thread at all: run it here rather than never */
-		s->jobs = s->jobs_tail = NULL;
-		pthread_mutex_unlock(&s->lock);
-		run_job(q);
-		return;
-	}
-	pthread_cond_signal(&s->work_cond);
-	pthread_mutex_unlock(&s->lock);
+	return false;
 }
 
-void p9_workers_join(struct p9_server *s)
+bool p9_conn_dead(struct p9_conn *c)
 {
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->work_cond);
-	unsigned n = s->nworkers;
-	pthread_mutex_unlock(&s->lock);
-	for (unsigned i = 0; i < n; i++)
-		pthread_join(s->workers[i], NULL);
-	pthread_mutex_lock(&s->lock);
-	s->nworkers = 0;   /* joined: a second p9_stop joins nothing */
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* ---- the waker: parked reads tried again ------------------------------------ */
-
-static void retry_parked(struct p9_req *todo)
-{
-	while (todo) {
-		struct p9_req *q = todo;
-		struct p9_conn *c = q->c;
-		struct p9_out o = { 0 };
-		uint8_t *buf = NULL;
-		todo = q->next_todo;
-
-		memset(&o.r, 0, sizeof(o.r));
-		o.r.tag = q->tag;
-		pthread_mutex_lock(&c->lock);
-		bool dead = c->dead;
-		pthread_mutex_unlock(&c->lock);
-		int r = dead ? -ECONNRESET : p9_op_stream(c, q->fid, q->off, q->count, true, &o);
-		if (r == P9_PARK) {
-			pthread_mutex_lock(&c->lock);
-			bool cancel = q->flushers || c->dead;
-			if (cancel) {
-				req_unlink(c, q);
-			} else {
-				q->state = RQ_PARKED;
-			}
-			struct p9_req *fl = q->flushers;
-			pthread_mutex_unlock(&c->lock);
-			if (cancel) {   /* flushed meanwhile: no reply for q */
-				req_free(c, q);
-				while (fl) {
-					struct p9_req *next = fl->next_flusher;
-					send_rflush(c, fl->tag);
-					req_done(c, fl);
-					fl = next;
-				}
-			}
-			continue;
-		}
-		buf = xmalloc(c->msize);
-		send_reply(c, buf, q->tag, r, &o);
-		free(buf);
-		req_done(c, q);
-	}
-}
-
-void *p9_waker_main(void *arg)
-{
-	struct p9_server *s = arg;
-	pthread_mutex_lock(&s->lock);
-	while (!s->stopping) {
-		while (!s->kicked && !s->stopping)
-			pthread_cond_wait(&s->kick_cond, &s->lock);
-		s->kicked = false;
-		/* Claim every parked read (BUSY), then try them unlocked: a
-		 * connection stays alive while it has requests. */
-		struct p9_req *todo = NULL;
-		for (struct p9_conn *c = s->conns; c; c = c->next) {
-			pthread_mutex_lock(&c->lock);
-			for (struct p9_req *q = c->reqs; q; q = q->next)
-				if (q->is_read && q->state == RQ_PARKED) {
-					q->state = RQ_BUSY;
-					q->next_todo = todo;
-					todo = q;
-				}
-			pthread_mutex_unlock(&c->lock);
-		}
-		pthread_mutex_unlock(&s->lock);
-		retry_parked(todo);
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-void p9_notify(void *arg)
-{
-	struct p9_server *s = arg;
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->lock);
-	s->kicked = true;
-	pthread_cond_signal(&s->kick_cond);
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&c->lock);
+	bool dead = c->dead;
+	pthread_mutex_unlock(&c->lock);
+	return dead;
 }
 
 /* ---- the reader thread ------------------------------------------------------- */
@@ -557,7 +411,7 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 		return false;   /* a tag still in use: the client lost track */
 	if (r < 0) {
 		memset(&o, 0, sizeof(o));
-		send_reply(c, c->wbuf, t.tag, r == -ENOSYS ? -EOPNOTSUPP : -EBADMSG, &o);
+		p9_send_reply(c, c->wbuf, t.tag, r == -ENOSYS ? -EOPNOTSUPP : -EBADMSG, &o);
 		return true;
 	}
 	if (t.type == P9_TFLUSH) {
@@ -574,7 +428,7 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 	if (async) {
 		if ((r = p9_op_claim(c, &t)) < 0) {
 			memset(&o, 0, sizeof(o));
-			send_reply(c, c->wbuf, t.tag, r, &o);
+			p9_send_reply(c, c->wbuf, t.tag, r, &o);
 			return true;
 		}
 		struct p9_req *q = xcalloc(1, sizeof(*q));
@@ -591,12 +445,12 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 		c->reqs = q;
 		c->nbusy++;
 		pthread_mutex_unlock(&c->lock);
-		enqueue(c->s, q);
+		p9_enqueue(c->s, q);
 		return true;
 	}
 	r = p9_op(c, &t, &o);
 	if (r != P9_PARK) {
-		send_reply(c, c->wbuf, t.tag, r, &o);
+		p9_send_reply(c, c->wbuf, t.tag, r, &o);
 		return true;
 	}
 	/* A stream read at its end: park it (the op made no reply). */
@@ -607,7 +461,7 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 		pthread_mutex_unlock(&c->lock);
 		p9_fid_put(c, f);
 		memset(&o, 0, sizeof(o));
-		send_reply(c, c->wbuf, t.tag, f ? -ENOBUFS : -EBADF, &o);
+		p9_send_reply(c, c->wbuf, t.tag, f ? -ENOBUFS : -EBADF, &o);
 		return true;
 	}
 	struct p9_req *q = xcalloc(1, sizeof(*q));

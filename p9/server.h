@@ -155,9 +155,19 @@ int p9_op_orclose(struct p9_conn *c, struct p9_fid *f, struct p9_out *o);
 int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid);
 /* Ask every connection to end (shutdown of its socket). */
 void p9_conns_shutdown(struct p9_server *s);
-/* Start a thread with all signals blocked (detached or joinable). */
+/* Requests (conn.c), used by the workers and the waker.  send_reply
+ * encodes o->r (r == 0) or an error into buf (msize bytes) and sends it;
+ * req_done forgets an answered request and answers the flushes waiting
+ * for it; req_repark parks a read again (false: it was dropped, flushed
+ * or its connection is ending). */
+void p9_send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, struct p9_out *o);
+void p9_req_done(struct p9_conn *c, struct p9_req *q);
+bool p9_req_repark(struct p9_conn *c, struct p9_req *q);
+bool p9_conn_dead(struct p9_conn *c);
+
+/* Threads (work.c).  thread_start blocks every signal in the new thread. */
 int p9_thread_start(pthread_t *ret, bool detached, void *(*fn)(void *), void *arg);
-/* The waker and worker threads (conn.c). */
+void p9_enqueue(struct p9_server *s, struct p9_req *q);
 void *p9_waker_main(void *arg);
 void p9_workers_join(struct p9_server *s);
 
