@@ -37,6 +37,10 @@ CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
 CORE_SRCS += core/workspace.c core/filesync.c
 FS_SRCS   := fs/fs.c fs/main.c
+# the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
+P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
+FS_SRCS   += $(P9_SRCS)
+ALL_CFLAGS += -Ip9
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
 HELPER_SRCS += helper/jail.c helper/fusemount.c
@@ -70,6 +74,8 @@ test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c core/rootc
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c helper/resolved.c
 test_helper_SRCS   += helper/jail.c helper/fusemount.c
+UNIT_TESTS += test_p9codec
+test_p9codec_SRCS := core/err.c core/util.c p9/codec.c p9/addr.c
 UNIT_TESTS += test_resolved
 test_resolved_SRCS := $(test_helper_SRCS)
 UNIT_TESTS += test_hostarch
@@ -81,6 +87,8 @@ fuzz_ctl_SRCS  := core/err.c core/util.c core/ctl.c
 fuzz_fc_api_SRCS := core/err.c core/util.c core/fc_api.c
 fuzz_knownhosts_SRCS := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
 fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
+FUZZERS += fuzz_p9
+fuzz_p9_SRCS := core/err.c core/util.c p9/codec.c
 FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 FUZZERS += fuzz_wslist
@@ -280,3 +288,14 @@ deb:
 .PHONY: bench-workspace
 bench-workspace: $(BUILD)/tests/workspace_cli
 	BUILD=$(BUILD) tests/bench/workspace.sh
+# the in-tree 9P client (tests/p9/p9c.c): integration checks of 9P2000 and flush, benchmark
+$(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/p9/codec.o \
+		$(BUILD)/obj/p9/addr.o tests/p9/p9c.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+unit: $(BUILD)/tests/p9c
+$(P9_SRCS:%.c=$(BUILD)/obj/%.o): $(wildcard p9/*.h)
+FUZZ_CFLAGS += -Ip9
+bench-p9: all $(BUILD)/tests/p9c
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/p9bench.sh
+.PHONY: bench-p9

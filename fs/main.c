@@ -12,6 +12,7 @@
 
 #include "banger.h"
 #include "fs.h"
+#include "p9.h"
 #include "util.h"
 
 static void usage(FILE *f)
@@ -27,8 +28,18 @@ static void usage(FILE *f)
 		"  --config FILE      config.toml ($BANGER_CONFIG; default ~/.config/banger/config.toml)\n"
 		"  --root-socket PATH bangerd-root's socket, used when not root\n"
 		"                     ($BANGER_ROOT_SOCKET; default /run/banger-root/root.sock)\n"
+		"  --9p-socket PATH   the tree over 9P (default 9p.sock beside the mount; none = off)\n"
+		"  --9p-listen tcp!ADDR!PORT  also over TCP: no authentication, see docs/9p.md\n"
 		"  --foreground       do not detach (logs go to stderr)\n"
 		"  --help, --version\n");
+}
+
+/* The monitor's notification goes to both adapters. */
+static struct p9_server *p9srv;
+static void notify_all(void *arg)
+{
+	fs_notify(arg);
+	p9_notify(p9srv);
 }
 
 int main(int argc, char **argv)
@@ -42,6 +53,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'f' },
 		{ "root-socket", required_argument, NULL, 'R' },
 		{ "foreground", no_argument, NULL, 'F' },
+		{ "9p-socket", required_argument, NULL, '9' }, { "9p-listen", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -49,6 +61,7 @@ int main(int argc, char **argv)
 	struct banger_paths paths;
 	const char *env_mount = getenv("BANGER_MOUNT");
 	char *mountpoint = xstrdup(env_mount && *env_mount ? env_mount : "/run/banger/fs");
+	char *p9_sock = NULL, *p9_tcp = NULL;
 	bool foreground = false;
 	int c, r, ret = 1;
 
@@ -68,6 +81,8 @@ int main(int argc, char **argv)
 			break;
 		case 'R': slot = &paths.root_socket; break;
 		case 'F': foreground = true; break;
+		case '9': slot = &p9_sock; break;
+		case 'T': slot = &p9_tcp; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("bangerd %s\n", BANGER_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -100,6 +115,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = true;
+	if (p9_open(&p9srv, b, p9_sock, p9_tcp, mountpoint, &err) < 0) {
+		fprintf(stderr, "bangerd: %s\n", err.msg);
+		goto out;
+	}
 	/* The mount is made (core/priv.h); libfuse serves the descriptor. */
 	char *fargv[] = { "bangerd" };
 	se = fs_new(b, 1, fargv);
@@ -121,7 +140,9 @@ int main(int argc, char **argv)
 	/* Detach only now, so a caller that waits for us finds the tree. */
 	if (fuse_daemonize(foreground) != 0)
 		goto out;
-	if ((r = banger_run(b, fs_notify, NULL)) < 0) {
+	if (p9_start(p9srv, &err) < 0)
+		blog("%s; the 9P export is off", err.msg);
+	if ((r = banger_run(b, notify_all, NULL)) < 0) {
 		blog("cannot start the daemon's threads: %s", strerror(-r));
 		goto out;
 	}
@@ -132,6 +153,7 @@ int main(int argc, char **argv)
 	fs_drain();
 	blog("unmounting %s; VMs keep running", mountpoint);
 out:
+	p9_stop(p9srv);
 	if (mounted)
 		banger_unmount_tree(b, mountpoint);
 	if (se) {
@@ -141,6 +163,8 @@ out:
 	if (fuse_fd >= 0)
 		close(fuse_fd);
 	banger_close(b);
+	p9_free(p9srv);
+	free(p9_sock), free(p9_tcp);
 	banger_paths_free(&paths);
 	free(mountpoint);
 	return ret;

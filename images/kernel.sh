@@ -4,8 +4,10 @@
 #   images/kernel.sh OUTDIR
 #
 # Downloads Debian's cloud kernel package (never installs it on the host),
-# extracts the ELF vmlinux from its LZ4 bzImage, and builds a busybox
+# extracts the ELF vmlinux from its LZ4 (or XZ) bzImage, and builds a busybox
 # initramfs that loads the virtio modules and switch_roots to /dev/vda.
+# Another flavour (images/kernel-9p.sh) sets KERNEL_NAME, KERNEL_META (the
+# meta package) and KERNEL_EXTRA_MODULES (loaded by the initramfs too).
 # Output (built in OUTDIR.tmp.PID, renamed into place when complete):
 #   vmlinux        uncompressed ELF kernel (has the PVH note: boots directly)
 #   initrd.img     gzip newc cpio: busybox-static, virtio modules, /init
@@ -18,17 +20,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=common.sh
 . "$here/common.sh"
 
-NAME=debian-cloud-amd64
-META=linux-image-cloud-amd64
+NAME=${KERNEL_NAME:-debian-cloud-amd64}
+META=${KERNEL_META:-linux-image-cloud-amd64}
 # Load order that works (DESIGN §8), plus the ACPI power button and evdev
 # (clean shutdown through system_powerdown) and virtio_console (agent channel).
 MODULES="virtio_ring virtio virtio_mmio virtio_blk failover net_failover virtio_net
 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport virtio-rng
-virtio_console button evdev"
+virtio_console button evdev ${KERNEL_EXTRA_MODULES:-}"
 
 [ $# -eq 1 ] || die "usage: $PROG OUTDIR"
 out=$1
-need apt-cache apt-get dpkg-deb lz4 od depmod modprobe cpio gzip jq sha256sum
+need apt-cache apt-get dpkg-deb lz4 xz od depmod modprobe cpio gzip jq sha256sum
 if ! [ -x /bin/busybox ] || ! /bin/busybox --list | grep -qx switch_root; then
 	die "busybox-static is needed (apt-get install busybox-static)"
 fi
@@ -46,7 +48,7 @@ mkdir -p "$work"
 # 1. Resolve the versioned package behind the meta package, and fetch it.
 resolve() {
 	apt-cache depends "$META" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-cloud-amd64\)$/\1/p' | head -n1
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n1
 }
 pkg=$(resolve)
 if [ -z "$pkg" ]; then
@@ -78,20 +80,25 @@ vmlinuz="$work/pkg/boot/vmlinuz-$kver"
 cp "$work/pkg/boot/config-$kver" "$tmp/config"
 
 # 2. vmlinux: the bzImage setup header gives the payload's offset and
-# length; the payload is a legacy LZ4 stream followed by a 4-byte LE word
-# holding the decompressed size.
+# length; the payload is a legacy LZ4 stream (cloud) or an XZ stream
+# (standard kernel) followed by a 4-byte LE word holding the decompressed
+# size.
 u_at() { od -An -t "u$2" -j "$1" -N "$2" "$vmlinuz" | tr -d ' '; }
 setup_sects=$(u_at 497 1)
 [ "$setup_sects" -eq 0 ] && setup_sects=4
 payload_off=$(( (setup_sects + 1) * 512 + $(u_at 584 4) ))
 payload_len=$(u_at 588 4)
 magic=$(od -An -tx1 -j "$payload_off" -N 4 "$vmlinuz" | tr -d ' ')
-[ "$magic" = 02214c18 ] || die "payload at $payload_off is not LZ4 (magic $magic)"
+case $magic in
+02214c18) unpack="lz4 -dc" ;;
+fd377a58) unpack="xz -dc --single-stream" ;;
+*) die "payload at $payload_off is neither LZ4 nor XZ (magic $magic)" ;;
+esac
 want=$(u_at $((payload_off + payload_len - 4)) 4)
-log "extracting vmlinux (LZ4 payload at $payload_off, $payload_len bytes -> $want)"
+log "extracting vmlinux (${unpack%% *} payload at $payload_off, $payload_len bytes -> $want)"
 # lz4 exits 1 on the trailing size word; the check below is what counts.
 tail -c +$((payload_off + 1)) "$vmlinuz" | head -c "$payload_len" |
-	lz4 -dc >"$tmp/vmlinux" 2>/dev/null || true
+	$unpack >"$tmp/vmlinux" 2>/dev/null || true
 got=$(stat -c %s "$tmp/vmlinux")
 [ "$got" -eq "$want" ] || die "vmlinux is $got bytes, expected $want"
 [ "$(od -An -c -N 4 "$tmp/vmlinux" | tr -d ' ')" = '177ELF' ] || die "vmlinux is not ELF"

@@ -95,12 +95,12 @@ done
 ok "toml-tables-$(wc -w <<<"$tables")"
 
 # ---- bangerd(8), bangerd-root(8): the options --------------------------------
-opts() { grep -oE '\{ ?"[a-z-]+", (required|no)_argument' "$1" | sed -E 's/.*"([^"]+)".*/--\1/'; }
+opts() { grep -oE '\{ ?"[a-z0-9][a-z0-9-]*", (required|no)_argument' "$1" | sed -E 's/.*"([^"]+)".*/--\1/'; }
 d=$(opts fs/main.c)
 r=$(opts helper/root_main.c)
 nonempty bangerd-code-options "long options in fs/main.c" "$d"
 nonempty bangerd-root-code-options "long options in helper/root_main.c" "$r"
-manopts() { sed -n '/^OPTIONS$/,/^[A-Z]/p' <(render "$1") | grep -E '^       --' | grep -oE -- '--[a-z-]+'; }
+manopts() { sed -n '/^OPTIONS$/,/^[A-Z]/p' <(render "$1") | grep -E '^       --' | grep -oE -- '--[a-z0-9][a-z0-9-]*'; }
 same bangerd8-options "$d" "$(manopts bangerd.8)"
 same bangerd-root8-options "$r" "$(manopts bangerd-root.8)"
 finish
