@@ -74,6 +74,13 @@ fuzz_helper_proto_SRCS := core/err.c core/util.c helper/proto.c helper/paths.c
 FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 
+# guest agent: the shared frame codec, the host client, the agent itself
+CORE_SRCS += core/agent_proto.c
+UNIT_TESTS += test_agent_proto
+test_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
+FUZZERS += fuzz_agent_proto
+fuzz_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
+
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
 
