@@ -75,7 +75,7 @@ FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 
 # guest agent: the shared frame codec, the host client, the agent itself
-CORE_SRCS += core/agent_proto.c
+CORE_SRCS += core/agent_proto.c core/agent_client.c
 UNIT_TESTS += test_agent_proto
 test_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
 FUZZERS += fuzz_agent_proto
@@ -103,6 +103,14 @@ $(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
 unit: $(BUILD)/tests/banger-agent-host
+UNIT_TESTS += test_agent
+test_agent_SRCS := core/err.c core/util.c core/agent_proto.c core/agent_client.c
+# a command-line client: the integration test and the benchmark use it
+$(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
+		$(BUILD)/obj/core/agent_proto.o $(BUILD)/obj/core/agent_client.o tests/unit/agent_cli.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+unit: $(BUILD)/tests/agent_cli
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
