@@ -111,6 +111,10 @@ $(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
 unit: $(BUILD)/tests/agent_cli
+# a static vsock client the integration test runs inside the guest
+$(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
+	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
+unit: $(BUILD)/tests/agent_vsock_probe
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
@@ -159,8 +163,8 @@ fuzzers: $(FUZZERS:%=$(BUILD)/fuzz/%)
 deps:
 	tests/deps.sh
 
-images:
-	images/build.sh $(IMAGE_CACHE)
+images: $(BUILD)/guest/banger-agent
+	BANGER_AGENT=$(BUILD)/guest/banger-agent images/build.sh $(IMAGE_CACHE)
 
 # deps first (a fresh machine has no -dev packages yet), then a fresh make
 # so pkg-config sees them.
