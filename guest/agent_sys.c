@@ -572,8 +572,10 @@ void agent_sys_shutdown(bool reboot_, bool force)
 		if (read_file("/proc/1/comm", sizeof(comm), &text, &len) == 0) {
 			text[strcspn(text, "\n")] = '\0';
 			if (strcmp(text, "systemd") == 0) {
-				/* systemd: SIGRTMIN+4 poweroff.target, +5 reboot.target */
-				kill(1, reboot_ ? SIGRTMIN + 5 : SIGRTMIN + 4);
+				/* systemd: SIGRTMIN+4 poweroff.target, +5 reboot.target,
+				 * with glibc's SIGRTMIN (34); musl's is 35, so the
+				 * kernel numbers are written out */
+				kill(1, reboot_ ? 34 + 5 : 34 + 4);
 				return;
 			}
 			if (strcmp(text, "init") == 0 || strcmp(text, "busybox") == 0) {

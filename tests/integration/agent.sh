@@ -119,6 +119,16 @@ case $out in *"did not answer the handshake within 800 ms"*) ok second-client-bo
 *) fail "second-client-bounded: rc=$rc '$out'" ;; esac
 cli ping >/dev/null && ok ping-after-second-client || fail ping-after-second-client
 
+# vsock: a guest process connecting over loopback (CID 1) is not the host
+# (before the identity change: a new machine-id hides the journal so far)
+cli put "$PROBE" /root/vsock-probe 755 >/dev/null
+cli exec -- modprobe vsock_loopback
+out=$(cli exec -- /root/vsock-probe)
+case $out in closed) ok vsock-refuses-guest-peer ;; *) fail "vsock-refuses-guest-peer: '$out'" ;; esac
+log=$(cli exec -- journalctl -u banger-agent --no-pager -q)
+case $log in *"refused a vsock connection from CID 1"*) ok vsock-refusal-logged ;;
+*) fail "vsock-refusal-logged: $(printf '%s' "$log" | tail -3 | tr '\n' '|')" ;; esac
+
 # identity, host key, clock, rng
 mid=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 if cli ident hostname=agent-it "machine_id=$mid" dns=192.0.2.53; then
@@ -141,15 +151,6 @@ cli clock || fail "clock: refused"
 gt=$(cli exec -- date +%s); ht=$(date +%s)
 [ $((ht - gt)) -le 5 ] && [ $((gt - ht)) -le 5 ] && ok clock || fail "clock: guest $gt host $ht"
 cli rng && ok rng || fail rng
-
-# vsock: a guest process connecting over loopback (CID 1) is not the host
-cli put "$PROBE" /root/vsock-probe 755 >/dev/null
-cli exec -- modprobe vsock_loopback
-out=$(cli exec -- /root/vsock-probe)
-case $out in closed) ok vsock-refuses-guest-peer ;; *) fail "vsock-refuses-guest-peer: '$out'" ;; esac
-log=$(cli exec -- journalctl -u banger-agent --no-pager -q)
-case $log in *"refused a vsock connection from CID 1"*) ok vsock-refusal-logged ;;
-*) fail "vsock-refusal-logged: $(printf '%s' "$log" | tail -3 | tr '\n' '|')" ;; esac
 
 # shutdown through the agent: QEMU exits by itself
 cli shutdown && ok shutdown-acknowledged || fail shutdown-acknowledged
