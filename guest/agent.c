@@ -95,10 +95,9 @@ static char *vport_find(const char *name)
 
 /* The port's fd reports POLLHUP while no host is connected; the kernel
  * sends SIGIO (O_ASYNC) when that changes, so waiting costs nothing. */
-static bool vport_host_connected(int fd)
+static void on_sigio(int sig)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	return poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP);
+	(void)sig; /* only wakes ppoll in the session */
 }
 
 static void vport_serve(const char *dev)
@@ -112,6 +111,8 @@ static void vport_serve(const char *dev)
 	sigemptyset(&io);
 	sigaddset(&io, SIGIO);
 	sigprocmask(SIG_BLOCK, &io, NULL);
+	struct sigaction sa = { .sa_handler = on_sigio };
+	sigaction(SIGIO, &sa, NULL);
 	if (fcntl(fd, F_SETOWN, getpid()) < 0 ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC | O_NONBLOCK) < 0) {
 		agent_log("cannot ask for SIGIO on %s: %s", dev, strerror(errno));
@@ -119,7 +120,7 @@ static void vport_serve(const char *dev)
 	}
 	agent_log("serving virtio-serial port %s", dev);
 	for (;;) {
-		while (!vport_host_connected(fd)) {
+		while (!agent_vport_connected(fd)) {
 			struct timespec ts = { .tv_sec = 5 }; /* a lost signal costs 5 s at most */
 			sigtimedwait(&io, NULL, &ts);
 		}

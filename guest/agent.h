@@ -32,13 +32,17 @@ struct agent_opts {
 
 enum agent_conn {
 	AGENT_CONN_SOCKET, /* a stream socket: EOF ends the session and the connection */
-	AGENT_CONN_VPORT,  /* a virtio-serial port: the host may come back (POLLHUP while away) */
+	AGENT_CONN_VPORT,  /* a virtio-serial port: the host may come back (POLLHUP while
+			    * away); the caller has a SIGIO handler and SIGIO blocked */
 };
 
 /* Serve one connection until the peer goes away (or, on a socket, a
  * protocol error closes it).  Every child the session started is killed
  * (SIGKILL to its process group) before this returns. */
 void agent_session_run(int fd, enum agent_conn kind, const struct agent_opts *o);
+
+/* A virtio-serial port's fd reports POLLHUP while no host is connected. */
+bool agent_vport_connected(int fd);
 
 /* The path of guest file `path` under o->root (xmalloc'ed). */
 char *agent_path(const struct agent_opts *o, const char *path);

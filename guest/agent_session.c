@@ -25,6 +25,7 @@
 
 #define OUT_HIGH (1024 * 1024) /* queued bytes to the host before output pauses */
 #define DRAIN_IDLE_MS 200      /* after a command exits: close a pipe quiet this long */
+#define AWAY_GRACE_MS 1000     /* virtio-serial: the host gone this long ends the session */
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 extern char **environ;
@@ -63,6 +64,8 @@ struct sess {
 	bool complained; /* one "expected hello" per un-greeted stretch */
 	bool closing;    /* socket: flush, then end */
 	bool gone;       /* the peer went away */
+	bool away;       /* virtio-serial: no host connected since away_since */
+	int64_t away_since;
 	int shutdown;    /* 0, or 1 + (reboot) + 2 * (force) once acknowledged */
 	struct agent_frame *fr;
 	unsigned gen; /* bumped when an exec request is freed */
@@ -626,6 +629,8 @@ static void handle(struct sess *s, char *line, size_t len)
 	struct berr err = { 0 };
 	char msg[AGENT_TEXT_MAX + 1];
 
+	if (s->o->verbose)
+		agent_log("< %.60s%s", line, len > 60 ? "..." : "");
 	if (agent_frame_decode(line, len, fr, &err) < 0) {
 		if (!s->hello) {
 			if (!s->complained)
@@ -733,6 +738,12 @@ static void handle(struct sess *s, char *line, size_t len)
 
 /* ---- the loop ---- */
 
+bool agent_vport_connected(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP);
+}
+
 static void conn_read(struct sess *s)
 {
 	size_t room;
@@ -743,8 +754,21 @@ static void conn_read(struct sess *s)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return;
+	if (n <= 0 && s->kind == AGENT_CONN_VPORT) {
+		/* The host left the port (read() says 0 while none is there).
+		 * Not the end yet: the guest learns of a disconnect and a new
+		 * connection (control messages) after the new host's first
+		 * bytes may already have been read here, so the session lives
+		 * on; a new hello resets it, and a host gone for
+		 * AWAY_GRACE_MS ends it. */
+		if (!s->away) {
+			s->away = true;
+			s->away_since = now_mono();
+		}
+		return;
+	}
 	if (n <= 0) {
-		s->gone = true; /* socket EOF, or the host left the port */
+		s->gone = true; /* socket EOF */
 		return;
 	}
 	agent_lines_commit(&s->in, (size_t)n);
@@ -771,9 +795,13 @@ static void conn_write(struct sess *s)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
+			if (s->o->verbose)
+				agent_log("write to the host: %s", n < 0 ? strerror(errno) : "0 bytes");
 			s->gone = true;
 			return;
 		}
+		if (s->o->verbose)
+			agent_log("> %zd bytes", n);
 		s->out_off += (size_t)n;
 	}
 	if (s->out_off == s->out.len) {
@@ -807,6 +835,9 @@ void agent_session_run(int fd, enum agent_conn kind, const struct agent_opts *o)
 	struct req *who[1 + 4 * AGENT_REQS_MAX];
 	int what[1 + 4 * AGENT_REQS_MAX];
 
+	sigset_t unblock_io; /* ppoll's mask on a port: SIGIO wakes it */
+	sigprocmask(SIG_SETMASK, NULL, &unblock_io);
+	sigdelset(&unblock_io, SIGIO);
 	agent_lines_init(&s.in);
 	sbuf_init(&s.out);
 	s.fr = xmalloc(sizeof(*s.fr));
@@ -820,8 +851,19 @@ void agent_session_run(int fd, enum agent_conn kind, const struct agent_opts *o)
 		int64_t now = now_mono();
 		nfds_t n = 0;
 
-		pf[n] = (struct pollfd){ .fd = fd, .events = (short)((s.closing ? 0 : POLLIN) |
-								   (out_pending(&s) ? POLLOUT : 0)) };
+		if (s.away) {
+			int64_t left = s.away_since + AWAY_GRACE_MS - now;
+			if (left <= 0) {
+				s.gone = true;
+				break;
+			}
+			if (timeout < 0 || left < timeout)
+				timeout = (int)left;
+		}
+		/* while away the port only says POLLHUP: SIGIO tells of a return */
+		pf[n] = (struct pollfd){ .fd = s.away ? -1 : fd,
+					 .events = (short)((s.closing ? 0 : POLLIN) |
+							   (out_pending(&s) ? POLLOUT : 0)) };
 		who[n] = NULL;
 		what[n++] = 0;
 		for (size_t i = 0; i < AGENT_REQS_MAX; i++) {
@@ -866,11 +908,14 @@ void agent_session_run(int fd, enum agent_conn kind, const struct agent_opts *o)
 			if (r->exited && r->out_fd[0] < 0 && r->out_fd[1] < 0)
 				timeout = 0;
 		}
-		int pr = poll(pf, n, timeout);
+		struct timespec ts = { .tv_sec = timeout / 1000, .tv_nsec = (long)(timeout % 1000) * 1000000 };
+		int pr = ppoll(pf, n, timeout < 0 ? NULL : &ts, kind == AGENT_CONN_VPORT ? &unblock_io : NULL);
 		if (pr < 0 && errno != EINTR) {
 			agent_log("poll: %s", strerror(errno));
 			break;
 		}
+		if (s.away && agent_vport_connected(fd))
+			s.away = false;
 		if (pr > 0) {
 			if (pf[0].revents & POLLOUT)
 				conn_write(&s);

@@ -119,6 +119,23 @@ case $out in *"did not answer the handshake within 800 ms"*) ok second-client-bo
 *) fail "second-client-bounded: rc=$rc '$out'" ;; esac
 cli ping >/dev/null && ok ping-after-second-client || fail ping-after-second-client
 
+# a command dies with its host: the client is killed, the agent notices
+# (the port's host gone 1 s, or the next hello) and kills the command
+cli exec -- sh -c 'echo started; exec sleep 300' >"$T/bg.out" 2>&1 &
+bg=$!
+for _ in $(seq 1 100); do grep -q started "$T/bg.out" && break; sleep 0.1; done
+kill -KILL "$bg"
+wait "$bg" 2>/dev/null
+sleep 2
+out=$(cli exec -- sh -c 'pgrep -x sleep || echo none')
+[ "$out" = none ] && ok command-dies-with-host || fail "command-dies-with-host: '$out'"
+
+# many short connections in a row (a new host's bytes can reach the guest
+# before the news that the last one left: the session must survive that)
+bad=0
+for _ in $(seq 1 30); do cli exec -- true || bad=$((bad + 1)); done
+[ "$bad" -eq 0 ] && ok reconnect-30 || fail "reconnect-30: $bad of 30 failed"
+
 # vsock: a guest process connecting over loopback (CID 1) is not the host
 # (before the identity change: a new machine-id hides the journal so far)
 cli put "$PROBE" /root/vsock-probe 755 >/dev/null
