@@ -40,7 +40,8 @@ int agent_connect_fc_vsock(const char *uds, unsigned port, int timeout_ms, struc
  * also on failure). */
 int agent_open_fd(int fd, int timeout_ms, struct agent **ret, struct berr *err);
 /* Closes the connection: the agent kills the commands it started for it.
- * Every struct agent_exec must have been freed first. */
+ * Every struct agent_exec must have been freed first, and no other thread
+ * may still be in a call on a (the caller owns that ordering). */
 void agent_close(struct agent *a);
 
 /* Answer from the agent; *ret_uptime_ms (may be NULL): the guest's

@@ -108,17 +108,6 @@ case $out in *"cannot open /etc/shadow-nope: No such file"*) ok get-missing ;; *
 out=$(cli get /root/blob "$T/x" 1000 2>&1)
 case $out in *"more than the 1000 asked for"*) ok get-too-big ;; *) fail "get-too-big: '$out'" ;; esac
 
-# one host connection at a time on virtio-serial: a second client waits,
-# then gets a clear, bounded error
-cli exec -- sleep 3 &
-bg=$!
-sleep 1
-out=$("$CLI" --timeout 800 "$T/agent.sock" ping 2>&1); rc=$?
-wait "$bg"
-case $out in *"did not answer the handshake within 800 ms"*) ok second-client-bounded ;;
-*) fail "second-client-bounded: rc=$rc '$out'" ;; esac
-cli ping >/dev/null && ok ping-after-second-client || fail ping-after-second-client
-
 # a command dies with its host: the client is killed, the agent notices
 # (the port's host gone 1 s, or the next hello) and kills the command
 cli exec -- sh -c 'echo started; exec sleep 300' >"$T/bg.out" 2>&1 &
@@ -168,6 +157,19 @@ cli clock || fail "clock: refused"
 gt=$(cli exec -- date +%s); ht=$(date +%s)
 [ $((ht - gt)) -le 5 ] && [ $((gt - ht)) -le 5 ] && ok clock || fail "clock: guest $gt host $ht"
 cli rng && ok rng || fail rng
+
+# one host connection at a time on virtio-serial: a second client waits,
+# then gets a clear, bounded error.  Late in the test: QEMU 7.2's chardev
+# has been seen to keep a dead client after such a queued connection
+# (docs/agent.md, Limits), and that must not hide the checks above.
+cli exec -- sleep 3 &
+bg=$!
+sleep 1
+out=$("$CLI" --timeout 800 "$T/agent.sock" ping 2>&1); rc=$?
+wait "$bg"
+case $out in *"did not answer the handshake within 800 ms"*) ok second-client-bounded ;;
+*) fail "second-client-bounded: rc=$rc '$out'" ;; esac
+cli ping >/dev/null && ok ping-after-second-client || fail ping-after-second-client
 
 # shutdown through the agent: QEMU exits by itself
 cli shutdown && ok shutdown-acknowledged || fail shutdown-acknowledged
