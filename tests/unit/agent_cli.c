@@ -2,8 +2,10 @@
  * (core/agent_client.c), for the integration test and the benchmark.
  *
  *   agent_cli [--fc-vsock PORT] [--timeout MS] SOCK ping
- *   agent_cli ... SOCK exec [--stdin] [--cwd DIR] [--env K=V]... -- ARGV...
- *                 (stdout/stderr pass through; exits with the command's status)
+ *   agent_cli ... SOCK exec [--stdin] [--cwd DIR] [--env K=V]... [--cancel-after MS] -- ARGV...
+ *                 (stdout/stderr pass through; exits with the command's status;
+ *                 --cancel-after: give up on the command after MS, which kills it,
+ *                 and exit 0)
  *   agent_cli ... SOCK put LOCAL GUEST [MODE-octal]
  *   agent_cli ... SOCK get GUEST LOCAL [MAX]
  *   agent_cli ... SOCK ident KEY=VALUE...
@@ -133,9 +135,12 @@ int main(int argc, char **argv)
 		int ne = 0, k = 0;
 		struct agent_exec_spec spec = { .on_output = out };
 		bool in = false;
+		int cancel_ms = -1;
 		for (; k < nrest; k++) {
 			if (strcmp(rest[k], "--stdin") == 0)
 				in = true;
+			else if (strcmp(rest[k], "--cancel-after") == 0 && k + 1 < nrest)
+				cancel_ms = atoi(rest[++k]);
 			else if (strcmp(rest[k], "--cwd") == 0 && k + 1 < nrest)
 				spec.cwd = rest[++k];
 			else if (strcmp(rest[k], "--env") == 0 && k + 1 < nrest && ne < 63)
@@ -149,8 +154,17 @@ int main(int argc, char **argv)
 		env[ne] = NULL;
 		spec.env = ne ? env : NULL;
 		spec.argv = (const char *const *)rest + k;
-		if (agent_exec(a, &spec, in ? 0 : -1, timeout_ms, &rc, &err) < 0)
+		if (cancel_ms >= 0) {
+			struct agent_exec *x;
+			if (agent_exec_start(a, &spec, timeout_ms, &x, &err) < 0)
+				die(&err);
+			if (agent_exec_wait(x, cancel_ms, &rc, &err) == 0)
+				fprintf(stderr, "agent_cli: the command ended before the cancel (status %d)\n", rc);
+			agent_exec_free(x); /* kills it if still running */
+			rc = 0;
+		} else if (agent_exec(a, &spec, in ? 0 : -1, timeout_ms, &rc, &err) < 0) {
 			die(&err);
+		}
 	} else if (strcmp(cmd, "put") == 0 && nrest >= 2) {
 		int fd = open(rest[0], O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
