@@ -94,6 +94,48 @@ fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 FUZZERS += fuzz_wslist
 fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c
 
+# guest agent: the shared frame codec, the host client, the agent itself
+CORE_SRCS += core/agent_proto.c core/agent_client.c
+UNIT_TESTS += test_agent_proto
+test_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
+FUZZERS += fuzz_agent_proto
+fuzz_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
+# The agent itself, static with musl (small), with fixed flags of its own so
+# every build dir makes the same bytes: the images record its sha256.
+AGENT_SRCS := guest/agent.c guest/agent_session.c guest/agent_sys.c core/agent_proto.c \
+              core/err.c core/util.c
+AGENT_CC ?= musl-gcc
+AGENT_CFLAGS := -std=gnu11 $(WARN) -Os -static -s -ffunction-sections -fdata-sections \
+                -Wl,--gc-sections -Icore -I$(BUILD)/musl-include -DBANGER_VERSION='"$(VERSION)"'
+all: $(BUILD)/guest/banger-agent
+$(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core/util.h core/err.h
+	@mkdir -p $(dir $@) $(BUILD)/musl-include
+	@command -v $(AGENT_CC) >/dev/null || { echo "$(AGENT_CC) missing: make deps (musl-tools)"; exit 1; }
+	ln -sfn /usr/include/linux $(BUILD)/musl-include/linux
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/musl-include/asm
+	ln -sfn /usr/include/asm-generic $(BUILD)/musl-include/asm-generic
+	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $(AGENT_SRCS)
+# The same sources built for this host with the build's flags (sanitizers
+# too): the unit tests run it as a child on a socketpair.
+AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
+$(AGENT_HOST_OBJS): guest/agent.h core/agent_proto.h
+$(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+unit: $(BUILD)/tests/banger-agent-host
+UNIT_TESTS += test_agent
+test_agent_SRCS := core/err.c core/util.c core/agent_proto.c core/agent_client.c
+# a command-line client: the integration test and the benchmark use it
+$(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
+		$(BUILD)/obj/core/agent_proto.o $(BUILD)/obj/core/agent_client.o tests/unit/agent_cli.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+unit: $(BUILD)/tests/agent_cli
+# a static vsock client the integration test runs inside the guest
+$(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
+	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
+unit: $(BUILD)/tests/agent_vsock_probe
+
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
 
@@ -149,8 +191,8 @@ fuzzers: $(FUZZERS:%=$(BUILD)/fuzz/%)
 deps:
 	tests/deps.sh
 
-images:
-	images/build.sh $(IMAGE_CACHE)
+images: $(BUILD)/guest/banger-agent
+	BANGER_AGENT=$(BUILD)/guest/banger-agent images/build.sh $(IMAGE_CACHE)
 
 # deps first (a fresh machine has no -dev packages yet), then a fresh make
 # so pkg-config sees them.

@@ -4,6 +4,8 @@
 #   images/build.sh [--force] [--golden] [CACHEDIR]
 #
 # CACHEDIR defaults to ${BANGER_IMAGE_CACHE:-/var/cache/banger/build}.
+# BANGER_AGENT names the static guest agent to install (default
+# build/guest/banger-agent, or $BUILD/guest/banger-agent; make builds it).
 # Layout:
 #   CACHEDIR/kernels/debian-cloud-amd64/{vmlinux,initrd.img,config,modules.tar.gz,manifest.json}
 #   CACHEDIR/images/debian-bookworm-mini/{rootfs.ext4,manifest.json}
@@ -36,6 +38,12 @@ case $# in
 	*) die "usage: $PROG [--force] [--golden] [CACHEDIR]" ;;
 esac
 
+# The static guest agent baked into the images (make builds it).
+BANGER_AGENT=${BANGER_AGENT:-$here/../${BUILD:-build}/guest/banger-agent}
+case $BANGER_AGENT in /*) ;; *) BANGER_AGENT=$PWD/$BANGER_AGENT ;; esac
+export BANGER_AGENT
+agent_bin >/dev/null
+
 kdir="$cache/kernels/debian-cloud-amd64"
 idir="$cache/images/debian-bookworm-mini"
 mkdir -p "$cache/kernels" "$cache/images"
@@ -47,8 +55,10 @@ fresh() { # fresh DIR SUM: the bundle exists and came from this recipe
 	[ -f "$1/manifest.json" ] && [ "$(cat "$1/.recipe" 2>/dev/null)" = "$2" ]
 }
 ksum=$(recipe_sum kernel.sh common.sh initramfs-init)
-isum=$(recipe_sum test-image.sh common.sh)
-gsum=$(recipe_sum golden.sh common.sh)
+# the agent's bytes are part of the image recipe
+asum=$(sha256_of "$BANGER_AGENT")
+isum=$( (recipe_sum test-image.sh common.sh banger-agent.service; echo "$asum") | sha256sum | cut -d' ' -f1)
+gsum=$( (recipe_sum golden.sh common.sh banger-agent.service; echo "$asum") | sha256sum | cut -d' ' -f1)
 
 kernel_built=0
 if [ "$force" -eq 0 ] && fresh "$kdir" "$ksum"; then

@@ -53,3 +53,22 @@ publish_dir() {
 		mv -T "$_tmp" "$_out"
 	fi
 }
+
+# The guest agent: BANGER_AGENT names the static binary (make builds it as
+# build/guest/banger-agent); its sha256 goes into the manifest.
+agent_bin() {
+	_a=${BANGER_AGENT:-}
+	[ -n "$_a" ] && [ -f "$_a" ] ||
+		die "BANGER_AGENT must name the static guest agent (run make: build/guest/banger-agent)"
+	file -b "$_a" 2>/dev/null | grep -q 'statically linked' ||
+		die "$_a is not a statically linked executable"
+	printf '%s\n' "$_a"
+}
+
+# install_agent TREE RECIPEDIR: /usr/local/sbin/banger-agent and its unit
+# (RECIPEDIR/banger-agent.service), enabled.
+install_agent() {
+	install -D -m 0755 "$(agent_bin)" "$1/usr/local/sbin/banger-agent"
+	install -D -m 0644 "$2/banger-agent.service" "$1/etc/systemd/system/banger-agent.service"
+	systemctl --root="$1" --quiet enable banger-agent.service
+}

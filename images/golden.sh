@@ -38,8 +38,9 @@ HOSTNAME_=banger
 case $# in 1 | 2) ;; *) die "usage: $PROG OUTDIR [KERNELDIR]" ;; esac
 out=$1
 kdir=${2:-}
-need mmdebstrap mkfs.ext4 dumpe2fs systemctl jq sha256sum truncate tar du npm
+need file mmdebstrap mkfs.ext4 dumpe2fs systemctl jq sha256sum truncate tar du npm
 sources=$(host_sources)
+agent=$(agent_bin)
 case "$FREE_MB" in
 	'' | *[!0-9]*) die "BANGER_GOLDEN_FREE_MB must be a number of MiB" ;;
 esac
@@ -206,6 +207,8 @@ systemctl --root="$tree" --quiet enable systemd-networkd.service \
 # /run/docker.sock starts dockerd, which pulls in containerd.
 systemctl --root="$tree" --quiet disable docker.service containerd.service
 systemctl --root="$tree" --quiet enable docker.socket
+# The guest agent (docs/agent.md), started right after the local filesystems.
+install_agent "$tree" "$here"
 # apparmor.service loads /etc/apparmor.d at boot, before sysinit.target:
 # ~3.5 s under TCG for profiles a sandbox does not need (lsb_release,
 # nvidia_modprobe). dockerd loads its own docker-default profile when it
@@ -269,10 +272,11 @@ jq -n \
 	--arg kernel "$KERNEL" \
 	--arg pkgs "$PACKAGES" \
 	--arg at "$(now_rfc3339)" \
+	--arg agent "$(sha256_of "$agent")" \
 	'{name: $name, kind: "image", distro: "debian-bookworm", arch: "x86_64",
 	  sha256: $sha, size: $size, disk_usage: $used, kernel: $kernel,
 	  source: "mmdebstrap bookworm minbase", packages: ($pkgs | split(",")),
-	  built_at: $at}' >"$tmp/manifest.json"
+	  built_at: $at, agent_sha256: $agent}' >"$tmp/manifest.json"
 
 publish_dir "$tmp" "$out"
 trap - EXIT

@@ -6,7 +6,9 @@
 #   images/qemu-boot.sh KERNELDIR ROOTFS WORKDISK [extra kernel args...]
 #
 # Environment:
-#   RUNDIR      where console.log and qmp.sock go (default: a new /tmp dir)
+#   RUNDIR      where console.log, qmp.sock and agent.sock go (default: a new /tmp dir)
+#               agent.sock: the guest agent's virtio-serial port, as the driver makes it
+#   QEMU_EXTRA  more QEMU arguments, split on spaces
 #   QEMU_ACCEL  tcg (default; KVM here is a PVM nested host, DESIGN §8)
 #   QEMU_SMP, QEMU_MEM   2 and 1024 by default
 # QEMU runs in the foreground; stdout shows nothing (the console is in
@@ -39,7 +41,7 @@ esac
 
 rundir=${RUNDIR:-$(mktemp -d /tmp/banger-qemu.XXXXXX)}
 mkdir -p "$rundir"
-rm -f "$rundir/qmp.sock"
+rm -f "$rundir/qmp.sock" "$rundir/agent.sock"
 : >"$rundir/console.log"
 
 cmdline="console=ttyS0 root=/dev/vda rw tsc_early_khz=$khz panic=-1"
@@ -64,6 +66,12 @@ set -- qemu-system-x86_64 \
 	-device virtio-blk-device,drive=work \
 	-chardev "file,id=con,path=$rundir/console.log" \
 	-serial chardev:con \
-	-qmp "unix:$rundir/qmp.sock,server=on,wait=off"
+	-qmp "unix:$rundir/qmp.sock,server=on,wait=off" \
+	-device virtio-serial-device \
+	-chardev "socket,id=agent,path=$rundir/agent.sock,server=on,wait=off" \
+	-device virtserialport,chardev=agent,name=banger.agent
+# Extra QEMU arguments (a NIC for a benchmark, for instance).
+# shellcheck disable=SC2086 # QEMU_EXTRA is split on purpose
+[ -n "${QEMU_EXTRA:-}" ] && set -- "$@" $QEMU_EXTRA
 log "exec: $*"
 exec "$@"

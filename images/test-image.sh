@@ -26,8 +26,9 @@ HOSTNAME_=banger
 case $# in 1 | 2) ;; *) die "usage: $PROG OUTDIR [KERNELDIR]" ;; esac
 out=$1
 kdir=${2:-}
-need mmdebstrap mkfs.ext4 systemctl jq sha256sum truncate tar
+need file mmdebstrap mkfs.ext4 systemctl jq sha256sum truncate tar
 sources=$(host_sources)
+agent=$(agent_bin)
 
 if [ -n "$kdir" ]; then
 	[ -f "$kdir/modules.tar.gz" ] || die "$kdir/modules.tar.gz missing (build the kernel bundle first)"
@@ -113,6 +114,8 @@ systemctl --root="$tree" --quiet mask \
 	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
 	e2scrub_all.timer e2scrub_reap.service fstrim.timer
 systemctl --root="$tree" --quiet enable systemd-networkd.service systemd-network-generator.service
+# The guest agent (docs/agent.md), started right after the local filesystems.
+install_agent "$tree" "$here"
 
 # Kernel modules from the bundle, for udev after switch_root (evdev and
 # button for the ACPI power button are also in the initramfs).
@@ -150,10 +153,11 @@ jq -n \
 	--arg kernel "$KERNEL" \
 	--arg pkgs "$PACKAGES" \
 	--arg at "$(now_rfc3339)" \
+	--arg agent "$(sha256_of "$agent")" \
 	'{name: $name, kind: "image", distro: "debian-bookworm", arch: "x86_64",
 	  sha256: $sha, size: $size, disk_usage: $used, kernel: $kernel,
 	  source: "mmdebstrap bookworm minbase", packages: ($pkgs | split(",")),
-	  built_at: $at}' >"$tmp/manifest.json"
+	  built_at: $at, agent_sha256: $agent}' >"$tmp/manifest.json"
 
 publish_dir "$tmp" "$out"
 trap - EXIT
