@@ -175,7 +175,10 @@ static int write_sparse(struct wfile *wf, const unsigned char *p, size_t len, ui
 			size_t n = HOLE_BLOCK - (size_t)(o % HOLE_BLOCK);
 			if (n > len - i)
 				n = len - i;
-			bool z = n == HOLE_BLOCK && is_zero(p + i, n);
+			/* Never-written bytes read as zeros (each offset is
+			 * written at most once), so any run of zeros may be
+			 * skipped: whole blocks become holes. */
+			bool z = is_zero(p + i, n);
 			if (first)
 				zero = z;
 			else if (z != zero)
@@ -381,6 +384,14 @@ static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry
 	if (!hl && type != AE_IFREG && type != AE_IFLNK)
 		return berr_set(err, EINVAL, "bundle archive entry '%s' is %s (refused)", path,
 				type_name(type));
+	char target[MANIFEST_MAX_PATH + 2];
+	if (hl) {
+		struct berr te = { 0 };
+		if (entry_path(hl, target, sizeof(target), &te) < 0)
+			return berr_set(err, EINVAL,
+					"bundle archive entry '%s' is a hard link to '%s', outside the bundle",
+					path, shown(b, hl));
+	}
 	f = manifest_find(x->m, path);
 	if (!f)
 		return berr_set(err, EINVAL, "bundle archive entry '%s' is not listed in manifest.json",
@@ -390,12 +401,6 @@ static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry
 		return berr_set(err, EINVAL, "bundle archive holds '%s' twice", path);
 	x->seen[idx] = true;
 	if (hl) {
-		char target[MANIFEST_MAX_PATH + 2];
-		struct berr te = { 0 };
-		if (entry_path(hl, target, sizeof(target), &te) < 0)
-			return berr_set(err, EINVAL,
-					"bundle archive entry '%s' is a hard link to '%s', outside the bundle",
-					path, shown(b, hl));
 		const struct bundle_file *t = manifest_find(x->m, target);
 		if (!t || t->symlink || !x->seen[t - x->m->files] || f->symlink ||
 		    strcmp(t->sha256, f->sha256) != 0 || t->size != f->size)
@@ -449,7 +454,11 @@ static int extract(struct xctx *x, const char *dir, struct berr *err)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open(a, x, NULL, src_read, NULL) != ARCHIVE_OK) {
-		r = archive_fail(x, a, err, "opening");
+		if (x->src_failed)
+			r = archive_fail(x, a, err, "opening");
+		else
+			r = berr_set(err, EBADMSG, "bundle archive is not a zstd-compressed tar: %s",
+				     archive_error_string(a) ? archive_error_string(a) : "unknown format");
 		goto out;
 	}
 	ar = archive_read_next_header(a, &e);

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "manifest.h"
 #include "util.h"
@@ -475,7 +476,10 @@ int cat_pubkey_load(const char *spec, void **ret_key, struct berr *err)
 
 	if (!spec || !*spec)
 		return berr_set(err, EINVAL, "catalog_pubkey is empty");
-	if (strchr(spec, '/') && !strstr(spec, "-----BEGIN")) {
+	/* A path names a file; base64 has '/' too, but only [A-Za-z0-9+/=]. */
+	bool b64 = strspn(spec, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+		   strlen(spec);
+	if (strchr(spec, '/') && !strstr(spec, "-----BEGIN") && (!b64 || access(spec, F_OK) == 0)) {
 		int r = read_file(spec, 64 * 1024, &text, NULL);
 		if (r < 0)
 			return berr_set(err, -r, "cannot read catalog public key %s: %s", spec,
