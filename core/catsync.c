@@ -139,14 +139,15 @@ static void refresh_end(struct source *src, const struct berr *err, bool changed
 	free(src->body);
 	free(src->new_etag);
 	src->body = src->new_etag = NULL;
+	/* Tell the caller before a waiter can see the refresh ended. */
+	if (changed && s->cfg.changed)
+		s->cfg.changed(s->cfg.opaque);
 	pthread_mutex_lock(&s->lock);
 	src->refreshing = false;
 	src->failed = err != NULL;
 	snprintf(src->err, sizeof(src->err), "%s", err ? err->msg : "");
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (changed && s->cfg.changed)
-		s->cfg.changed(s->cfg.opaque);
 }
 
 static void on_sig(void *opaque, struct pull_fetch_result *res)

@@ -350,12 +350,16 @@ static void xfer_stop(struct pull_engine *e, struct job *j)
 	j->xfer_running = false;
 }
 
+static void part_remove(struct job *j);
+
 /* Unlink j, remember how it ended, tell the waiters.  engine */
 static void job_finish(struct pull_engine *e, struct job *j, int result, const struct berr *err)
 {
 	struct hist *h;
 
 	xfer_stop(e, j);
+	if (result < 0 && !j->local && j->part_fd >= 0 && j->have == 0)
+		part_remove(j); /* an empty partial file is no use to anyone */
 	pthread_mutex_lock(&e->lock);
 	for (struct job **pp = &e->jobs; *pp; pp = &(*pp)->next) {
 		if (*pp == j) {
