@@ -174,9 +174,7 @@ char *cat_url_resolve(const char *base, const char *ref, struct berr *err)
 		out = xasprintf("%.*s/%s", (int)end, base, ref);
 	else
 		out = xasprintf("%.*s%s", (int)slash, base, ref);
-	if (strlen(out) > CAT_URL_MAX) {
-		berr_set(err, EINVAL, "URL '%s' is longer than %u bytes", shown(b, out),
-			 CAT_URL_MAX);
+	if (cat_url_check(out, err) < 0) {
 		free(out);
 		return NULL;
 	}
@@ -479,7 +477,7 @@ int cat_pubkey_load(const char *spec, void **ret_key, struct berr *err)
 	/* A path names a file; base64 has '/' too, but only [A-Za-z0-9+/=]. */
 	bool b64 = strspn(spec, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
 		   strlen(spec);
-	if (strchr(spec, '/') && !strstr(spec, "-----BEGIN") && (!b64 || access(spec, F_OK) == 0)) {
+	if (!strstr(spec, "-----BEGIN") && (access(spec, F_OK) == 0 || (strchr(spec, '/') && !b64))) {
 		int r = read_file(spec, 64 * 1024, &text, NULL);
 		if (r < 0)
 			return berr_set(err, -r, "cannot read catalog public key %s: %s", spec,

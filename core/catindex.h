@@ -64,7 +64,7 @@ const struct cat_entry *cat_index_find(const struct cat_index *ix, const char *k
 void cat_entry_copy(struct cat_entry *dst, const struct cat_entry *src);
 void cat_entry_clear(struct cat_entry *e);
 
-/* Load an Ed25519 public key: a file path (anything with a '/'), PEM text,
+/* Load an Ed25519 public key: a file (an existing path, or one with a /), PEM text,
  * or the base64 line of a PEM public key ("MCowBQYDK2VwAyEA...").  The
  * result is an EVP_PKEY *, freed with cat_pubkey_free. */
 int cat_pubkey_load(const char *spec, void **ret_key, struct berr *err);

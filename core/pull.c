@@ -611,10 +611,6 @@ static void xfer_start(struct pull_engine *e, struct job *j)
 	have = j->have;
 	j->state = PULL_RUNNING;
 	pthread_mutex_unlock(&e->lock);
-	if (have > 0 && !j->etag[0] && !j->last_modified[0]) {
-		part_reset(e, j); /* nothing to make If-Range safe with */
-		have = 0;
-	}
 	j->retry_at = 0;
 	j->verdict = V_NONE;
 	j->status = 0;
@@ -649,9 +645,16 @@ static void xfer_start(struct pull_engine *e, struct job *j)
 	if (have > 0) {
 		snprintf(range, sizeof(range), "%llu-", (unsigned long long)have);
 		curl_easy_setopt(j->easy, CURLOPT_RANGE, range);
-		snprintf(hdr, sizeof(hdr), "If-Range: %s", j->etag[0] ? j->etag : j->last_modified);
-		j->hdrs = curl_slist_append(NULL, hdr);
-		curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+		/* Without a validator of this URL's server (the bytes came from
+		 * another mirror, or it gives none) the range is asked for
+		 * plainly: the bundle's sha256 catches a mismatch, and the pull
+		 * then starts over from zero once (job_unpacked). */
+		if (j->etag[0] || j->last_modified[0]) {
+			snprintf(hdr, sizeof(hdr), "If-Range: %s",
+				 j->etag[0] ? j->etag : j->last_modified);
+			j->hdrs = curl_slist_append(NULL, hdr);
+			curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+		}
 	}
 	curl_multi_add_handle(e->multi, j->easy);
 	j->xfer_running = true;

@@ -11,7 +11,10 @@
  * Downloads go to a content-addressed cache, CACHE/blobs/sha256/HEX.part
  * (HEX.part.meta holds the URL and the validator).  A later pull of the
  * same bundle resumes it with Range + If-Range: 206 appends, 200 restarts
- * from zero (the resource changed), 416 discards the partial file.  The
+ * from zero (the resource changed), 416 discards the partial file.  When
+ * the partial file came from another URL (a mirror) or the server gives no
+ * ETag or Last-Modified, Range goes alone: the bytes are pinned by the
+ * bundle's sha256, and a mismatch makes the pull start over once.  The
  * unpacking thread reads the partial file from its first byte, so what was
  * there before is hashed again before anything is appended.  The bundle's
  * sha256 and size (from the signed index) are checked on the stream, every

@@ -372,6 +372,46 @@ static void test_resume_416(void **state)
 	pull_engine_free(e);
 }
 
+/* A partial file from another URL (a mirror) is resumed with a plain
+ * Range; when those kept bytes were wrong, the pull starts over once. */
+static void test_resume_mirror(void **state)
+{
+	(void)state;
+	struct pull_engine *e = engine(1);
+	struct waiter w;
+	_cleanup_free_ char *dest = dest_path();
+	waiter_init(&w);
+	mkdir_p(p("%s/images", dir), 0700);
+	unsigned char *bad = xmalloc(arch_len);
+	memcpy(bad, arch, arch_len);
+	bad[arch_len / 10] ^= 0x55;
+	struct httpd_doc *da = httpd_add(&srv, "/a/img.tar.zst", bad, arch_len, "\"a\"");
+	httpd_add(&srv, "/b/img.tar.zst", arch, arch_len, "\"b\"");
+	int cut = (int)(arch_len / 2);
+	da->cut_after[0] = cut;
+	char *ua = xasprintf("http://127.0.0.1:%d/a/img.tar.zst", srv.port);
+	char *ub = xasprintf("http://127.0.0.1:%d/b/img.tar.zst", srv.port);
+	assert_int_equal(pull(e, ua, arch_sha, arch_len, dest, &w), 0);
+	assert_true(wait_done(&w, 1) < 0);
+	assert_int_equal(part_size(), cut);
+	assert_int_equal(pull(e, ub, arch_sha, arch_len, dest, &w), 0);
+	assert_int_equal(wait_done(&w, 2), 0);
+	check_dest(dest);
+	no_leftovers(true);
+	assert_true(srv.nlog >= 2);
+	assert_string_equal(srv.log[1].path, "/b/img.tar.zst");
+	assert_int_equal(srv.log[1].from, cut);
+	assert_string_equal(srv.log[1].if_range, "");
+	/* the resumed bytes did not add up: from zero, once */
+	assert_string_equal(srv.log[srv.nlog - 1].path, "/b/img.tar.zst");
+	assert_int_equal(srv.log[srv.nlog - 1].from, -1);
+	assert_int_equal(srv.log[srv.nlog - 1].sent, arch_len);
+	free(ua);
+	free(ub);
+	free(bad);
+	pull_engine_free(e);
+}
+
 /* Wrong sha256, wrong size, wrong bytes, too many bytes, 404, 500: each
  * fails with its sentence, nothing is published, no partial bundle. */
 static void test_bad_servers(void **state)
@@ -653,6 +693,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resume_retry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_416, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resume_mirror, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_servers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catsync, setup, teardown),
