@@ -34,14 +34,16 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c helper/resolved.c
 CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
-CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c core/catsync.c
+CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
+             core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
 HELPER_SRCS += helper/jail.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CATALOG_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c core/bundle.c \
-                core/pull.c core/catsync.c core/publish.c tools/catalog.c
+                core/pull.c core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c \
+                core/publish.c tools/catalog.c
 CATALOG_OBJS := $(CATALOG_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -72,7 +74,8 @@ test_resolved_SRCS := $(test_helper_SRCS)
 
 UNIT_TESTS += test_catindex test_manifest test_bundle test_pull
 CATALOG_LIB_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c \
-                    core/bundle.c core/pull.c core/catsync.c core/publish.c
+                    core/bundle.c core/pull.c core/pull_http.c core/pull_unpack.c \
+                    core/pull_fetch.c core/catsync.c core/publish.c
 test_catindex_SRCS := $(CATALOG_LIB_SRCS)
 test_manifest_SRCS := $(CATALOG_LIB_SRCS)
 test_bundle_SRCS   := $(CATALOG_LIB_SRCS)

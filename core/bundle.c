@@ -29,19 +29,6 @@ struct xctx {
 	bool *seen;                   /* per manifest file */
 };
 
-static const char *shown(char buf[80], const char *s)
-{
-	size_t i;
-	for (i = 0; s[i] && i < 64; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	buf[i] = '\0';
-	if (s[i])
-		memcpy(buf + i, "...", 4);
-	return buf;
-}
-
 static la_ssize_t src_read(struct archive *a, void *opaque, const void **buf)
 {
 	struct xctx *x = opaque;
@@ -75,7 +62,7 @@ static int archive_fail(struct xctx *x, struct archive *a, struct berr *err, con
  * and a trailing '/' (directories) are dropped. */
 static int entry_path(const char *raw, char *out, size_t len, struct berr *err)
 {
-	char b[80];
+	char b[SHOWN_MAX];
 	if (!raw)
 		return berr_set(err, EINVAL, "bundle archive has an entry without a name");
 	if (strncmp(raw, "./", 2) == 0 && raw[2])
@@ -83,7 +70,7 @@ static int entry_path(const char *raw, char *out, size_t len, struct berr *err)
 	size_t n = strlen(raw);
 	if (n >= len)
 		return berr_set(err, EINVAL, "bundle archive entry '%s' has a name too long",
-				shown(b, raw));
+				shown_str(b, raw));
 	memcpy(out, raw, n + 1);
 	if (n > 1 && out[n - 1] == '/')
 		out[n - 1] = '\0';
@@ -285,14 +272,14 @@ static int read_manifest(struct xctx *x, struct archive *a, struct archive_entry
 			 struct berr *err)
 {
 	const char *raw = archive_entry_pathname(e);
-	char b[80];
+	char b[SHOWN_MAX];
 	int r;
 
 	if (raw && strncmp(raw, "./", 2) == 0)
 		raw += 2;
 	if (!raw || strcmp(raw, MANIFEST_NAME) != 0)
 		return berr_set(err, EINVAL, "bundle archive starts with '%s', not manifest.json",
-				raw ? shown(b, raw) : "(no name)");
+				raw ? shown_str(b, raw) : "(no name)");
 	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
 		return berr_set(err, EINVAL, "bundle archive's manifest.json is not a regular file");
 	if (!archive_entry_size_is_set(e) || archive_entry_size(e) > (la_int64_t)MANIFEST_MAX_BYTES)
@@ -359,7 +346,7 @@ static const char *type_name(mode_t t)
 static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry *e,
 			 struct berr *err)
 {
-	char path[MANIFEST_MAX_PATH + 2], b[80];
+	char path[MANIFEST_MAX_PATH + 2], b[SHOWN_MAX];
 	const char *hl = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
 	const struct bundle_file *f;
@@ -390,7 +377,7 @@ static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry
 		if (entry_path(hl, target, sizeof(target), &te) < 0)
 			return berr_set(err, EINVAL,
 					"bundle archive entry '%s' is a hard link to '%s', outside the bundle",
-					path, shown(b, hl));
+					path, shown_str(b, hl));
 	}
 	f = manifest_find(x->m, path);
 	if (!f)
@@ -406,7 +393,7 @@ static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry
 		    strcmp(t->sha256, f->sha256) != 0 || t->size != f->size)
 			return berr_set(err, EINVAL,
 					"bundle archive entry '%s' is a hard link to '%s', which is not an extracted file with the same sum",
-					path, shown(b, hl));
+					path, shown_str(b, hl));
 		_cleanup_close_ int sfd = -1, dfd = -1;
 		const char *sb, *db;
 		if ((r = open_parent(x->dfd, target, false, &sfd, &sb, err)) < 0 ||
@@ -421,7 +408,7 @@ static int extract_entry(struct xctx *x, struct archive *a, struct archive_entry
 		if (!f->symlink || !t || strcmp(t, f->symlink) != 0)
 			return berr_set(err, EINVAL,
 					"bundle archive entry '%s' is a symlink to '%s', which manifest.json does not list",
-					path, t ? shown(b, t) : "");
+					path, t ? shown_str(b, t) : "");
 		_cleanup_close_ int pfd = -1;
 		const char *base;
 		if ((r = open_parent(x->dfd, path, true, &pfd, &base, err)) < 0)

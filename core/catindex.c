@@ -21,20 +21,6 @@
 #define VERSION_MAX 64u
 #define ARCH_MAX 16u
 
-/* Show at most 64 bytes of an untrusted string, control bytes as '?'. */
-static const char *shown(char buf[80], const char *s)
-{
-	size_t i;
-	for (i = 0; s[i] && i < 64; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	buf[i] = '\0';
-	if (s[i])
-		memcpy(buf + i, "...", 4);
-	return buf;
-}
-
 /* ---- URLs ---------------------------------------------------------- */
 
 static size_t scheme_len(const char *url)
@@ -61,28 +47,28 @@ static bool printable(const char *s)
 
 int cat_url_check(const char *url, struct berr *err)
 {
-	char b[80];
+	char b[SHOWN_MAX];
 	size_t n = strlen(url), sl = scheme_len(url);
 
 	if (n > CAT_URL_MAX)
-		return berr_set(err, EINVAL, "URL '%s' is longer than %u bytes", shown(b, url),
+		return berr_set(err, EINVAL, "URL '%s' is longer than %u bytes", shown_str(b, url),
 				CAT_URL_MAX);
 	if (!sl)
 		return berr_set(err, EINVAL, "URL '%s' is not an http, https or file URL",
-				shown(b, url));
+				shown_str(b, url));
 	if (!printable(url))
 		return berr_set(err, EINVAL, "URL '%s' contains a space or a control character",
-				shown(b, url));
+				shown_str(b, url));
 	if (cat_url_is_file(url)) {
 		_cleanup_free_ char *p = cat_url_file_path(url);
 		if (!p)
 			return berr_set(err, EINVAL,
 					"file URL '%s' must be file:///PATH or file://localhost/PATH",
-					shown(b, url));
+					shown_str(b, url));
 		return 0;
 	}
 	if (url[sl] == '\0' || url[sl] == '/' || url[sl] == '?' || url[sl] == '#')
-		return berr_set(err, EINVAL, "URL '%s' has no host", shown(b, url));
+		return berr_set(err, EINVAL, "URL '%s' has no host", shown_str(b, url));
 	return 0;
 }
 
@@ -135,21 +121,21 @@ char *cat_url_file_path(const char *url)
 
 char *cat_url_resolve(const char *base, const char *ref, struct berr *err)
 {
-	char b[80];
+	char b[SHOWN_MAX];
 
 	if (strstr(ref, "://")) {
 		if (cat_url_check(ref, err) < 0)
 			return NULL;
 		if (cat_url_is_file(ref) && !cat_url_is_file(base)) {
 			berr_set(err, EINVAL, "URL '%s' is a file URL in an index that is not",
-				 shown(b, ref));
+				 shown_str(b, ref));
 			return NULL;
 		}
 		return xstrdup(ref);
 	}
 	if (!*ref || ref[0] == '/' || !printable(ref) || strpbrk(ref, "?#\\:")) {
 		berr_set(err, EINVAL,
-			 "URL '%s' is neither absolute nor a plain relative path", shown(b, ref));
+			 "URL '%s' is neither absolute nor a plain relative path", shown_str(b, ref));
 		return NULL;
 	}
 	for (const char *c = ref; *c;) {
@@ -157,7 +143,7 @@ char *cat_url_resolve(const char *base, const char *ref, struct berr *err)
 		size_t len = e ? (size_t)(e - c) : strlen(c);
 		if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && !strncmp(c, "..", 2))) {
 			berr_set(err, EINVAL, "relative URL '%s' has an empty, '.' or '..' segment",
-				 shown(b, ref));
+				 shown_str(b, ref));
 			return NULL;
 		}
 		if (!e)
@@ -315,7 +301,7 @@ static int parse_entry(json_t *o, size_t i, const char *index_url, struct cat_en
 	struct ectx cx = { i, err };
 	const char *key, *name, *kind, *version, *arch, *desc, *url, *sha, *kernel;
 	json_t *v;
-	char b[80];
+	char b[SHOWN_MAX];
 	struct berr ne = { 0 };
 	int r;
 
@@ -326,7 +312,7 @@ static int parse_entry(json_t *o, size_t i, const char *index_url, struct cat_en
 		for (k = 0; k < ARRAY_SIZE(keys) && strcmp(key, keys[k]); k++)
 			;
 		if (k == ARRAY_SIZE(keys))
-			return eerr(&cx, "unknown key '%s'", shown(b, key));
+			return eerr(&cx, "unknown key '%s'", shown_str(b, key));
 	}
 	if ((r = want_str(&cx, o, "name", true, 63, &name)) < 0 ||
 	    (r = want_str(&cx, o, "kind", true, 16, &kind)) < 0 ||
@@ -340,12 +326,12 @@ static int parse_entry(json_t *o, size_t i, const char *index_url, struct cat_en
 	if (bundle_name_check(name, &ne) < 0)
 		return eerr(&cx, "%s", ne.msg);
 	if (strcmp(kind, "image") && strcmp(kind, "kernel"))
-		return eerr(&cx, "kind must be image or kernel, not '%s'", shown(b, kind));
+		return eerr(&cx, "kind must be image or kernel, not '%s'", shown_str(b, kind));
 	if (!charset(version, "._-+~:", true))
 		return eerr(&cx, "version '%s' may only use A-Z a-z 0-9 . _ - + ~ :",
-			    shown(b, version));
+			    shown_str(b, version));
 	if (!charset(arch, "_", false))
-		return eerr(&cx, "arch '%s' may only use a-z 0-9 _", shown(b, arch));
+		return eerr(&cx, "arch '%s' may only use a-z 0-9 _", shown_str(b, arch));
 	if (!sha256_hex_valid(sha))
 		return eerr(&cx, "sha256 must be 64 lowercase hex digits");
 	if (kernel && strcmp(kind, "image"))
@@ -379,7 +365,7 @@ int cat_index_parse(const char *text, size_t len, const char *index_url,
 	json_t *doc, *v, *entries;
 	const char *key;
 	struct cat_index *ix = NULL;
-	char b[80];
+	char b[SHOWN_MAX];
 	int r;
 
 	if ((r = cat_url_check(index_url, err)) < 0)
@@ -398,7 +384,7 @@ int cat_index_parse(const char *text, size_t len, const char *index_url,
 	json_object_foreach(doc, key, v) {
 		if (strcmp(key, "format_version") && strcmp(key, "generated_at") &&
 		    strcmp(key, "entries")) {
-			r = berr_set(err, EINVAL, "catalog index has unknown key '%s'", shown(b, key));
+			r = berr_set(err, EINVAL, "catalog index has unknown key '%s'", shown_str(b, key));
 			goto out;
 		}
 	}
@@ -542,22 +528,22 @@ int cat_index_trust(const char *index_url, const void *doc, size_t len, const vo
 {
 	bool may_skip = insecure && cat_url_is_file(index_url);
 	struct berr se = { 0 };
-	char b[80];
+	char b[SHOWN_MAX];
 
 	*ret_verified = false;
 	if (!key && !may_skip)
 		return berr_set(err, EPERM,
 				"catalog index %s cannot be trusted: no catalog_pubkey is configured",
-				shown(b, index_url));
+				shown_str(b, index_url));
 	if (!sig && !may_skip)
 		return berr_set(err, EPERM, "catalog index %s is unsigned (no %s.sig)",
-				shown(b, index_url), shown(b, index_url));
+				shown_str(b, index_url), shown_str(b, index_url));
 	if (sig && key && cat_sig_verify(doc, len, sig, siglen, key, &se) == 0) {
 		*ret_verified = true;
 		return 0;
 	}
 	if (may_skip)
 		return 0;
-	return berr_set(err, EPERM, "catalog index %s is badly signed: %s", shown(b, index_url),
+	return berr_set(err, EPERM, "catalog index %s is badly signed: %s", shown_str(b, index_url),
 			se.msg);
 }

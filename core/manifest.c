@@ -48,53 +48,39 @@ static bool path_char_ok(char c)
 	       strchr("._-+,=@~:", c) != NULL;
 }
 
-/* Show at most 64 bytes of an untrusted string, control bytes as '?'. */
-static const char *shown(char buf[80], const char *s)
-{
-	size_t i;
-	for (i = 0; s[i] && i < 64; i++) {
-		unsigned char c = (unsigned char)s[i];
-		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
-	}
-	buf[i] = '\0';
-	if (s[i])
-		memcpy(buf + i, "...", 4);
-	return buf;
-}
-
 int manifest_path_check(const char *path, struct berr *err)
 {
-	char b[80];
+	char b[SHOWN_MAX];
 	size_t n = strlen(path), depth = 0;
 
 	if (n == 0)
 		return berr_set(err, EINVAL, "an empty path");
 	if (n > MANIFEST_MAX_PATH)
-		return berr_set(err, EINVAL, "path '%s' is longer than %u bytes", shown(b, path),
+		return berr_set(err, EINVAL, "path '%s' is longer than %u bytes", shown_str(b, path),
 				MANIFEST_MAX_PATH);
 	if (path[0] == '/')
-		return berr_set(err, EINVAL, "path '%s' is absolute", shown(b, path));
+		return berr_set(err, EINVAL, "path '%s' is absolute", shown_str(b, path));
 	for (const char *c = path; *c;) {
 		const char *e = strchr(c, '/');
 		size_t len = e ? (size_t)(e - c) : strlen(c);
 		if (len == 0)
 			return berr_set(err, EINVAL, "path '%s' has an empty component",
-					shown(b, path));
+					shown_str(b, path));
 		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
-			return berr_set(err, EINVAL, "path '%s' contains '%.*s'", shown(b, path),
+			return berr_set(err, EINVAL, "path '%s' contains '%.*s'", shown_str(b, path),
 					(int)len, c);
 		for (size_t i = 0; i < len; i++)
 			if (!path_char_ok(c[i]))
 				return berr_set(err, EINVAL,
 						"path '%s' contains a character outside A-Z a-z 0-9 . _ - + , = @ ~ :",
-						shown(b, path));
+						shown_str(b, path));
 		if (++depth > MANIFEST_MAX_DEPTH)
 			return berr_set(err, EINVAL, "path '%s' is deeper than %u components",
-					shown(b, path), MANIFEST_MAX_DEPTH);
+					shown_str(b, path), MANIFEST_MAX_DEPTH);
 		if (!e)
 			break;
 		if (e[1] == '\0')
-			return berr_set(err, EINVAL, "path '%s' ends with '/'", shown(b, path));
+			return berr_set(err, EINVAL, "path '%s' ends with '/'", shown_str(b, path));
 		c = e + 1;
 	}
 	if (strcmp(path, MANIFEST_NAME) == 0)
@@ -183,7 +169,7 @@ static int parse_files(struct bundle_manifest *m, json_t *files, struct berr *er
 {
 	size_t cap = 0, i;
 	json_t *f;
-	char b[80];
+	char b[SHOWN_MAX];
 
 	if (!json_is_array(files))
 		return berr_set(err, EINVAL, "manifest.json: files must be an array");
@@ -199,7 +185,7 @@ static int parse_files(struct bundle_manifest *m, json_t *files, struct berr *er
 			if (strcmp(key, "path") && strcmp(key, "size") && strcmp(key, "sha256") &&
 			    strcmp(key, "symlink"))
 				return berr_set(err, EINVAL, "manifest.json: files[%zu] has unknown key '%s'",
-						i, shown(b, key));
+						i, shown_str(b, key));
 		}
 		const char *path = json_string_value(json_object_get(f, "path"));
 		if (!path)
@@ -319,7 +305,7 @@ int manifest_parse(const char *text, size_t len, unsigned flags,
 	json_error_t jerr;
 	json_t *doc = NULL;
 	struct bundle_manifest *m = NULL;
-	char b[80];
+	char b[SHOWN_MAX];
 	int r;
 
 	if (len > MANIFEST_MAX_BYTES)
@@ -345,7 +331,7 @@ int manifest_parse(const char *text, size_t len, unsigned flags,
 	}
 	if (!bundle_main_file(kind)) {
 		r = berr_set(err, EINVAL, "manifest.json: kind must be image or kernel, not '%s'",
-			     shown(b, kind));
+			     shown_str(b, kind));
 		goto out;
 	}
 	m = xcalloc(1, sizeof(*m));

@@ -363,7 +363,7 @@ static void test_resume_416(void **state)
 	pull_engine_free(e);
 	e = engine(2);
 	assert_int_equal(pull(e, url, arch_sha, arch_len, dest, &w), 0);
-	assert_int_equal(wait_done(&w, 2), 0);
+	if (wait_done(&w, 2) != 0) fail_msg("%s", w.err.msg);
 	check_dest(dest);
 	assert_int_equal(srv.nlog, 3);
 	assert_int_equal(srv.log[1].status, 416);
