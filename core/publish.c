@@ -523,13 +523,29 @@ static int publish_one(const struct publish_opts *o, const char *dir, json_t *en
 	json_decref(doc);
 	if ((r = mkdir_p(sub, 0755)) < 0)
 		return berr_set(err, -r, "cannot create %s: %s", sub, strerror(-r));
+	/* The same version already published, its archive intact: keep it. */
+	size_t i;
+	json_t *old;
+	json_array_foreach(entries, i, old) {
+		struct stat st;
+		char have[SHA256_HEX_LEN + 1];
+		if (strcmp(jstr(old, "kind") ?: "", kind) || strcmp(jstr(old, "name") ?: "", name) ||
+		    strcmp(jstr(old, "arch") ?: "", arch) || strcmp(jstr(old, "url") ?: "", rel) ||
+		    stat(out, &st) < 0 ||
+		    (json_int_t)st.st_size != json_integer_value(json_object_get(old, "size")))
+			continue;
+		_cleanup_close_ int fd = open(out, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && sha256_fd(fd, have, NULL, err) == 0 &&
+		    strcmp(have, jstr(old, "sha256") ?: "") == 0) {
+			plog(o, "%s %s (%s) is published already: %s", kind, name, version, rel);
+			return 0;
+		}
+	}
 	plog(o, "packing %s %s (%s) from %s", kind, name, version, dir);
 	if ((r = bundle_pack(dir, out, o->level, o->threads, sha, &size, &m, err)) < 0)
 		return r;
 	json_t *e = make_entry(m, version, arch, rel, sha, size);
 	manifest_free(m);
-	size_t i;
-	json_t *old;
 	json_array_foreach(entries, i, old) {
 		if (same_entry(old, e)) {
 			json_array_remove(entries, i);
@@ -603,7 +619,11 @@ int catalog_publish(const struct publish_opts *o, struct berr *err)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	json_t *doc = json_pack("{s:i, s:s, s:O}", "format_version", CAT_FORMAT_VERSION,
 				"generated_at", when, "entries", entries);
-	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	{
+		char *dumped = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		text = dumped ? xasprintf("%s\n", dumped) : NULL;
+		free(dumped);
+	}
 	json_decref(doc);
 	if (!text) {
 		r = berr_set(err, ENOMEM, "out of memory");

@@ -412,6 +412,12 @@ static void test_publish(void **state)
 	struct bundle_limits lim = { .kind = "image", .name = "img", .max_unpacked = e->unpacked_size,
 				     .no_sync = true };
 	assert_int_equal(bundle_extract_file(path, p("%s/x", dir), &lim, NULL, &err), 0);
+	/* publishing the same versions again keeps the archives as they are */
+	struct stat again;
+	assert_int_equal(catalog_publish(&o, &err), 0);
+	assert_int_equal(stat(path, &again), 0);
+	assert_int_equal(again.st_ino, st.st_ino);
+	assert_int_equal(again.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
 	free(path);
 	cat_index_free(ix);
 	free(text);
