@@ -517,10 +517,24 @@ static void *engine_main(void *arg)
 	return NULL;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_OK;
+
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int pull_engine_new(const struct pull_config *c, struct pull_engine **ret, struct berr *err)
 {
 	struct pull_engine *e;
 	int r;
+
+	/* Thread-safe in libcurl >= 7.84 (bookworm has 7.88). */
+	pthread_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return berr_set(err, EIO, "cannot initialise libcurl: %s",
+				curl_easy_strerror(curl_init_rc));
 
 	if (!c->cache_dir || c->cache_dir[0] != '/')
 		return berr_set(err, EINVAL, "pull engine: the cache directory must be absolute");

@@ -50,8 +50,8 @@ struct pull_config {
 
 struct pull_engine;
 
-/* Start the engine thread.  libcurl must have been initialised
- * (curl_global_init) by the program, before any thread exists. */
+/* Start the engine thread (and initialise libcurl once: curl_global_init
+ * is thread-safe in libcurl >= 7.84). */
 int pull_engine_new(const struct pull_config *c, struct pull_engine **ret, struct berr *err);
 /* Cancel every pull and fetch (their callbacks run with -ECANCELED), stop
  * the threads, free.  NULL-safe; returns NULL. */
