@@ -396,6 +396,8 @@ static void service_jobs(struct pull_engine *e, int64_t now, long *timeout)
 	j = e->jobs;
 	pthread_mutex_unlock(&e->lock);
 	for (; j; j = next) {
+		if (*timeout > SAMPLE_MS)
+			*timeout = SAMPLE_MS; /* a job runs: sample its rate */
 		pthread_mutex_lock(&e->lock);
 		next = j->next;
 		bool cancel = j->cancel_req, xdone = j->xdone, failed = j->dl_failed,
@@ -434,8 +436,6 @@ static void service_jobs(struct pull_engine *e, int64_t now, long *timeout)
 			pthread_cond_broadcast(&e->cond);
 			pthread_mutex_unlock(&e->lock);
 		}
-		if (*timeout > SAMPLE_MS)
-			*timeout = SAMPLE_MS;
 	}
 }
 
@@ -494,7 +494,9 @@ static void *engine_main(void *arg)
 			nf = f->next;
 			pull_fetch_begin(e, f);
 		}
-		long timeout = 1000;
+		/* Idle, the thread sleeps until woken (curl_multi_poll also
+		 * honours curl's own timers); with jobs, it samples their rate. */
+		long timeout = 3600L * 1000;
 		service_jobs(e, mono_ms(), &timeout);
 		int running = 0;
 		curl_multi_perform(e->multi, &running);

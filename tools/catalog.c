@@ -306,8 +306,10 @@ static int cmd_pull(int argc, char **argv)
 	if (optind != argc - 3)
 		return usage("pull takes KIND NAME DEST");
 	const char *kind = argv[optind], *name = argv[optind + 1], *dest = argv[optind + 2];
-	_cleanup_free_ char *adest = dest[0] == '/' ? xstrdup(dest)
-		: xasprintf("%s/%s", getcwd((char[4096]){ 0 }, 4096), dest);
+	char cwd[4096];
+	if (dest[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return usage("cannot resolve a relative DEST");
+	_cleanup_free_ char *adest = dest[0] == '/' ? xstrdup(dest) : xasprintf("%s/%s", cwd, dest);
 
 	/* Signals go to this thread only, through sigtimedwait. */
 	sigemptyset(&set);
@@ -355,8 +357,8 @@ static int cmd_pull(int argc, char **argv)
 	if (tty)
 		fputc('\n', stderr);
 	struct pull_progress p;
-	if (pull_get_progress(s.e, e.sha256, &p) == 0)
-		fprintf(stderr, "%s %s after %d attempt(s)\n", name, pull_state_name(p.state),
+	if (pull_get_progress(s.e, e.sha256, &p) == 0 && p.attempts > 1)
+		fprintf(stderr, "%s %s after %d attempts\n", name, pull_state_name(p.state),
 			p.attempts);
 	cat_entry_clear(&e);
 	session_close(&s);
