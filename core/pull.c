@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "catindex.h"
@@ -481,6 +483,10 @@ static void engine_shutdown(struct pull_engine *e)
 static void *engine_main(void *arg)
 {
 	struct pull_engine *e = arg;
+
+	/* Per thread on Linux; the threads this one starts inherit it. */
+	if (e->cfg.nice > 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), e->cfg.nice);
 
 	for (;;) {
 		pthread_mutex_lock(&e->lock);

@@ -45,6 +45,10 @@ struct pull_config {
 	int max_attempts;        /* per pull, counting attempts that made no progress; 0 = 6 */
 	long backoff_ms;         /* first retry delay, doubled each time, at most 30 s; 0 = 500 */
 	bool keep_blobs;         /* keep the verified .tar.zst as CACHE/blobs/sha256/HEX */
+	int nice;                /* niceness of the engine's threads (the unpacking and
+				    hashing threads inherit it): 10 in a daemon, so its
+				    own threads keep their latency while a pull saturates
+				    the CPUs; 0 = unchanged */
 	bool no_sync;            /* no fsync (tests) */
 };
 

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "bundle.h"
 #include "catsync.h"
@@ -542,6 +544,33 @@ static void test_cancel_and_share(void **state)
 	pull_engine_free(e);
 }
 
+/* The engine's threads run at the configured niceness. */
+static int seen_nice = -100;
+static void on_fetch_nice(void *opaque, struct pull_fetch_result *res)
+{
+	struct waiter *w = opaque;
+	seen_nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+	on_done(w, NULL, res->status == 200 ? 0 : -EIO, &res->err);
+}
+
+static void test_nice(void **state)
+{
+	(void)state;
+	struct pull_engine *e = NULL;
+	struct berr err = { 0 };
+	struct waiter w;
+	struct pull_config c = { .cache_dir = p("%s/cache", dir), .nice = 7, .no_sync = true };
+	waiter_init(&w);
+	assert_int_equal(pull_engine_new(&c, &e, &err), 0);
+	assert_int_equal(pull_fetch(e, p("file://%s/img.tar.zst", dir), NULL, 8u << 20, on_fetch_nice,
+				    &w, &err),
+			 0);
+	assert_int_equal(wait_done(&w, 1), 0);
+	assert_int_equal(seen_nice, 7);
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid)), 0); /* not the caller */
+	pull_engine_free(e);
+}
+
 /* ---- catalogs ------------------------------------------------------ */
 
 static int changes;
@@ -696,6 +725,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resume_mirror, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_servers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catsync, setup, teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
