@@ -13,6 +13,7 @@ CC         ?= gcc
 BUILD      ?= build
 PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto libssh libcurl \
               libnl-3.0 libnl-route-3.0 libnftables libsystemd mount
+PKGS       += libarchive
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
@@ -36,6 +37,8 @@ CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
 CORE_SRCS += core/workspace.c core/filesync.c
+CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
+             core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
@@ -45,6 +48,10 @@ HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
 HELPER_SRCS += helper/jail.c helper/fusemount.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
+CATALOG_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c core/bundle.c \
+                core/pull.c core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c \
+                core/publish.c tools/catalog.c
+CATALOG_OBJS := $(CATALOG_SRCS:%.c=$(BUILD)/obj/%.o)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 FS_OBJS   := $(FS_SRCS:%.c=$(BUILD)/obj/%.o)
 
@@ -80,6 +87,15 @@ UNIT_TESTS += test_resolved
 test_resolved_SRCS := $(test_helper_SRCS)
 UNIT_TESTS += test_hostarch
 test_hostarch_SRCS := core/hostarch.c
+
+UNIT_TESTS += test_catindex test_manifest test_bundle test_pull
+CATALOG_LIB_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c \
+                    core/bundle.c core/pull.c core/pull_http.c core/pull_unpack.c \
+                    core/pull_fetch.c core/catsync.c core/publish.c
+test_catindex_SRCS := $(CATALOG_LIB_SRCS)
+test_manifest_SRCS := $(CATALOG_LIB_SRCS)
+test_bundle_SRCS   := $(CATALOG_LIB_SRCS)
+test_pull_SRCS     := $(CATALOG_LIB_SRCS)
 
 FUZZERS := fuzz_toml fuzz_ctl fuzz_fc_api fuzz_knownhosts fuzz_helper_proto
 fuzz_toml_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
@@ -135,9 +151,14 @@ unit: $(BUILD)/tests/agent_cli
 $(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
 	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
 unit: $(BUILD)/tests/agent_vsock_probe
+FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
+fuzz_catindex_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c
+fuzz_manifest_SRCS := core/err.c core/util.c core/digest.c core/manifest.c
+fuzz_bundle_SRCS   := core/err.c core/util.c core/digest.c core/manifest.c core/bundle.c
 
-.PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers
+.PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers catalog
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
+all: $(BUILD)/bin/banger-catalog
 
 $(BUILD)/obj/%.o: %.c $(wildcard core/*.h fs/*.h helper/*.h)
 	@mkdir -p $(dir $@)
@@ -148,6 +169,10 @@ $(BUILD)/bin/bangerd: $(CORE_OBJS) $(FS_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/bangerd-root: $(HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/banger-catalog: $(CATALOG_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -193,6 +218,16 @@ deps:
 
 images: $(BUILD)/guest/banger-agent
 	BANGER_AGENT=$(BUILD)/guest/banger-agent images/build.sh $(IMAGE_CACHE)
+
+# A catalog of the bundles in IMAGE_CACHE (docs/catalog.md).  Without
+# CATALOG_KEY a development key is made in $(BUILD) once.
+CATALOG_DIR ?= $(BUILD)/catalog
+CATALOG_KEY ?= $(BUILD)/catalog.key
+catalog: $(BUILD)/bin/banger-catalog
+	@test -f $(CATALOG_KEY) || (umask 077 && openssl genpkey -algorithm ed25519 -out $(CATALOG_KEY))
+	openssl pkey -in $(CATALOG_KEY) -pubout -out $(CATALOG_DIR).pub
+	$(BUILD)/bin/banger-catalog publish --key $(CATALOG_KEY) --from $(IMAGE_CACHE) $(CATALOG_DIR)
+	@echo "catalog in $(CATALOG_DIR); its public key (catalog_pubkey) is $(CATALOG_DIR).pub"
 
 # deps first (a fresh machine has no -dev packages yet), then a fresh make
 # so pkg-config sees them.

@@ -405,3 +405,16 @@ char *find_program(const char *prog)
 	}
 	return NULL;
 }
+
+const char *shown_str(char buf[SHOWN_MAX], const char *s)
+{
+	size_t i;
+	for (i = 0; s[i] && i < 64; i++) {
+		unsigned char c = (unsigned char)s[i];
+		buf[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	buf[i] = '\0';
+	if (s[i])
+		memcpy(buf + i, "...", 4);
+	return buf;
+}

@@ -79,6 +79,11 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 int rm_rf(const char *path);
 char *path_join(const char *a, const char *b); /* xmalloc'ed */
 
+/* An untrusted string for an error message: at most 64 bytes of it, bytes
+ * outside printable ASCII as '?', "..." when cut.  buf needs 68 bytes. */
+#define SHOWN_MAX 68
+const char *shown_str(char buf[SHOWN_MAX], const char *s);
+
 /* Time. */
 int64_t now_ms(void);      /* CLOCK_REALTIME in milliseconds */
 int64_t mono_ms(void);     /* CLOCK_MONOTONIC in milliseconds */

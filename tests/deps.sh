@@ -10,7 +10,7 @@ iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
 libsystemd-dev libmount-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
-git npm diod xz-utils musl-tools file"
+git npm diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar"
 # man pages, the Debian package and its test, the completion tests
 PKGS="$PKGS scdoc man-db debhelper dpkg-dev fakeroot lintian zsh fish"
 missing=""
