@@ -33,6 +33,7 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c helper/client.c helper/resolved.c
 CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
 CORE_SRCS += helper/jail.c helper/paths.c
+CORE_SRCS += core/ext4img.c
 FS_SRCS   := fs/fs.c fs/main.c
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
@@ -50,6 +51,7 @@ test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
+test_disk_SRCS     += core/ext4img.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
