@@ -160,10 +160,10 @@ clean:
 
 # OCI images -> bundles (core/oci*.c; docs/oci.md) and their driver.
 OCI_SRCS := core/err.c core/util.c core/ext4img.c core/ocimeta.c core/ociblob.c core/ocitar.c \
-            core/ocilayer.c core/ocifs.c core/ociapply.c core/ociregistry.c core/oci.c
-LDLIBS += $(shell pkg-config --libs libarchive 2>/dev/null)
+            core/ocilayer.c core/ocifs.c core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
+LDLIBS += $(shell pkg-config --libs libarchive libisal libzstd 2>/dev/null)
 CORE_SRCS += core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \
-             core/ociapply.c core/ociregistry.c core/oci.c
+             core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
 all: $(BUILD)/bin/banger-oci
 $(BUILD)/bin/banger-oci: $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS)) tools/banger-oci.c
 	@mkdir -p $(dir $@)

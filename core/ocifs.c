@@ -1,15 +1,9 @@
 /* core/ocifs.c: the ext4 image an OCI image is flattened into, written
  * with libext2fs (see ocifs.h for the name index).
  *
- * File data is written a window (1 MiB) at a time: all-zero blocks are
- * left as holes, every run of data blocks is allocated with one
- * ext2fs_fallocate() and written with one io_channel_write_blk64(), so a
- * file costs a handful of system calls instead of one per block.
- * Every new inode is written whole (256 bytes, zeroed first), so nothing
- * of an inode freed earlier in the build survives in its slot. */
+ * This file holds the index, directories (blocks, names, link counts),
+ * removal, and the image's life; inodes and file data are ocinode.c's. */
 #define _GNU_SOURCE
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <search.h>
@@ -28,7 +22,6 @@
 
 #define BS EXT4IMG_BLOCK_SIZE
 #define CSUM_TAIL 12u
-#define LINK_MAX_FILE 65000u
 
 struct dirinfo {
 	ext2_ino_t ino;
@@ -148,83 +141,6 @@ static int dirinfo_load(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 	return 0;
 }
 
-/* --- inodes --- */
-
-static void set_xtime(__u32 *t, __u32 *extra, int64_t sec, uint32_t nsec)
-{
-	/* 32 bits of seconds + 2 epoch bits: 1901 to 2446. */
-	const int64_t lo = INT32_MIN, hi = (1LL << 34) + INT32_MIN - 1;
-
-	if (sec < lo)
-		sec = lo;
-	if (sec > hi)
-		sec = hi;
-	*t = (__u32)(int32_t)sec;
-	*extra = (__u32)((((uint64_t)(sec - (int32_t)sec)) >> 32) & 3) | (nsec << 2);
-}
-
-static void inode_init(struct ext2_inode_large *in, uint16_t type, const struct ocifs_meta *m)
-{
-	memset(in, 0, sizeof(*in));
-	in->i_mode = (__u16)(type | (m->perm & 07777));
-	ext4img_set_owner(EXT2_INODE(in), m->uid, m->gid);
-	in->i_links_count = 1;
-	in->i_extra_isize = sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	set_xtime(&in->i_mtime, &in->i_mtime_extra, m->mtime, m->mtime_nsec);
-	set_xtime(&in->i_atime, &in->i_atime_extra, m->mtime, m->mtime_nsec);
-	set_xtime(&in->i_ctime, &in->i_ctime_extra, m->mtime, m->mtime_nsec);
-	set_xtime(&in->i_crtime, &in->i_crtime_extra, m->mtime, m->mtime_nsec);
-}
-
-void ocifs_meta_of(const struct oci_entry *e, struct ocifs_meta *m)
-{
-	m->perm = e->perm;
-	m->uid = e->uid;
-	m->gid = e->gid;
-	m->mtime = e->mtime;
-	m->mtime_nsec = e->mtime_nsec;
-}
-
-/* Write the whole on-disk inode: our fields, zeros after them. */
-static errcode_t inode_write_new(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	char buf[1024];
-	size_t size = EXT2_INODE_SIZE(f->fs->super);
-
-	if (size > sizeof(buf))
-		return EXT2_ET_UNSUPP_FEATURE;
-	memset(buf, 0, size);
-	memcpy(buf, in, sizeof(*in) < size ? sizeof(*in) : size);
-	return ext2fs_write_inode_full(f->fs, ino, (struct ext2_inode *)buf, (int)size);
-}
-
-static errcode_t inode_write(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	return ext2fs_write_inode_full(f->fs, ino, EXT2_INODE(in), sizeof(*in));
-}
-
-static errcode_t inode_read(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	memset(in, 0, sizeof(*in));
-	return ext2fs_read_inode_full(f->fs, ino, EXT2_INODE(in), sizeof(*in));
-}
-
-static errcode_t new_ino(struct oci_fs *f, ext2_ino_t parent, uint16_t type, ext2_ino_t *ret)
-{
-	return ext2fs_new_inode(f->fs, parent, type, NULL, ret);
-}
-
-/* An empty extent tree in the inode (what ext2fs_extent_open2 sets up). */
-static errcode_t extents_init(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	ext2_extent_handle_t h;
-	errcode_t e = ext2fs_extent_open2(f->fs, ino, EXT2_INODE(in), &h);
-
-	if (!e)
-		ext2fs_extent_free(h);
-	return e;
-}
-
 /* --- directory entries --- */
 
 static unsigned rec_len_of(unsigned name_len)
@@ -310,15 +226,15 @@ static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext
 	e = ext2fs_write_dir_block4(f->fs, blk, nb, 0, dir);
 	ext2fs_free_mem(&nb);
 	if (!e)
-		e = inode_read(f, dir, &in);
+		e = ocifs_inode_read(f, dir, &in);
 	if (!e)
 		e = ext2fs_bmap2(f->fs, dir, EXT2_INODE(&in), NULL, BMAP_SET, di->nblocks, NULL, &blk);
 	if (!e)
-		e = inode_read(f, dir, &in); /* bmap may have grown the extent tree */
+		e = ocifs_inode_read(f, dir, &in); /* bmap may have grown the extent tree */
 	if (!e) {
 		ext2fs_inode_size_set(f->fs, EXT2_INODE(&in), (uint64_t)(di->nblocks + 1) * BS);
 		ext2fs_iblk_add_blocks(f->fs, EXT2_INODE(&in), 1);
-		e = inode_write(f, dir, &in);
+		e = ocifs_inode_write(f, dir, &in);
 	}
 	if (e)
 		return ocifs_e2err(f, e, err, "growing directory %u", dir);
@@ -363,7 +279,7 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 			d->parent);
 }
 
-static int link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+int ocifs_link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
 		    uint8_t ftype, struct dent **ret, struct berr *err)
 {
 	blk64_t pblk;
@@ -386,10 +302,10 @@ static int dir_links(struct oci_fs *f, ext2_ino_t dir, int delta, struct berr *e
 	if (!di)
 		return berr_set(err, EIO, "directory inode %u is not in the index", dir);
 	di->subdirs = (uint32_t)((int64_t)di->subdirs + delta);
-	e = inode_read(f, dir, &in);
+	e = ocifs_inode_read(f, dir, &in);
 	if (!e) {
 		in.i_links_count = di->subdirs + 2 >= EXT2_LINK_MAX ? 1 : (__u16)(di->subdirs + 2);
-		e = inode_write(f, dir, &in);
+		e = ocifs_inode_write(f, dir, &in);
 	}
 	if (e)
 		return ocifs_e2err(f, e, err, "updating directory %u", dir);
@@ -397,6 +313,7 @@ static int dir_links(struct oci_fs *f, ext2_ino_t dir, int delta, struct berr *e
 }
 
 /* --- creating --- */
+
 
 int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 		const struct ocifs_meta *m, struct dent **ret, struct berr *err)
@@ -409,7 +326,7 @@ int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	errcode_t e;
 	int r;
 
-	e = new_ino(f, parent, LINUX_S_IFDIR, &ino);
+	e = ocifs_new_ino(f, parent, LINUX_S_IFDIR, &ino);
 	if (!e)
 		e = ext2fs_new_dir_block(f->fs, ino, parent, &buf);
 	if (!e)
@@ -423,13 +340,13 @@ int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	ext2fs_free_mem(&buf);
 	if (e)
 		return ocifs_e2err(f, e, err, "writing a directory block");
-	inode_init(&in, LINUX_S_IFDIR, m);
+	ocifs_inode_init(&in, LINUX_S_IFDIR, m);
 	in.i_links_count = 2;
 	ext2fs_inode_size_set(f->fs, EXT2_INODE(&in), BS);
 	ext2fs_iblk_set(f->fs, EXT2_INODE(&in), 1);
-	e = extents_init(f, ino, &in);
+	e = ocifs_extents_init(f, ino, &in);
 	if (!e)
-		e = inode_write_new(f, ino, &in);
+		e = ocifs_inode_write_new(f, ino, &in);
 	if (!e)
 		e = ext2fs_bmap2(f->fs, ino, EXT2_INODE(&in), NULL, BMAP_SET, 0, NULL, &blk);
 	if (e)
@@ -440,319 +357,10 @@ int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	di->nblocks = 1;
 	di->last = blk;
 	tsearch(di, &f->dirs, dirinfo_cmp);
-	r = link_new(f, parent, name, ino, EXT2_FT_DIR, ret, err);
+	r = ocifs_link_new(f, parent, name, ino, EXT2_FT_DIR, ret, err);
 	if (r < 0)
 		return r;
 	return dir_links(f, parent, +1, err);
-}
-
-int ocifs_mknod(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		const struct oci_entry *ent, struct dent **ret, struct berr *err)
-{
-	struct ext2_inode_large in;
-	struct ocifs_meta m;
-	uint16_t type;
-	uint8_t ftype;
-	ext2_ino_t ino;
-	errcode_t e;
-
-	switch (ent->kind) {
-	case OCI_E_CHR:
-		type = LINUX_S_IFCHR, ftype = EXT2_FT_CHRDEV;
-		break;
-	case OCI_E_BLK:
-		type = LINUX_S_IFBLK, ftype = EXT2_FT_BLKDEV;
-		break;
-	default:
-		type = LINUX_S_IFIFO, ftype = EXT2_FT_FIFO;
-		break;
-	}
-	ocifs_meta_of(ent, &m);
-	e = new_ino(f, parent, type, &ino);
-	if (e)
-		return ocifs_e2err(f, e, err, "allocating an inode");
-	inode_init(&in, type, &m);
-	if (type != LINUX_S_IFIFO) {
-		uint32_t ma = ent->rdev_major, mi = ent->rdev_minor;
-		if (ma < 256 && mi < 256) {
-			in.i_block[0] = ma * 256 + mi;
-		} else {
-			in.i_block[1] = (mi & 0xff) | (ma << 8) | ((mi & ~0xffu) << 12);
-		}
-	}
-	e = inode_write_new(f, ino, &in);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing an inode");
-	ext2fs_inode_alloc_stats2(f->fs, ino, +1, 0);
-	return link_new(f, parent, name, ino, ftype, ret, err);
-}
-
-int ocifs_symlink(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		  const struct ocifs_meta *m, const char *target, struct dent **ret,
-		  struct berr *err)
-{
-	struct ext2_inode_large in, got;
-	ext2_ino_t ino;
-	errcode_t e;
-
-	e = new_ino(f, parent, LINUX_S_IFLNK, &ino);
-	/* name NULL: ext2fs_symlink makes the inode (and its block for a
-	 * long target) without a lookup or a link; we link it ourselves. */
-	if (!e)
-		e = ext2fs_symlink(f->fs, parent, ino, NULL, target);
-	if (!e)
-		e = inode_read(f, ino, &got);
-	if (e)
-		return ocifs_e2err(f, e, err, "making a symlink");
-	inode_init(&in, LINUX_S_IFLNK, m);
-	in.i_mode = LINUX_S_IFLNK | 0777;
-	in.i_flags = got.i_flags;
-	in.i_size = got.i_size;
-	in.i_size_high = got.i_size_high;
-	in.i_blocks = got.i_blocks;
-	in.osd2.linux2.l_i_blocks_hi = got.osd2.linux2.l_i_blocks_hi;
-	memcpy(in.i_block, got.i_block, sizeof(in.i_block));
-	e = inode_write(f, ino, &in);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing a symlink inode");
-	return link_new(f, parent, name, ino, EXT2_FT_SYMLINK, ret, err);
-}
-
-int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
-		   uint8_t ftype, struct dent **ret, struct berr *err)
-{
-	struct ext2_inode_large in;
-	errcode_t e = inode_read(f, ino, &in);
-
-	if (e)
-		return ocifs_e2err(f, e, err, "reading the link target");
-	if (in.i_links_count >= LINK_MAX_FILE)
-		return berr_set(err, EMLINK, "the target has %u hard links already", in.i_links_count);
-	in.i_links_count++;
-	e = inode_write(f, ino, &in);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing the link target");
-	return link_new(f, parent, name, ino, ftype, ret, err);
-}
-
-/* --- file data --- */
-
-static bool block_zero(const char *p)
-{
-	const uint64_t *w = (const uint64_t *)p;
-
-	for (size_t i = 0; i < BS / 8; i++)
-		if (w[i])
-			return false;
-	return true;
-}
-
-/* Allocate logical blocks [lblk, lblk+n) of ino and write data there. */
-static int write_run(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in,
-		     blk64_t lblk, blk64_t n, const char *data, struct berr *err)
-{
-	ext2_extent_handle_t h = NULL;
-	errcode_t e;
-
-	e = ext2fs_fallocate(f->fs, EXT2_FALLOCATE_FORCE_INIT, ino, EXT2_INODE(in),
-			     f->goal ? f->goal : ~0ULL, lblk, n);
-	if (!e)
-		e = ext2fs_extent_open2(f->fs, ino, EXT2_INODE(in), &h);
-	for (blk64_t l = lblk; !e && l < lblk + n;) {
-		struct ext2fs_extent ex;
-		e = ext2fs_extent_goto(h, l);
-		if (!e)
-			e = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &ex);
-		if (!e && (ex.e_lblk > l || ex.e_lblk + ex.e_len <= l))
-			e = EXT2_ET_EXTENT_NOT_FOUND;
-		if (e)
-			break;
-		blk64_t cnt = ex.e_lblk + ex.e_len - l;
-		if (cnt > lblk + n - l)
-			cnt = lblk + n - l;
-		e = io_channel_write_blk64(f->fs->io, ex.e_pblk + (l - ex.e_lblk), (int)cnt,
-					   data + (l - lblk) * BS);
-		f->goal = ex.e_pblk + (l - ex.e_lblk) + cnt;
-		l += cnt;
-	}
-	if (h)
-		ext2fs_extent_free(h);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing file data");
-	return 0;
-}
-
-/* The window holds logical blocks [wb, wb + used); write its data runs. */
-static int flush_window(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in,
-			blk64_t wb, size_t used, struct berr *err)
-{
-	for (size_t i = 0; i < used;) {
-		if (block_zero(f->win + i * BS)) {
-			i++;
-			continue;
-		}
-		size_t j = i + 1;
-		while (j < used && !block_zero(f->win + j * BS))
-			j++;
-		int r = write_run(f, ino, in, wb + i, j - i, f->win + i * BS, err);
-		if (r < 0)
-			return r;
-		i = j;
-	}
-	return 0;
-}
-
-static int copy_data(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in,
-		     uint64_t size, struct oci_tar *t, const char *mem, struct berr *err)
-{
-	const uint64_t wbytes = (uint64_t)OCIFS_WINDOW_BLOCKS * BS;
-	blk64_t wb = 0;      /* first block of the window */
-	size_t used = 0;     /* blocks of the window that hold bytes */
-	bool memdone = false;
-	int r;
-
-	memset(f->win, 0, wbytes);
-	for (;;) {
-		const void *buf;
-		size_t len;
-		int64_t off;
-
-		if (t) {
-			r = oci_tar_data(t, &buf, &len, &off, err);
-			if (r < 0)
-				return r;
-			if (r == 0)
-				break;
-		} else {
-			if (memdone || !size)
-				break;
-			buf = mem, len = size, off = 0, memdone = true;
-		}
-		if (off < 0 || (uint64_t)off + len > size || (uint64_t)off < wb * BS)
-			return berr_set(err, EBADMSG, "its data lies outside the file");
-		const char *p = buf;
-		uint64_t pos = (uint64_t)off;
-		while (len > 0) {
-			if (pos >= wb * BS + wbytes) {
-				r = flush_window(f, ino, in, wb, used, err);
-				if (r < 0)
-					return r;
-				memset(f->win, 0, used * BS);
-				wb = pos / BS;
-				used = 0;
-			}
-			size_t o = (size_t)(pos - wb * BS);
-			size_t c = (size_t)(wbytes - o) < len ? (size_t)(wbytes - o) : len;
-			memcpy(f->win + o, p, c);
-			if ((o + c + BS - 1) / BS > used)
-				used = (o + c + BS - 1) / BS;
-			p += c;
-			pos += c;
-			len -= c;
-		}
-	}
-	return flush_window(f, ino, in, wb, used, err);
-}
-
-int ocifs_create_file(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		      const struct ocifs_meta *m, uint64_t size, struct oci_tar *t,
-		      const void *data, struct dent **ret, struct berr *err)
-{
-	struct ext2_inode_large in;
-	ext2_ino_t ino;
-	errcode_t e;
-	int r;
-
-	e = new_ino(f, parent, LINUX_S_IFREG, &ino);
-	if (e)
-		return ocifs_e2err(f, e, err, "allocating an inode");
-	inode_init(&in, LINUX_S_IFREG, m);
-	e = extents_init(f, ino, &in);
-	if (!e)
-		e = ext2fs_inode_size_set(f->fs, EXT2_INODE(&in), size);
-	if (!e)
-		e = inode_write_new(f, ino, &in);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing an inode");
-	ext2fs_inode_alloc_stats2(f->fs, ino, +1, 0);
-	r = copy_data(f, ino, &in, size, t, data, err);
-	if (r < 0)
-		return r;
-	e = inode_write(f, ino, &in);
-	if (e)
-		return ocifs_e2err(f, e, err, "writing an inode");
-	return link_new(f, parent, name, ino, EXT2_FT_REG_FILE, ret, err);
-}
-
-/* --- metadata of existing directories, xattrs --- */
-
-int ocifs_set_dir_meta(struct oci_fs *f, ext2_ino_t ino, const struct ocifs_meta *m,
-		       struct berr *err)
-{
-	struct ext2_inode_large in;
-	errcode_t e = inode_read(f, ino, &in);
-
-	if (!e) {
-		in.i_mode = (__u16)(LINUX_S_IFDIR | (m->perm & 07777));
-		ext4img_set_owner(EXT2_INODE(&in), m->uid, m->gid);
-		set_xtime(&in.i_mtime, &in.i_mtime_extra, m->mtime, m->mtime_nsec);
-		set_xtime(&in.i_atime, &in.i_atime_extra, m->mtime, m->mtime_nsec);
-		set_xtime(&in.i_ctime, &in.i_ctime_extra, m->mtime, m->mtime_nsec);
-		e = inode_write(f, ino, &in);
-	}
-	if (e)
-		return ocifs_e2err(f, e, err, "updating a directory");
-	return 0;
-}
-
-struct xnames {
-	char **v;
-	size_t n;
-};
-
-static int collect_xattr(char *name, char *value, size_t len, void *ctx)
-{
-	struct xnames *x = ctx;
-
-	x->v = xrealloc(x->v, (x->n + 1) * sizeof(*x->v));
-	x->v[x->n++] = xstrdup(name);
-	return 0;
-}
-
-int ocifs_set_xattrs(struct oci_fs *f, ext2_ino_t ino, struct archive_entry *ae, bool replace,
-		     struct berr *err)
-{
-	struct ext2_xattr_handle *h = NULL;
-	struct xnames old = { 0 };
-	const char *name;
-	const void *value;
-	size_t len;
-	errcode_t e;
-	int n = archive_entry_xattr_reset(ae);
-
-	if (n == 0 && !replace)
-		return 0;
-	e = ext2fs_xattrs_open(f->fs, ino, &h);
-	if (!e)
-		e = ext2fs_xattrs_read(h);
-	if (!e && replace) {
-		e = ext2fs_xattrs_iterate(h, collect_xattr, &old);
-		for (size_t i = 0; !e && i < old.n; i++)
-			e = ext2fs_xattr_remove(h, old.v[i]);
-	}
-	while (!e && archive_entry_xattr_next(ae, &name, &value, &len) == ARCHIVE_OK)
-		e = ext2fs_xattr_set(h, name, value, len);
-	if (h) {
-		errcode_t e2 = ext2fs_xattrs_close(&h);
-		if (!e)
-			e = e2;
-	}
-	for (size_t i = 0; i < old.n; i++)
-		free(old.v[i]);
-	free(old.v);
-	if (e)
-		return ocifs_e2err(f, e, err, "setting xattrs");
-	return 0;
 }
 
 /* --- removing --- */
@@ -802,7 +410,7 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 {
 	struct ext2_inode_large in;
 	bool dir;
-	errcode_t e = inode_read(f, ino, &in);
+	errcode_t e = ocifs_inode_read(f, ino, &in);
 	int r;
 
 	if (e)
@@ -827,13 +435,13 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 		ocifs_list_free(names, n);
 		if (r < 0)
 			return r;
-		e = inode_read(f, ino, &in);
+		e = ocifs_inode_read(f, ino, &in);
 		if (e)
 			return ocifs_e2err(f, e, err, "reading inode %u", ino);
 		in.i_links_count = 0;
 	} else if (in.i_links_count > 1) {
 		in.i_links_count--;
-		e = inode_write(f, ino, &in);
+		e = ocifs_inode_write(f, ino, &in);
 		if (e)
 			return ocifs_e2err(f, e, err, "writing inode %u", ino);
 		return 0;
@@ -845,7 +453,7 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 	    (LINUX_S_ISREG(in.i_mode) || dir || LINUX_S_ISLNK(in.i_mode))) {
 		e = ext2fs_punch(f->fs, ino, EXT2_INODE(&in), NULL, 0, ~0ULL);
 		if (!e)
-			e = inode_read(f, ino, &in);
+			e = ocifs_inode_read(f, ino, &in);
 	}
 	if (!e)
 		e = ext2fs_free_ext_attr(f->fs, ino, &in);
@@ -853,7 +461,7 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 		return ocifs_e2err(f, e, err, "freeing inode %u", ino);
 	in.i_links_count = 0;
 	in.i_dtime = (__u32)time(NULL);
-	e = inode_write(f, ino, &in);
+	e = ocifs_inode_write(f, ino, &in);
 	if (e)
 		return ocifs_e2err(f, e, err, "freeing inode %u", ino);
 	ext2fs_inode_alloc_stats2(f->fs, ino, -1, dir);
@@ -925,7 +533,7 @@ int oci_fs_create(const char *path, const struct oci_fs_geom *g, const char *lab
 	f->fd = -1;
 	f->path = xstrdup(path);
 	f->dbuf = xmalloc(BS);
-	f->win = xmalloc((size_t)OCIFS_WINDOW_BLOCKS * BS);
+	f->win = xcalloc(OCIFS_WINDOW_BLOCKS, BS);
 	f->key = xcalloc(1, sizeof(struct dent) + 256);
 	f->gen = 0;
 

@@ -87,6 +87,17 @@ int ocifs_unlink_name(struct oci_fs *f, struct dent *d, struct berr *err);
 int ocifs_list(struct oci_fs *f, ext2_ino_t ino, char ***ret, size_t *ret_n, struct berr *err);
 void ocifs_list_free(char **names, size_t n);
 
+/* Shared by ocifs.c and ocinode.c. */
+void ocifs_set_xtime(__u32 *t, __u32 *extra, int64_t sec, uint32_t nsec);
+void ocifs_inode_init(struct ext2_inode_large *in, uint16_t type, const struct ocifs_meta *m);
+errcode_t ocifs_inode_write_new(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in);
+errcode_t ocifs_inode_write(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in);
+errcode_t ocifs_inode_read(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in);
+errcode_t ocifs_new_ino(struct oci_fs *f, ext2_ino_t parent, uint16_t type, ext2_ino_t *ret);
+errcode_t ocifs_extents_init(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *in);
+int ocifs_link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+		   uint8_t ftype, struct dent **ret, struct berr *err);
+
 /* An ext2 error: records whether it means "the image is full". */
 int ocifs_e2err(struct oci_fs *f, errcode_t e, struct berr *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -1,77 +1,197 @@
-/* core/ocitar.c: reading one layer blob with libarchive.
+/* core/ocitar.c: reading one layer blob.
  *
- * Two readers in a chain: the outer one only decompresses (gzip, zstd or
- * nothing, told by the data, with the "raw" format), the inner one reads
- * tar from the outer one's output through read_cb, which hashes every
- * uncompressed byte.  After the last entry, oci_tar_finish() reads what is
- * left (the end-of-archive blocks and any padding) so the hash covers the
- * whole stream: that is the layer's diff_id.  The uncompressed size is
- * bounded (max_bytes) as it is read, so a compression bomb stops early. */
+ * Decompression is ours, with the fastest well-kept libraries Debian has:
+ * ISA-L's igzip for gzip (about four times zlib's speed; the dominant cost
+ * of applying a layer), libzstd for zstd; the format is told by the
+ * magic bytes, anything else is read as plain tar.  libarchive reads the
+ * tar from that stream through read_cb, which hashes every uncompressed
+ * byte; after the last entry, oci_tar_finish() reads what is left (the
+ * end-of-archive blocks and any padding) so the hash covers the whole
+ * stream: that is the layer's diff_id.  The uncompressed size is bounded
+ * (max_bytes) as it is produced, so a compression bomb stops early.
+ * Concatenated gzip members and zstd frames are read as one stream, as
+ * Go's readers (Docker's) do; trailing bytes that are not another member
+ * are an error. */
 #define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <isa-l/igzip_lib.h>
 #include <openssl/evp.h>
+#include <zstd.h>
 
 #include "ociint.h"
 #include "util.h"
 
 #define TAR_BUF (1u << 20)
 
+enum comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
+
 struct oci_tar {
-	struct archive *outer, *inner;
+	struct archive *inner;
+	int fd;
+	enum comp comp;
+	struct inflate_state *gz;
+	ZSTD_DStream *zs;
+	size_t zret;           /* ZSTD_decompressStream's last hint: 0 at a frame's end */
+	unsigned char *in;     /* compressed input */
+	size_t in_pos, in_len;
+	bool in_eof, done;
+	uint64_t in_bytes;
+	char *buf;             /* uncompressed output, handed to libarchive */
 	EVP_MD_CTX *md;
-	char *buf;
 	uint64_t bytes, max;
 	const atomic_int *cancel;
 	const char *digest;
-	bool outer_eof;
-	int fail;             /* errno of a failure read_cb saw, 0 if none */
+	int fail;              /* errno of a failure read_cb saw, 0 if none */
 	char why[BERR_MSG_MAX];
 };
+
+static la_ssize_t fail(struct oci_tar *t, int code, const char *msg)
+{
+	t->fail = code;
+	snprintf(t->why, sizeof(t->why), "%s", msg);
+	archive_set_error(t->inner, code, "%s", msg);
+	return -1;
+}
+
+/* More compressed input, when all of it has been used. */
+static int refill(struct oci_tar *t)
+{
+	ssize_t n;
+
+	if (t->in_pos < t->in_len || t->in_eof)
+		return 0;
+	do
+		n = read(t->fd, t->in, TAR_BUF);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	t->in_pos = 0;
+	t->in_len = (size_t)n;
+	t->in_eof = n == 0;
+	t->in_bytes += (uint64_t)n;
+	return 0;
+}
+
+static bool gzip_magic(const unsigned char *p)
+{
+	return p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static bool zstd_magic(const unsigned char *p)
+{
+	uint32_t m = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		     (uint32_t)p[3] << 24;
+	return m == 0xfd2fb528 || (m & 0xfffffff0) == 0x184d2a50;
+}
+
+/* Up to TAR_BUF uncompressed bytes into t->buf; 0 at the end. */
+static la_ssize_t produce(struct oci_tar *t)
+{
+	for (;;) {
+		if (refill(t) < 0)
+			return fail(t, EIO, "reading the blob failed");
+		size_t avail = t->in_len - t->in_pos;
+		unsigned char *next = t->in + t->in_pos;
+
+		if (t->comp == COMP_NONE) {
+			t->in_pos = t->in_len;
+			if (avail == 0)
+				return 0;
+			memcpy(t->buf, next, avail);
+			return (la_ssize_t)avail;
+		}
+		if (t->done) {
+			if (avail == 0)
+				return 0;
+			/* Another member or frame, or garbage. */
+			if (avail < 4 && !t->in_eof) {
+				memmove(t->in, next, avail);
+				ssize_t n = read(t->fd, t->in + avail, TAR_BUF - avail);
+				if (n < 0)
+					return fail(t, EIO, "reading the blob failed");
+				t->in_pos = 0;
+				t->in_len = avail + (size_t)n;
+				t->in_eof = n == 0;
+				t->in_bytes += (uint64_t)n;
+				continue;
+			}
+			if (t->comp == COMP_GZIP && avail >= 2 && gzip_magic(next)) {
+				isal_inflate_reset(t->gz);
+				t->gz->crc_flag = ISAL_GZIP;
+			} else if (t->comp == COMP_ZSTD && avail >= 4 && zstd_magic(next)) {
+				ZSTD_DCtx_reset(t->zs, ZSTD_reset_session_only);
+			} else {
+				return fail(t, EBADMSG, "the compressed stream has trailing garbage");
+			}
+			t->done = false;
+		}
+		if (avail == 0) /* input ended inside a member */
+			return fail(t, EBADMSG, t->comp == COMP_GZIP ? "truncated gzip input"
+								    : "truncated zstd input");
+		size_t produced;
+		if (t->comp == COMP_GZIP) {
+			t->gz->next_in = next;
+			t->gz->avail_in = (uint32_t)avail;
+			t->gz->next_out = (uint8_t *)t->buf;
+			t->gz->avail_out = TAR_BUF;
+			int rc = isal_inflate(t->gz);
+			if (rc < 0)
+				return fail(t, EBADMSG,
+					    rc == ISAL_INCORRECT_CHECKSUM ? "gzip checksum mismatch"
+					    : rc == ISAL_INVALID_WRAPPER  ? "not a valid gzip header"
+									  : "invalid gzip data");
+			t->in_pos = t->in_len - t->gz->avail_in;
+			produced = TAR_BUF - t->gz->avail_out;
+			t->done = t->gz->block_state == ISAL_BLOCK_FINISH;
+		} else {
+			ZSTD_inBuffer ib = { next, avail, 0 };
+			ZSTD_outBuffer ob = { t->buf, TAR_BUF, 0 };
+			t->zret = ZSTD_decompressStream(t->zs, &ob, &ib);
+			if (ZSTD_isError(t->zret)) {
+				char msg[128];
+				snprintf(msg, sizeof(msg), "invalid zstd data: %s",
+					 ZSTD_getErrorName(t->zret));
+				return fail(t, EBADMSG, msg);
+			}
+			t->in_pos += ib.pos;
+			produced = ob.pos;
+			t->done = t->zret == 0;
+		}
+		if (produced)
+			return (la_ssize_t)produced;
+	}
+}
 
 static la_ssize_t read_cb(struct archive *a, void *ctx, const void **ret)
 {
 	struct oci_tar *t = ctx;
 	la_ssize_t n;
 
-	if (t->cancel && atomic_load(t->cancel)) {
-		t->fail = ECANCELED;
-		snprintf(t->why, sizeof(t->why), "the import was cancelled");
-		archive_set_error(a, ECANCELED, "cancelled");
-		return -1;
-	}
-	if (t->outer_eof)
-		return 0;
-	n = archive_read_data(t->outer, t->buf, TAR_BUF);
-	if (n < 0) {
-		t->fail = EBADMSG;
-		snprintf(t->why, sizeof(t->why), "decompressing failed: %s",
-			 archive_error_string(t->outer) ? archive_error_string(t->outer) : "error");
-		archive_set_error(a, EBADMSG, "%s", t->why);
-		return -1;
-	}
-	if (n == 0) {
-		t->outer_eof = true;
-		return 0;
-	}
+	(void)a;
+	if (t->cancel && atomic_load(t->cancel))
+		return fail(t, ECANCELED, "the import was cancelled");
+	n = produce(t);
+	if (n <= 0)
+		return n;
 	t->bytes += (uint64_t)n;
 	if (t->bytes > t->max) {
-		t->fail = EFBIG;
-		snprintf(t->why, sizeof(t->why),
+		char msg[160];
+		snprintf(msg, sizeof(msg),
 			 "it unpacks to more than %llu bytes, the limit on an image's content",
 			 (unsigned long long)t->max);
-		archive_set_error(a, EFBIG, "%s", t->why);
-		return -1;
+		return fail(t, EFBIG, msg);
 	}
 	EVP_DigestUpdate(t->md, t->buf, (size_t)n);
 	*ret = t->buf;
 	return n;
 }
 
-/* The error of the inner reader, or of read_cb if it was the cause. */
+/* The error of the tar reader, or of read_cb if it was the cause. */
 static int tar_error(struct oci_tar *t, const char *what, struct berr *err)
 {
 	if (t->fail)
@@ -87,9 +207,10 @@ void oci_tar_free(struct oci_tar *t)
 		return;
 	if (t->inner)
 		archive_read_free(t->inner);
-	if (t->outer)
-		archive_read_free(t->outer);
+	ZSTD_freeDStream(t->zs);
+	free(t->gz);
 	EVP_MD_CTX_free(t->md);
+	free(t->in);
 	free(t->buf);
 	free(t);
 }
@@ -98,39 +219,50 @@ int oci_tar_open(int fd, const char *digest, uint64_t max_bytes, const atomic_in
 		 struct oci_tar **ret, struct berr *err)
 {
 	struct oci_tar *t = xcalloc(1, sizeof(*t));
-	struct archive_entry *e;
 	int r;
 
+	t->fd = fd;
 	t->digest = digest;
 	t->max = max_bytes;
 	t->cancel = cancel;
+	t->in = xmalloc(TAR_BUF);
 	t->buf = xmalloc(TAR_BUF);
 	t->md = EVP_MD_CTX_new();
-	t->outer = archive_read_new();
 	t->inner = archive_read_new();
-	if (!t->md || !t->outer || !t->inner || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
+	if (!t->md || !t->inner || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
 		oci_tar_free(t);
 		return berr_set(err, ENOMEM, "out of memory reading layer %s", digest);
 	}
-	archive_read_support_filter_gzip(t->outer);
-	archive_read_support_filter_zstd(t->outer);
-	archive_read_support_format_raw(t->outer);
-	if (archive_read_open_fd(t->outer, fd, TAR_BUF) != ARCHIVE_OK) {
-		r = berr_set(err, EBADMSG, "layer %s: %s", digest,
-			     archive_error_string(t->outer) ? archive_error_string(t->outer)
-							    : "cannot be read");
-		oci_tar_free(t);
-		return r;
+	/* Tell the compression by the first bytes. */
+	while (t->in_len < 4 && !t->in_eof) {
+		ssize_t n = read(fd, t->in + t->in_len, TAR_BUF - t->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = berr_set(err, errno, "layer %s: reading it failed: %s", digest,
+				     strerror(errno));
+			oci_tar_free(t);
+			return r;
+		}
+		t->in_len += (size_t)n;
+		t->in_bytes += (uint64_t)n;
+		t->in_eof = n == 0;
 	}
-	r = archive_read_next_header(t->outer, &e);
-	if (r == ARCHIVE_EOF) {
-		t->outer_eof = true; /* an empty stream: the tar reader says so */
-	} else if (r < ARCHIVE_WARN) {
-		r = berr_set(err, EBADMSG, "layer %s: %s", digest,
-			     archive_error_string(t->outer) ? archive_error_string(t->outer)
-							    : "cannot be read");
-		oci_tar_free(t);
-		return r;
+	if (t->in_len >= 2 && gzip_magic(t->in)) {
+		t->comp = COMP_GZIP;
+		t->gz = xmalloc(sizeof(*t->gz));
+		isal_inflate_init(t->gz);
+		t->gz->crc_flag = ISAL_GZIP;
+	} else if (t->in_len >= 4 && zstd_magic(t->in)) {
+		t->comp = COMP_ZSTD;
+		t->zs = ZSTD_createDStream();
+		if (!t->zs) {
+			oci_tar_free(t);
+			return berr_set(err, ENOMEM, "out of memory reading layer %s", digest);
+		}
+		/* Bound the window a frame may ask for (what zstd allows by
+		 * default; a hostile frame header gets an error, not 2 GiB). */
+		ZSTD_DCtx_setParameter(t->zs, ZSTD_d_windowLogMax, 27);
 	}
 	archive_read_support_format_tar(t->inner);
 	if (archive_read_open(t->inner, t, NULL, read_cb, NULL) != ARCHIVE_OK) {
@@ -190,9 +322,7 @@ int oci_tar_finish(struct oci_tar *t, char diff_id[OCI_DIGEST_LEN + 1], struct b
 
 uint64_t oci_tar_compressed_bytes(struct oci_tar *t)
 {
-	la_int64_t n = archive_filter_bytes(t->outer, -1);
-
-	return n > 0 ? (uint64_t)n : 0;
+	return t->in_bytes;
 }
 
 uint64_t oci_tar_uncompressed_bytes(const struct oci_tar *t)
