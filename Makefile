@@ -168,3 +168,11 @@ all: $(BUILD)/bin/banger-oci
 $(BUILD)/bin/banger-oci: $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS)) tools/banger-oci.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+UNIT_TESTS += test_oci_meta
+test_oci_meta_SRCS := $(OCI_SRCS)
+$(eval $(call unit_rule,test_oci_meta))
+unit: $(BUILD)/tests/test_oci_meta
+UNIT_TESTS += test_oci_fs
+test_oci_fs_SRCS := $(OCI_SRCS)
+$(eval $(call unit_rule,test_oci_fs))
+unit: $(BUILD)/tests/test_oci_fs

@@ -314,7 +314,11 @@ int oci_fs_put_file(struct oci_fs *f, const char *path, const void *data, size_t
 	char clean[OCI_MAX_PATH + 1], leaf[256];
 	ext2_ino_t dir;
 	struct dent *d;
-	int r = oci_path_clean(path, clean, err);
+	int r;
+
+	while (*path == '/')
+		path++;
+	r = oci_path_clean(path, clean, err);
 
 	if (r < 0 || !clean[0])
 		return r < 0 ? r : berr_set(err, EINVAL, "\"%s\" names no file", path);

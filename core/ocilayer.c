@@ -75,6 +75,12 @@ int oci_entry_read(struct archive_entry *ae, const char *digest, struct oci_entr
 	e->rdev_major = (uint32_t)archive_entry_rdevmajor(ae);
 	e->rdev_minor = (uint32_t)archive_entry_rdevminor(ae);
 
+	/* AUFS metadata (.wh..wh.plnk/ and what is in it): skipped. */
+	for (const char *p = e->path; (p = strstr(p, ".wh..wh.")); p++)
+		if ((p == e->path || p[-1] == '/') && strcmp(p, ".wh..wh..opq") != 0) {
+			e->kind = OCI_E_SKIP;
+			return 0;
+		}
 	/* Whiteouts are recognised by name, whatever their type. */
 	base = strrchr(e->path, '/');
 	base = base ? base + 1 : e->path;

@@ -91,6 +91,21 @@ static int xa_cmp(const void *a, const void *b)
 	return strcmp(((const struct xa *)a)->name, ((const struct xa *)b)->name);
 }
 
+/* POSIX ACLs in the kernel's xattr form: the owner, group, mask and other
+ * entries carry id -1 (libext2fs's conversion leaves 0 there). */
+static void acl_normalize(struct xa *x)
+{
+	unsigned char *p = (unsigned char *)x->val.buf;
+
+	if (strcmp(x->name, "system.posix_acl_access") && strcmp(x->name, "system.posix_acl_default"))
+		return;
+	for (size_t off = 4; off + 8 <= x->val.len; off += 8) {
+		unsigned tag = p[off] | p[off + 1] << 8;
+		if (tag == 1 || tag == 4 || tag == 0x10 || tag == 0x20)
+			memset(p + off + 4, 0xff, 4);
+	}
+}
+
 static char *xattrs_text(struct xa *v, size_t n)
 {
 	struct sbuf s;
@@ -100,6 +115,7 @@ static char *xattrs_text(struct xa *v, size_t n)
 	qsort(v, n, sizeof(*v), xa_cmp);
 	sbuf_init(&s);
 	for (size_t i = 0; i < n; i++) {
+		acl_normalize(&v[i]);
 		sbuf_printf(&s, "%s%s=", i ? "," : "", v[i].name);
 		for (size_t k = 0; k < v[i].val.len; k++)
 			sbuf_printf(&s, "%02x", (unsigned char)v[i].val.buf[k]);
