@@ -203,7 +203,7 @@ static void note_dir(struct scan *s, const char *path, size_t len, bool declared
 		return;
 	}
 	n = xmalloc(sizeof(*n) + len + 1);
-	memcpy(n->path, path, len + 1);
+	memcpy(n->path, k->path, len + 1);
 	n->declared = declared;
 	tsearch(n, &s->dirs, dir_cmp);
 	s->ndirs++;

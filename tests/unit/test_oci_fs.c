@@ -451,7 +451,12 @@ static void test_replace_types(void **state)
 
 	assert_true(LINUX_S_ISLNK(img_inode(f->fs, "/d").i_mode));
 	assert_true(LINUX_S_ISDIR(img_inode(f->fs, "/file").i_mode));
-	assert_non_null(img_read(f->fs, "/file/in", NULL));
+	{
+		char *in = img_read(f->fs, "/file/in", NULL);
+		assert_non_null(in);
+		assert_string_equal(in, "5");
+		free(in);
+	}
 	assert_int_equal(img_inode(f->fs, "/keep").i_mode & 07777, 0711);
 	assert_int_equal(inode_uid(img_inode(f->fs, "/keep")), 9);
 	assert_true(img_ino(f->fs, "/keep/child") != 0);
