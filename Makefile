@@ -162,8 +162,6 @@ clean:
 OCI_SRCS := core/err.c core/util.c core/ext4img.c core/ocimeta.c core/ociblob.c core/ocitar.c \
             core/ocilayer.c core/ocifs.c core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
 LDLIBS += $(shell pkg-config --libs libarchive libisal libzstd 2>/dev/null)
-CORE_SRCS += core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \
-             core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
 all: $(BUILD)/bin/banger-oci
 $(BUILD)/bin/banger-oci: $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS)) tools/banger-oci.c
 	@mkdir -p $(dir $@)
@@ -176,3 +174,9 @@ UNIT_TESTS += test_oci_fs
 test_oci_fs_SRCS := $(OCI_SRCS)
 $(eval $(call unit_rule,test_oci_fs))
 unit: $(BUILD)/tests/test_oci_fs
+FUZZERS += fuzz_oci_meta fuzz_oci_layer
+fuzz_oci_meta_SRCS := $(OCI_SRCS)
+fuzz_oci_layer_SRCS := $(OCI_SRCS)
+$(eval $(call fuzz_rule,fuzz_oci_meta))
+$(eval $(call fuzz_rule,fuzz_oci_layer))
+fuzzers: $(BUILD)/fuzz/fuzz_oci_meta $(BUILD)/fuzz/fuzz_oci_layer

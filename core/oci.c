@@ -85,21 +85,21 @@ static int copy_from_layout(struct job *j, const struct oci_desc *d, struct oci_
 	int64_t last = 0;
 
 	if (fd < 0)
-		return berr_set(err, errno, "the layout has no blob %s: %s", d->digest,
+		return oci_err(err, errno, "the layout has no blob %s: %s", d->digest,
 				strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, buf, 1 << 20);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return berr_set(err, errno, "reading %s failed: %s", path, strerror(errno));
+			return oci_err(err, errno, "reading %s failed: %s", path, strerror(errno));
 		if (n == 0)
 			return 0;
 		int r = oci_blob_writer_write(w, buf, (size_t)n, err);
 		if (r < 0)
 			return r;
 		if (cancelled(j))
-			return berr_set(err, ECANCELED, "the import was cancelled");
+			return oci_err(err, ECANCELED, "the import was cancelled");
 		if (j->o->progress && mono_ms() - last >= 100) {
 			last = mono_ms();
 			j->p.done = oci_blob_writer_bytes(w);
@@ -149,7 +149,7 @@ static int get_document(struct job *j, const struct oci_desc *d, size_t max, cha
 			size_t *ret_len, struct berr *err)
 {
 	if (d->size > max)
-		return berr_set(err, EFBIG, "%s is %llu bytes, more than the limit of %zu", d->digest,
+		return oci_err(err, EFBIG, "%s is %llu bytes, more than the limit of %zu", d->digest,
 				(unsigned long long)d->size, max);
 	int r = ensure_blob(j, d, 0, err);
 	return r < 0 ? r : oci_blob_read(&j->cache, d->digest, max, ret, ret_len, err);
@@ -188,7 +188,7 @@ static int registry_manifest(struct job *j, const struct oci_ref *ref, char **re
 		return r;
 	if (want[0] && strcmp(want, got)) {
 		free(*ret);
-		return berr_set(err, EBADMSG, "the registry sent a manifest with digest %s for %s", got,
+		return oci_err(err, EBADMSG, "the registry sent a manifest with digest %s for %s", got,
 				want);
 	}
 	struct oci_desc d = { .size = *ret_len };
@@ -228,7 +228,7 @@ static int resolve_platform(struct job *j, char *body, size_t len, const char *c
 					       &j->m, err);
 		if (r == 0 && j->m.kind != OCI_M_IMAGE) {
 			oci_manifest_free(&j->m);
-			r = berr_set(err, ENOTSUP, "the image index points at another index");
+			r = oci_err(err, ENOTSUP, "the image index points at another index");
 		}
 		if (r == 0)
 			memcpy(j->manifest_digest, d.digest, sizeof(d.digest));
@@ -250,10 +250,10 @@ static int resolve_config(struct job *j, struct berr *err)
 		return r;
 	if ((j->cfg.os[0] && strcmp(j->cfg.os, "linux")) ||
 	    (j->cfg.arch[0] && strcmp(j->cfg.arch, "amd64")))
-		return berr_set(err, ENOTSUP, "the image is for %s/%s; banger runs linux/amd64",
+		return oci_err(err, ENOTSUP, "the image is for %s/%s; banger runs linux/amd64",
 				j->cfg.os, j->cfg.arch);
 	if (j->cfg.n_diff_ids != j->m.n)
-		return berr_set(err, EINVAL,
+		return oci_err(err, EINVAL,
 				"the manifest has %zu layers but the image config lists %zu diff_ids",
 				j->m.n, j->cfg.n_diff_ids);
 	return 0;
@@ -323,7 +323,7 @@ static int open_blob(struct job *j, const char *digest, struct berr *err)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return berr_set(err, errno, "cannot open cached blob %s: %s", digest, strerror(errno));
+		return oci_err(err, errno, "cannot open cached blob %s: %s", digest, strerror(errno));
 	return fd;
 }
 
@@ -346,7 +346,7 @@ static int scan_layers(struct job *j, struct oci_layer_stats *total, struct berr
 			stats_save(j, d->digest, st);
 		}
 		if (strcmp(st->diff_id, j->cfg.diff_ids[i]))
-			return berr_set(err, EBADMSG,
+			return oci_err(err, EBADMSG,
 					"layer %zu (%s) unpacks to %s, but the image config says %s", i + 1,
 					d->digest, st->diff_id, j->cfg.diff_ids[i]);
 		total->entries += st->entries;
@@ -354,7 +354,7 @@ static int scan_layers(struct job *j, struct oci_layer_stats *total, struct berr
 		total->blocks += st->blocks;
 		total->bytes += st->bytes;
 		if (total->bytes > j->max_size)
-			return berr_set(err, EFBIG,
+			return oci_err(err, EFBIG,
 					"the image unpacks to more than %llu bytes, the limit on its content",
 					(unsigned long long)j->max_size);
 	}
@@ -421,7 +421,7 @@ static int write_bundle_manifest(struct job *j, const char *name, const char *tm
 	int r;
 
 	if (stat(rootfs, &st) < 0)
-		return berr_set(err, errno, "cannot stat %s: %s", rootfs, strerror(errno));
+		return oci_err(err, errno, "cannot stat %s: %s", rootfs, strerror(errno));
 	layers = json_array();
 	for (size_t i = 0; i < j->m.n; i++)
 		json_array_append_new(layers, json_pack("{s:s, s:I, s:s}", "digest", j->m.items[i].digest,
@@ -437,13 +437,13 @@ static int write_bundle_manifest(struct job *j, const char *name, const char *tm
 		      j->m.config.digest, "layers", layers, "run", j->cfg.run, "content_bytes",
 		      (json_int_t)content);
 	if (!m)
-		return berr_set(err, EINVAL, "cannot make manifest.json (a field is not valid UTF-8)");
+		return oci_err(err, EINVAL, "cannot make manifest.json (a field is not valid UTF-8)");
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(m);
 	r = text ? write_file_atomic(path, text, strlen(text), 0644) : -ENOMEM;
 	free(text);
 	if (r < 0)
-		return berr_set(err, -r, "cannot write %s: %s", path, strerror(-r));
+		return oci_err(err, -r, "cannot write %s: %s", path, strerror(-r));
 	return 0;
 }
 
@@ -463,13 +463,13 @@ static int build_bundle(struct job *j, const char *name, const char *bundle_dir,
 	if (r < 0)
 		return r;
 	if (!mkdtemp(tmp))
-		return berr_set(err, errno, "cannot create %s: %s", tmp, strerror(errno));
+		return oci_err(err, errno, "cannot create %s: %s", tmp, strerror(errno));
 	rootfs = path_join(tmp, "rootfs.ext4");
 	r = build_rootfs(j, rootfs, &total, err);
 	if (r == 0)
 		r = write_bundle_manifest(j, name, tmp, rootfs, err);
 	if (r == 0 && rename(tmp, bundle_dir) < 0)
-		r = berr_set(err, errno, "cannot rename %s to %s: %s", tmp, bundle_dir,
+		r = oci_err(err, errno, "cannot rename %s to %s: %s", tmp, bundle_dir,
 			     strerror(errno));
 	if (r < 0) {
 		rm_rf(tmp);
@@ -488,10 +488,10 @@ static int job_start(struct job *j, const struct oci_opts *o, const char *name,
 	j->o = o;
 	j->max_size = o->max_size ? o->max_size : OCI_DEFAULT_MAX_SIZE;
 	if (!name || !*name || strlen(name) > 63 || strchr(name, '/'))
-		return berr_set(err, EINVAL, "image name \"%.64s\" must be 1-63 characters without '/'",
+		return oci_err(err, EINVAL, "image name \"%.64s\" must be 1-63 characters without '/'",
 				name ? name : "");
 	if (access(bundle_dir, F_OK) == 0)
-		return berr_set(err, EEXIST, "%s exists already", bundle_dir);
+		return oci_err(err, EEXIST, "%s exists already", bundle_dir);
 	return oci_cache_open(o->cache_dir, &j->cache, err);
 }
 
@@ -523,7 +523,7 @@ static int read_auth_file(const struct oci_opts *o, char **ret, size_t *ret_len,
 	if (r == -ENOENT && !o->auth_file)
 		return 0;
 	if (r < 0)
-		return berr_set(err, -r, "cannot read the docker config %s: %s", path, strerror(-r));
+		return oci_err(err, -r, "cannot read the docker config %s: %s", path, strerror(-r));
 	return 0;
 }
 
@@ -559,7 +559,7 @@ int oci_pull(const char *ref_s, const char *name, const char *bundle_dir,
 out:
 	job_end(&j);
 	if (r < 0)
-		return berr_wrap(err, "pulling %s", ref_s);
+		return oci_wrap(err, "pulling %s", ref_s);
 	return 0;
 }
 
@@ -598,9 +598,9 @@ static int layout_pick(const struct oci_manifest *idx, const char *tag, size_t *
 	for (size_t i = 0; i < idx->n && tags.len < 300; i++)
 		if (idx->items[i].ref_name[0])
 			sbuf_printf(&tags, "%s%s", tags.len ? ", " : "", idx->items[i].ref_name);
-	int r = tag ? berr_set(err, ENOENT, "the layout has no image tagged \"%.100s\" (tags: %s)", tag,
+	int r = tag ? oci_err(err, ENOENT, "the layout has no image tagged \"%.100s\" (tags: %s)", tag,
 			       tags.len ? tags.buf : "none")
-		    : berr_set(err, EINVAL, "the layout has %zu images: name one as DIR:TAG (tags: %s)",
+		    : oci_err(err, EINVAL, "the layout has %zu images: name one as DIR:TAG (tags: %s)",
 			       idx->n, tags.len ? tags.buf : "none");
 	sbuf_free(&tags);
 	return r;
@@ -627,21 +627,21 @@ int oci_import_layout(const char *spec, const char *name, const char *bundle_dir
 	marker = path_join(dir, "oci-layout");
 	r = read_file(marker, 4096, &text, NULL);
 	if (r < 0) {
-		r = berr_set(err, -r, "%s is not an OCI image layout (no oci-layout file: %s)", dir,
+		r = oci_err(err, -r, "%s is not an OCI image layout (no oci-layout file: %s)", dir,
 			     strerror(-r));
 		goto out;
 	}
 	index = path_join(dir, "index.json");
 	r = read_file(index, OCI_MANIFEST_MAX, &body, &len);
 	if (r < 0) {
-		r = berr_set(err, -r, "cannot read %s: %s", index,
+		r = oci_err(err, -r, "cannot read %s: %s", index,
 			     r == -EFBIG ? "it is larger than 4 MiB" : strerror(-r));
 		goto out;
 	}
 	r = oci_manifest_parse(body, len, "application/vnd.oci.image.index.v1+json", OCI_MAX_LAYERS,
 			       &idx, err);
 	if (r == 0 && idx.kind != OCI_M_INDEX)
-		r = berr_set(err, EINVAL, "%s is not an image index", index);
+		r = oci_err(err, EINVAL, "%s is not an image index", index);
 	if (r == 0)
 		r = layout_pick(&idx, tag, &pick, err);
 	if (r == 0) {
@@ -661,6 +661,6 @@ out:
 	oci_manifest_free(&idx);
 	job_end(&j);
 	if (r < 0)
-		return berr_wrap(err, "importing %s", spec);
+		return oci_wrap(err, "importing %s", spec);
 	return 0;
 }

@@ -61,10 +61,10 @@ static int walk(struct oci_fs *f, const char *path, bool create, bool mark,
 			if (r < 0)
 				return r;
 		} else if (d->ftype == EXT2_FT_SYMLINK) {
-			return berr_set(err, EPERM, "\"%.*s\" is a symlink, and writing through one is refused",
+			return oci_err(err, EPERM, "\"%.*s\" is a symlink, and writing through one is refused",
 					(int)(p + n - path), path);
 		} else if (d->ftype != EXT2_FT_DIR) {
-			return berr_set(err, ENOTDIR, "\"%.*s\" is not a directory", (int)(p + n - path),
+			return oci_err(err, ENOTDIR, "\"%.*s\" is not a directory", (int)(p + n - path),
 					path);
 		}
 		if (mark)
@@ -131,10 +131,10 @@ static int do_opaque(struct apply *a, struct berr *err)
 	if (r < 0 || !dir || !(d = ocifs_find(a->f, dir, leaf)))
 		return r;
 	if (d->ftype == EXT2_FT_SYMLINK)
-		return berr_set(err, EPERM,
+		return oci_err(err, EPERM,
 				"\"%s\" is a symlink: an opaque marker under it is refused", a->e->path);
 	if (d->ftype != EXT2_FT_DIR)
-		return berr_set(err, ENOTDIR, "\"%s\" is not a directory", a->e->path);
+		return oci_err(err, ENOTDIR, "\"%s\" is not a directory", a->e->path);
 	return prune_children(a->f, d->ino, err);
 }
 
@@ -202,13 +202,13 @@ static int link_target(struct oci_fs *f, const char *target, struct dent **ret, 
 	int r = walk(f, target, false, false, NULL, &dir, leaf, err);
 
 	if (r < 0)
-		return berr_wrap(err, "hard link target \"%.300s\"", target);
+		return oci_wrap(err, "hard link target \"%.300s\"", target);
 	if (dir)
 		d = ocifs_find(f, dir, leaf);
 	if (!d)
-		return berr_set(err, ENOENT, "hard link target \"%.300s\" does not exist (yet)", target);
+		return oci_err(err, ENOENT, "hard link target \"%.300s\" does not exist (yet)", target);
 	if (d->ftype == EXT2_FT_DIR)
-		return berr_set(err, EPERM, "hard link target \"%.300s\" is a directory", target);
+		return oci_err(err, EPERM, "hard link target \"%.300s\" is a directory", target);
 	*ret = d;
 	return 0;
 }
@@ -240,7 +240,7 @@ static int do_hardlink(struct apply *a, const struct ocifs_meta *m, struct berr 
 		/* Replacing the link's path may have removed its target. */
 		r = link_target(a->f, a->e->link, &t, err);
 		if (r < 0 || t->ino != ino)
-			return berr_set(err, ENOENT,
+			return oci_err(err, ENOENT,
 					"hard link target \"%.300s\" went away with the path it replaces",
 					a->e->link);
 	}
@@ -286,7 +286,7 @@ int oci_fs_apply(struct oci_fs *f, int fd, const char *digest, const char *diff_
 			break;
 		r = apply_entry(&a, err);
 		if (r < 0) {
-			berr_wrap(err, "layer %s: entry \"%.300s\"", digest, a.e->raw);
+			oci_wrap(err, "layer %s: entry \"%.300s\"", digest, a.e->raw);
 			break;
 		}
 		if (tick && mono_ms() - last_tick >= 100) {
@@ -297,7 +297,7 @@ int oci_fs_apply(struct oci_fs *f, int fd, const char *digest, const char *diff_
 	if (r == 0)
 		r = oci_tar_finish(a.t, got, err);
 	if (r == 0 && diff_id && strcmp(got, diff_id) != 0)
-		r = berr_set(err, EBADMSG, "layer %s unpacks to %s, but the image config says %s",
+		r = oci_err(err, EBADMSG, "layer %s unpacks to %s, but the image config says %s",
 			     digest, got, diff_id);
 	if (r == 0 && tick)
 		tick(oci_tar_compressed_bytes(a.t), ctx);
@@ -321,7 +321,7 @@ int oci_fs_put_file(struct oci_fs *f, const char *path, const void *data, size_t
 	r = oci_path_clean(path, clean, err);
 
 	if (r < 0 || !clean[0])
-		return r < 0 ? r : berr_set(err, EINVAL, "\"%s\" names no file", path);
+		return r < 0 ? r : oci_err(err, EINVAL, "\"%s\" names no file", path);
 	r = walk(f, clean, true, false, &pm, &dir, leaf, err);
 	if (r < 0)
 		return r;

@@ -29,7 +29,7 @@ int oci_cache_open(const char *cache_dir, struct oci_cache *ret, struct berr *er
 	int r;
 
 	if (!cache_dir || !*cache_dir)
-		return berr_set(err, EINVAL, "no cache directory given for OCI blobs");
+		return oci_err(err, EINVAL, "no cache directory given for OCI blobs");
 	c.root = path_join(cache_dir, "oci");
 	c.blobs = path_join(c.root, "blobs/sha256");
 	c.locks = path_join(c.root, "locks");
@@ -38,7 +38,7 @@ int oci_cache_open(const char *cache_dir, struct oci_cache *ret, struct berr *er
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		r = mkdir_p(dirs[i], 0700);
 		if (r < 0) {
-			berr_set(err, -r, "cannot create the blob cache %s: %s", dirs[i], strerror(-r));
+			oci_err(err, -r, "cannot create the blob cache %s: %s", dirs[i], strerror(-r));
 			oci_cache_close(&c);
 			return r;
 		}
@@ -68,18 +68,18 @@ int oci_blob_lock(const struct oci_cache *c, const char *digest, const atomic_in
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
-		return berr_set(err, errno, "cannot open the lock file %s: %s", path, strerror(errno));
+		return oci_err(err, errno, "cannot open the lock file %s: %s", path, strerror(errno));
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			int e = errno;
 			close(fd);
-			return berr_set(err, e, "cannot lock %s: %s", path, strerror(e));
+			return oci_err(err, e, "cannot lock %s: %s", path, strerror(e));
 		}
 		if (cancel && atomic_load(cancel)) {
 			close(fd);
-			return berr_set(err, ECANCELED, "the import was cancelled");
+			return oci_err(err, ECANCELED, "the import was cancelled");
 		}
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
@@ -107,13 +107,13 @@ int oci_blob_writer_open(const struct oci_cache *c, const struct oci_desc *d,
 	if (w->fd < 0) {
 		int e = errno;
 		oci_blob_writer_free(w);
-		return berr_set(err, e, "cannot create %s in the blob cache: %s", d->digest,
+		return oci_err(err, e, "cannot create %s in the blob cache: %s", d->digest,
 				strerror(e));
 	}
 	w->md = EVP_MD_CTX_new();
 	if (!w->md || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
 		oci_blob_writer_free(w);
-		return berr_set(err, ENOMEM, "cannot initialise sha256");
+		return oci_err(err, ENOMEM, "cannot initialise sha256");
 	}
 	*ret = w;
 	return 0;
@@ -125,7 +125,7 @@ int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t le
 	const char *p = data;
 
 	if (w->n + len > w->desc.size)
-		return berr_set(err, EBADMSG, "blob %s is larger than the %llu bytes its descriptor says",
+		return oci_err(err, EBADMSG, "blob %s is larger than the %llu bytes its descriptor says",
 				w->desc.digest, (unsigned long long)w->desc.size);
 	EVP_DigestUpdate(w->md, data, len);
 	w->n += len;
@@ -134,7 +134,7 @@ int oci_blob_writer_write(struct oci_blob_writer *w, const void *data, size_t le
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return berr_set(err, errno, "writing blob %s to the cache failed: %s",
+			return oci_err(err, errno, "writing blob %s to the cache failed: %s",
 					w->desc.digest, strerror(errno));
 		p += k;
 		len -= (size_t)k;
@@ -150,7 +150,7 @@ uint64_t oci_blob_writer_bytes(const struct oci_blob_writer *w)
 int oci_blob_writer_reset(struct oci_blob_writer *w, struct berr *err)
 {
 	if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0)
-		return berr_set(err, errno, "cannot restart blob %s: %s", w->desc.digest,
+		return oci_err(err, errno, "cannot restart blob %s: %s", w->desc.digest,
 				strerror(errno));
 	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
 	w->n = 0;
@@ -164,20 +164,20 @@ int oci_blob_writer_commit(struct oci_blob_writer *w, struct berr *err)
 	char got[OCI_DIGEST_LEN + 1];
 
 	if (w->n != w->desc.size)
-		return berr_set(err, EBADMSG, "blob %s has %llu bytes, but its descriptor says %llu",
+		return oci_err(err, EBADMSG, "blob %s has %llu bytes, but its descriptor says %llu",
 				w->desc.digest, (unsigned long long)w->n,
 				(unsigned long long)w->desc.size);
 	EVP_DigestFinal_ex(w->md, md, &mdlen);
 	memcpy(got, "sha256:", 7);
 	oci_hex(md, got + 7);
 	if (strcmp(got, w->desc.digest) != 0)
-		return berr_set(err, EBADMSG, "blob %s has the wrong content: its sha256 is %s",
+		return oci_err(err, EBADMSG, "blob %s has the wrong content: its sha256 is %s",
 				w->desc.digest, got);
 	if (fsync(w->fd) < 0)
-		return berr_set(err, errno, "flushing blob %s failed: %s", w->desc.digest,
+		return oci_err(err, errno, "flushing blob %s failed: %s", w->desc.digest,
 				strerror(errno));
 	if (rename(w->partial, w->final) < 0)
-		return berr_set(err, errno, "cannot move blob %s into the cache: %s", w->desc.digest,
+		return oci_err(err, errno, "cannot move blob %s into the cache: %s", w->desc.digest,
 				strerror(errno));
 	w->committed = true;
 	return 0;
@@ -231,15 +231,15 @@ int oci_blob_read(const struct oci_cache *c, const char *digest, size_t max, cha
 
 	r = read_file(path, max, &data, &len);
 	if (r == -EFBIG)
-		return berr_set(err, EFBIG, "blob %s is larger than %zu bytes", digest, max);
+		return oci_err(err, EFBIG, "blob %s is larger than %zu bytes", digest, max);
 	if (r < 0)
-		return berr_set(err, -r, "cannot read blob %s: %s", digest, strerror(-r));
+		return oci_err(err, -r, "cannot read blob %s: %s", digest, strerror(-r));
 	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
 	memcpy(got, "sha256:", 7);
 	oci_hex(md, got + 7);
 	if (strcmp(got, digest) != 0) {
 		free(data);
-		return berr_set(err, EBADMSG, "cached blob %s is corrupt (its sha256 is %s)", digest, got);
+		return oci_err(err, EBADMSG, "cached blob %s is corrupt (its sha256 is %s)", digest, got);
 	}
 	*ret = data;
 	*ret_len = len;

@@ -44,10 +44,10 @@ int ocifs_e2err(struct oci_fs *f, errcode_t e, struct berr *err, const char *fmt
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (e == EXT2_ET_EA_NO_SPACE)
-		return berr_set(err, E2BIG, "%s: its xattrs do not fit in an inode and one block", what);
+		return oci_err(err, E2BIG, "%s: its xattrs do not fit in an inode and one block", what);
 	if (e == EXT2_ET_SHORT_WRITE || e == ENOSPC)
-		return berr_set(err, ENOSPC, "%s: no space left on the host for the image", what);
-	return berr_set(err, ext4img_errno(e), "%s: %s", what, ext4img_msg(e));
+		return oci_err(err, ENOSPC, "%s: no space left on the host for the image", what);
+	return oci_err(err, ext4img_errno(e), "%s: %s", what, ext4img_msg(e));
 }
 
 /* --- the index --- */
@@ -177,14 +177,14 @@ static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext
 	errcode_t e;
 
 	if (!di)
-		return berr_set(err, EIO, "directory inode %u is not in the index", dir);
+		return oci_err(err, EIO, "directory inode %u is not in the index", dir);
 	e = ext2fs_read_dir_block4(f->fs, di->last, f->dbuf, 0, dir);
 	if (e)
 		return ocifs_e2err(f, e, err, "reading a block of directory %u", dir);
 	while (off < usable) {
 		de = (struct ext2_dir_entry *)(f->dbuf + off);
 		if (ext2fs_get_rec_len(f->fs, de, &rl) || rl < 8 || off + (int)rl > usable)
-			return berr_set(err, EIO, "directory %u has a corrupt block", dir);
+			return oci_err(err, EIO, "directory %u has a corrupt block", dir);
 		if (off + (int)rl == usable) {
 			last = de;
 			break;
@@ -275,7 +275,7 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 		prev = de;
 		off += (int)rl;
 	}
-	return berr_set(err, EIO, "the name \"%s\" is missing from directory %u", d->name,
+	return oci_err(err, EIO, "the name \"%s\" is missing from directory %u", d->name,
 			d->parent);
 }
 
@@ -300,7 +300,7 @@ static int dir_links(struct oci_fs *f, ext2_ino_t dir, int delta, struct berr *e
 	errcode_t e;
 
 	if (!di)
-		return berr_set(err, EIO, "directory inode %u is not in the index", dir);
+		return oci_err(err, EIO, "directory inode %u is not in the index", dir);
 	di->subdirs = (uint32_t)((int64_t)di->subdirs + delta);
 	e = ocifs_inode_read(f, dir, &in);
 	if (!e) {
@@ -425,7 +425,7 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 		for (size_t i = 0; i < n && r >= 0; i++) {
 			struct dent *c = ocifs_find(f, ino, names[i]);
 			if (!c) {
-				r = berr_set(err, EIO, "\"%s\" in directory %u is not in the index", names[i], ino);
+				r = oci_err(err, EIO, "\"%s\" in directory %u is not in the index", names[i], ino);
 				break;
 			}
 			ext2_ino_t cino = c->ino;
@@ -545,7 +545,7 @@ int oci_fs_create(const char *path, const struct oci_fs_geom *g, const char *lab
 	}
 	if (ftruncate(f->fd, (off_t)(blocks * BS)) < 0) {
 		close(lib);
-		r = berr_set(err, errno, "sizing %s failed: %s", path, strerror(errno));
+		r = oci_err(err, errno, "sizing %s failed: %s", path, strerror(errno));
 		goto fail;
 	}
 	r = ext4img_init(lib, blocks, g->inodes, &f->fs, err);
@@ -589,7 +589,7 @@ int oci_fs_close(struct oci_fs *f, int r, struct berr *err)
 	}
 	if (f->fd >= 0) {
 		if (r >= 0 && fsync(f->fd) < 0)
-			r = berr_set(err, errno, "flushing %s failed: %s", f->path, strerror(errno));
+			r = oci_err(err, errno, "flushing %s failed: %s", f->path, strerror(errno));
 		unlock_close(f->fd);
 	}
 	if (r < 0 && f->path)

@@ -20,6 +20,12 @@
 #define OCI_MAX_INDEX 1024
 #define OCI_MAX_PATH 4095
 
+/* Errors of the OCI code: berr_set/berr_wrap that turn control
+ * characters (from names in a layer, JSON strings, headers) into '?', so
+ * every message stays one line of text. */
+int oci_err(struct berr *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int oci_wrap(struct berr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* --- ocimeta.c: references, manifests, configs, auth (outside input) --- */
 
 /* A parsed image reference with Docker Hub's rules applied:

@@ -32,7 +32,7 @@
 static int entry_err(const char *digest, const char *raw, int code, const char *why,
 		     struct berr *err)
 {
-	return berr_set(err, code, "layer %s: entry \"%.300s\": %s", digest, raw ? raw : "", why);
+	return oci_err(err, code, "layer %s: entry \"%.300s\": %s", digest, raw ? raw : "", why);
 }
 
 static bool xattr_name_ok(const char *n)

@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -23,6 +25,46 @@
 
 /* The largest blob a descriptor may announce (a layer). */
 #define DESC_SIZE_MAX (1ULL << 40)
+
+/* --- errors --- */
+
+static void clean_msg(struct berr *err)
+{
+	for (char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+int oci_err(struct berr *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (code <= 0)
+		code = EIO;
+	if (!err)
+		return -code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->code = code;
+	clean_msg(err);
+	return -code;
+}
+
+int oci_wrap(struct berr *err, const char *fmt, ...)
+{
+	char prefix[BERR_MSG_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	r = berr_wrap(err, "%s", prefix);
+	if (err)
+		clean_msg(err);
+	return r;
+}
 
 /* --- references --- */
 
@@ -148,15 +190,15 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 
 	memset(&r, 0, sizeof(r));
 	if (!s || !*s)
-		return berr_set(err, EINVAL, "the image reference is empty");
+		return oci_err(err, EINVAL, "the image reference is empty");
 	if (strncmp(s, "docker://", 9) == 0)
 		s += 9;
 	n = strlen(s);
 	if (n >= sizeof(buf))
-		return berr_set(err, EINVAL, "image reference \"%.64s...\" is too long", s);
+		return oci_err(err, EINVAL, "image reference \"%.64s...\" is too long", s);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return berr_set(err, EINVAL,
+			return oci_err(err, EINVAL,
 					"image reference \"%.200s\" has a space or control character", s);
 	memcpy(buf, s, n + 1);
 	name = buf;
@@ -165,7 +207,7 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 	if (at) {
 		*at = '\0';
 		if (!oci_digest_valid(at + 1))
-			return berr_set(err, EINVAL,
+			return oci_err(err, EINVAL,
 					"image reference \"%.200s\": the digest must be sha256: and 64 lowercase hex digits",
 					s);
 		memcpy(r.digest, at + 1, OCI_DIGEST_LEN + 1);
@@ -176,7 +218,7 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 	if (colon) {
 		*colon = '\0';
 		if (!tag_valid(colon + 1))
-			return berr_set(err, EINVAL, "image reference \"%.200s\": invalid tag \"%.130s\"",
+			return oci_err(err, EINVAL, "image reference \"%.200s\": invalid tag \"%.130s\"",
 					s, colon + 1);
 		memcpy(r.tag, colon + 1, strlen(colon + 1) + 1);
 	}
@@ -188,7 +230,7 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 		      (slash - name == 9 && memcmp(name, "localhost", 9) == 0))) {
 		size_t dn = (size_t)(slash - name);
 		if (!domain_valid(name, dn))
-			return berr_set(err, EINVAL, "image reference \"%.200s\": invalid registry \"%.*s\"",
+			return oci_err(err, EINVAL, "image reference \"%.200s\": invalid registry \"%.*s\"",
 					s, (int)(dn > 200 ? 200 : dn), name);
 		memcpy(r.domain, name, dn);
 		r.domain[dn] = '\0';
@@ -207,7 +249,7 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 		const char *e = strchr(p, '/');
 		size_t cn = e ? (size_t)(e - p) : strlen(p);
 		if (!path_component_valid(p, cn))
-			return berr_set(err, EINVAL,
+			return oci_err(err, EINVAL,
 					"image reference \"%.200s\": repository names use lowercase letters, digits and . _ - separators",
 					s);
 		comps++;
@@ -220,7 +262,7 @@ int oci_ref_parse(const char *s, struct oci_ref *ret, struct berr *err)
 	else
 		n = (size_t)snprintf(r.repo, sizeof(r.repo), "%s", path);
 	if (n >= sizeof(r.repo) || strlen(r.domain) + 1 + n > 255)
-		return berr_set(err, EINVAL, "image reference \"%.200s\": the name is longer than 255 characters",
+		return oci_err(err, EINVAL, "image reference \"%.200s\": the name is longer than 255 characters",
 				s);
 	snprintf(r.registry, sizeof(r.registry), "%s", hub ? "registry-1.docker.io" : r.domain);
 	if (!r.tag[0] && !r.digest[0])
@@ -251,17 +293,17 @@ static int parse_desc(json_t *o, const char *what, size_t i, struct oci_desc *d,
 	json_t *mt, *dg, *sz, *plat, *v;
 
 	if (!json_is_object(o))
-		return berr_set(err, EINVAL, "%s %zu is not a JSON object", what, i);
+		return oci_err(err, EINVAL, "%s %zu is not a JSON object", what, i);
 	mt = json_object_get(o, "mediaType");
 	dg = json_object_get(o, "digest");
 	sz = json_object_get(o, "size");
 	if (!json_is_string(mt) || json_string_length(mt) >= sizeof(d->media_type))
-		return berr_set(err, EINVAL, "%s %zu has no valid mediaType", what, i);
+		return oci_err(err, EINVAL, "%s %zu has no valid mediaType", what, i);
 	if (!json_is_string(dg) || !oci_digest_valid(json_string_value(dg)))
-		return berr_set(err, EINVAL, "%s %zu has no sha256 digest", what, i);
+		return oci_err(err, EINVAL, "%s %zu has no sha256 digest", what, i);
 	if (!json_is_integer(sz) || json_integer_value(sz) < 0 ||
 	    (uint64_t)json_integer_value(sz) > DESC_SIZE_MAX)
-		return berr_set(err, EINVAL, "%s %zu has no valid size", what, i);
+		return oci_err(err, EINVAL, "%s %zu has no valid size", what, i);
 	memset(d, 0, sizeof(*d));
 	copy_str(d->media_type, sizeof(d->media_type), json_string_value(mt));
 	copy_str(d->digest, sizeof(d->digest), json_string_value(dg));
@@ -307,10 +349,10 @@ static int check_layer_type(const struct oci_desc *d, size_t i, struct berr *err
 	if (oci_layer_compression(d->media_type) != OCI_COMP_ANY)
 		return 0;
 	if (strstr(d->media_type, "foreign") || strstr(d->media_type, "nondistributable"))
-		return berr_set(err, ENOTSUP,
+		return oci_err(err, ENOTSUP,
 				"layer %zu (%s) is a foreign layer (%.100s): banger only pulls Linux layers from the registry",
 				i + 1, d->digest, d->media_type);
-	return berr_set(err, ENOTSUP, "layer %zu (%s) has media type %.100s, which is not a tar layer",
+	return oci_err(err, ENOTSUP, "layer %zu (%s) has media type %.100s, which is not a tar layer",
 			i + 1, d->digest, d->media_type);
 }
 
@@ -335,7 +377,7 @@ int oci_manifest_parse(const void *body, size_t len, const char *content_type,
 
 	memset(&m, 0, sizeof(m));
 	if (len > OCI_MANIFEST_MAX)
-		return berr_set(err, EFBIG, "the manifest is %zu bytes, more than the limit of %u",
+		return oci_err(err, EFBIG, "the manifest is %zu bytes, more than the limit of %u",
 				len, OCI_MANIFEST_MAX);
 	if (content_type) {
 		size_t cn = strcspn(content_type, "; \t");
@@ -345,28 +387,28 @@ int oci_manifest_parse(const void *body, size_t len, const char *content_type,
 		}
 	}
 	if (strncmp(ctype, MT_DOCKER_V1, strlen(MT_DOCKER_V1)) == 0)
-		return berr_set(err, ENOTSUP,
+		return oci_err(err, ENOTSUP,
 				"the registry only has a Docker schema 1 manifest, which banger does not read");
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return berr_set(err, EINVAL, "the manifest is not valid JSON (line %d: %s)", jerr.line,
+		return oci_err(err, EINVAL, "the manifest is not valid JSON (line %d: %s)", jerr.line,
 				jerr.text);
 	if (!json_is_object(root)) {
-		r = berr_set(err, EINVAL, "the manifest is not a JSON object");
+		r = oci_err(err, EINVAL, "the manifest is not a JSON object");
 		goto out;
 	}
 	sv = json_object_get(root, "schemaVersion");
 	if (json_is_integer(sv) && json_integer_value(sv) == 1) {
-		r = berr_set(err, ENOTSUP, "the manifest is Docker schema 1, which banger does not read");
+		r = oci_err(err, ENOTSUP, "the manifest is Docker schema 1, which banger does not read");
 		goto out;
 	}
 	if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
-		r = berr_set(err, EINVAL, "the manifest has no schemaVersion 2");
+		r = oci_err(err, EINVAL, "the manifest has no schemaVersion 2");
 		goto out;
 	}
 	mt = json_object_get(root, "mediaType");
 	if (mt && (!json_is_string(mt) || json_string_length(mt) >= sizeof(m.media_type))) {
-		r = berr_set(err, EINVAL, "the manifest's mediaType is not a short string");
+		r = oci_err(err, EINVAL, "the manifest's mediaType is not a short string");
 		goto out;
 	}
 	type = mt ? json_string_value(mt) : ctype;
@@ -378,11 +420,11 @@ int oci_manifest_parse(const void *body, size_t len, const char *content_type,
 		m.kind = OCI_M_INDEX;
 		arr = json_object_get(root, "manifests");
 		if (!json_is_array(arr)) {
-			r = berr_set(err, EINVAL, "the image index has no manifests array");
+			r = oci_err(err, EINVAL, "the image index has no manifests array");
 			goto out;
 		}
 		if (json_array_size(arr) > OCI_MAX_INDEX) {
-			r = berr_set(err, E2BIG, "the image index lists %zu manifests, more than %d",
+			r = oci_err(err, E2BIG, "the image index lists %zu manifests, more than %d",
 				     json_array_size(arr), OCI_MAX_INDEX);
 			goto out;
 		}
@@ -393,23 +435,23 @@ int oci_manifest_parse(const void *body, size_t len, const char *content_type,
 			goto out;
 		if (strcmp(m.config.media_type, MT_OCI_CONFIG) &&
 		    strcmp(m.config.media_type, MT_DOCKER_CONFIG)) {
-			r = berr_set(err, ENOTSUP,
+			r = oci_err(err, ENOTSUP,
 				     "the manifest is not a container image (its config is %.100s)",
 				     m.config.media_type);
 			goto out;
 		}
 		arr = json_object_get(root, "layers");
 		if (!json_is_array(arr)) {
-			r = berr_set(err, EINVAL, "the manifest has no layers array");
+			r = oci_err(err, EINVAL, "the manifest has no layers array");
 			goto out;
 		}
 		if (json_array_size(arr) > max_items) {
-			r = berr_set(err, E2BIG, "the manifest lists %zu layers, more than the limit of %u",
+			r = oci_err(err, E2BIG, "the manifest lists %zu layers, more than the limit of %u",
 				     json_array_size(arr), max_items);
 			goto out;
 		}
 	} else {
-		r = berr_set(err, ENOTSUP, "unsupported manifest media type %.100s", type);
+		r = oci_err(err, ENOTSUP, "unsupported manifest media type %.100s", type);
 		goto out;
 	}
 
@@ -453,7 +495,7 @@ int oci_index_pick(const struct oci_manifest *m, const char *os, const char *arc
 		sbuf_printf(&have, "%s%s/%s%s%s", have.len ? ", " : "", d->os[0] ? d->os : "?",
 			    d->arch[0] ? d->arch : "?", d->variant[0] ? "/" : "", d->variant);
 	}
-	int r = berr_set(err, ENOENT, "the image index has no %s/%s image (it has: %s)", os, arch,
+	int r = oci_err(err, ENOENT, "the image index has no %s/%s image (it has: %s)", os, arch,
 			 have.len ? have.buf : "none");
 	sbuf_free(&have);
 	return r;
@@ -490,11 +532,11 @@ int oci_config_parse(const void *body, size_t len, struct oci_config *ret, struc
 
 	memset(&c, 0, sizeof(c));
 	if (len > OCI_CONFIG_MAX)
-		return berr_set(err, EFBIG, "the image config is %zu bytes, more than the limit of %u",
+		return oci_err(err, EFBIG, "the image config is %zu bytes, more than the limit of %u",
 				len, OCI_CONFIG_MAX);
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root || !json_is_object(root)) {
-		r = berr_set(err, EINVAL, "the image config is not a JSON object%s%s",
+		r = oci_err(err, EINVAL, "the image config is not a JSON object%s%s",
 			     root ? "" : ": ", root ? "" : jerr.text);
 		goto out;
 	}
@@ -507,11 +549,11 @@ int oci_config_parse(const void *body, size_t len, struct oci_config *ret, struc
 	v = json_object_get(rootfs, "type");
 	if (!json_is_object(rootfs) || !json_is_string(v) || strcmp(json_string_value(v), "layers") ||
 	    !json_is_array(ids)) {
-		r = berr_set(err, EINVAL, "the image config has no rootfs of type layers with diff_ids");
+		r = oci_err(err, EINVAL, "the image config has no rootfs of type layers with diff_ids");
 		goto out;
 	}
 	if (json_array_size(ids) > OCI_MAX_INDEX) {
-		r = berr_set(err, E2BIG, "the image config lists %zu diff_ids", json_array_size(ids));
+		r = oci_err(err, E2BIG, "the image config lists %zu diff_ids", json_array_size(ids));
 		goto out;
 	}
 	c.n_diff_ids = json_array_size(ids);
@@ -519,7 +561,7 @@ int oci_config_parse(const void *body, size_t len, struct oci_config *ret, struc
 	for (size_t i = 0; i < c.n_diff_ids; i++) {
 		v = json_array_get(ids, i);
 		if (!json_is_string(v) || !oci_digest_valid(json_string_value(v))) {
-			r = berr_set(err, EINVAL, "diff_id %zu of the image config is not a sha256 digest",
+			r = oci_err(err, EINVAL, "diff_id %zu of the image config is not a sha256 digest",
 				     i + 1);
 			goto out;
 		}
@@ -538,7 +580,7 @@ int oci_config_parse(const void *body, size_t len, struct oci_config *ret, struc
 			if (string_array(v, 4096))
 				json_object_set(c.run, arrays[i], v);
 			else if (v && !json_is_null(v)) {
-				r = berr_set(err, EINVAL, "config.%s of the image config is not a list of strings",
+				r = oci_err(err, EINVAL, "config.%s of the image config is not a list of strings",
 					     arrays[i]);
 				goto out;
 			}
@@ -548,7 +590,7 @@ int oci_config_parse(const void *body, size_t len, struct oci_config *ret, struc
 			if (json_is_string(v))
 				json_object_set(c.run, strings[i], v);
 			else if (v && !json_is_null(v)) {
-				r = berr_set(err, EINVAL, "config.%s of the image config is not a string",
+				r = oci_err(err, EINVAL, "config.%s of the image config is not a string",
 					     strings[i]);
 				goto out;
 			}
@@ -572,16 +614,16 @@ int oci_challenge_parse(const char *hdr, struct oci_challenge *ret, struct berr 
 
 	memset(&c, 0, sizeof(c));
 	if (!hdr)
-		return berr_set(err, EPROTO, "the registry sent no WWW-Authenticate challenge");
+		return oci_err(err, EPROTO, "the registry sent no WWW-Authenticate challenge");
 	while (*p == ' ' || *p == '\t')
 		p++;
 	n = strcspn(p, " \t");
 	if (n == 0 || n >= sizeof(c.scheme))
-		return berr_set(err, EPROTO, "the registry's WWW-Authenticate header has no scheme");
+		return oci_err(err, EPROTO, "the registry's WWW-Authenticate header has no scheme");
 	for (size_t i = 0; i < n; i++)
 		c.scheme[i] = (char)tolower((unsigned char)p[i]);
 	if (strcmp(c.scheme, "bearer") && strcmp(c.scheme, "basic"))
-		return berr_set(err, ENOTSUP, "the registry asks for %.15s authentication, which banger does not speak",
+		return oci_err(err, ENOTSUP, "the registry asks for %.15s authentication, which banger does not speak",
 				c.scheme);
 	p += n;
 	for (;;) {
@@ -594,7 +636,7 @@ int oci_challenge_parse(const char *hdr, struct oci_challenge *ret, struct berr 
 			break;
 		kn = strcspn(p, "= \t,");
 		if (kn == 0 || p[kn] != '=')
-			return berr_set(err, EPROTO, "the registry's WWW-Authenticate header is malformed");
+			return oci_err(err, EPROTO, "the registry's WWW-Authenticate header is malformed");
 		if (kn >= sizeof(key))
 			kn = sizeof(key) - 1; /* an unknown long key: ignored below */
 		memcpy(key, p, kn);
@@ -606,18 +648,18 @@ int oci_challenge_parse(const char *hdr, struct oci_challenge *ret, struct berr 
 				if (*p == '\\' && p[1])
 					p++;
 				if (vn + 1 >= sizeof(val))
-					return berr_set(err, EPROTO,
+					return oci_err(err, EPROTO,
 							"a WWW-Authenticate parameter of the registry is too long");
 				val[vn++] = *p++;
 			}
 			if (*p != '"')
-				return berr_set(err, EPROTO,
+				return oci_err(err, EPROTO,
 						"the registry's WWW-Authenticate header has an unterminated string");
 			p++;
 		} else {
 			while (*p && *p != ',' && *p != ' ' && *p != '\t') {
 				if (vn + 1 >= sizeof(val))
-					return berr_set(err, EPROTO,
+					return oci_err(err, EPROTO,
 							"a WWW-Authenticate parameter of the registry is too long");
 				val[vn++] = *p++;
 			}
@@ -625,7 +667,7 @@ int oci_challenge_parse(const char *hdr, struct oci_challenge *ret, struct berr 
 		val[vn] = '\0';
 		for (size_t i = 0; i < vn; i++)
 			if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
-				return berr_set(err, EPROTO,
+				return oci_err(err, EPROTO,
 						"a WWW-Authenticate parameter of the registry has a control character");
 		if (!strcasecmp(key, "realm"))
 			copy_str(c.realm, sizeof(c.realm), val);
@@ -635,7 +677,7 @@ int oci_challenge_parse(const char *hdr, struct oci_challenge *ret, struct berr 
 			copy_str(c.scope, sizeof(c.scope), val);
 	}
 	if (!strcmp(c.scheme, "bearer") && !c.realm[0])
-		return berr_set(err, EPROTO, "the registry's Bearer challenge has no realm");
+		return oci_err(err, EPROTO, "the registry's Bearer challenge has no realm");
 	*ret = c;
 	return 0;
 }
@@ -673,11 +715,11 @@ static int decode_auth(const char *b64, char **ret_user, char **ret_pass, struct
 	int len;
 
 	if (n == 0 || n % 4 || n > 16384)
-		return berr_set(err, EINVAL, "an \"auth\" value in the docker config is not base64");
+		return oci_err(err, EINVAL, "an \"auth\" value in the docker config is not base64");
 	out = xmalloc(n / 4 * 3 + 1);
 	len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n);
 	if (len < 0)
-		return berr_set(err, EINVAL, "an \"auth\" value in the docker config is not base64");
+		return oci_err(err, EINVAL, "an \"auth\" value in the docker config is not base64");
 	if (b64[n - 1] == '=')
 		pad++;
 	if (b64[n - 2] == '=')
@@ -686,7 +728,7 @@ static int decode_auth(const char *b64, char **ret_user, char **ret_pass, struct
 	out[len] = '\0';
 	char *colon = memchr(out, ':', (size_t)len);
 	if (!colon || memchr(out, '\0', (size_t)len))
-		return berr_set(err, EINVAL, "an \"auth\" value in the docker config is not user:password");
+		return oci_err(err, EINVAL, "an \"auth\" value in the docker config is not user:password");
 	*colon = '\0';
 	*ret_user = xstrdup((char *)out);
 	*ret_pass = xstrdup(colon + 1);
@@ -705,7 +747,7 @@ int oci_docker_auth(const char *text, size_t len, const char *registry, char **r
 	root = json_loadb(text, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		json_decref(root);
-		return berr_set(err, EINVAL, "the docker config is not a JSON object");
+		return oci_err(err, EINVAL, "the docker config is not a JSON object");
 	}
 	auth_key_host(registry, want, sizeof(want));
 	auths = json_object_get(root, "auths");

@@ -184,7 +184,7 @@ int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_i
 	if (e)
 		return ocifs_e2err(f, e, err, "reading the link target");
 	if (in.i_links_count >= LINK_MAX_FILE)
-		return berr_set(err, EMLINK, "the target has %u hard links already", in.i_links_count);
+		return oci_err(err, EMLINK, "the target has %u hard links already", in.i_links_count);
 	in.i_links_count++;
 	e = ocifs_inode_write(f, ino, &in);
 	if (e)
@@ -288,7 +288,7 @@ static int copy_window(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large
 			buf = mem, len = size, off = 0, memdone = true;
 		}
 		if (off < 0 || (uint64_t)off + len > size || (uint64_t)off < wb * BS)
-			return berr_set(err, EBADMSG, "its data lies outside the file");
+			return oci_err(err, EBADMSG, "its data lies outside the file");
 		const char *p = buf;
 		uint64_t pos = (uint64_t)off;
 		while (len > 0) {

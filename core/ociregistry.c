@@ -28,6 +28,9 @@
 	"application/vnd.oci.image.manifest.v1+json, "                                   \
 	"application/vnd.docker.distribution.manifest.list.v2+json, "                    \
 	"application/vnd.docker.distribution.manifest.v2+json"
+#ifndef BANGER_VERSION
+#define BANGER_VERSION "dev"
+#endif
 #define TOKEN_MAX (1u << 20)
 #define ERROR_BODY_MAX (64u << 10)
 #define MAX_REDIRECTS 5
@@ -219,15 +222,15 @@ static int perform(struct oci_registry *r, const struct req *q, struct sink *s, 
 		curl_slist_free_all(hdrs);
 		curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
 		if (s->cancelled)
-			return berr_set(err, ECANCELED, "the import was cancelled");
+			return oci_err(err, ECANCELED, "the import was cancelled");
 		if (s->failed) {
 			*err = s->werr;
 			return -s->werr.code;
 		}
 		if (s->too_big)
-			return berr_set(err, EFBIG, "%s answered more than %zu bytes", url, s->max);
+			return oci_err(err, EFBIG, "%s answered more than %zu bytes", url, s->max);
 		if (cc != CURLE_OK)
-			return berr_set(err, cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO,
+			return oci_err(err, cc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO,
 					"%s %s failed: %s", q->method, url,
 					r->errbuf[0] ? r->errbuf : curl_easy_strerror(cc));
 		if (*status < 300 || *status >= 400 || *status == 304)
@@ -236,10 +239,10 @@ static int perform(struct oci_registry *r, const struct req *q, struct sink *s, 
 		if (!loc)
 			return 0; /* a 3xx without Location: the caller reports it */
 		if (hop >= MAX_REDIRECTS)
-			return berr_set(err, ELOOP, "%s redirects more than %d times", q->url,
+			return oci_err(err, ELOOP, "%s redirects more than %d times", q->url,
 					MAX_REDIRECTS);
 		if (!strncasecmp(loc, "http://", 7) && !r->insecure)
-			return berr_set(err, EPERM,
+			return oci_err(err, EPERM,
 					"%s redirects to plain HTTP (%.200s), which needs --insecure", q->url,
 					loc);
 		free(url);
@@ -259,10 +262,10 @@ static int fetch_token(struct oci_registry *r, const struct oci_challenge *ch, s
 	int rc;
 
 	if (strncasecmp(ch->realm, "https://", 8) && strncasecmp(ch->realm, "http://", 7))
-		return berr_set(err, EPROTO, "the registry's token realm \"%.200s\" is not an http(s) URL",
+		return oci_err(err, EPROTO, "the registry's token realm \"%.200s\" is not an http(s) URL",
 				ch->realm);
 	if (!strncasecmp(ch->realm, "http://", 7) && !r->insecure)
-		return berr_set(err, EPERM,
+		return oci_err(err, EPERM,
 				"the registry's token server %.200s is plain HTTP, which needs --insecure",
 				ch->realm);
 	scope = ch->scope[0] ? xstrdup(ch->scope) : xasprintf("repository:%s:pull", r->repo);
@@ -277,11 +280,11 @@ static int fetch_token(struct oci_registry *r, const struct oci_challenge *ch, s
 	rc = perform(r, &q, &s, &status, err);
 	if (rc < 0) {
 		sbuf_free(&s.buf);
-		return berr_wrap(err, "getting a registry token");
+		return oci_wrap(err, "getting a registry token");
 	}
 	if (status != 200) {
 		sbuf_free(&s.buf);
-		return berr_set(err, status == 401 || status == 403 ? EACCES : EPROTO,
+		return oci_err(err, status == 401 || status == 403 ? EACCES : EPROTO,
 				"the token server %.200s answered %ld%s", ch->realm, status,
 				status == 401 || status == 403
 					? (r->user ? ": the credentials were refused" : ": it wants credentials")
@@ -294,7 +297,7 @@ static int fetch_token(struct oci_registry *r, const struct oci_challenge *ch, s
 		tok = json_string_value(json_object_get(root, "access_token"));
 	if (!tok || !*tok || strpbrk(tok, "\r\n")) {
 		json_decref(root);
-		return berr_set(err, EPROTO, "the token server %.200s sent no token", ch->realm);
+		return oci_err(err, EPROTO, "the token server %.200s sent no token", ch->realm);
 	}
 	free(r->auth);
 	r->auth = xasprintf("Authorization: Bearer %s", tok);
@@ -359,15 +362,15 @@ static int status_error(struct oci_registry *r, long status, const char *what, s
 	switch (status) {
 	case 401:
 	case 403:
-		return berr_set(err, EACCES, "the registry %s refused access to %s%s%s", r->base, what,
+		return oci_err(err, EACCES, "the registry %s refused access to %s%s%s", r->base, what,
 				r->user ? "" : " (no credentials for it in the docker config)", detail);
 	case 404:
-		return berr_set(err, ENOENT, "the registry %s has no %s%s", r->base, what, detail);
+		return oci_err(err, ENOENT, "the registry %s has no %s%s", r->base, what, detail);
 	case 429:
-		return berr_set(err, EAGAIN, "the registry %s is rate-limiting this client%s", r->base,
+		return oci_err(err, EAGAIN, "the registry %s is rate-limiting this client%s", r->base,
 				detail);
 	default:
-		return berr_set(err, EPROTO, "the registry %s answered %ld for %s%s", r->base, status,
+		return oci_err(err, EPROTO, "the registry %s answered %ld for %s%s", r->base, status,
 				what, detail);
 	}
 }
@@ -384,7 +387,7 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_opts *o,
 	r->curl = curl_easy_init();
 	if (!r->curl) {
 		free(r);
-		return berr_set(err, ENOMEM, "cannot start libcurl");
+		return oci_err(err, ENOMEM, "cannot start libcurl");
 	}
 	r->o = o;
 	r->insecure = o->insecure;
@@ -394,7 +397,7 @@ int oci_registry_open(const struct oci_ref *ref, const struct oci_opts *o,
 		rc = oci_docker_auth(auth_json, auth_len, ref->registry, &r->user, &r->pass, err);
 		if (rc < 0 && rc != -ENOENT) {
 			oci_registry_close(r);
-			return berr_wrap(err, "reading the docker config");
+			return oci_wrap(err, "reading the docker config");
 		}
 	}
 	*ret = r;
@@ -463,7 +466,7 @@ int oci_registry_manifest(struct oci_registry *r, const char *reference, char **
 	sbuf_init(&s.buf);
 	rc = request(r, &q, &s, &status, err);
 	if (rc == -EFBIG)
-		rc = berr_set(err, EFBIG, "the manifest %s:%s is larger than %u bytes", r->repo,
+		rc = oci_err(err, EFBIG, "the manifest %s:%s is larger than %u bytes", r->repo,
 			      reference, OCI_MANIFEST_MAX);
 	if (rc == 0 && status != 200) {
 		_cleanup_free_ char *what = xasprintf("manifest %s:%s", r->repo, reference);
@@ -481,7 +484,7 @@ int oci_registry_manifest(struct oci_registry *r, const char *reference, char **
 	hd = header(r->curl, "Docker-Content-Digest");
 	if (hd && oci_digest_valid(hd) && strcmp(hd, ret_digest)) {
 		sbuf_free(&s.buf);
-		return berr_set(err, EBADMSG,
+		return oci_err(err, EBADMSG,
 				"the manifest %s:%s hashes to %s, but the registry says %s", r->repo,
 				reference, ret_digest, hd);
 	}

@@ -195,9 +195,9 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **ret)
 static int tar_error(struct oci_tar *t, const char *what, struct berr *err)
 {
 	if (t->fail)
-		return berr_set(err, t->fail, "layer %s: %s", t->digest, t->why);
+		return oci_err(err, t->fail, "layer %s: %s", t->digest, t->why);
 	const char *msg = archive_error_string(t->inner);
-	return berr_set(err, EBADMSG, "layer %s: %s: %s", t->digest, what,
+	return oci_err(err, EBADMSG, "layer %s: %s: %s", t->digest, what,
 			msg ? msg : "unknown libarchive error");
 }
 
@@ -231,7 +231,7 @@ int oci_tar_open(int fd, const char *digest, uint64_t max_bytes, const atomic_in
 	t->inner = archive_read_new();
 	if (!t->md || !t->inner || EVP_DigestInit_ex(t->md, EVP_sha256(), NULL) != 1) {
 		oci_tar_free(t);
-		return berr_set(err, ENOMEM, "out of memory reading layer %s", digest);
+		return oci_err(err, ENOMEM, "out of memory reading layer %s", digest);
 	}
 	/* Tell the compression by the first bytes. */
 	while (t->in_len < 4 && !t->in_eof) {
@@ -239,7 +239,7 @@ int oci_tar_open(int fd, const char *digest, uint64_t max_bytes, const atomic_in
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			r = berr_set(err, errno, "layer %s: reading it failed: %s", digest,
+			r = oci_err(err, errno, "layer %s: reading it failed: %s", digest,
 				     strerror(errno));
 			oci_tar_free(t);
 			return r;
@@ -258,7 +258,7 @@ int oci_tar_open(int fd, const char *digest, uint64_t max_bytes, const atomic_in
 		t->zs = ZSTD_createDStream();
 		if (!t->zs) {
 			oci_tar_free(t);
-			return berr_set(err, ENOMEM, "out of memory reading layer %s", digest);
+			return oci_err(err, ENOMEM, "out of memory reading layer %s", digest);
 		}
 		/* Bound the window a frame may ask for (what zstd allows by
 		 * default; a hostile frame header gets an error, not 2 GiB). */
@@ -335,9 +335,9 @@ int oci_path_clean(const char *raw, char out[OCI_MAX_PATH + 1], struct berr *err
 	size_t o = 0;
 
 	if (!raw)
-		return berr_set(err, EINVAL, "it has no name");
+		return oci_err(err, EINVAL, "it has no name");
 	if (raw[0] == '/')
-		return berr_set(err, EPERM, "absolute names are refused");
+		return oci_err(err, EPERM, "absolute names are refused");
 	for (const char *p = raw; *p;) {
 		size_t n = strcspn(p, "/");
 		if (n == 0 || (n == 1 && p[0] == '.')) {
@@ -345,11 +345,11 @@ int oci_path_clean(const char *raw, char out[OCI_MAX_PATH + 1], struct berr *err
 			continue;
 		}
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return berr_set(err, EPERM, "a \"..\" component is refused");
+			return oci_err(err, EPERM, "a \"..\" component is refused");
 		if (n > 255)
-			return berr_set(err, ENAMETOOLONG, "a component is longer than 255 bytes");
+			return oci_err(err, ENAMETOOLONG, "a component is longer than 255 bytes");
 		if (o + (o ? 1 : 0) + n > OCI_MAX_PATH)
-			return berr_set(err, ENAMETOOLONG, "the name is longer than %d bytes", OCI_MAX_PATH);
+			return oci_err(err, ENAMETOOLONG, "the name is longer than %d bytes", OCI_MAX_PATH);
 		if (o)
 			out[o++] = '/';
 		memcpy(out + o, p, n);
