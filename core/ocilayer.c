@@ -161,6 +161,8 @@ int oci_entry_read(struct archive_entry *ae, const char *digest, struct oci_entr
 				 name ? name : "");
 			return entry_err(digest, e->raw, ENOTSUP, msg, err);
 		}
+		if (!vlen)
+			continue; /* a PAX deletion record: not stored */
 		if (strlen(name) > 255 || vlen > 65536)
 			return entry_err(digest, e->raw, E2BIG, "an xattr is too large for ext4", err);
 		e->xattr_count++;

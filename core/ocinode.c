@@ -411,8 +411,11 @@ int ocifs_set_xattrs(struct oci_fs *f, ext2_ino_t ino, struct archive_entry *ae,
 		for (size_t i = 0; !e && i < old.n; i++)
 			e = ext2fs_xattr_remove(h, old.v[i]);
 	}
+	/* An empty value is a PAX deletion record: no xattr (as Go's tar
+	 * reader, hence Docker and umoci, read it). */
 	while (!e && archive_entry_xattr_next(ae, &name, &value, &len) == ARCHIVE_OK)
-		e = ext2fs_xattr_set(h, name, value, len);
+		if (len)
+			e = ext2fs_xattr_set(h, name, value, len);
 	if (h) {
 		errcode_t e2 = ext2fs_xattrs_close(&h);
 		if (!e)

@@ -204,17 +204,29 @@ struct e2walk {
 	int err;
 };
 
+struct e2xa {
+	struct ext2_xattr_handle *h;
+	struct xa *v;
+	size_t n;
+};
+
+/* Values as the kernel shows them (ext2fs_xattr_get converts POSIX ACLs
+ * from ext4's format; the iterator gives them raw). */
 static int e2_xattr_cb(char *name, char *value, size_t len, void *ctx)
 {
-	struct {
-		struct xa *v;
-		size_t n;
-	} *x = ctx;
+	struct e2xa *x = ctx;
+	void *v = NULL;
+	size_t vlen = 0;
 
 	x->v = xrealloc(x->v, (x->n + 1) * sizeof(*x->v));
 	x->v[x->n].name = xstrdup(name);
 	sbuf_init(&x->v[x->n].val);
-	sbuf_add(&x->v[x->n].val, value, len);
+	if (ext2fs_xattr_get(x->h, name, &v, &vlen) == 0) {
+		sbuf_add(&x->v[x->n].val, v, vlen);
+		ext2fs_free_mem(&v);
+	} else {
+		sbuf_add(&x->v[x->n].val, value, len);
+	}
 	x->n++;
 	return 0;
 }
@@ -242,10 +254,7 @@ static void e2_item(struct e2walk *w, ext2_ino_t ino)
 {
 	struct ext2_inode_large in;
 	struct item *it = add_item(w->l);
-	struct {
-		struct xa *v;
-		size_t n;
-	} xs = { 0 };
+	struct e2xa xs = { 0 };
 	struct ext2_xattr_handle *h;
 
 	memset(&in, 0, sizeof(in));
@@ -301,6 +310,7 @@ static void e2_item(struct e2walk *w, ext2_ino_t ino)
 		}
 	}
 	if (!ext2fs_xattrs_open(w->fs, ino, &h)) {
+		xs.h = h;
 		if (!ext2fs_xattrs_read(h))
 			ext2fs_xattrs_iterate(h, e2_xattr_cb, &xs);
 		ext2fs_xattrs_close(&h);
