@@ -164,6 +164,95 @@ static void fill_dirent(struct oci_fs *f, struct ext2_dir_entry *de, const char 
 	memcpy(de->name, name, n);
 }
 
+/* --- the directory block cache ---
+ *
+ * Names are added to the last block of a directory one after the other;
+ * reading, verifying, checksumming and writing that block for every name
+ * made the crc32c of whole blocks the main cost of a layer of many small
+ * files.  So a few dozen blocks stay in memory, dirty, and are written
+ * once when evicted (least recently used), before their directory is
+ * listed, and when the image is closed.  Blocks of a freed directory
+ * are forgotten, never written. */
+
+static void dc_init(struct oci_fs *f)
+{
+	for (size_t i = 0; i < OCIFS_DCACHE; i++)
+		f->dc[i].buf = xmalloc(BS);
+}
+
+static int dc_write(struct oci_fs *f, struct ocifs_dblock *b, struct berr *err)
+{
+	errcode_t e;
+
+	if (!b->dirty)
+		return 0;
+	e = ext2fs_write_dir_block4(f->fs, b->pblk, b->buf, 0, b->dir);
+	if (e)
+		return ocifs_e2err(f, e, err, "writing a block of directory %u", b->dir);
+	b->dirty = false;
+	return 0;
+}
+
+/* The cached block pblk of dir: read from the image unless fresh (a new
+ * block the caller fills).  NULL and err on failure. */
+static char *dc_get(struct oci_fs *f, ext2_ino_t dir, blk64_t pblk, bool fresh, struct berr *err)
+{
+	struct ocifs_dblock *b = NULL, *lru = &f->dc[0];
+	errcode_t e;
+
+	for (size_t i = 0; i < OCIFS_DCACHE; i++) {
+		if (f->dc[i].dir == dir && f->dc[i].pblk == pblk) {
+			b = &f->dc[i];
+			break;
+		}
+		if (f->dc[i].stamp < lru->stamp)
+			lru = &f->dc[i];
+	}
+	if (!b) {
+		b = lru;
+		if (dc_write(f, b, err) < 0)
+			return NULL;
+		b->dir = 0;
+		if (!fresh) {
+			e = ext2fs_read_dir_block4(f->fs, pblk, b->buf, 0, dir);
+			if (e) {
+				ocifs_e2err(f, e, err, "reading a block of directory %u", dir);
+				return NULL;
+			}
+		}
+		b->dir = dir;
+		b->pblk = pblk;
+	}
+	b->stamp = ++f->dc_clock;
+	return b->buf;
+}
+
+static void dc_dirty(struct oci_fs *f, ext2_ino_t dir, blk64_t pblk)
+{
+	for (size_t i = 0; i < OCIFS_DCACHE; i++)
+		if (f->dc[i].dir == dir && f->dc[i].pblk == pblk)
+			f->dc[i].dirty = true;
+}
+
+/* Write dir's cached blocks (every directory's when dir is 0); forget
+ * them too when drop. */
+static int dc_flush(struct oci_fs *f, ext2_ino_t dir, bool drop, struct berr *err)
+{
+	for (size_t i = 0; i < OCIFS_DCACHE; i++) {
+		struct ocifs_dblock *b = &f->dc[i];
+		if (!b->dir || (dir && b->dir != dir))
+			continue;
+		if (drop && dir) {
+			b->dirty = false; /* a freed directory: its blocks are gone */
+		} else if (dc_write(f, b, err) < 0) {
+			return -EIO;
+		}
+		if (drop)
+			b->dir = 0, b->pblk = 0;
+	}
+	return 0;
+}
+
 /* Add name -> ino to the last block of dir, or to a new block. */
 static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext2_ino_t ino,
 			 uint8_t ftype, blk64_t *ret_pblk, struct berr *err)
@@ -172,17 +261,17 @@ static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext
 	unsigned need = rec_len_of((unsigned)strlen(name)), rl = 0;
 	int usable = dir_usable(f), off = 0;
 	struct ext2_dir_entry *de = NULL, *last = NULL;
-	char *nb = NULL;
+	char *nb = NULL, *buf;
 	blk64_t blk;
 	errcode_t e;
 
 	if (!di)
 		return oci_err(err, EIO, "directory inode %u is not in the index", dir);
-	e = ext2fs_read_dir_block4(f->fs, di->last, f->dbuf, 0, dir);
-	if (e)
-		return ocifs_e2err(f, e, err, "reading a block of directory %u", dir);
+	buf = dc_get(f, dir, di->last, false, err);
+	if (!buf)
+		return -EIO;
 	while (off < usable) {
-		de = (struct ext2_dir_entry *)(f->dbuf + off);
+		de = (struct ext2_dir_entry *)(buf + off);
 		if (ext2fs_get_rec_len(f->fs, de, &rl) || rl < 8 || off + (int)rl > usable)
 			return oci_err(err, EIO, "directory %u has a corrupt block", dir);
 		if (off + (int)rl == usable) {
@@ -205,9 +294,7 @@ static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext
 		last = NULL;
 	}
 	if (last) {
-		e = ext2fs_write_dir_block4(f->fs, di->last, f->dbuf, 0, dir);
-		if (e)
-			return ocifs_e2err(f, e, err, "writing a block of directory %u", dir);
+		dc_dirty(f, dir, di->last);
 		*ret_pblk = di->last;
 		return 0;
 	}
@@ -223,10 +310,15 @@ static int dirent_insert(struct oci_fs *f, ext2_ino_t dir, const char *name, ext
 	}
 	ext2fs_block_alloc_stats2(f->fs, blk, +1);
 	fill_dirent(f, (struct ext2_dir_entry *)nb, name, ino, ftype);
-	e = ext2fs_write_dir_block4(f->fs, blk, nb, 0, dir);
+	buf = dc_get(f, dir, blk, true, err);
+	if (buf) {
+		memcpy(buf, nb, BS);
+		dc_dirty(f, dir, blk);
+	}
 	ext2fs_free_mem(&nb);
-	if (!e)
-		e = ocifs_inode_read(f, dir, &in);
+	if (!buf)
+		return -EIO;
+	e = ocifs_inode_read(f, dir, &in);
 	if (!e)
 		e = ext2fs_bmap2(f->fs, dir, EXT2_INODE(&in), NULL, BMAP_SET, di->nblocks, NULL, &blk);
 	if (!e)
@@ -250,13 +342,12 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 	size_t n = strlen(d->name);
 	struct ext2_dir_entry *prev = NULL;
 	unsigned rl, prl;
-	errcode_t e;
+	char *buf = dc_get(f, d->parent, d->pblk, false, err);
 
-	e = ext2fs_read_dir_block4(f->fs, d->pblk, f->dbuf, 0, d->parent);
-	if (e)
-		return ocifs_e2err(f, e, err, "reading a block of directory %u", d->parent);
+	if (!buf)
+		return -EIO;
 	while (off < usable) {
-		struct ext2_dir_entry *de = (struct ext2_dir_entry *)(f->dbuf + off);
+		struct ext2_dir_entry *de = (struct ext2_dir_entry *)(buf + off);
 		if (ext2fs_get_rec_len(f->fs, de, &rl) || rl < 8 || off + (int)rl > usable)
 			break;
 		if (de->inode == d->ino && (size_t)ext2fs_dirent_name_len(de) == n &&
@@ -267,9 +358,7 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 			} else {
 				de->inode = 0;
 			}
-			e = ext2fs_write_dir_block4(f->fs, d->pblk, f->dbuf, 0, d->parent);
-			if (e)
-				return ocifs_e2err(f, e, err, "writing a block of directory %u", d->parent);
+			dc_dirty(f, d->parent, d->pblk);
 			return 0;
 		}
 		prev = de;
@@ -386,7 +475,11 @@ static int list_proc(struct ext2_dir_entry *de, int offset, int blocksize, char 
 int ocifs_list(struct oci_fs *f, ext2_ino_t ino, char ***ret, size_t *ret_n, struct berr *err)
 {
 	struct listing l = { 0 };
-	errcode_t e = ext2fs_dir_iterate(f->fs, ino, 0, NULL, list_proc, &l);
+	errcode_t e;
+
+	if (dc_flush(f, ino, false, err) < 0)
+		return -EIO;
+	e = ext2fs_dir_iterate(f->fs, ino, 0, NULL, list_proc, &l);
 
 	if (e) {
 		ocifs_list_free(l.v, l.n);
@@ -446,6 +539,8 @@ static int drop_inode(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 			return ocifs_e2err(f, e, err, "writing inode %u", ino);
 		return 0;
 	}
+	if (dir)
+		dc_flush(f, ino, true, NULL); /* its blocks are about to be freed */
 	/* Free it.  Devices and fast symlinks keep no blocks (their i_block
 	 * holds a device number or the target), so only the others are
 	 * punched. */
@@ -532,7 +627,7 @@ int oci_fs_create(const char *path, const struct oci_fs_geom *g, const char *lab
 
 	f->fd = -1;
 	f->path = xstrdup(path);
-	f->dbuf = xmalloc(BS);
+	dc_init(f);
 	f->win = xcalloc(OCIFS_WINDOW_BLOCKS, BS);
 	f->key = xcalloc(1, sizeof(struct dent) + 256);
 	f->gen = 0;
@@ -581,6 +676,8 @@ int oci_fs_close(struct oci_fs *f, int r, struct berr *err)
 {
 	if (!f)
 		return r;
+	if (f->fs && r >= 0)
+		r = dc_flush(f, 0, false, err);
 	if (f->fs) {
 		errcode_t e = r < 0 ? (ext2fs_free(f->fs), 0) : ext2fs_close_free(&f->fs);
 		if (e && r >= 0)
@@ -597,7 +694,8 @@ int oci_fs_close(struct oci_fs *f, int r, struct berr *err)
 	tdestroy(f->names, free);
 	tdestroy(f->dirs, free);
 	free(f->path);
-	free(f->dbuf);
+	for (size_t i = 0; i < OCIFS_DCACHE; i++)
+		free(f->dc[i].buf);
 	free(f->win);
 	free(f->key);
 	free(f);

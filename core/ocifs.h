@@ -25,6 +25,16 @@ struct dent {
 	char name[];
 };
 
+#define OCIFS_DCACHE 64
+
+struct ocifs_dblock {
+	ext2_ino_t dir;    /* 0: empty slot */
+	blk64_t pblk;
+	bool dirty;
+	uint64_t stamp;
+	char *buf;
+};
+
 struct oci_fs {
 	char *path;
 	int fd;
@@ -34,7 +44,8 @@ struct oci_fs {
 	uint32_t gen;      /* the layer being applied, from 1 */
 	bool full;         /* the last failure was the image running out of space */
 	blk64_t goal;      /* where the next data block should go */
-	char *dbuf;        /* a directory block */
+	struct ocifs_dblock dc[OCIFS_DCACHE]; /* directory blocks (ocifs.c) */
+	uint64_t dc_clock;
 	char *win;         /* file data window */
 	struct dent *key;  /* lookup key, name room 256 */
 };
