@@ -11,7 +11,8 @@
  *
  * ls lines: PATH TYPE MODE UID GID SIZE SHA256 TARGET DEV LINK XATTRS MTIME
  * ("-" for a field that does not apply; LINK is the first path, in sort
- * order, of a file with several hard links; names escaped as \xNN). */
+ * order, of a file with several hard links; names escaped as \xNN; no
+ * SHA256 for files over 16 GiB, which would take minutes to read). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -40,6 +41,8 @@ static void on_signal(int sig)
 }
 
 /* --- listing --- */
+
+#define SHA_MAX_SIZE (16ULL << 30)
 
 struct item {
 	char *path;
@@ -268,7 +271,7 @@ static void e2_item(struct e2walk *w, ext2_ino_t ino)
 	it->ino = ino;
 	it->nlink = in.i_links_count;
 	it->mtime = (int32_t)in.i_mtime + ((int64_t)(in.i_mtime_extra & 3) << 32);
-	if (it->type == 'f' || it->type == 'l') {
+	if ((it->type == 'f' && it->size <= SHA_MAX_SIZE) || it->type == 'l') {
 		ext2_file_t f;
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		struct sbuf t;
@@ -374,7 +377,7 @@ static int dir_item(struct list *l, int dfd, const char *name, const char *path)
 			it->target = xstrdup(t);
 		}
 	}
-	if (it->type == 'f') {
+	if (it->type == 'f' && it->size <= SHA_MAX_SIZE) {
 		int rfd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		EVP_MD_CTX *md = EVP_MD_CTX_new();
 		unsigned char d[32];
@@ -541,8 +544,11 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* A pull or import cancels cleanly (its partial blob removed). */
+	if (argc >= 2 && (!strcmp(argv[1], "pull") || !strcmp(argv[1], "import"))) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	if (argc >= 2 && !strcmp(argv[1], "pull"))
 		return cmd_fetch(argc - 1, argv + 1, true);
 	if (argc >= 2 && !strcmp(argv[1], "import"))
