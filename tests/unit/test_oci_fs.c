@@ -773,19 +773,14 @@ static void test_diff_id_and_cancel(void **state)
 	close(fd);
 }
 
-static void test_image_full(void **state)
+/* n files of 1 MiB of incompressible data, then the layer is done. */
+static void random_files(struct tb *t, int n)
 {
-	struct fx *f = *state;
-	struct tb *t = layer(f, "zstd");
 	char *rnd = xmalloc(1 << 20);
-	struct oci_fs_geom g = { .blocks = 16384, .inodes = 1024 }; /* 64 MiB */
-	struct oci_fs *fs;
-	struct berr err = { 0 };
-	int fd;
 
 	for (size_t i = 0; i < (1u << 20); i++)
 		rnd[i] = (char)(rand() & 0xff);
-	for (int i = 0; i < 80; i++) {
+	for (int i = 0; i < n; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "f%d", i);
 		rnd[0] = (char)i;
@@ -793,6 +788,18 @@ static void test_image_full(void **state)
 	}
 	tb_done(t);
 	free(rnd);
+}
+
+static void test_image_full(void **state)
+{
+	struct fx *f = *state;
+	struct tb *t = layer(f, "zstd");
+	struct oci_fs_geom g = { .blocks = 16384, .inodes = 1024 }; /* 64 MiB */
+	struct oci_fs *fs;
+	struct berr err = { 0 };
+	int fd;
+
+	random_files(t, 80);
 	assert_int_equal(oci_fs_create(f->image, &g, "rootfs", &fs, &err), 0);
 	fd = open(t->path, O_RDONLY | O_CLOEXEC);
 	int r = oci_fs_apply(fs, fd, t->digest, NULL, 1ULL << 30, NULL, NULL, NULL, &err);
@@ -809,19 +816,9 @@ static void test_host_full(void **state)
 	struct fx *f = *state;
 	_cleanup_free_ char *mnt = path_join(f->dir, "mnt");
 	struct tb *t = layer(f, "zstd");
-	char *rnd = xmalloc(1 << 20);
 	struct berr err = { 0 };
 
-	for (size_t i = 0; i < (1u << 20); i++)
-		rnd[i] = (char)(rand() & 0xff);
-	for (int i = 0; i < 12; i++) {
-		char name[16];
-		snprintf(name, sizeof(name), "f%d", i);
-		rnd[0] = (char)i;
-		tb_ent(t, &(struct ent){ .name = name, .data = rnd, .len = 1 << 20 });
-	}
-	tb_done(t);
-	free(rnd);
+	random_files(t, 12);
 	assert_int_equal(mkdir(mnt, 0700), 0);
 	if (mount("tmpfs", mnt, "tmpfs", 0, "size=6m") < 0)
 		skip();
