@@ -180,3 +180,19 @@ fuzz_oci_layer_SRCS := $(OCI_SRCS)
 $(eval $(call fuzz_rule,fuzz_oci_meta))
 $(eval $(call fuzz_rule,fuzz_oci_layer))
 fuzzers: $(BUILD)/fuzz/fuzz_oci_meta $(BUILD)/fuzz/fuzz_oci_layer
+
+# banger's init for container images (guest/init.c), static with musl, and
+# the directory the OCI builder injects into images as /.banger: the init
+# and the host's sshd with its libraries (guest/mkinject.sh).
+INIT_CC ?= musl-gcc
+$(BUILD)/guest/banger-init: guest/init.c
+	@mkdir -p $(dir $@) $(BUILD)/musl-include
+	@command -v $(INIT_CC) >/dev/null || { echo "$(INIT_CC) missing: make deps (musl-tools)"; exit 1; }
+	ln -sfn /usr/include/linux $(BUILD)/musl-include/linux
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/musl-include/asm
+	ln -sfn /usr/include/asm-generic $(BUILD)/musl-include/asm-generic
+	$(INIT_CC) -std=gnu11 -static -Os -Wall -Wextra -Werror -Wno-unused-parameter \
+		-I$(BUILD)/musl-include -o $@ $<
+$(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
+	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
+all: $(BUILD)/guest/inject

@@ -14,6 +14,7 @@
  *      built again twice as large (twice at most);
  *   5. manifest.json, then the rename to BUNDLE. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -381,6 +382,68 @@ static int apply_layers(struct job *j, struct oci_fs *f, struct berr *err)
 	return 0;
 }
 
+#define INJECT_FILE_MAX (64u << 20)
+#define INJECT_DEPTH 8
+
+/* Blocks the injected tree needs (bounded walk; errors show up later). */
+static uint64_t inject_blocks(const char *dir, int depth)
+{
+	DIR *d = depth <= INJECT_DEPTH ? opendir(dir) : NULL;
+	struct dirent *de;
+	uint64_t n = 1;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *p = path_join(dir, de->d_name);
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || lstat(p, &st) < 0)
+			continue;
+		n += S_ISDIR(st.st_mode) ? inject_blocks(p, depth + 1)
+					 : (uint64_t)(st.st_size + 4095) / 4096 + 1;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Copy the host directory dir into the image at guest (regular files and
+ * directories; anything else is refused: the tree is banger's own). */
+static int inject_tree(struct oci_fs *f, const char *dir, const char *guest, int depth,
+		       struct berr *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return oci_err(err, errno, "cannot read %s: %s", dir, strerror(errno));
+	if (depth > INJECT_DEPTH) {
+		closedir(d);
+		return oci_err(err, ELOOP, "%s is nested too deep", dir);
+	}
+	while (r == 0 && (de = readdir(d))) {
+		_cleanup_free_ char *src = NULL, *dst = NULL, *data = NULL;
+		struct stat st;
+		size_t len = 0;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		src = path_join(dir, de->d_name);
+		dst = xasprintf("%s/%s", guest, de->d_name);
+		if (lstat(src, &st) < 0) {
+			r = oci_err(err, errno, "cannot stat %s: %s", src, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			r = inject_tree(f, src, dst, depth + 1, err);
+		} else if (!S_ISREG(st.st_mode)) {
+			r = oci_err(err, EINVAL, "%s is not a regular file or directory", src);
+		} else if ((r = read_file(src, INJECT_FILE_MAX, &data, &len)) < 0) {
+			r = oci_err(err, -r, "cannot read %s: %s", src, strerror(-r));
+		} else {
+			r = oci_fs_put_file(f, dst, data, len, st.st_mode & 07777, err);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 static int build_rootfs(struct job *j, const char *path, const struct oci_layer_stats *total,
 			struct berr *err)
 {
@@ -389,7 +452,12 @@ static int build_rootfs(struct job *j, const char *path, const struct oci_layer_
 	struct oci_fs_geom g;
 	int r = 0;
 
-	oci_fs_size(total, headroom, &g);
+	struct oci_layer_stats t = *total;
+	if (j->o->inject_dir) {
+		t.blocks += inject_blocks(j->o->inject_dir, 0);
+		t.inodes += 256;
+	}
+	oci_fs_size(&t, headroom, &g);
 	for (int attempt = 1; attempt <= BUILD_ATTEMPTS; attempt++) {
 		struct oci_fs *f = NULL;
 		bool full;
@@ -397,6 +465,11 @@ static int build_rootfs(struct job *j, const char *path, const struct oci_layer_
 		if (r < 0)
 			return r;
 		r = apply_layers(j, f, err);
+		if (r == 0 && j->o->inject_dir) {
+			r = inject_tree(f, j->o->inject_dir, "/.banger", 0, err);
+			if (r < 0)
+				oci_wrap(err, "putting %s into the image", j->o->inject_dir);
+		}
 		full = r < 0 && oci_fs_full(f);
 		r = oci_fs_close(f, r, err);
 		if (r == 0 || !full)
@@ -438,6 +511,11 @@ static int write_bundle_manifest(struct job *j, const char *name, const char *tm
 		      (json_int_t)content);
 	if (!m)
 		return oci_err(err, EINVAL, "cannot make manifest.json (a field is not valid UTF-8)");
+	if (j->o->inject_dir) {
+		_cleanup_free_ char *init = path_join(j->o->inject_dir, "init");
+		if (access(init, X_OK) == 0)
+			json_object_set_new(m, "init", json_string("/.banger/init"));
+	}
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(m);
 	r = text ? write_file_atomic(path, text, strlen(text), 0644) : -ENOMEM;

@@ -64,6 +64,10 @@ struct oci_opts {
 	uint64_t max_size;      /* bound on the uncompressed content; 0: default */
 	unsigned max_layers;    /* 0: 128 */
 	const char *label;      /* ext4 label; NULL: "rootfs" */
+	/* A host directory copied into the image as /.banger (banger's init
+	 * and sshd: build/guest/inject, made by guest/mkinject.sh), or NULL.
+	 * With an "init" in it, manifest.json says "init": "/.banger/init". */
+	const char *inject_dir;
 	oci_progress_fn progress;
 	void *progress_ctx;
 	const atomic_int *cancel; /* set non-zero to stop (-ECANCELED) */

@@ -466,7 +466,8 @@ static void usage(FILE *f)
 	      "       banger-oci import [opts] LAYOUT[:TAG] BUNDLE_DIR\n"
 	      "       banger-oci ls IMAGE.ext4 | ls-dir DIR\n"
 	      "opts: --cache DIR  --name NAME  --insecure  --auth-file FILE\n"
-	      "      --headroom SIZE  --no-headroom  --max-size SIZE  --max-layers N  --quiet\n",
+	      "      --headroom SIZE  --no-headroom  --max-size SIZE  --max-layers N  --quiet\n"
+	      "      --inject DIR (copied into the image as /.banger: build/guest/inject)\n",
 	      f);
 }
 
@@ -477,7 +478,8 @@ static int cmd_fetch(int argc, char **argv, bool pull)
 		{ "insecure", no_argument, NULL, 'k' },	{ "auth-file", required_argument, NULL, 'a' },
 		{ "headroom", required_argument, NULL, 'h' },	{ "no-headroom", no_argument, NULL, 'H' },
 		{ "max-size", required_argument, NULL, 'm' },	{ "max-layers", required_argument, NULL, 'l' },
-		{ "quiet", no_argument, NULL, 'q' },		{ NULL, 0, NULL, 0 },
+		{ "quiet", no_argument, NULL, 'q' },		{ "inject", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct oci_opts o = { .cancel = &cancel_flag, .progress = progress };
 	const char *name = NULL, *env = getenv("BANGER_CACHE_DIR");
@@ -494,6 +496,7 @@ static int cmd_fetch(int argc, char **argv, bool pull)
 		case 'n': name = optarg; break;
 		case 'k': o.insecure = true; break;
 		case 'a': o.auth_file = optarg; break;
+		case 'i': o.inject_dir = optarg; break;
 		case 'H': o.no_headroom = true; break;
 		case 'q': quiet = true; break;
 		case 'h':
