@@ -10,7 +10,7 @@ iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
 libsystemd-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
-libarchive-dev libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils tar gzip"
+libarchive-dev libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils tar gzip musl-tools"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
