@@ -444,6 +444,30 @@ static int inject_tree(struct oci_fs *f, const char *dir, const char *guest, int
 	return r;
 }
 
+/* What running a command in the image needs, for banger's init ("init
+ * run -- CMD"): /.banger/env (the config's Env, each entry ended by a NUL
+ * byte), /.banger/workdir and /.banger/user when the config sets them. */
+static int put_run_config(struct job *j, struct oci_fs *f, struct berr *err)
+{
+	json_t *env = json_object_get(j->cfg.run, "Env"), *v;
+	const char *wd = json_string_value(json_object_get(j->cfg.run, "WorkingDir"));
+	const char *user = json_string_value(json_object_get(j->cfg.run, "User"));
+	struct sbuf s;
+	size_t i;
+	int r = 0;
+
+	sbuf_init(&s);
+	json_array_foreach(env, i, v) sbuf_add(&s, json_string_value(v), json_string_length(v) + 1);
+	if (s.len)
+		r = oci_fs_put_file(f, "/.banger/env", s.buf, s.len, 0644, err);
+	sbuf_free(&s);
+	if (r == 0 && wd && *wd)
+		r = oci_fs_put_file(f, "/.banger/workdir", wd, strlen(wd), 0644, err);
+	if (r == 0 && user && *user)
+		r = oci_fs_put_file(f, "/.banger/user", user, strlen(user), 0644, err);
+	return r;
+}
+
 static int build_rootfs(struct job *j, const char *path, const struct oci_layer_stats *total,
 			struct berr *err)
 {
@@ -467,6 +491,8 @@ static int build_rootfs(struct job *j, const char *path, const struct oci_layer_
 		r = apply_layers(j, f, err);
 		if (r == 0 && j->o->inject_dir) {
 			r = inject_tree(f, j->o->inject_dir, "/.banger", 0, err);
+			if (r == 0)
+				r = put_run_config(j, f, err);
 			if (r < 0)
 				oci_wrap(err, "putting %s into the image", j->o->inject_dir);
 		}

@@ -15,16 +15,25 @@
  *   - reaps every orphan, restarts sshd if it dies (at most once a second);
  *   - powers off on the ACPI power button (evdev), SIGTERM, SIGINT
  *     (ctrl-alt-del) or SIGPWR: everything gets SIGTERM, then SIGKILL
- *     after 3 s, filesystems are unmounted or made read-only, power off. */
+ *     after 3 s, filesystems are unmounted or made read-only, power off.
+ *
+ * Not as PID 1, "init run -- CMD ARGS..." runs a command the way the
+ * image's config says: its Env (/.banger/env, NUL-separated) added to the
+ * environment, in its WorkingDir (/.banger/workdir), as its User
+ * (/.banger/user: name, uid, name:group or uid:gid, with that user's
+ * groups, HOME, USER and LOGNAME).  banger runs `vm run -- CMD` of a
+ * container image through it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/input.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -462,6 +471,120 @@ static void power_off(void)
 		pause();
 }
 
+/* --- init run -- CMD --- */
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, k;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 > cap) {
+			char *nb = realloc(buf, cap = n + 65536);
+			if (!nb || cap > (16u << 20)) {
+				free(nb ? nb : buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		k = fread(buf + n, 1, cap - n - 1, f);
+		n += k;
+	} while (k > 0);
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static int run_as(const char *spec)
+{
+	char user[256], *group;
+	struct passwd *pw = NULL;
+	uid_t uid;
+	gid_t gid;
+	char *end;
+
+	snprintf(user, sizeof(user), "%s", spec);
+	user[strcspn(user, "\n")] = '\0';
+	group = strchr(user, ':');
+	if (group)
+		*group++ = '\0';
+	errno = 0;
+	unsigned long n = strtoul(user, &end, 10);
+	if (*user && !*end && !errno) {
+		uid = (uid_t)n;
+		pw = getpwuid(uid);
+	} else if ((pw = getpwnam(user))) {
+		uid = pw->pw_uid;
+	} else {
+		say("run: user \"%s\" is not in the image's /etc/passwd", user);
+		return -1;
+	}
+	gid = pw ? pw->pw_gid : (gid_t)uid;
+	if (group && *group) {
+		struct group *gr;
+		n = strtoul(group, &end, 10);
+		if (!*end)
+			gid = (gid_t)n;
+		else if ((gr = getgrnam(group)))
+			gid = gr->gr_gid;
+		else {
+			say("run: group \"%s\" is not in the image's /etc/group", group);
+			return -1;
+		}
+	}
+	if (pw && !group && initgroups(pw->pw_name, gid) < 0)
+		setgroups(1, &gid);
+	else if (!pw || group)
+		setgroups(1, &gid);
+	if (setgid(gid) < 0 || setuid(uid) < 0) {
+		say("run: cannot become %u:%u: %s", (unsigned)uid, (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	if (pw) {
+		setenv("HOME", pw->pw_dir, 1);
+		setenv("USER", pw->pw_name, 1);
+		setenv("LOGNAME", pw->pw_name, 1);
+	}
+	return 0;
+}
+
+static int run_cmd(int argc, char **argv)
+{
+	size_t len = 0;
+	char *env, *text;
+	int i = 2;
+
+	if (i < argc && !strcmp(argv[i], "--"))
+		i++;
+	if (i >= argc) {
+		fprintf(stderr, "usage: %s run -- CMD [ARGS...]\n", argv[0]);
+		return 2;
+	}
+	env = slurp("/.banger/env", &len);
+	for (char *p = env; p && p < env + len; p += strlen(p) + 1)
+		if (strchr(p, '=') && p[0] != '=')
+			putenv(p);
+	if ((text = slurp("/.banger/user", &len)) && run_as(text) < 0)
+		return 126;
+	free(text);
+	if ((text = slurp("/.banger/workdir", &len))) {
+		text[strcspn(text, "\n")] = '\0';
+		if (*text && chdir(text) < 0) {
+			say("run: cannot enter the image's working directory %s: %s", text, strerror(errno));
+			return 126;
+		}
+		free(text);
+	}
+	execvp(argv[i], argv + i);
+	say("run: %s: %s", argv[i], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
 int main(int argc, char **argv)
 {
 	struct pollfd pfd[1 + MAX_BUTTONS];
@@ -472,10 +595,11 @@ int main(int argc, char **argv)
 	time_t last_start = 0;
 	int fd, nb;
 
-	(void)argc;
-	(void)argv;
+	if (getpid() != 1 && argc >= 2 && !strcmp(argv[1], "run"))
+		return run_cmd(argc, argv);
 	if (getpid() != 1) {
-		fprintf(stderr, "banger-init: not PID 1; this is the init of banger's container images\n");
+		fprintf(stderr, "banger-init: not PID 1; this is the init of banger's container images\n"
+				"usage: %s run -- CMD [ARGS...]\n", argv[0]);
 		return 2;
 	}
 	sigemptyset(&set);

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Helpers of tests/integration/oci.sh (standard library + the openssl CLI).
 
-  oci-helper.py layout OUT TAG [--repeat N] [--pad BYTES] LAYER...
+  oci-helper.py layout OUT TAG [--repeat N] [--pad BYTES] [--run JSON] LAYER...
         an OCI image layout from tar layers (a .gz or .zst file is stored
         as it is, with that media type; a plain .tar as it is); the
         config's diff_ids are computed; --repeat lists the layers N times,
-        --pad adds an annotation of BYTES to the manifest
+        --pad adds an annotation of BYTES to the manifest, --run is the
+        config's "config" object (Env, Cmd, WorkingDir, User)
   oci-helper.py rules OUTDIR    three tar layers that exercise every rule
         of applying layers (rules1.tar, rules2.tar, rules3.tar)
   oci-helper.py files OUT.tar N  a layer of N empty files, 1000 a directory
@@ -45,7 +46,7 @@ def put_blob(out, data):
     return d
 
 
-def layout(out, tag, layers, repeat=1, pad=0):
+def layout(out, tag, layers, repeat=1, pad=0, run=None):
     os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
     with open(os.path.join(out, "oci-layout"), "w") as f:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
@@ -69,7 +70,7 @@ def layout(out, tag, layers, repeat=1, pad=0):
     descs, diff_ids = descs * repeat, diff_ids * repeat
     config = json.dumps({
         "architecture": "amd64", "os": "linux",
-        "config": {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
+        "config": run or {"Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }).encode()
     manifest = json.dumps({
@@ -341,14 +342,16 @@ def registry(port, root, logpath, basic=None, redirect=None, slow=False, bad=Non
 
 def main(argv):
     if argv[1] == "layout":
-        args, repeat, pad = argv[4:], 1, 0
+        args, repeat, pad, run = argv[4:], 1, 0, None
         while args and args[0].startswith("--"):
             if args[0] == "--repeat":
                 repeat = int(args[1])
             elif args[0] == "--pad":
                 pad = int(args[1])
+            elif args[0] == "--run":
+                run = json.loads(args[1])
             args = args[2:]
-        layout(argv[2], argv[3], args, repeat, pad)
+        layout(argv[2], argv[3], args, repeat, pad, run)
     elif argv[1] == "rules":
         rules(argv[2])
     elif argv[1] == "files":

@@ -41,14 +41,17 @@ SSH=(ssh -i "$T/key" -p 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/
 	-o ConnectTimeout=5 -o BatchMode=yes -o LogLevel=ERROR root@127.0.0.1)
 
 # The images: busybox (no sshd) and Debian (its own sshd).
-mkdir -p "$T/src/bb"/{bin,etc,root,tmp,dev,proc,sys,run}
+mkdir -p "$T/src/bb"/{bin,etc,root,tmp,dev,proc,sys,run,srv,home/app}
 cp /bin/busybox "$T/src/bb/bin/"
 for a in $(busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$T/src/bb/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$T/src/bb/etc/passwd"
-printf 'root:x:0:\n' >"$T/src/bb/etc/group"
+printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$T/src/bb/etc/passwd"
+printf 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' >"$T/src/bb/etc/group"
 chmod 1777 "$T/src/bb/tmp"
+chown 1000:1000 "$T/src/bb/home/app"
 tar --numeric-owner -C "$T/src/bb" -cf "$T/src/bb.tar" . && gzip "$T/src/bb.tar" &&
-	python3 "$H" layout "$T/lay/busybox" latest "$T/src/bb.tar.gz" || exit 1
+	python3 "$H" layout "$T/lay/busybox" latest --run \
+		'{"Env":["PATH=/bin","GREETING=hello world"],"WorkingDir":"/srv","User":"app","Cmd":["sh"]}' \
+		"$T/src/bb.tar.gz" || exit 1
 if [ -s "$DEB_TAR" ]; then
 	umoci init --layout "$T/lay/debian" && umoci new --image "$T/lay/debian:bookworm" &&
 		umoci raw add-layer --image "$T/lay/debian:bookworm" "$DEB_TAR" || exit 1
@@ -95,6 +98,13 @@ check_guest() { # check_guest NAME
 	[ "$(tail -1 <<<"$out")" = 1 ] && ok "$1-work-disk-at-root" || fail "$1-work-disk-at-root: $out"
 	in_ns "${SSH[@]}" 'exit 7'
 	[ $? = 7 ] && ok "$1-exit-status-propagates" || fail "$1-exit-status-propagates"
+	if [ "$1" = busybox ]; then
+		# the image's Env, WorkingDir and User apply to a command run through the init
+		out=$(in_ns "${SSH[@]}" "/.banger/init run -- sh -c 'echo \"\$GREETING\"; pwd; id -u; id -G; echo \"\$HOME\"; exit 5'")
+		rc=$?
+		[ "$out" = "$(printf 'hello world\n/srv\n1000\n1000 2000\n/home/app')" ] && [ "$rc" = 5 ] &&
+			ok "$1-run-applies-env-workdir-user" || fail "$1-run-applies-env-workdir-user: rc $rc: $out"
+	fi
 	# an orphan (its parent exits at once) is reaped by PID 1: no zombie stays
 	in_ns "${SSH[@]}" 'sh -c "sleep 1 &"; sleep 3; for s in /proc/[0-9]*/stat; do read -r l <"$s" && echo "${l##*) }"; done | grep -c "^Z"' >"$T/z" 2>&1
 	[ "$(tail -1 "$T/z")" = 0 ] && ok "$1-orphans-reaped" || fail "$1-orphans-reaped: $(cat "$T/z")"
