@@ -439,18 +439,20 @@ static int cmd_ls_dir(const char *dir)
 
 /* --- pull / import --- */
 
+/* One line when a step starts and one when it ends. */
 static void progress(const struct oci_progress *p, void *ctx)
 {
 	static enum oci_phase last_phase = (enum oci_phase)-1;
-	static unsigned last_layer;
-	bool quiet = *(bool *)ctx;
+	static const char *last_digest;
+	static bool last_ended;
+	bool quiet = *(bool *)ctx, ended = p->total && p->done >= p->total;
+	bool same = p->phase == last_phase && p->digest == last_digest;
 
-	if (quiet)
+	if (quiet || (same && (!ended || last_ended)))
 		return;
-	if (p->phase == last_phase && p->layer == last_layer && p->done != p->total)
-		return; /* one line per step, and its end */
 	last_phase = p->phase;
-	last_layer = p->layer;
+	last_digest = p->digest;
+	last_ended = ended;
 	if (p->layer)
 		fprintf(stderr, "%s %u/%u %.19s %llu/%llu%s\n", oci_phase_name(p->phase), p->layer,
 			p->layers, p->digest ? p->digest : "", (unsigned long long)p->done,
