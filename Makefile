@@ -39,6 +39,7 @@ CORE_SRCS += core/hostarch.c core/defaults.c
 CORE_SRCS += core/workspace.c core/filesync.c
 CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
              core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
+CORE_SRCS += core/ext4img.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
@@ -62,11 +63,12 @@ UNIT_TESTS += test_dns
 test_dns_SRCS := core/err.c core/util.c core/dns.c core/dnsd.c
 UNIT_TESTS += test_workspace
 test_workspace_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c \
-                       core/disk.c core/workdisk.c core/workspace.c core/filesync.c
+                       core/disk.c core/workdisk.c core/ext4img.c core/workspace.c core/filesync.c
 test_toml_SRCS     := core/err.c core/util.c core/toml.c
 test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
+test_disk_SRCS     += core/ext4img.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
@@ -108,7 +110,7 @@ fuzz_p9_SRCS := core/err.c core/util.c p9/codec.c
 FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 FUZZERS += fuzz_wslist
-fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c
+fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c core/ext4img.c
 
 # guest agent: the shared frame codec, the host client, the agent itself
 CORE_SRCS += core/agent_proto.c core/agent_client.c
@@ -182,7 +184,7 @@ $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
 
 WS_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c core/disk.c \
-           core/workdisk.c core/workspace.c core/filesync.c
+           core/workdisk.c core/ext4img.c core/workspace.c core/filesync.c
 $(BUILD)/tests/workspace_cli: $(WS_SRCS:%.c=$(BUILD)/obj/%.o) tests/unit/workspace_cli.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -376,3 +378,41 @@ FUZZ_CFLAGS += -Ip9
 bench-p9: all $(BUILD)/tests/p9c
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/p9bench.sh
 .PHONY: bench-p9
+# OCI images -> bundles (core/oci*.c; docs/oci.md) and their driver.
+OCI_SRCS := core/err.c core/util.c core/ext4img.c core/ocimeta.c core/ociblob.c core/ocitar.c \
+            core/ocilayer.c core/ocifs.c core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
+LDLIBS += $(shell pkg-config --libs libarchive libisal libzstd 2>/dev/null)
+all: $(BUILD)/bin/banger-oci
+$(BUILD)/bin/banger-oci: $(patsubst %.c,$(BUILD)/obj/%.o,$(OCI_SRCS)) tools/banger-oci.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+UNIT_TESTS += test_oci_meta
+test_oci_meta_SRCS := $(OCI_SRCS)
+$(eval $(call unit_rule,test_oci_meta))
+unit: $(BUILD)/tests/test_oci_meta
+UNIT_TESTS += test_oci_fs
+test_oci_fs_SRCS := $(OCI_SRCS)
+$(eval $(call unit_rule,test_oci_fs))
+unit: $(BUILD)/tests/test_oci_fs
+FUZZERS += fuzz_oci_meta fuzz_oci_layer
+fuzz_oci_meta_SRCS := $(OCI_SRCS)
+fuzz_oci_layer_SRCS := $(OCI_SRCS)
+$(eval $(call fuzz_rule,fuzz_oci_meta))
+$(eval $(call fuzz_rule,fuzz_oci_layer))
+fuzzers: $(BUILD)/fuzz/fuzz_oci_meta $(BUILD)/fuzz/fuzz_oci_layer
+
+# banger's init for container images (guest/init.c), static with musl, and
+# the directory the OCI builder injects into images as /.banger: the init
+# and the host's sshd with its libraries (guest/mkinject.sh).
+INIT_CC ?= musl-gcc
+$(BUILD)/guest/banger-init: guest/init.c
+	@mkdir -p $(dir $@) $(BUILD)/musl-include
+	@command -v $(INIT_CC) >/dev/null || { echo "$(INIT_CC) missing: make deps (musl-tools)"; exit 1; }
+	ln -sfn /usr/include/linux $(BUILD)/musl-include/linux
+	ln -sfn /usr/include/x86_64-linux-gnu/asm $(BUILD)/musl-include/asm
+	ln -sfn /usr/include/asm-generic $(BUILD)/musl-include/asm-generic
+	$(INIT_CC) -std=gnu11 -static -Os -Wall -Wextra -Werror -Wno-unused-parameter \
+		-I$(BUILD)/musl-include -o $@ $<
+$(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
+	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
+all: $(BUILD)/guest/inject

@@ -1,11 +1,9 @@
 /* core/workdisk.c: the per-VM work disk, an ext4 image written with
  * libext2fs directly (no mkfs, no mount, no root).
  *
- * workdisk_create does what mke2fs does for a fresh sparse file: fill a
- * superblock, lay out the group tables, mark inode tables as zeroed (the
- * file is all holes, so they read back as zeros), make / and lost+found,
- * reserve the special inodes and add a journal without writing it out.
- * The files are then added with workdisk_write_files / workdisk_mkdir.
+ * workdisk_create makes a fresh filesystem in a sparse file the way mke2fs
+ * does (ext4img_init + ext4img_build, core/ext4img.c).  The files are then
+ * added with workdisk_write_files / workdisk_mkdir.
  *
  * Every image is opened through our own O_CLOEXEC descriptor (the library's
  * unixfd I/O manager), and flock()ed so two banger writers cannot interleave. */
@@ -13,245 +11,31 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <et/com_err.h>
 #include <ext2fs/ext2_err.h>
 #include <ext2fs/ext2fs.h>
 
 #include "disk.h"
+#include "ext4img.h"
 #include "util.h"
 
-#define WD_BLOCK_SIZE 4096
+#define WD_BLOCK_SIZE EXT4IMG_BLOCK_SIZE
 #define WD_INODE_RATIO 16384
-#define WD_INODE_SIZE 256
 #define WD_MIN_SIZE (16ULL << 20)
-/* No 64bit feature: block numbers are 32 bits. */
-#define WD_MAX_SIZE (((1ULL << 32) - 1) * WD_BLOCK_SIZE)
-#define WD_LPF_SIZE (16 * 1024)
-
-static pthread_once_t et_once = PTHREAD_ONCE_INIT;
-
-static void et_init(void)
-{
-	initialize_ext2_error_table();
-}
-
-/* libext2fs returns either an errno or a code from its own table. */
-static int ext2_errno(errcode_t e)
-{
-	if (e > 0 && e < 4096)
-		return (int)e;
-	switch (e) {
-	case EXT2_ET_DIR_NO_SPACE:
-	case EXT2_ET_BLOCK_ALLOC_FAIL:
-	case EXT2_ET_INODE_ALLOC_FAIL:
-	case EXT2_ET_DIR_NO_SPACE_FOR_CSUM:
-		return ENOSPC;
-	case EXT2_ET_FILE_NOT_FOUND:
-		return ENOENT;
-	case EXT2_ET_DIR_EXISTS:
-		return EEXIST;
-	case EXT2_ET_NO_DIRECTORY:
-		return ENOTDIR;
-	case EXT2_ET_BAD_MAGIC:
-	case EXT2_ET_UNSUPP_FEATURE:
-	case EXT2_ET_RO_UNSUPP_FEATURE:
-	case EXT2_ET_JOURNAL_TOO_SMALL:
-		return EINVAL;
-	case EXT2_ET_NO_MEMORY:
-		return ENOMEM;
-	default:
-		return EIO;
-	}
-}
-
-static const char *ext2_msg(errcode_t e)
-{
-	pthread_once(&et_once, et_init);
-	return error_message(e);
-}
-
-#define E2ERR(err, e, fmt, ...) \
-	berr_set(err, ext2_errno(e), fmt ": %s", ##__VA_ARGS__, ext2_msg(e))
-
-/* Open path read-write with our own CLOEXEC descriptor, locked against
- * other banger writers.  *ret_fd stays ours; *ret_lib is a duplicate that
- * is handed to libext2fs (its unixfd manager closes it). */
-static int image_open(const char *path, int flags, int *ret_fd, int *ret_lib,
-		      struct berr *err)
-{
-	_cleanup_close_ int fd = -1;
-	int lib;
-
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | flags, 0600);
-	if (fd < 0)
-		return berr_set(err, errno, "cannot open disk image %s: %s", path,
-				strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return berr_set(err, errno == EWOULDBLOCK ? EBUSY : errno,
-				"disk image %s is locked by another writer", path);
-	lib = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (lib < 0)
-		return berr_set(err, errno, "cannot duplicate the descriptor of %s: %s",
-				path, strerror(errno));
-	*ret_fd = TAKE_FD(fd);
-	*ret_lib = lib;
-	return 0;
-}
-
-static void set_owner(struct ext2_inode *inode, uid_t uid, gid_t gid)
-{
-	inode->i_uid = (__u16)uid;
-	ext2fs_set_i_uid_high(*inode, uid >> 16);
-	inode->i_gid = (__u16)gid;
-	ext2fs_set_i_gid_high(*inode, gid >> 16);
-}
-
-static int set_dir_attrs(ext2_filsys fs, ext2_ino_t ino, mode_t mode, uid_t uid,
-			 gid_t gid, const char *what, struct berr *err)
-{
-	struct ext2_inode inode;
-	errcode_t e;
-
-	e = ext2fs_read_inode(fs, ino, &inode);
-	if (e)
-		return E2ERR(err, e, "reading the inode of %s failed", what);
-	inode.i_mode = LINUX_S_IFDIR | (mode & 07777);
-	set_owner(&inode, uid, gid);
-	inode.i_ctime = fs->now ? fs->now : time(NULL);
-	e = ext2fs_write_inode(fs, ino, &inode);
-	if (e)
-		return E2ERR(err, e, "writing the inode of %s failed", what);
-	return 0;
-}
-
-/* Make directory name in parent (expanding parent when full). */
-static int make_dir(ext2_filsys fs, ext2_ino_t parent, const char *name,
-		    ext2_ino_t *ret_ino, const char *what, struct berr *err)
-{
-	errcode_t e;
-
-	e = ext2fs_mkdir(fs, parent, 0, name);
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(fs, parent);
-		if (!e)
-			e = ext2fs_mkdir(fs, parent, 0, name);
-	}
-	if (e)
-		return E2ERR(err, e, "creating directory %s failed", what);
-	e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, ret_ino);
-	if (e)
-		return E2ERR(err, e, "finding new directory %s failed", what);
-	return 0;
-}
-
-static int write_reserved_inodes(ext2_filsys fs, struct berr *err)
-{
-	_cleanup_free_ char *buf = xcalloc(1, EXT2_INODE_SIZE(fs->super));
-
-	for (ext2_ino_t ino = 1; ino < EXT2_FIRST_INODE(fs->super); ino++) {
-		errcode_t e = ext2fs_write_inode_full(fs, ino, (struct ext2_inode *)buf,
-						      EXT2_INODE_SIZE(fs->super));
-		if (e)
-			return E2ERR(err, e, "writing reserved inode %u failed", ino);
-	}
-	return 0;
-}
-
-static int build_fs(ext2_filsys fs, const char *label, struct berr *err)
-{
-	struct ext2fs_journal_params jparams;
-	struct ext2_super_block *sb = fs->super;
-	ext2_ino_t lpf;
-	errcode_t e;
-	int r;
-
-	if (getrandom(sb->s_uuid, sizeof(sb->s_uuid), 0) != (ssize_t)sizeof(sb->s_uuid) ||
-	    getrandom(sb->s_hash_seed, sizeof(sb->s_hash_seed), 0) !=
-		    (ssize_t)sizeof(sb->s_hash_seed))
-		return berr_set(err, EIO, "no random bytes for the filesystem UUID");
-	sb->s_uuid[6] = (sb->s_uuid[6] & 0x0f) | 0x40;  /* version 4 */
-	sb->s_uuid[8] = (sb->s_uuid[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
-	ext2fs_init_csum_seed(fs);
-	sb->s_def_hash_version = EXT2_HASH_HALF_MD4;
-	sb->s_checksum_type = EXT2_CRC32C_CHKSUM;
-	sb->s_max_mnt_count = -1;
-	sb->s_checkinterval = 0;
-	sb->s_mkfs_time = sb->s_lastcheck = sb->s_wtime = (__u32)time(NULL);
-	memset(sb->s_volume_name, 0, sizeof(sb->s_volume_name));
-	if (label)
-		memcpy(sb->s_volume_name, label, strlen(label));
-
-	e = ext2fs_allocate_tables(fs);
-	if (e)
-		return E2ERR(err, e, "allocating group tables failed");
-
-	/* The image is a fresh sparse file: inode tables already read as zeros,
-	 * so tell the kernel it need not zero them (mke2fs does the same after
-	 * a discard that zeroes). */
-	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
-		ext2fs_bg_flags_set(fs, g, EXT2_BG_INODE_ZEROED);
-		ext2fs_group_desc_csum_set(fs, g);
-	}
-	r = write_reserved_inodes(fs, err);
-	if (r < 0)
-		return r;
-
-	fs->umask = 077;
-	e = ext2fs_mkdir(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, NULL);
-	if (e)
-		return E2ERR(err, e, "creating the root directory failed");
-	r = set_dir_attrs(fs, EXT2_ROOT_INO, 0700, 0, 0, "/", err);
-	if (r < 0)
-		return r;
-
-	r = make_dir(fs, EXT2_ROOT_INO, "lost+found", &lpf, "/lost+found", err);
-	if (r < 0)
-		return r;
-	/* e2fsck wants lost+found preallocated so it never has to grow it. */
-	for (unsigned size = fs->blocksize; size < WD_LPF_SIZE; size += fs->blocksize) {
-		e = ext2fs_expand_dir(fs, lpf);
-		if (e)
-			return E2ERR(err, e, "growing /lost+found failed");
-	}
-
-	for (ext2_ino_t ino = EXT2_ROOT_INO + 1; ino < EXT2_FIRST_INODE(sb); ino++)
-		ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
-	ext2fs_mark_ib_dirty(fs);
-
-	ext2fs_mark_inode_bitmap2(fs->inode_map, EXT2_BAD_INO);
-	ext2fs_inode_alloc_stats2(fs, EXT2_BAD_INO, +1, 0);
-	e = ext2fs_update_bb_inode(fs, NULL);
-	if (e)
-		return E2ERR(err, e, "writing the bad block inode failed");
-
-	e = ext2fs_get_journal_params(&jparams, fs);
-	if (e)
-		return E2ERR(err, e, "sizing the journal failed");
-	/* LAZYINIT: the journal's blocks are holes, hence zeros already. */
-	e = ext2fs_add_journal_inode3(fs, &jparams, ~0ULL,
-				      EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK);
-	if (e)
-		return E2ERR(err, e, "creating the journal failed");
-	return 0;
-}
+#define WD_MAX_SIZE (EXT4IMG_MAX_BLOCKS * WD_BLOCK_SIZE)
 
 int workdisk_create(const char *path, uint64_t size, const char *label,
 		    struct berr *err)
 {
 	_cleanup_unlock_close_ int fd = -1;
-	_cleanup_close_ int lib = -1;
-	struct ext2_super_block param;
+	int lib = -1;
 	ext2_filsys fs = NULL;
-	char name[16];
 	uint64_t blocks, inodes;
 	errcode_t e;
 	int r;
@@ -268,44 +52,19 @@ int workdisk_create(const char *path, uint64_t size, const char *label,
 	if (inodes > UINT32_MAX - 65536)
 		inodes = UINT32_MAX - 65536;
 
-	r = image_open(path, O_CREAT | O_EXCL, &fd, &lib, err);
+	r = ext4img_open(path, O_CREAT | O_EXCL, &fd, &lib, err);
 	if (r < 0)
 		return berr_wrap(err, "creating work disk %s", path);
 	if (ftruncate(fd, (off_t)(blocks * WD_BLOCK_SIZE)) < 0) {
+		close(lib);
 		r = berr_set(err, errno, "sizing the file failed: %s", strerror(errno));
 		goto fail;
 	}
-
-	memset(&param, 0, sizeof(param));
-	ext2fs_blocks_count_set(&param, blocks);
-	param.s_log_block_size = 2; /* 1024 << 2 */
-	param.s_rev_level = EXT2_DYNAMIC_REV;
-	param.s_inode_size = WD_INODE_SIZE;
-	param.s_inodes_count = (__u32)inodes;
-	param.s_log_groups_per_flex = 4;
-	param.s_min_extra_isize = param.s_want_extra_isize =
-		sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
-	param.s_default_mount_opts = EXT2_DEFM_XATTR_USER | EXT2_DEFM_ACL;
-	param.s_feature_compat = EXT2_FEATURE_COMPAT_DIR_INDEX |
-				 EXT2_FEATURE_COMPAT_EXT_ATTR;
-	param.s_feature_incompat = EXT2_FEATURE_INCOMPAT_FILETYPE |
-				   EXT3_FEATURE_INCOMPAT_EXTENTS |
-				   EXT4_FEATURE_INCOMPAT_FLEX_BG;
-	param.s_feature_ro_compat = EXT2_FEATURE_RO_COMPAT_SPARSE_SUPER |
-				    EXT2_FEATURE_RO_COMPAT_LARGE_FILE |
-				    EXT4_FEATURE_RO_COMPAT_HUGE_FILE |
-				    EXT4_FEATURE_RO_COMPAT_DIR_NLINK |
-				    EXT4_FEATURE_RO_COMPAT_EXTRA_ISIZE |
-				    EXT4_FEATURE_RO_COMPAT_METADATA_CSUM;
-
-	snprintf(name, sizeof(name), "%d", lib);
-	e = ext2fs_initialize(name, EXT2_FLAG_64BITS, &param, unixfd_io_manager, &fs);
-	lib = -1; /* the library owns (and has closed, on failure) it now */
-	if (e) {
-		r = E2ERR(err, e, "initializing ext4 failed");
+	/* The library owns lib from here on (and has closed it on failure). */
+	r = ext4img_init(lib, blocks, inodes, &fs, err);
+	if (r < 0)
 		goto fail;
-	}
-	r = build_fs(fs, label, err);
+	r = ext4img_build(fs, label, 0700, err);
 	e = ext2fs_close_free(&fs);
 	if (r < 0)
 		goto fail;
@@ -415,10 +174,10 @@ static int walk_parents(ext2_filsys fs, const char *guest_path, mode_t mode, uid
 
 		e = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
 		if (e == EXT2_ET_FILE_NOT_FOUND) {
-			r = make_dir(fs, dir, name, &ino, sofar, err);
+			r = ext4img_make_dir(fs, dir, name, &ino, sofar, err);
 			if (r < 0)
 				return r;
-			r = set_dir_attrs(fs, ino, mode, uid, gid, sofar, err);
+			r = ext4img_set_dir_attrs(fs, ino, mode, uid, gid, sofar, err);
 			if (r < 0)
 				return r;
 		} else if (e) {
@@ -444,7 +203,7 @@ static int image_open_fs(const char *image, int *ret_fd, ext2_filsys *ret_fs,
 	errcode_t e;
 	int lib, r;
 
-	r = image_open(image, 0, &fd, &lib, err);
+	r = ext4img_open(image, 0, &fd, &lib, err);
 	if (r < 0)
 		return r;
 	snprintf(name, sizeof(name), "%d", lib);
@@ -594,7 +353,7 @@ static int write_one(ext2_filsys fs, const struct workdisk_file *f, mode_t dir_m
 	}
 
 	inode->i_mode = LINUX_S_IFREG | (f->mode & 07777);
-	set_owner(inode, f->uid, f->gid);
+	ext4img_set_owner(inode, f->uid, f->gid);
 	set_times(fs, inode);
 	e = ext2fs_write_inode(fs, ino, inode);
 	if (e)
@@ -646,7 +405,7 @@ int workdisk_mkdir(const char *image, const char *guest_path, mode_t mode, uid_t
 	if (r >= 0) {
 		e = ext2fs_lookup(fs, dir, leaf, (int)strlen(leaf), NULL, &ino);
 		if (e == EXT2_ET_FILE_NOT_FOUND) {
-			r = make_dir(fs, dir, leaf, &ino, guest_path, err);
+			r = ext4img_make_dir(fs, dir, leaf, &ino, guest_path, err);
 		} else if (e) {
 			r = E2ERR(err, e, "looking up %s failed", guest_path);
 		} else if ((e = ext2fs_read_inode(fs, ino, &inode))) {
@@ -656,7 +415,7 @@ int workdisk_mkdir(const char *image, const char *guest_path, mode_t mode, uid_t
 		}
 	}
 	if (r >= 0)
-		r = set_dir_attrs(fs, ino, mode, uid, gid, guest_path, err);
+		r = ext4img_set_dir_attrs(fs, ino, mode, uid, gid, guest_path, err);
 	r = image_close_fs(image, fd, fs, r, err);
 	if (r < 0)
 		return berr_wrap(err, "making directory %s in %s", guest_path, image);
@@ -775,7 +534,7 @@ static void apply_attr(ext2_filsys fs, struct ext2_inode_large *in, __u16 type,
 	int64_t now = fs->now ? fs->now : time(NULL);
 
 	in->i_mode = type | (a->mode & 07777);
-	set_owner(EXT2_INODE(in), a->uid, a->gid);
+	ext4img_set_owner(EXT2_INODE(in), a->uid, a->gid);
 	in->i_mtime = in->i_atime = (__u32)a->mtime_sec;
 	in->i_ctime = (__u32)now;
 	if (HAS_EXTRA(in, i_mtime_extra))
@@ -826,7 +585,7 @@ int workdisk_mkdirat(struct workdisk *wd, uint32_t parent, const char *name,
 		return r;
 	e = ext2fs_lookup(wd->fs, parent, name, (int)strlen(name), NULL, &ino);
 	if (e == EXT2_ET_FILE_NOT_FOUND) {
-		r = make_dir(wd->fs, parent, name, &ino, name, err);
+		r = ext4img_make_dir(wd->fs, parent, name, &ino, name, err);
 		if (r < 0)
 			return r;
 	} else if (e) {

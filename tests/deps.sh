@@ -10,7 +10,8 @@ iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
 libsystemd-dev libmount-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
-git npm diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar"
+git npm diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar
+libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils gzip"
 # man pages, the Debian package and its test, the completion tests
 PKGS="$PKGS scdoc man-db debhelper dpkg-dev fakeroot lintian zsh fish"
 missing=""
