@@ -10,11 +10,14 @@ iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
 libsystemd-dev libmount-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
-git npm diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar
+git diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar
 libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils gzip"
 # man pages, the Debian package and its test, the completion tests
 PKGS="$PKGS scdoc man-db debhelper dpkg-dev fakeroot lintian zsh fish"
 missing=""
+# npm (the golden image's mise): any npm will do; Debian's package
+# conflicts with a Node.js installed from elsewhere.
+command -v npm >/dev/null 2>&1 || missing=" npm"
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
 		missing="$missing $p"
