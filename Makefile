@@ -32,7 +32,9 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/doctor.c core/tree.c core/banger.c core/vmnet.c core/sshkeys.c \
              core/knownhosts.c helper/net.c helper/netaddr.c helper/nat.c core/fc_api.c core/vmm_firecracker.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c core/rootc.c helper/resolved.c
-CORE_SRCS += core/dns.c core/dnsd.c core/vmdns.c
+CORE_SRCS += core/dns.c core/dnsd.c core/hostnet.c
+CORE_SRCS += core/log.c core/vmfiles.c core/netplan.c core/monitor.c core/sshready.c \
+             core/vmssh.c core/vmdisk.c
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
@@ -70,13 +72,13 @@ test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_disk_SRCS     += core/ext4img.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
-                      core/vmm_common.c
+                      core/vmm_common.c core/log.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
 test_ctl_SRCS      := core/err.c core/util.c core/ctl.c
 test_net_SRCS      := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c
-test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c
+test_ssh_SRCS      := core/err.c core/util.c core/sshkeys.c core/knownhosts.c core/sshready.c
 test_vmm_firecracker_SRCS := core/err.c core/util.c core/proc.c core/fc_api.c core/vmm_firecracker.c \
-                             core/vmm_common.c
+                             core/vmm_common.c core/log.c
 test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c core/rootc.c helper/proto.c \
                              core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c \
                              helper/net.c helper/netaddr.c helper/nat.c helper/resolved.c

@@ -1,4 +1,6 @@
-/* core/banger.c: opening the domain, the monitor thread, logging. */
+/* core/banger.c: the daemon's composition: open (no threads, so the
+ * adapter may fork afterwards), run (the threads), close.  It makes every
+ * module and hands each the context it needs; docs/architecture.md. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -10,25 +12,6 @@
 #include <time.h>
 
 #include "util.h"
-
-void blog(const char *fmt, ...)
-{
-	char ts[32];
-	struct timespec now;
-	struct tm tm;
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ bangerd: ", ts, now.tv_nsec / 1000000);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-}
 
 /* $var if set, else base + suffix. */
 static char *env_or(const char *var, const char *base, const char *suffix)
@@ -118,6 +101,24 @@ static int runtime_dir_check(const char *dir, struct berr *err)
 	return 0;
 }
 
+/* The monitor's callbacks (its thread). */
+static void vmm_gone(void *ctx, int64_t id, bool have_status, int status)
+{
+	vm_exited(ctx, id, have_status, status);
+}
+
+static void on_change(void *ctx, int64_t id)
+{
+	(void)id;
+	banger_changed(ctx);
+}
+
+void banger_changed(struct banger *b)
+{
+	if (b->notify)
+		b->notify(b->notify_arg);
+}
+
 int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *err)
 {
 	struct banger *b = xcalloc(1, sizeof(*b));
@@ -125,7 +126,11 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	int r;
 
 	pthread_mutex_init(&b->lock, NULL);
-	pthread_cond_init(&b->changed, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->changed, &ca);
+	pthread_condattr_destroy(&ca);
 	paths_copy(&b->paths, p);
 	config_init(&b->cfg);
 
@@ -134,6 +139,9 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 		goto fail;
 	hostinfo_read(&b->host);
 	sizing_resolve(&b->cfg, &b->host, &b->defaults);
+	r = netplan_init(&b->plan, b->cfg.bridge_name, b->cfg.bridge_subnet, err);
+	if (r < 0)
+		goto fail;
 
 	const char *dirs[] = { "vms", "images", "kernels" };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
@@ -153,10 +161,8 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (r < 0)
 		goto fail;
 
+	/* What needs root, decided once (core/priv.h). */
 	b->priv = priv_open(p->root_socket);
-	r = vmnet_init(b, err);
-	if (r < 0)
-		goto fail;
 
 	const char *accel = NULL;
 	r = accel_resolve(b->cfg.qemu_accel, &accel, b->accel_why, sizeof(b->accel_why), err);
@@ -169,37 +175,40 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	b->vmm_host.jailer_bin = b->cfg.jailer_bin;
 	b->vmm_host.state_dir = b->paths.state_dir;
 	b->vmm_host.priv = b->priv;
+	b->choice = (struct vmm_choice){ .cfg_vmm = b->cfg.vmm,
+					 .firecracker_bin = b->cfg.firecracker_bin,
+					 .accel = accel, .accel_why = b->accel_why };
 	if (disk_probe_clone(p->state_dir, &b->clone_method, NULL) < 0)
 		b->clone_method = CLONE_SPARSE_COPY;
 
-	catalog_scan(b);
+	b->cat = (struct catalog){ .store = b->store, .state_dir = b->paths.state_dir,
+				   .image_cache = b->paths.image_cache,
+				   .default_image = b->cfg.default_image_name,
+				   .default_kernel = b->cfg.default_kernel_name, .lock = &b->lock };
+	bool net_on = vmnet_possible(b->priv);
+	b->hostnet = hostnet_new(b->priv, &b->plan, b->store, net_on, b->cfg.dns_port);
+	b->vmnet = vmnet_new(b->priv, &b->plan, b->store, b->hostnet);
+	struct vmssh_conf sc = { .state_dir = b->paths.state_dir,
+				 .config_path = b->paths.config_path,
+				 .key_path = b->cfg.ssh_key_path, .store = b->store,
+				 .plan = &b->plan, .changed = on_change, .ctx = b };
+	r = vmssh_new(&sc, &b->vmssh, err);
+	if (r < 0)
+		goto fail;
+	struct monitor_ops mo = { .ctx = b, .exited = vmm_gone, .changed = on_change };
+	r = monitor_new(&mo, &b->monitor, err);
+	if (r < 0)
+		goto fail;
+
+	catalog_scan(&b->cat);
 	vm_adopt_all(b);
+	/* Taps of VMs that are not running are leftovers of a crash. */
+	vmnet_sweep(b->vmnet);
 	*ret = b;
 	return 0;
 fail:
 	banger_close(b);
 	return r;
-}
-
-void live_add(struct banger *b, int64_t id, pid_t pid, int64_t start)
-{
-	for (size_t i = 0; i < b->n_live; i++)
-		if (b->live[i].id == id) {
-			b->live[i].pid = pid;
-			b->live[i].pid_start = start;
-			return;
-		}
-	if (b->n_live < LIVE_MAX)
-		b->live[b->n_live++] = (struct live_vm){ id, pid, start };
-}
-
-void live_remove(struct banger *b, int64_t id)
-{
-	for (size_t i = 0; i < b->n_live; i++)
-		if (b->live[i].id == id) {
-			b->live[i] = b->live[--b->n_live];
-			return;
-		}
 }
 
 int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, struct berr *err)
@@ -231,62 +240,26 @@ void banger_unmount_tree(struct banger *b, const char *mountpoint)
 		blog("unmounting %s: %s", mountpoint, e.msg);
 }
 
-/* Every 100 ms: reap or notice exited VMMs, then let the adapter wake
- * readers waiting for console output. */
-static void *monitor_main(void *arg)
-{
-	struct banger *b = arg;
-
-	for (;;) {
-		struct live_vm gone[LIVE_MAX];
-		int status[LIVE_MAX];
-		bool have[LIVE_MAX];
-		size_t n_gone = 0;
-
-		pthread_mutex_lock(&b->lock);
-		if (b->monitor_stop) {
-			pthread_mutex_unlock(&b->lock);
-			break;
-		}
-		for (size_t i = 0; i < b->n_live; i++) {
-			struct live_vm *l = &b->live[i];
-			int st = 0;
-			int r = proc_reap(l->pid, &st);
-			if (r == 1) {
-				have[n_gone] = true;
-				status[n_gone] = st;
-				gone[n_gone++] = *l;
-			} else if (!proc_alive(l->pid, l->pid_start)) {
-				have[n_gone] = false;
-				status[n_gone] = 0;
-				gone[n_gone++] = *l;
-			}
-		}
-		pthread_mutex_unlock(&b->lock);
-
-		for (size_t i = 0; i < n_gone; i++)
-			vm_exited(b, gone[i].id, have[i], status[i]);
-		if (b->notify)
-			b->notify(b->notify_arg);
-
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return NULL;
-}
-
 int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 {
+	struct berr err = { 0 };
+	int r;
+
 	b->notify = notify;
 	b->notify_arg = arg;
-	int r = pthread_create(&b->monitor, NULL, monitor_main, b);
-	if (r != 0)
-		return -r;
-	b->monitor_running = true;
+	if ((r = monitor_start(b->monitor, &err)) < 0) {
+		blog("%s", err.msg);
+		return r;
+	}
 	/* The bridge may be left from an earlier run, VMs with it. */
-	vmdns_start(b);
-	for (size_t i = 0; i < b->n_adopted; i++)
-		vmnet_watch(b, b->adopted[i]);
+	hostnet_start(b->hostnet);
+	for (size_t i = 0; i < b->n_adopted; i++) {
+		struct vm_rec rec = { 0 };
+		if (store_vm_get(b->store, b->adopted[i], &rec, NULL) == 0 &&
+		    strcmp(rec.state, "running") == 0)
+			vmssh_watch(b->vmssh, &rec, mono_ms());
+		vm_rec_clear(&rec);
+	}
 	b->n_adopted = 0;
 	return 0;
 }
@@ -295,13 +268,11 @@ void banger_close(struct banger *b)
 {
 	if (!b)
 		return;
-	if (b->monitor_running) {
-		pthread_mutex_lock(&b->lock);
-		b->monitor_stop = true;
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->monitor, NULL);
-	}
-	vmnet_close(b);
+	/* Threads first (their callbacks use the rest); none waits on a guest. */
+	monitor_free(b->monitor);
+	vmssh_free(b->vmssh);
+	hostnet_free(b->hostnet);
+	vmnet_free(b->vmnet);
 	priv_close(b->priv);
 	store_close(b->store);
 	config_free(&b->cfg);

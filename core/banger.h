@@ -50,7 +50,5 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg);
 /* Stop the monitor and free everything.  Running VMs keep running. */
 void banger_close(struct banger *b);
 
-/* Log a line to the daemon's stderr with a timestamp. */
-void blog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

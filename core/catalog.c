@@ -8,7 +8,9 @@
  * registered and nothing half-copied (leftovers of a crash are swept at
  * the next start). */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "catalog.h"
+
+#include "disk.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "util.h"
 
 #define MANIFEST_MAX (64 * 1024)
@@ -103,7 +106,7 @@ static const char *kind_dir(const char *kind)
 	return strcmp(kind, "kernel") == 0 ? "kernels" : "images";
 }
 
-int catalog_import(struct banger *b, const char *dir, char *ret_name, size_t len,
+int catalog_import(struct catalog *b, const char *dir, char *ret_name, size_t len,
 		   struct berr *err)
 {
 	_cleanup_free_ char *mpath = path_join(dir, "manifest.json");
@@ -159,8 +162,8 @@ int catalog_import(struct banger *b, const char *dir, char *ret_name, size_t len
 		}
 	}
 
-	final = xasprintf("%s/%s/%s", b->paths.state_dir, kind_dir(kind), name);
-	tmp = xasprintf("%s/%s/.import-%s", b->paths.state_dir, kind_dir(kind), name);
+	final = xasprintf("%s/%s/%s", b->state_dir, kind_dir(kind), name);
+	tmp = xasprintf("%s/%s/.import-%s", b->state_dir, kind_dir(kind), name);
 	rm_rf(tmp);
 	if (access(final, F_OK) == 0)
 		rm_rf(final); /* unregistered leftover */
@@ -221,9 +224,9 @@ out:
 }
 
 /* Remove directories under state/{images,kernels} that no record names. */
-static void sweep(struct banger *b, const char *kind)
+static void sweep(struct catalog *b, const char *kind)
 {
-	_cleanup_free_ char *d = xasprintf("%s/%s", b->paths.state_dir, kind_dir(kind));
+	_cleanup_free_ char *d = xasprintf("%s/%s", b->state_dir, kind_dir(kind));
 	DIR *dir = opendir(d);
 	struct dirent *de;
 	if (!dir)
@@ -244,12 +247,12 @@ static void sweep(struct banger *b, const char *kind)
 	closedir(dir);
 }
 
-void catalog_scan(struct banger *b)
+void catalog_scan(struct catalog *b)
 {
 	const char *kinds[] = { "kernel", "image" };
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		sweep(b, kinds[k]);
-		_cleanup_free_ char *d = xasprintf("%s/%s", b->paths.image_cache,
+		_cleanup_free_ char *d = xasprintf("%s/%s", b->image_cache,
 						   kind_dir(kinds[k]));
 		DIR *dir = opendir(d);
 		struct dirent *de;
@@ -275,11 +278,11 @@ void catalog_scan(struct banger *b)
 	}
 }
 
-int catalog_default(struct banger *b, const char *kind, char *ret, size_t len,
+int catalog_default(struct catalog *b, const char *kind, char *ret, size_t len,
 		    const char **ret_prov)
 {
-	const char *cfg = strcmp(kind, "image") == 0 ? b->cfg.default_image_name
-						       : b->cfg.default_kernel_name;
+	const char *cfg = strcmp(kind, "image") == 0 ? b->default_image
+						       : b->default_kernel;
 	const char *const *chain = strcmp(kind, "image") == 0 ? image_builtin : kernel_builtin;
 	size_t n = strcmp(kind, "image") == 0 ? ARRAY_SIZE(image_builtin)
 					       : ARRAY_SIZE(kernel_builtin);
@@ -303,14 +306,14 @@ int catalog_default(struct banger *b, const char *kind, char *ret, size_t len,
 	return -ENOENT;
 }
 
-int catalog_delete(struct banger *b, int64_t id, struct berr *err)
+int catalog_delete(struct catalog *b, int64_t id, struct berr *err)
 {
 	struct image_rec rec = { 0 };
 	struct vm_rec *vms = NULL;
 	size_t n = 0;
 	int r;
 
-	pthread_mutex_lock(&b->lock);
+	pthread_mutex_lock(b->lock);
 	r = store_image_get(b->store, id, &rec, err);
 	if (r < 0)
 		goto out;
@@ -337,7 +340,7 @@ int catalog_delete(struct banger *b, int64_t id, struct berr *err)
 		blog("%s %s removed", rec.kind, rec.name);
 	}
 out:
-	pthread_mutex_unlock(&b->lock);
+	pthread_mutex_unlock(b->lock);
 	vm_rec_array_free(vms, n);
 	image_rec_clear(&rec);
 	return r;

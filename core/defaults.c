@@ -84,14 +84,14 @@ size_t defaults_rows(struct banger *b, struct default_row *rows)
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		r = &rows[n++];
 		r->key = kinds[k];
-		catalog_default(b, kinds[k], name, sizeof(name), &prov);
+		catalog_default(&b->cat, kinds[k], name, sizeof(name), &prov);
 		snprintf(r->value, sizeof(r->value), "%s", name[0] ? name : "-");
 		r->prov = prov;
 		named_why(b, kinds[k], prov, r->why, sizeof(r->why));
 	}
 
 	char why[256];
-	const struct vmm_driver *d = vmm_select(b, NULL, why, sizeof(why), NULL);
+	const struct vmm_driver *d = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
 	r = &rows[n++];
 	r->key = "vmm";
 	snprintf(r->value, sizeof(r->value), "%s", d ? d->name : "-");

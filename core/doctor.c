@@ -62,7 +62,7 @@ static void doctor_devices(struct banger *b, struct sbuf *out)
 	/* Firecracker opens its tap by name (the jailer makes /dev/net/tun in
 	 * its chroot); unjailed and unprivileged, it needs the host's node. */
 	bool jailed = b->cfg.jailer_bin && *b->cfg.jailer_bin;
-	if (mode != PRIV_LOCAL && !jailed && b->net_on &&
+	if (mode != PRIV_LOCAL && !jailed && vmnet_on(b->vmnet) &&
 	    access("/dev/net/tun", R_OK | W_OK) < 0)
 		sbuf_printf(out, "warn firecracker-tap unjailed firecracker as uid %u cannot open "
 			    "/dev/net/tun to reach its tap: set jailer_bin (bangerd-root "
@@ -111,7 +111,7 @@ void doctor_render(struct banger *b, struct sbuf *out)
 		sbuf_printf(out, "fail qemu %s not found: apt-get install qemu-system-x86\n",
 			    b->cfg.qemu_bin);
 	char why[256];
-	const struct vmm_driver *d = vmm_select(b, "auto", why, sizeof(why), NULL);
+	const struct vmm_driver *d = vmm_select(&b->choice, "auto", why, sizeof(why), NULL);
 	sbuf_printf(out, "ok vmm %s (%s%s%s)\n", d ? d->name : "-", why,
 		    strcmp(b->cfg.vmm, "auto") ? "; config overrides: " : "",
 		    strcmp(b->cfg.vmm, "auto") ? b->cfg.vmm : "");
@@ -140,7 +140,9 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	else
 		sbuf_printf(out, "warn disk-clone sparse-copy: the filesystem of %s has no reflink; "
 			    "clones copy data\n", b->paths.state_dir);
-	vmnet_doctor(b, out);
+	vmnet_doctor(b->vmnet, out);
+	vmssh_doctor(b->vmssh, out);
+	hostnet_doctor(b->hostnet, out);
 	if (access("/dev/mapper/control", F_OK) == 0)
 		sbuf_printf(out, "ok device-mapper /dev/mapper/control present\n");
 	else

@@ -8,7 +8,7 @@
  * whole read-modify-write and replace FILE atomically, so readers never need
  * the lock. */
 #define _GNU_SOURCE
-#include "sshkeys.h"
+#include "knownhosts.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
-/* core/sshkeys.c: banger's SSH identity, host key fetch and the readiness
- * wait, with libssh.  Known hosts live in core/knownhosts.c.
+/* core/sshkeys.c: banger's SSH identity and key lines, with libssh.  Known
+ * hosts live in core/knownhosts.c, connections (host key fetch, the
+ * readiness wait) in core/sshready.c.
  *
  * libssh sessions are configured so they never touch the user's OpenSSH
  * files: no ~/.ssh/config or /etc/ssh/ssh_config processing, known_hosts
@@ -21,53 +22,12 @@
 
 #include <libssh/libssh.h>
 
+#include "sshkeys_int.h"
 #include "util.h"
 
-#define READY_RETRY_MS 250
-/* The last attempt starts at least this long before the deadline. */
-#define READY_LAST_ATTEMPT_MS 50
-/* One attempt (connect to `true`) gets at most this long, so a server that
- * accepted TCP but hangs does not eat the whole bound. */
-#define READY_ATTEMPT_MAX_MS 10000
 #define PUBKEY_COMMENT "banger"
 
-/* Host key algorithms we ask for; a pinned type is moved to the front so a
- * server with several host keys shows us the one we pinned. */
-static const char *const hostkey_algos[] = {
-    "ssh-ed25519",	   "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp256", "rsa-sha2-512",	  "rsa-sha2-256",
-};
 
-static void ssh_keyp(ssh_key *k)
-{
-	if (*k)
-		ssh_key_free(*k);
-}
-static void ssh_sessionp(ssh_session *s)
-{
-	if (!*s)
-		return;
-	if (ssh_is_connected(*s))
-		ssh_disconnect(*s);
-	ssh_free(*s);
-}
-static void ssh_charp(char **p)
-{
-	if (*p)
-		ssh_string_free_char(*p);
-}
-/* Private key text: the whole allocation is wiped before it is freed. */
-static void secret_freep(char **p)
-{
-	if (*p) {
-		explicit_bzero(*p, malloc_usable_size(*p));
-		free(*p);
-	}
-}
-#define _cleanup_ssh_key_ __attribute__((cleanup(ssh_keyp)))
-#define _cleanup_ssh_session_ __attribute__((cleanup(ssh_sessionp)))
-#define _cleanup_ssh_char_ __attribute__((cleanup(ssh_charp)))
-#define _cleanup_secret_ __attribute__((cleanup(secret_freep)))
 
 /* ---- key lines and fingerprints --------------------------------------- */
 
@@ -93,7 +53,7 @@ static bool is_b64(const char *s)
 }
 
 /* "TYPE BASE64" of a public (or private) key; comment appended if given. */
-static int key_to_line(ssh_key key, const char *comment, char **ret, struct berr *err)
+int ssh_key_line(ssh_key key, const char *comment, char **ret, struct berr *err)
 {
 	_cleanup_ssh_key_ ssh_key pub = NULL;
 	_cleanup_ssh_char_ char *b64 = NULL;
@@ -140,7 +100,7 @@ static int line_to_key(const char *line, ssh_key *ret_key, char **ret_canon, str
 	/* libssh trusts the TYPE we pass; make sure the blob says the same by
 	 * re-encoding it and comparing the text. */
 	_cleanup_free_ char *canon = NULL;
-	int r = key_to_line(key, NULL, &canon, err);
+	int r = ssh_key_line(key, NULL, &canon, err);
 	if (r < 0)
 		return r;
 	size_t tl = strlen(type);
@@ -188,7 +148,7 @@ int ssh_fingerprint(const char *hostkey_line, char out[SSH_FINGERPRINT_MAX], str
 
 /* Read a private key file we are willing to use.  -ENOENT (with a sentence)
  * when it does not exist. */
-static int load_private_key(const char *path, ssh_key *ret_key, struct berr *err)
+int ssh_load_private_key(const char *path, ssh_key *ret_key, struct berr *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_secret_ char *text = NULL;
@@ -328,7 +288,7 @@ int ssh_identity_ensure(const char *key_path, char **ret_pubkey_line, struct ber
 	if (!key_path || !*key_path || strlen(key_path) >= PATH_MAX - 16)
 		return berr_set(err, EINVAL, "invalid ssh key path");
 	for (int attempt = 0; !key; attempt++) {
-		r = load_private_key(key_path, &key, err);
+		r = ssh_load_private_key(key_path, &key, err);
 		if (r == 0)
 			break;
 		if (r != -ENOENT || attempt > 0)
@@ -338,7 +298,7 @@ int ssh_identity_ensure(const char *key_path, char **ret_pubkey_line, struct ber
 			return r;
 		/* created (or lost the race): load what is on disk now */
 	}
-	r = key_to_line(key, PUBKEY_COMMENT, &line, err);
+	r = ssh_key_line(key, PUBKEY_COMMENT, &line, err);
 	if (r < 0)
 		return berr_wrap(err, "private key %s", key_path);
 	r = sync_pubkey_file(key_path, line, err);
@@ -350,234 +310,3 @@ int ssh_identity_ensure(const char *key_path, char **ret_pubkey_line, struct ber
 }
 
 /* ---- sessions ---------------------------------------------------------- */
-
-static int remaining_ms(int64_t deadline)
-{
-	int64_t left = deadline - mono_ms();
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-/* Bound every blocking libssh call by what is left of the deadline. */
-static int set_deadline(ssh_session s, int64_t deadline)
-{
-	long usec = (long)remaining_ms(deadline) * 1000L;
-	long sec = 0;
-
-	if (usec <= 0)
-		return -ETIMEDOUT;
-	if (ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &sec) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec) < 0)
-		return -EINVAL;
-	return 0;
-}
-
-static int check_target(const char *ip, int port, struct berr *err)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	if (!ip || (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1))
-		return berr_set(err, EINVAL, "'%.64s' is not an IP address", ip ? ip : "(null)");
-	if (port < 1 || port > 65535)
-		return berr_set(err, EINVAL, "port %d is out of range", port);
-	return 0;
-}
-
-/* A libssh failure: -ETIMEDOUT once the deadline has passed, else -EIO. */
-static int session_error(ssh_session s, int64_t deadline, struct berr *err, const char *what,
-			 const char *ip, int port)
-{
-	int code = remaining_ms(deadline) == 0 ? ETIMEDOUT : EIO;
-	return berr_set(err, code, "%s %s port %d: %s", what, ip, port, ssh_get_error(s));
-}
-
-/* New session to ip:port, connected (key exchange done) within the
- * deadline.  pinned_type, if given, is asked for first. */
-static int session_connect(const char *ip, int port, int64_t deadline, const char *pinned_type,
-			   ssh_session *ret, struct berr *err)
-{
-	_cleanup_ssh_session_ ssh_session s = ssh_new();
-	struct sbuf algos;
-	int verbosity = SSH_LOG_NOLOG;
-	bool no = false;
-	int nodelay = 1;
-	int r;
-
-	if (!s)
-		return berr_set(err, ENOMEM, "cannot create an ssh session");
-	sbuf_init(&algos);
-	if (pinned_type)
-		sbuf_puts(&algos, strcmp(pinned_type, "ssh-rsa") == 0
-				      ? "rsa-sha2-512,rsa-sha2-256,ssh-rsa"
-				      : pinned_type);
-	for (size_t i = 0; i < ARRAY_SIZE(hostkey_algos); i++) {
-		if (pinned_type && strcmp(hostkey_algos[i], pinned_type) == 0)
-			continue;
-		sbuf_printf(&algos, "%s%s", algos.len ? "," : "", hostkey_algos[i]);
-	}
-	r = 0;
-	if (ssh_options_set(s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_HOST, ip) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_USER, "root") < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay) < 0 ||
-	    ssh_options_set(s, SSH_OPTIONS_HOSTKEYS, algos.buf) < 0)
-		r = berr_set(err, EINVAL, "cannot configure the ssh session for %s: %s", ip,
-			     ssh_get_error(s));
-	sbuf_free(&algos);
-	if (r < 0)
-		return r;
-	if (set_deadline(s, deadline) < 0)
-		return berr_set(err, ETIMEDOUT, "no time left to connect to %s port %d", ip, port);
-	if (ssh_connect(s) != SSH_OK)
-		return session_error(s, deadline, err, "cannot connect to", ip, port);
-	*ret = TAKE_PTR(s);
-	return 0;
-}
-
-static int session_hostkey(ssh_session s, const char *ip, int port, char **ret, struct berr *err)
-{
-	_cleanup_ssh_key_ ssh_key key = NULL;
-
-	if (ssh_get_server_publickey(s, &key) != SSH_OK || !key)
-		return berr_set(err, EPROTO, "%s port %d sent no host key: %s", ip, port,
-				ssh_get_error(s));
-	return key_to_line(key, NULL, ret, err);
-}
-
-int ssh_fetch_hostkey(const char *ip, int port, int timeout_ms, char **ret_hostkey_line,
-		      struct berr *err)
-{
-	_cleanup_ssh_session_ ssh_session s = NULL;
-	int r;
-
-	r = check_target(ip, port, err);
-	if (r < 0)
-		return r;
-	if (timeout_ms <= 0)
-		return berr_set(err, EINVAL, "timeout must be positive, got %d ms", timeout_ms);
-	r = session_connect(ip, port, mono_ms() + timeout_ms, NULL, &s, err);
-	if (r < 0)
-		return r;
-	return session_hostkey(s, ip, port, ret_hostkey_line, err);
-}
-
-/* ---- readiness --------------------------------------------------------- */
-
-/* One attempt.  *fatal is set when retrying cannot help. */
-static int ready_attempt(const char *ip, int port, ssh_key privkey, const char *key_path,
-			 const char *known_hosts, const char *alias, int64_t deadline, bool *fatal,
-			 struct berr *err)
-{
-	_cleanup_ssh_session_ ssh_session s = NULL;
-	_cleanup_free_ char *pinned = NULL, *hostkey = NULL;
-	char *type_end;
-	bool first_use;
-	int r;
-
-	*fatal = true;
-	r = kh_lookup(known_hosts, alias, &pinned, err);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (pinned && (type_end = strchr(pinned, ' ')))
-		*type_end = '\0';
-
-	*fatal = false;
-	r = session_connect(ip, port, deadline, pinned, &s, err);
-	if (r < 0)
-		return r;
-	r = session_hostkey(s, ip, port, &hostkey, err);
-	if (r < 0)
-		return r;
-
-	*fatal = true;
-	r = kh_check(known_hosts, alias, ip, hostkey, &first_use, err);
-	if (r < 0)
-		return r;
-
-	*fatal = false;
-	if (set_deadline(s, deadline) < 0)
-		return berr_set(err, ETIMEDOUT, "no time left to log in to %s port %d", ip, port);
-	r = ssh_userauth_publickey(s, NULL, privkey);
-	if (r == SSH_AUTH_DENIED || r == SSH_AUTH_PARTIAL)
-		return berr_set(err, EACCES, "%s port %d refused key %s for root", ip, port,
-				key_path);
-	if (r != SSH_AUTH_SUCCESS)
-		return session_error(s, deadline, err, "cannot log in to", ip, port);
-	/* Ready: the key is pinned and root's key is accepted.  No command is
-	 * run here: a session costs about a second on a TCG guest and the
-	 * user's own ssh pays it right after (docs/benchmarks.md). */
-	return 0;
-}
-
-static void sleep_until(int64_t when_mono)
-{
-	for (;;) {
-		int64_t left = when_mono - mono_ms();
-		if (left <= 0)
-			return;
-		struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
-		if (nanosleep(&ts, NULL) == 0)
-			return;
-	}
-}
-
-int ssh_wait_ready(const char *ip, int port, const char *key_path, const char *known_hosts,
-		   const char *host_alias, int timeout_ms, struct berr *err)
-{
-	_cleanup_ssh_key_ ssh_key privkey = NULL;
-	struct berr last = {0};
-	int64_t start = mono_ms(), deadline;
-	int attempts = 0, r;
-
-	r = check_target(ip, port, err);
-	if (r < 0)
-		return r;
-	if (timeout_ms <= 0)
-		return berr_set(err, EINVAL, "timeout must be positive, got %d ms", timeout_ms);
-	if (!known_hosts || !*known_hosts || !host_alias || !*host_alias)
-		return berr_set(err, EINVAL,
-				"waiting for ssh needs a known_hosts file and a host alias");
-	r = load_private_key(key_path ? key_path : "", &privkey, err);
-	if (r < 0)
-		return r;
-	deadline = start + timeout_ms;
-
-	for (;;) {
-		int64_t t0 = mono_ms();
-		int64_t attempt_deadline = t0 + READY_ATTEMPT_MAX_MS;
-		bool fatal = false;
-
-		if (attempt_deadline > deadline)
-			attempt_deadline = deadline;
-		attempts++;
-		berr_clear(&last);
-		r = ready_attempt(ip, port, privkey, key_path, known_hosts, host_alias,
-				  attempt_deadline, &fatal, &last);
-		if (r == 0) {
-			berr_clear(err);
-			return 0;
-		}
-		if (fatal) {
-			if (err)
-				*err = last;
-			return r;
-		}
-		/* Next attempt 250 ms after this one started, or a last one just
-		 * before the deadline so a server that comes up late is seen. */
-		int64_t next = t0 + READY_RETRY_MS;
-		if (next > deadline - READY_LAST_ATTEMPT_MS)
-			next = deadline - READY_LAST_ATTEMPT_MS;
-		if (next <= t0 || mono_ms() >= deadline - READY_LAST_ATTEMPT_MS)
-			break;
-		sleep_until(next);
-	}
-	return berr_set(
-	    err, ETIMEDOUT,
-	    "ssh to root@%s port %d was not ready after %d ms (%d attempt%s); last error: %s", ip,
-	    port, timeout_ms, attempts, attempts == 1 ? "" : "s", last.msg[0] ? last.msg : "none");
-}

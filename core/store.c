@@ -776,24 +776,36 @@ out:
 	return op_end(&op, r, err);
 }
 
-int store_vm_set_error(struct store *s, int64_t id, const char *msg, struct berr *err)
+/* One text column of one VM, in one statement (atomic by itself). */
+static int set_text(struct store *s, const char *sql, const char *what, int64_t id,
+		    const char *value, struct berr *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	int r;
 
 	store_lock(s);
-	r = prepare(s, "UPDATE vms SET last_error = ? WHERE id = ?", &st, err);
+	r = prepare(s, sql, &st, err);
 	if (r < 0)
 		goto out;
-	bind_text(st, 1, msg);
+	bind_text(st, 1, value);
 	sqlite3_bind_int64(st, 2, id);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		r = db_fail(s, err, "recording the error of vm %lld", (long long)id);
+		r = db_fail(s, err, "recording the %s of vm %lld", what, (long long)id);
 	else if (sqlite3_changes(s->db) == 0)
 		r = berr_set(err, ENOENT, "vm %lld does not exist", (long long)id);
 out:
 	store_unlock(s);
 	return r;
+}
+
+int store_vm_set_error(struct store *s, int64_t id, const char *msg, struct berr *err)
+{
+	return set_text(s, "UPDATE vms SET last_error = ? WHERE id = ?", "error", id, msg, err);
+}
+
+int store_vm_set_hostkey(struct store *s, int64_t id, const char *hostkey, struct berr *err)
+{
+	return set_text(s, "UPDATE vms SET hostkey = ? WHERE id = ?", "host key", id, hostkey, err);
 }
 
 /* DELETE by id from a table; -ENOENT when nothing was there. */

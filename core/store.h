@@ -82,6 +82,9 @@ int store_vm_update(struct store *s, const struct vm_rec *r, struct berr *err);
 int store_vm_set_state(struct store *s, int64_t id, const char *from,
 		       const char *to, struct berr *err);
 int store_vm_set_error(struct store *s, int64_t id, const char *msg, struct berr *err);
+/* The pinned host key line (NULL clears it); one statement, so it needs no
+ * lock around a read-modify-write of the record. */
+int store_vm_set_hostkey(struct store *s, int64_t id, const char *hostkey, struct berr *err);
 int store_vm_delete(struct store *s, int64_t id, struct berr *err);
 
 /* Images and kernels (kind "image" / "kernel"). */

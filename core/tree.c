@@ -84,10 +84,10 @@ static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t
 	if (r == 0) {
 		switch (req->cmd->id) {
 		case RC_IMPORT:
-			r = catalog_import(b, req->argv[0], NULL, 0, err);
+			r = catalog_import(&b->cat, req->argv[0], NULL, 0, err);
 			break;
 		case RC_RESCAN:
-			catalog_scan(b);
+			catalog_scan(&b->cat);
 			break;
 		}
 	}
@@ -113,13 +113,13 @@ static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct 
 	sbuf_printf(out, "memory_mib %lld %s\n", (long long)b->defaults.memory_mib,
 		    prov_name(b->defaults.memory_prov));
 	sbuf_printf(out, "disk_size %s %s\n", sz, prov_name(b->defaults.disk_prov));
-	catalog_default(b, "image", name, sizeof(name), &prov);
+	catalog_default(&b->cat, "image", name, sizeof(name), &prov);
 	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
-	catalog_default(b, "kernel", name, sizeof(name), &prov);
+	catalog_default(&b->cat, "kernel", name, sizeof(name), &prov);
 	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
 	{
 		char why[256];
-		const struct vmm_driver *d = vmm_select(b, NULL, why, sizeof(why), NULL);
+		const struct vmm_driver *d = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
 		sbuf_printf(out, "vmm %s %s\n", d ? d->name : "-",
 			    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
 	}
@@ -146,13 +146,6 @@ static const struct tree_file root_files[] = {
 
 /* ---- VM files --------------------------------------------------------- */
 
-static const struct ctl_cmd vm_cmds[] = {
-	{ VERB_START, "start", 0, 0, "start" },
-	{ VERB_STOP, "stop", 0, 0, "stop" },
-	{ VERB_KILL, "kill", 0, 0, "kill" },
-	{ VERB_RESTART, "restart", 0, 0, "restart" },
-};
-
 static int vm_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
 	struct vm_rec r = { 0 };
@@ -176,7 +169,7 @@ static int vm_ctl_write(struct banger *b, int64_t id, const char *data, size_t l
 			struct berr *err)
 {
 	struct ctl_req *req = xmalloc(sizeof(*req));
-	int r = ctl_parse(data, len, vm_cmds, ARRAY_SIZE(vm_cmds), req, err);
+	int r = ctl_parse(data, len, vm_verb_cmds, VERB_COUNT, req, err);
 	if (r == 0)
 		r = vm_verb(b, id, (enum vm_verb)req->cmd->id, err);
 	free(req);
@@ -217,7 +210,7 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "name %s\n", r.name);
 	sbuf_printf(out, "state %s\n", r.state);
 	char ip[16], mac[18];
-	vmnet_addr(b, &r, ip, mac);
+	netplan_addr(&b->plan, r.net_slot, ip, mac);
 	sbuf_printf(out, "ip %s\n", ip[0] ? ip : "-");
 	sbuf_printf(out, "mac %s\n", mac[0] ? mac : "-");
 	if (r.pid)
@@ -231,8 +224,8 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "kernel %s\n", e.kernel[0] ? e.kernel : "-");
 	{
 		char why[256] = "";
-		const struct vmm_driver *d = vmm_of_vm(b, &r, NULL);
-		vmm_select(b, r.vmm, why, sizeof(why), NULL);
+		const struct vmm_driver *d = vmm_of_vm(&b->choice, &r, NULL);
+		vmm_select(&b->choice, r.vmm, why, sizeof(why), NULL);
 		sbuf_printf(out, "vmm %s\n", d ? d->name : "-");
 		sbuf_printf(out, "vmm_reason %s\n", why[0] ? why : "-");
 	}
@@ -247,7 +240,7 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);
-	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmnet_ssh_state(b, id)));
+	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmssh_state(b->vmssh, id)));
 	vm_rec_clear(&r);
 	return 0;
 }
@@ -260,7 +253,7 @@ static int vm_net_read(struct banger *b, int64_t id, struct sbuf *out, struct be
 	int ret = get_vm(b, id, &r, err);
 	if (ret < 0)
 		return ret;
-	vmnet_addr(b, &r, ip, mac);
+	netplan_addr(&b->plan, r.net_slot, ip, mac);
 	sbuf_printf(out, "%s\n", want_mac ? (mac[0] ? mac : "-") : (ip[0] ? ip : "-"));
 	vm_rec_clear(&r);
 	return 0;
@@ -281,7 +274,7 @@ static int vm_ssh_read(struct banger *b, int64_t id, struct sbuf *out, struct be
 	struct vm_rec r = { 0 };
 	int ret = get_vm(b, id, &r, err);
 	if (ret == 0)
-		vmnet_ssh_command(b, &r, out);
+		vmssh_command(b->vmssh, &r, out);
 	vm_rec_clear(&r);
 	return ret;
 }
@@ -321,13 +314,9 @@ static int vm_config_write(struct banger *b, int64_t id, const char *data, size_
 {
 	struct kv_req *req = xmalloc(sizeof(*req));
 	int r = kv_parse(data, len, NULL, req, err);
-	/* Validate everything first by applying in order; a failure part way
-	 * leaves earlier lines applied, which the err message says. */
-	for (size_t i = 0; r == 0 && i < req->n; i++) {
-		r = vm_set(b, id, req->kv[i].key, req->kv[i].value, err);
-		if (r < 0 && i > 0)
-			berr_wrap(err, "line %zu (earlier lines were applied)", i + 1);
-	}
+	/* All lines or none (vm_set). */
+	if (r == 0)
+		r = vm_set(b, id, req->kv, req->n, err);
 	free(req);
 	return r;
 }
@@ -373,7 +362,7 @@ static int value_write(struct banger *b, int64_t id, const char *key, const char
 	struct kv_req *req = xmalloc(sizeof(*req));
 	int r = kv_parse(data, len, key, req, err);
 	if (r == 0)
-		r = vm_set(b, id, key, req->kv[0].value, err);
+		r = vm_set(b, id, req->kv, 1, err);
 	free(req);
 	return r;
 }
@@ -406,7 +395,7 @@ static ssize_t vm_file_stream(struct banger *b, int64_t id, const char *file, bo
 	if (get_vm(b, id, &r, NULL) < 0)
 		return -ENOENT;
 	vm_state_parse(r.state, &s);
-	_cleanup_free_ char *path = vm_file(b, r.name, file);
+	_cleanup_free_ char *path = vmf_path(b->paths.state_dir, r.name, file);
 	vm_rec_clear(&r);
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -677,7 +666,7 @@ int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
 	if (dir == NK_VMS)
 		r = vm_delete(b, id, &err);
 	else
-		r = catalog_delete(b, id, &err);
+		r = catalog_delete(&b->cat, id, &err);
 	if (r < 0) {
 		if (dir == NK_VMS)
 			vm_record_error(b, id, &err);

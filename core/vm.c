@@ -19,43 +19,29 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "util.h"
+#include "vmdisk.h"
 
 #define VM_MAX 1024
 #define KILL_WAIT_MS 15000
 
-char *vm_dir(struct banger *b, const char *name)
+static char *vm_dir(struct banger *b, const char *name)
 {
-	return xasprintf("%s/vms/%s", b->paths.state_dir, name);
+	return vmf_dir(b->paths.state_dir, name);
 }
 
-char *vm_file(struct banger *b, const char *name, const char *file)
+static char *vm_file(struct banger *b, const char *name, const char *file)
 {
-	return xasprintf("%s/vms/%s/%s", b->paths.state_dir, name, file);
+	return vmf_path(b->paths.state_dir, name, file);
 }
 
 static char *vm_run_dir(struct banger *b, const char *name)
 {
-	return xasprintf("%s/vms/%s", b->paths.runtime_dir, name);
+	return vmf_run_dir(b->paths.runtime_dir, name);
 }
 
-/* Append a note to the VM's log file ("banger: ..."). */
-static void vm_log(struct banger *b, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void vm_log(struct banger *b, const char *name, const char *fmt, ...)
-{
-	_cleanup_free_ char *path = vm_file(b, name, "vmm.log");
-	FILE *f = fopen(path, "ae");
-	va_list ap;
-	if (!f)
-		return;
-	fputs("banger: ", f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	fputc('\n', f);
-	fclose(f);
-}
+#define vm_log(b, name, ...) vmf_note((b)->paths.state_dir, name, __VA_ARGS__)
 
 void vm_record_error(struct banger *b, int64_t id, const struct berr *err)
 {
@@ -103,7 +89,7 @@ void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e)
 		snprintf(e->image, sizeof(e->image), "%s", r->image);
 		e->image_prov = "vm";
 	} else {
-		catalog_default(b, "image", e->image, sizeof(e->image), &e->image_prov);
+		catalog_default(&b->cat, "image", e->image, sizeof(e->image), &e->image_prov);
 	}
 	if (r->kernel[0]) {
 		snprintf(e->kernel, sizeof(e->kernel), "%s", r->kernel);
@@ -129,7 +115,7 @@ void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e)
 		if (e->kernel[0])
 			return;
 	}
-	catalog_default(b, "kernel", e->kernel, sizeof(e->kernel), &e->kernel_prov);
+	catalog_default(&b->cat, "kernel", e->kernel, sizeof(e->kernel), &e->kernel_prov);
 }
 
 int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err)
@@ -194,17 +180,17 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 	ret = store_vm_delete(b->store, id, err);
 	if (ret < 0)
 		goto out;
-	vmnet_forget(b, &r);
-	vmnet_write_ssh_config(b);
+	vmnet_down(b->vmnet, &r);
+	vmssh_forget(b->vmssh, &r);
+	vmssh_write_config(b->vmssh);
 	dir = vm_dir(b, r.name);
 	run = vm_run_dir(b, r.name);
 	rm_rf(dir);
 	rm_rf(run);
 	/* What a driver keeps elsewhere (Firecracker's jail). */
-	const struct vmm_driver *const drivers[] = { &vmm_qemu_driver, &vmm_firecracker_driver };
-	for (size_t i = 0; i < ARRAY_SIZE(drivers); i++) {
+	for (size_t i = 0; vmm_drivers[i]; i++) {
 		struct berr e = { 0 };
-		if (drivers[i]->forget && drivers[i]->forget(&b->vmm_host, r.name, &e) < 0)
+		if (vmm_drivers[i]->forget && vmm_drivers[i]->forget(&b->vmm_host, r.name, &e) < 0)
 			blog("vm %s: %s", r.name, e.msg);
 	}
 	blog("vm %s deleted", r.name);
@@ -239,54 +225,10 @@ static int image_file(struct banger *b, const char *kind, const char *name,
 	return 0;
 }
 
-/* Create what a first boot needs: root clone and work disk.  Each is
- * built under a temporary name and renamed, so a crash never leaves a
- * half-written disk that looks complete. */
-static int prepare_disks(struct banger *b, const char *name, const char *image_path,
-			 uint64_t disk_size, bool *ret_first, struct berr *err)
-{
-	_cleanup_free_ char *root = vm_file(b, name, "rootfs.ext4");
-	_cleanup_free_ char *work = vm_file(b, name, "work.ext4");
-	_cleanup_free_ char *dir = vm_dir(b, name);
-	int r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return berr_set(err, -r, "cannot create %s: %s", dir, strerror(-r));
-
-	*ret_first = access(root, F_OK) < 0;
-	if (*ret_first) {
-		_cleanup_free_ char *tmp = xasprintf("%s.tmp", root);
-		enum clone_method m;
-		unlink(tmp);
-		r = disk_clone(image_path, tmp, &m, err);
-		if (r < 0)
-			return berr_wrap(err, "cloning the root disk");
-		if (rename(tmp, root) < 0) {
-			unlink(tmp);
-			return berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-		}
-		vm_log(b, name, "root disk cloned from %s (%s)", image_path, clone_method_name(m));
-	}
-	if (access(work, F_OK) < 0) {
-		_cleanup_free_ char *tmp = xasprintf("%s.tmp", work);
-		unlink(tmp);
-		r = workdisk_create(tmp, disk_size, "work", err);
-		if (r < 0)
-			return berr_wrap(err, "creating the work disk");
-		if (rename(tmp, work) < 0) {
-			unlink(tmp);
-			return berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-		}
-		char sz[32];
-		format_size(disk_size, sz, sizeof(sz));
-		vm_log(b, name, "work disk created (%s, ext4)", sz);
-	}
-	return 0;
-}
-
 static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_rec *r,
 					    struct berr *err)
 {
-	return vmm_of_vm(b, r, err);
+	return vmm_of_vm(&b->choice, r, err);
 }
 
 static int load_proc(const struct vm_rec *r, struct vmm_proc *p)
@@ -340,7 +282,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			goto unlock;
 		}
 	}
-	if (b->net_on && (ret = vmnet_alloc(b, &r, err)) < 0)
+	if ((ret = vmnet_alloc(b->vmnet, &r, err)) < 0)
 		goto unlock;
 	/* Freeze the image choice: the root disk is a clone of it. */
 	snprintf(r.image, sizeof(r.image), "%s", e.image);
@@ -351,25 +293,24 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
 	pthread_mutex_unlock(&b->lock);
+	banger_changed(b);
 
 	/* Slow part, unlocked: the state "starting" keeps other verbs out. */
 	bool first = false;
 	char tap[16] = "", mac[18];
 	_cleanup_close_ int tap_fd = -1;
-	netargs = vmnet_cmdline(b, &r);
-	vmnet_addr(b, &r, ip, mac);
+	netargs = vmnet_on(b->vmnet) ? netplan_cmdline(&b->plan, r.net_slot, r.name) : xstrdup("");
+	netplan_addr(&b->plan, r.net_slot, ip, mac);
 	int64_t t_disks = mono_ms(), t_net = 0, t_vmm = 0;
-	ret = prepare_disks(b, r.name, image_path, e.disk_size, &first, err);
-	if (ret == 0) {
-		_cleanup_free_ char *root = vm_file(b, r.name, "rootfs.ext4");
-		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
-		ret = vmnet_seed_disks(b, &r, root, work, first, err);
-	}
+	struct vmdisk_req dq = { .state_dir = b->paths.state_dir, .name = r.name,
+				 .image_path = image_path, .disk_size = e.disk_size,
+				 .pubkey = vmssh_pubkey(b->vmssh) };
+	ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
 	if (ret == 0)
-		ret = vmnet_up(b, &r, drv->tap_by_fd ? &tap_fd : NULL, tap, err);
+		ret = vmnet_up(b->vmnet, &r, drv->tap_by_fd ? &tap_fd : NULL, tap, err);
 	if (ret == 0 && tap[0])
-		vm_log(b, r.name, "network: tap %s on %s, %s", tap, b->cfg.bridge_name,
+		vm_log(b, r.name, "network: tap %s on %s, %s", tap, b->plan.bridge,
 		       drv->tap_by_fd ? "its descriptor handed to the VMM" : "opened by the VMM by name");
 	t_vmm = mono_ms();
 	if (ret == 0) {
@@ -419,18 +360,18 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		goto unlock;
 	}
 	if (ret < 0) {
-		vmnet_down(b, &r);
+		vmnet_down(b->vmnet, &r);
 		berr_wrap(err, "starting vm '%s'", r.name);
 		rec_set_state(&cur, VM_FAILED);
 		rec_set_error(&cur, err->msg);
 		vm_log(b, r.name, "start failed: %s", err->msg);
 		store_vm_update(b->store, &cur, NULL);
-		blog("%s", err->msg);
+		/* Logged once, by the tree that reports it. */
 	} else if (rec_state(&cur) != VM_STARTING) {
 		/* A kill arrived while we were starting. */
 		drv->kill(&b->vmm_host, &proc, NULL);
 		proc_reap(proc.pid, NULL);
-		vmnet_down(b, &r);
+		vmnet_down(b->vmnet, &r);
 		rec_set_state(&cur, VM_STOPPED);
 		cur.pid = 0;
 		cur.stopped_at = now_ms();
@@ -447,26 +388,31 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		if (ret < 0) {
 			drv->kill(&b->vmm_host, &proc, NULL);
 		} else {
-			live_add(b, id, proc.pid, proc.pid_start);
-			vmnet_write_ssh_config(b);
+			_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
+			struct berr we = { 0 };
+			/* A VMM that died already is reported by the monitor too. */
+			if (monitor_watch(b->monitor, id, proc.pid, proc.pid_start, console, &we) < 0)
+				blog("vm %s: %s", r.name, we.msg);
+			vmssh_write_config(b->vmssh);
 			watch = true;
 			blog("vm %s running (pid %d%s%s)", r.name, (int)proc.pid, ip[0] ? ", ip " : "",
 			     ip);
 		}
 	}
+	if (watch)
+		vmssh_watch(b->vmssh, &cur, t_vmm);
 	vm_rec_clear(&cur);
 	pthread_cond_broadcast(&b->changed);
 unlock:
 	pthread_mutex_unlock(&b->lock);
-	if (watch)
-		vmnet_watch(b, id);
+	banger_changed(b);
 	vmm_proc_clear(&proc);
 	vm_rec_clear(&r);
 	return ret;
 }
 
-/* Wait (b->lock held) until the VM leaves `s` or deadline passes.
- * Returns the state it is in. */
+/* Wait (b->lock held) until the VM leaves `s` or deadline passes: every
+ * state change broadcasts b->changed.  Returns the state it is in. */
 static enum vm_state wait_leave(struct banger *b, int64_t id, enum vm_state s,
 				int64_t deadline_ms)
 {
@@ -476,11 +422,13 @@ static enum vm_state wait_leave(struct banger *b, int64_t id, enum vm_state s,
 		if (store_vm_get(b->store, id, &r, NULL) == 0)
 			cur = rec_state(&r);
 		vm_rec_clear(&r);
-		if (cur != s || mono_ms() >= deadline_ms)
+		int64_t left = deadline_ms - mono_ms();
+		if (cur != s || left <= 0)
 			return cur;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
@@ -512,7 +460,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 		/* Nothing should be running; make sure and settle. */
 		if (load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
 			drv->kill(&b->vmm_host, &proc, NULL);
-		vmnet_down(b, &r);
+		vmnet_down(b->vmnet, &r);
 		rec_set_state(&r, VM_STOPPED);
 		r.pid = 0;
 		r.stopped_at = now_ms();
@@ -524,6 +472,8 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 	if (ret < 0)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
+	/* The guest is going: nobody waits for its sshd any more. */
+	vmssh_cancel(b->vmssh, id);
 	if (s == VM_STARTING) {
 		/* The starting thread sees "stopping" and kills what it made. */
 		wait_leave(b, id, VM_STOPPING, mono_ms() + KILL_WAIT_MS * 4);
@@ -600,8 +550,9 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	struct vm_rec r = { 0 };
 	char how[96];
 
+	/* Its readiness wait ends now, whatever the record says. */
+	vmssh_cancel(b->vmssh, id);
 	pthread_mutex_lock(&b->lock);
-	live_remove(b, id);
 	if (store_vm_get(b->store, id, &r, NULL) < 0)
 		goto out;
 	enum vm_state s = rec_state(&r);
@@ -629,14 +580,14 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	r.pid_start = 0;
 	r.stopped_at = now_ms();
 	store_vm_update(b->store, &r, NULL);
-	vmnet_down(b, &r);
-	vmnet_stopped(b, id);
+	vmnet_down(b->vmnet, &r);
 	vm_log(b, r.name, "vmm %s; vm is %s", how, r.state);
 	blog("vm %s: vmm %s; now %s", r.name, how, r.state);
 	pthread_cond_broadcast(&b->changed);
 out:
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
+	banger_changed(b);
 }
 
 void vm_adopt_all(struct banger *b)
@@ -658,9 +609,12 @@ void vm_adopt_all(struct banger *b)
 		    drv->adopt(&b->vmm_host, &proc, NULL) == 0) {
 			if (s == VM_STARTING)
 				rec_set_state(r, VM_RUNNING);
-			live_add(b, r->id, proc.pid, proc.pid_start);
 			store_vm_update(b->store, r, NULL);
-			if (b->n_adopted < LIVE_MAX)
+			_cleanup_free_ char *console = vm_file(b, r->name, "console.log");
+			struct berr e = { 0 };
+			if (monitor_watch(b->monitor, r->id, proc.pid, proc.pid_start, console, &e) < 0)
+				blog("vm %s: %s", r->name, e.msg);
+			if (b->n_adopted < ADOPT_MAX)
 				b->adopted[b->n_adopted++] = r->id;
 			vm_log(b, r->name, "adopted by a new daemon (pid %d)", (int)proc.pid);
 			blog("vm %s adopted (pid %d, %s)", r->name, (int)proc.pid, r->state);
@@ -674,13 +628,13 @@ void vm_adopt_all(struct banger *b)
 			r->pid = 0;
 			r->stopped_at = now_ms();
 			store_vm_update(b->store, r, NULL);
-			vmnet_down(b, r);
+			vmnet_down(b->vmnet, r);
 			vm_log(b, r->name, "vmm gone while the daemon was down; vm is %s", r->state);
 			blog("vm %s: vmm gone while the daemon was down; now %s", r->name, r->state);
 		}
 		vmm_proc_clear(&proc);
 	}
-	vmnet_write_ssh_config(b);
+	vmssh_write_config(b->vmssh);
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_array_free(all, n);
 }
@@ -698,11 +652,68 @@ static int parse_setting(const char *key, const char *value, int64_t lo, int64_t
 	return 0;
 }
 
-int vm_set(struct banger *b, int64_t id, const char *key, const char *value,
-	   struct berr *err)
+/* Apply one setting to r (a copy of the record): validation only, nothing
+ * is written.  root/work are the VM's disks (a setting may depend on them
+ * existing). */
+static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, const char *value,
+			 const char *root, const char *work, struct berr *err)
+{
+	bool dflt = strcmp(value, "default") == 0;
+	int ret;
+
+	if (strcmp(key, "vcpu") == 0) {
+		int64_t v = 0;
+		if (!dflt && (ret = parse_setting(key, value, 1, 32, &v, err)) < 0)
+			return ret;
+		r->vcpu = v;
+	} else if (strcmp(key, "memory_mib") == 0) {
+		int64_t v = 0;
+		if (!dflt && (ret = parse_setting(key, value, 128, 1048576, &v, err)) < 0)
+			return ret;
+		r->memory_mib = v;
+	} else if (strcmp(key, "disk_size") == 0) {
+		uint64_t v = 0;
+		if (access(work, F_OK) == 0)
+			return berr_set(err, EBUSY, "vm '%s' already has its work disk; "
+					"disk_size applies before the first start", r->name);
+		if (!dflt) {
+			if (parse_size(value, &v) < 0)
+				return berr_set(err, EINVAL,
+						"disk_size must be a size like 8G or 512M, not '%.64s'",
+						value);
+			if (v < (64ULL << 20) || v > (16ULL << 40))
+				return berr_set(err, ERANGE, "disk_size must be between 64M and 16T");
+		}
+		r->disk_size = (int64_t)v;
+	} else if (strcmp(key, "image") == 0 || strcmp(key, "kernel") == 0) {
+		bool is_image = key[0] == 'i';
+		char *field = is_image ? r->image : r->kernel;
+		if (is_image && access(root, F_OK) == 0)
+			return berr_set(err, EBUSY, "vm '%s' already has a root disk cloned from image "
+					"'%s'; create a new VM to use another image", r->name, r->image);
+		if (!dflt) {
+			struct image_rec img = { 0 };
+			if (strlen(value) >= STORE_NAME_MAX ||
+			    store_image_get_by_name(b->store, key, value, &img, NULL) < 0)
+				return berr_set(err, ENOENT, "no %s named '%.64s' is registered", key,
+						value);
+			image_rec_clear(&img);
+		}
+		snprintf(field, STORE_NAME_MAX, "%s", dflt ? "" : value);
+	} else if (strcmp(key, "vmm") == 0) {
+		if (!dflt && !vmm_driver_named(value) && strcmp(value, "auto") != 0)
+			return berr_set(err, EINVAL, "vmm must be auto, qemu or firecracker");
+		snprintf(r->vmm, sizeof(r->vmm), "%s", dflt ? "" : value);
+	} else {
+		return berr_set(err, EINVAL, "unknown setting '%.64s' (settable: vcpu memory_mib "
+				"disk_size image kernel vmm)", key);
+	}
+	return 0;
+}
+
+int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct berr *err)
 {
 	struct vm_rec r = { 0 };
-	bool dflt = strcmp(value, "default") == 0;
 	_cleanup_free_ char *root = NULL, *work = NULL;
 	int ret;
 
@@ -713,72 +724,20 @@ int vm_set(struct banger *b, int64_t id, const char *key, const char *value,
 	enum vm_state s = rec_state(&r);
 	if (vm_state_live(s)) {
 		ret = berr_set(err, EBUSY, "vm '%s' is %s; stop it to change %s", r.name,
-			       vm_state_name(s), key);
+			       vm_state_name(s), n ? kv[0].key : "its settings");
 		goto out;
 	}
 	root = vm_file(b, r.name, "rootfs.ext4");
 	work = vm_file(b, r.name, "work.ext4");
-
-	if (strcmp(key, "vcpu") == 0) {
-		int64_t v = 0;
-		if (!dflt && (ret = parse_setting(key, value, 1, 32, &v, err)) < 0)
-			goto out;
-		r.vcpu = v;
-	} else if (strcmp(key, "memory_mib") == 0) {
-		int64_t v = 0;
-		if (!dflt && (ret = parse_setting(key, value, 128, 1048576, &v, err)) < 0)
-			goto out;
-		r.memory_mib = v;
-	} else if (strcmp(key, "disk_size") == 0) {
-		uint64_t v = 0;
-		if (access(work, F_OK) == 0) {
-			ret = berr_set(err, EBUSY, "vm '%s' already has its work disk; "
-				       "disk_size applies before the first start", r.name);
+	/* Every line against the copy first; the record is written once, so
+	 * a bad line leaves every setting as it was. */
+	for (size_t i = 0; i < n; i++) {
+		ret = apply_setting(b, &r, kv[i].key, kv[i].value, root, work, err);
+		if (ret < 0) {
+			if (n > 1)
+				berr_wrap(err, "line %zu (nothing was changed)", i + 1);
 			goto out;
 		}
-		if (!dflt) {
-			if (parse_size(value, &v) < 0) {
-				ret = berr_set(err, EINVAL,
-					       "disk_size must be a size like 8G or 512M, not '%.64s'",
-					       value);
-				goto out;
-			}
-			if (v < (64ULL << 20) || v > (16ULL << 40)) {
-				ret = berr_set(err, ERANGE, "disk_size must be between 64M and 16T");
-				goto out;
-			}
-		}
-		r.disk_size = (int64_t)v;
-	} else if (strcmp(key, "image") == 0 || strcmp(key, "kernel") == 0) {
-		bool is_image = key[0] == 'i';
-		char *field = is_image ? r.image : r.kernel;
-		if (is_image && access(root, F_OK) == 0) {
-			ret = berr_set(err, EBUSY, "vm '%s' already has a root disk cloned from image "
-				       "'%s'; create a new VM to use another image", r.name, r.image);
-			goto out;
-		}
-		if (!dflt) {
-			struct image_rec img = { 0 };
-			if (strlen(value) >= STORE_NAME_MAX ||
-			    store_image_get_by_name(b->store, key, value, &img, NULL) < 0) {
-				ret = berr_set(err, ENOENT, "no %s named '%.64s' is registered", key,
-					       value);
-				goto out;
-			}
-			image_rec_clear(&img);
-		}
-		snprintf(field, STORE_NAME_MAX, "%s", dflt ? "" : value);
-	} else if (strcmp(key, "vmm") == 0) {
-		if (!dflt && strcmp(value, "qemu") && strcmp(value, "auto") &&
-		    strcmp(value, "firecracker")) {
-			ret = berr_set(err, EINVAL, "vmm must be auto, qemu or firecracker");
-			goto out;
-		}
-		snprintf(r.vmm, sizeof(r.vmm), "%s", dflt ? "" : value);
-	} else {
-		ret = berr_set(err, EINVAL, "unknown setting '%.64s' (settable: vcpu memory_mib "
-			       "disk_size image kernel vmm)", key);
-		goto out;
 	}
 	ret = store_vm_update(b->store, &r, err);
 out:

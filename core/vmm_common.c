@@ -31,28 +31,6 @@ void vmm_sleep_ms(int ms)
 		;
 }
 
-void vmm_log_note(const char *log_path, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	if (!log_path)
-		return;
-	_cleanup_close_ int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0) {
-		va_end(ap);
-		return;
-	}
-	va_end(ap);
-	_cleanup_free_ char *line = xasprintf("banger: %s\n", msg);
-	free(msg);
-	ssize_t n = write(fd, line, strlen(line));
-	(void)n;
-}
-
 /* The last few non-empty lines of a log, joined with " | ", skipping our
  * own "banger:" notes.  Returns a malloc'ed string ("" if nothing). */
 char *vmm_log_tail(const char *log_path)
@@ -235,7 +213,7 @@ int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (r != 0) {
-		vmm_log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
+		log_note(log_path, "cannot start %s: %s", argv[0], strerror(r));
 		return berr_set(err, r, "cannot start %s: %s", argv[0], strerror(r));
 	}
 	*ret_pid = pid;

@@ -8,12 +8,10 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "log.h"
 #include "vmm.h"
 
 void vmm_sleep_ms(int ms);
-/* Append "banger: <text>" to the VM log (best effort; path may be NULL). */
-void vmm_log_note(const char *log_path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /* The last few lines of the log that are not banger's own notes
  * (xmalloc'ed, "" when none), for error messages. */
 char *vmm_log_tail(const char *log_path);

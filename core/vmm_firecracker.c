@@ -159,7 +159,7 @@ static int probe_version(const char *bin, const char *log_path, char *ret, size_
 	close(p[1]);
 	if (r != 0) {
 		close(p[0]);
-		vmm_log_note(log_path, "cannot run %s --version: %s", bin, strerror(r));
+		log_note(log_path, "cannot run %s --version: %s", bin, strerror(r));
 		return berr_set(err, r, "cannot run %s: %s", bin, strerror(r));
 	}
 	int64_t deadline = mono_ms() + VERSION_TIMEOUT_MS;
@@ -245,7 +245,7 @@ static int fc_put(const char *sock, const char *log_path, const char *path, json
 	int r = fc_api_call(sock, "PUT", path, body, timeout_ms, NULL, err);
 	json_decref(body);
 	if (r < 0)
-		vmm_log_note(log_path, "%s", err ? err->msg : "PUT failed");
+		log_note(log_path, "%s", err ? err->msg : "PUT failed");
 	return r;
 }
 
@@ -369,7 +369,7 @@ static int link_into(const char *src, const char *dst, bool writable, const char
 	enum clone_method m;
 	if (disk_clone(src, dst, &m, err) < 0)
 		return berr_wrap(err, "copying %s into the jail", src);
-	vmm_log_note(log, "%s copied into the jail (%s; a hard link failed: %s)", src,
+	log_note(log, "%s copied into the jail (%s; a hard link failed: %s)", src,
 		     clone_method_name(m), strerror(e));
 	return 0;
 }
@@ -385,7 +385,7 @@ static int jail_prepare(const struct vmm_spec *s, const struct fc_paths *p, bool
 	*strrchr(base, '/') = '\0';
 	/* A Firecracker of an earlier run that lost its daemon's reply. */
 	if (jail_kill_strays(p->jail_root, s->name) > 0)
-		vmm_log_note(s->log_path, "killed a Firecracker left in %s", p->jail_root);
+		log_note(s->log_path, "killed a Firecracker left in %s", p->jail_root);
 	if ((r = rm_rf(p->jail_vm)) < 0)
 		return berr_set(err, -r, "cannot remove the old jail %s: %s", p->jail_vm,
 				strerror(-r));
@@ -626,7 +626,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 			goto out;
 		}
 		argvp = ja.argv;
-		vmm_log_note(s->log_path,
+		log_note(s->log_path,
 			     "jailed in %s through %s (firecracker %s, serial %s%s)", fp.jail_root,
 			     priv_mode(h->priv) == PRIV_HELPER ? "bangerd-root" : h->jailer_bin,
 			     version,
@@ -675,7 +675,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 			char how[64];
 			vmm_describe_status(st, how, sizeof(how));
 			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
-			vmm_log_note(s->log_path, "firecracker exited during start with %s", how);
+			log_note(s->log_path, "firecracker exited during start with %s", how);
 			pid = -1;
 			r = berr_set(err, ECHILD, "firecracker exited with %s: %s", how,
 				     *tail ? tail : "(nothing in its log)");
@@ -685,7 +685,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 			start = 0;
 		if (!child && (start == 0 || !proc_alive(pid, start))) {
 			_cleanup_free_ char *tail = vmm_log_tail(fp.fc_log);
-			vmm_log_note(s->log_path, "firecracker (pid %d) exited during start", (int)pid);
+			log_note(s->log_path, "firecracker (pid %d) exited during start", (int)pid);
 			pid = -1;
 			r = berr_set(err, ECHILD, "firecracker exited during start: %s",
 				     *tail ? tail : "(nothing in its log)");
@@ -701,7 +701,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 				struct fc_version apiv;
 				if (av && fc_version_parse(av, &apiv) == 0 &&
 				    (apiv.major != fv.major || apiv.minor != fv.minor))
-					vmm_log_note(s->log_path,
+					log_note(s->log_path,
 						 "the API reports version %s but --version said %s", av,
 						 version);
 				json_decref(vo);
@@ -710,7 +710,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		}
 		if (mono_ms() >= deadline) {
 			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
-			vmm_log_note(s->log_path, "the API did not answer within %d s; killing pid %d",
+			log_note(s->log_path, "the API did not answer within %d s; killing pid %d",
 				 START_TIMEOUT_MS / 1000, (int)pid);
 			r = berr_set(err, ETIMEDOUT,
 				     "firecracker did not answer on %s within %d s (%s): %s", fp.api,
@@ -728,7 +728,7 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		r = berr_set(err, ECHILD, "firecracker exited right after InstanceStart");
 		goto out;
 	}
-	vmm_log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
+	log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
 		 (int)pid, fp.api, (unsigned)s->vsock_cid);
 	ret->pid = pid;
 	ret->pid_start = start;
@@ -738,19 +738,19 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 out:
 	if (pid > 0) {
 		kill_started(pid, start, child);
-		vmm_log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
+		log_note(s->log_path, "start failed; killed firecracker (pid %d)", (int)pid);
 	}
 	if (r < 0 && fp.jail_vm) {
 		/* Nothing of a failed start stays in the jail (fc.log's last
 		 * words are in the error and the VM log). */
 		if (jail_kill_strays(fp.jail_root, s->name) > 0)
-			vmm_log_note(s->log_path, "killed a Firecracker left in %s", fp.jail_root);
+			log_note(s->log_path, "killed a Firecracker left in %s", fp.jail_root);
 		_cleanup_free_ char *tail = vmm_log_tail(fp.fc_log);
 		if (*tail)
-			vmm_log_note(s->log_path, "firecracker's log in the jail ended: %s", tail);
+			log_note(s->log_path, "firecracker's log in the jail ended: %s", tail);
 		int q = rm_rf(fp.jail_vm);
 		if (q < 0)
-			vmm_log_note(s->log_path, "cannot remove the jail %s: %s", fp.jail_vm,
+			log_note(s->log_path, "cannot remove the jail %s: %s", fp.jail_vm,
 				     strerror(-q));
 	} else if (r < 0) {
 		unlink_quiet(fp.api);
@@ -774,7 +774,7 @@ static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struc
 	json_decref(body);
 	if (r < 0)
 		return berr_wrap(err, "asking firecracker (pid %d) to shut down", (int)p->pid);
-	vmm_log_note(log, "sent SendCtrlAltDel (the guest reboots; firecracker then exits)");
+	log_note(log, "sent SendCtrlAltDel (the guest reboots; firecracker then exits)");
 	return 0;
 }
 
@@ -797,7 +797,7 @@ static int fc_kill(const struct vmm_host *h, const struct vmm_proc *p, struct be
 		int r = vmm_kill_exact(p->pid, p->pid_start, "firecracker", err);
 		if (r < 0)
 			return r;
-		vmm_log_note(log, "killed firecracker (pid %d) with SIGKILL", (int)p->pid);
+		log_note(log, "killed firecracker (pid %d) with SIGKILL", (int)p->pid);
 		int64_t deadline = mono_ms() + KILL_WAIT_MS;
 		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
 			vmm_sleep_ms(10);
@@ -818,17 +818,17 @@ static int fc_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct b
 	struct berr aerr = { 0 };
 	json_t *info = NULL;
 	if (!sock) {
-		vmm_log_note(log, "adopted firecracker (pid %d) without an API socket path", (int)p->pid);
+		log_note(log, "adopted firecracker (pid %d) without an API socket path", (int)p->pid);
 		return 0;
 	}
 	if (fc_api_call(sock, "GET", "/", NULL, API_CTL_MS, &info, &aerr) < 0) {
-		vmm_log_note(log, "adopted firecracker (pid %d) but its API does not answer: %s",
+		log_note(log, "adopted firecracker (pid %d) but its API does not answer: %s",
 			 (int)p->pid, aerr.msg);
 		return 0;
 	}
 	const char *state = json_string_value(json_object_get(info, "state"));
 	const char *ver = json_string_value(json_object_get(info, "vmm_version"));
-	vmm_log_note(log, "adopted firecracker (pid %d), state %s, version %s", (int)p->pid,
+	log_note(log, "adopted firecracker (pid %d), state %s, version %s", (int)p->pid,
 		 state ? state : "unknown", ver ? ver : "unknown");
 	json_decref(info);
 	return 0;

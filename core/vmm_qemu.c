@@ -310,7 +310,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 			char how[64];
 			vmm_describe_status(st, how, sizeof(how));
 			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
-			vmm_log_note(s->log_path, "qemu exited during start with %s", how);
+			log_note(s->log_path, "qemu exited during start with %s", how);
 			return berr_set(err, ECHILD, "qemu exited with %s: %s", how,
 					*tail ? tail : "(nothing in its log)");
 		}
@@ -328,7 +328,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		if (mono_ms() >= deadline) {
 			vmm_kill_and_reap(pid);
 			_cleanup_free_ char *tail = vmm_log_tail(s->log_path);
-			vmm_log_note(s->log_path, "QMP did not answer within %d s; killed qemu (pid %d)",
+			log_note(s->log_path, "QMP did not answer within %d s; killed qemu (pid %d)",
 				 START_TIMEOUT_MS / 1000, (int)pid);
 			return berr_set(err, ETIMEDOUT,
 					"qemu did not answer on its QMP socket within %d s (%s); killed it: %s",
@@ -338,7 +338,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		vmm_sleep_ms(5);
 	}
 
-	vmm_log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);
+	log_note(s->log_path, "qemu running as pid %d (accel %s)", (int)pid, h->accel);
 	ret->pid = pid;
 	ret->pid_start = start;
 	ret->runtime = TAKE_PTR(runtime);
@@ -357,7 +357,7 @@ static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, str
 	int r = qmp_call(sock, QMP_CTL_MS, "system_powerdown", NULL, NULL, err);
 	if (r < 0)
 		return berr_wrap(err, "asking qemu (pid %d) to power down", (int)p->pid);
-	vmm_log_note(log, "sent system_powerdown (ACPI power button)");
+	log_note(log, "sent system_powerdown (ACPI power button)");
 	return 0;
 }
 
@@ -378,15 +378,15 @@ static int qemu_kill(const struct vmm_host *h, const struct vmm_proc *p, struct 
 		while (proc_alive(p->pid, p->pid_start) && mono_ms() < deadline)
 			vmm_sleep_ms(10);
 		if (!proc_alive(p->pid, p->pid_start)) {
-			vmm_log_note(log, "qemu quit on request");
+			log_note(log, "qemu quit on request");
 			return 0;
 		}
 	} else if (sock) {
-		vmm_log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
+		log_note(log, "QMP quit failed (%s); using SIGKILL", qerr.msg);
 	}
 	int r = vmm_kill_exact(p->pid, p->pid_start, "qemu", err);
 	if (r == 0)
-		vmm_log_note(log, "killed qemu (pid %d) with SIGKILL", (int)p->pid);
+		log_note(log, "killed qemu (pid %d) with SIGKILL", (int)p->pid);
 	return r;
 }
 
@@ -400,16 +400,16 @@ static int qemu_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct
 	struct berr qerr = { 0 };
 	json_t *st = NULL;
 	if (!sock) {
-		vmm_log_note(log, "adopted qemu (pid %d) without a QMP socket path", (int)p->pid);
+		log_note(log, "adopted qemu (pid %d) without a QMP socket path", (int)p->pid);
 		return 0;
 	}
 	if (qmp_call(sock, QMP_CTL_MS, "query-status", NULL, &st, &qerr) < 0) {
-		vmm_log_note(log, "adopted qemu (pid %d) but QMP does not answer: %s", (int)p->pid,
+		log_note(log, "adopted qemu (pid %d) but QMP does not answer: %s", (int)p->pid,
 			 qerr.msg);
 		return 0;
 	}
 	const char *status = json_string_value(json_object_get(st, "status"));
-	vmm_log_note(log, "adopted qemu (pid %d), status %s", (int)p->pid, status ? status : "unknown");
+	log_note(log, "adopted qemu (pid %d), status %s", (int)p->pid, status ? status : "unknown");
 	json_decref(st);
 	return 0;
 }

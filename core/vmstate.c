@@ -13,10 +13,14 @@ static const char *const state_names[VM_STATE_COUNT] = {
 	[VM_STOPPED] = "stopped",   [VM_FAILED] = "failed",
 };
 
-static const char *const verb_names[VERB_COUNT] = {
-	[VERB_START] = "start", [VERB_STOP] = "stop",
-	[VERB_KILL] = "kill",   [VERB_RESTART] = "restart",
+/* The verbs, named once: the tree's ctl table is this one. */
+const struct ctl_cmd vm_verb_cmds[VERB_COUNT] = {
+	[VERB_START] = { VERB_START, "start", 0, 0, "start" },
+	[VERB_STOP] = { VERB_STOP, "stop", 0, 0, "stop" },
+	[VERB_KILL] = { VERB_KILL, "kill", 0, 0, "kill" },
+	[VERB_RESTART] = { VERB_RESTART, "restart", 0, 0, "restart" },
 };
+#define verb_names(v) (vm_verb_cmds[v].name)
 
 /* legal[from] is a bit mask of states reachable from `from`. */
 #define B(s) (1u << (s))
@@ -47,7 +51,7 @@ const char *vm_state_name(enum vm_state s)
 
 const char *vm_verb_name(enum vm_verb v)
 {
-	return (unsigned)v < VERB_COUNT ? verb_names[v] : "unknown";
+	return (unsigned)v < VERB_COUNT ? verb_names(v) : "unknown";
 }
 
 int vm_state_parse(const char *s, enum vm_state *ret)
@@ -111,7 +115,7 @@ void vm_verbs_valid(enum vm_state s, char *buf, size_t len)
 	for (int v = 0; v < VERB_COUNT; v++) {
 		if (!(verbs[s] & (1u << v)))
 			continue;
-		int n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", verb_names[v]);
+		int n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", verb_names(v));
 		if (n < 0 || (size_t)n >= len - off)
 			break;
 		off += (size_t)n;
@@ -128,5 +132,5 @@ int vm_verb_check(const char *vm, enum vm_state s, enum vm_verb v, struct berr *
 		return 0;
 	vm_verbs_valid(s, valid, sizeof(valid));
 	return berr_set(err, EBUSY, "vm '%s' is %s: cannot %s (valid now: %s)", vm,
-			state_names[s], verb_names[v], valid[0] ? valid : "none");
+			state_names[s], verb_names(v), valid[0] ? valid : "none");
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "ctl.h"
 #include "err.h"
 
 enum vm_state {
@@ -26,6 +27,8 @@ enum vm_state {
 };
 
 enum vm_verb { VERB_START, VERB_STOP, VERB_KILL, VERB_RESTART, VERB_COUNT };
+/* The verbs as a ctl table (core/ctl.h), indexed by enum vm_verb. */
+extern const struct ctl_cmd vm_verb_cmds[VERB_COUNT];
 
 const char *vm_state_name(enum vm_state s);
 int vm_state_parse(const char *s, enum vm_state *ret);

@@ -12,6 +12,7 @@
 
 #include "banger.h"
 #include "fs.h"
+#include "log.h"
 #include "p9.h"
 #include "util.h"
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "banger.h"
+#include "log.h"
 #include "p9.h"
 #include "server.h"
 

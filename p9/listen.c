@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "banger.h"
+#include "log.h"
 #include "server.h"
 
 /* "9p.sock" beside the mount point, absolute. */

@@ -135,6 +135,8 @@ teardown() {
 		pkill -KILL -f "$T/state/vms/" 2>/dev/null || true
 	fi
 	daemon_stop
+	# A detached daemon of this test that a failed check left behind.
+	[ -n "${FS:-}" ] && pkill -KILL -f -- "bangerd --mount $FS " 2>/dev/null && umount -l "$FS" 2>/dev/null
 	local p
 	for p in ${RESOLVE1_PID:-} ${BUS_PID:-}; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null

@@ -26,8 +26,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
+#include "knownhosts.h"
 #include "sshkeys.h"
+#include "sshready.h"
 #include "util.h"
 
 extern char **environ;
@@ -353,7 +356,7 @@ static void test_identity_refuse_open_mode(void **state)
 	assert_non_null(strstr(err.msg, "0644"));
 	assert_non_null(strstr(err.msg, "chmod 600"));
 	/* the wait refuses it as well, before any network traffic */
-	assert_int_equal(ssh_wait_ready("127.0.0.1", 1, f->key, f->kh, ALIAS, 1000, &err), -EPERM);
+	assert_int_equal(ssh_wait_ready("127.0.0.1", 1, f->key, f->kh, ALIAS, 1000, NULL, &err), -EPERM);
 
 	/* garbage is refused with a sentence, not loaded as an empty key */
 	assert_int_equal(chmod(f->key, 0600), 0);
@@ -576,14 +579,14 @@ static void test_wait_ready(void **state)
 	struct berr err = {0};
 
 	need_sshd(f);
-	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err);
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err);
 	if (r < 0)
 		fail_msg("ssh_wait_ready: %s", err.msg);
 	_cleanup_free_ char *pinned = NULL;
 	assert_int_equal(kh_lookup(f->kh, ALIAS, &pinned, &err), 0);
 	assert_string_equal(pinned, f->line_a);
 	/* second time: pinned key matches */
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err),
 			 0);
 
 	/* OpenSSH itself accepts our file and our key, strictly */
@@ -623,13 +626,13 @@ static void test_wait_ready_mitm(void **state)
 	char fpa[SSH_FINGERPRINT_MAX], fpb[SSH_FINGERPRINT_MAX];
 
 	need_sshd(f);
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err),
 			 0);
 	stop_sshd(f);
 	start_sshd(f, f->hk_b, 0);
 
 	int64_t t0 = mono_ms();
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err),
 			 -EKEYREJECTED);
 	int64_t took = mono_ms() - t0;
 	assert_true(took < 3000); /* failed at once, no retries to the bound */
@@ -641,7 +644,7 @@ static void test_wait_ready_mitm(void **state)
 
 	/* the VM was "recreated": forget the key and it pins the new one */
 	assert_int_equal(kh_remove(f->kh, ALIAS, &err), 0);
-	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err),
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err),
 			 0);
 	_cleanup_free_ char *pinned = NULL;
 	assert_int_equal(kh_lookup(f->kh, ALIAS, &pinned, &err), 0);
@@ -655,7 +658,7 @@ static void test_wait_ready_timeout(void **state)
 
 	/* nothing listens on f->port in this fixture */
 	int64_t t0 = mono_ms();
-	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 1500, &err);
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 1500, NULL, &err);
 	int64_t took = mono_ms() - t0;
 	print_message("timeout after %lld ms: %s\n", (long long)took, err.msg);
 	assert_int_equal(r, -ETIMEDOUT);
@@ -688,11 +691,62 @@ static void test_wait_ready_silent_server(void **state)
 	assert_true(took >= 600 && took <= 1200);
 
 	t0 = mono_ms();
-	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 1500, &err);
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 1500, NULL, &err);
 	took = mono_ms() - t0;
 	print_message("wait: %lld ms: %s\n", (long long)took, err.msg);
 	assert_int_equal(r, -ETIMEDOUT);
 	assert_true(took >= 1400 && took <= 2000);
+}
+
+static void *fire_after(void *arg)
+{
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	ssh_cancel_fire(arg);
+	return NULL;
+}
+
+/* A cancel ends a wait at once: in the retry loop (nothing listens), and
+ * in the middle of a key exchange with a server that never speaks (the
+ * socket is shut down under libssh). */
+static void test_wait_ready_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct berr err = {0};
+	struct ssh_cancel c;
+	pthread_t t;
+
+	assert_int_equal(ssh_cancel_init(&c, &err), 0);
+	assert_int_equal(pthread_create(&t, NULL, fire_after, &c), 0);
+	int64_t t0 = mono_ms();
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 20000, &c, &err);
+	int64_t took = mono_ms() - t0;
+	pthread_join(t, NULL);
+	print_message("no listener, cancelled after %lld ms: %s\n", (long long)took, err.msg);
+	assert_int_equal(r, -ECANCELED);
+	assert_true(took >= 250 && took <= 900);
+	/* Once fired it stays fired: a new wait on it ends before it starts. */
+	assert_int_equal(ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 20000, &c, &err),
+			 -ECANCELED);
+	ssh_cancel_destroy(&c);
+
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)f->port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	_cleanup_close_ int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 16), 0); /* connects, never speaks */
+	assert_int_equal(ssh_cancel_init(&c, &err), 0);
+	assert_int_equal(pthread_create(&t, NULL, fire_after, &c), 0);
+	t0 = mono_ms();
+	r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 20000, &c, &err);
+	took = mono_ms() - t0;
+	pthread_join(t, NULL);
+	print_message("silent server, cancelled after %lld ms: %s\n", (long long)took, err.msg);
+	assert_int_equal(r, -ECANCELED);
+	assert_true(took >= 250 && took <= 900);
+	ssh_cancel_destroy(&c);
 }
 
 static void test_wait_ready_late_server(void **state)
@@ -703,7 +757,7 @@ static void test_wait_ready_late_server(void **state)
 	need_sshd(f);
 	start_sshd(f, f->hk_a, 800);
 	int64_t t0 = mono_ms();
-	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, &err);
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 10000, NULL, &err);
 	if (r < 0)
 		fail_msg("ssh_wait_ready: %s", err.msg);
 	assert_true(mono_ms() - t0 >= 500);
@@ -719,7 +773,7 @@ static void test_wait_ready_key_refused(void **state)
 	/* 4 s: the last attempt must get as far as auth; on a loaded machine
 	 * (an ASan build beside booting guests) 1.5 s once ended in a connect
 	 * timeout instead. */
-	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 4000, &err);
+	int r = ssh_wait_ready("127.0.0.1", f->port, f->key, f->kh, ALIAS, 4000, NULL, &err);
 	print_message("refused: %s\n", err.msg);
 	assert_int_equal(r, -ETIMEDOUT);
 	assert_non_null(strstr(err.msg, "refused key"));
@@ -743,6 +797,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wait_ready_mitm, setup_sshd, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_ready_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_ready_silent_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wait_ready_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_ready_late_server, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wait_ready_key_refused, setup_sshd, teardown),
 	};
