@@ -113,12 +113,6 @@ static void on_change(void *ctx, int64_t id)
 	banger_changed(ctx);
 }
 
-void banger_changed(struct banger *b)
-{
-	if (b->notify)
-		b->notify(b->notify_arg);
-}
-
 int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *err)
 {
 	struct banger *b = xcalloc(1, sizeof(*b));

@@ -28,6 +28,12 @@
 static const char *const image_builtin[] = { "debian-bookworm", "debian-bookworm-mini" };
 static const char *const kernel_builtin[] = { "debian-cloud-amd64" };
 
+/* What images/build.sh makes (docs/images.md). */
+static const struct catalog_known recipes[] = {
+	{ "debian-bookworm", "image", "buildable", "images/build.sh --golden", "debian-cloud-amd64" },
+	{ "debian-bookworm-mini", "image", "buildable", "images/build.sh", "debian-cloud-amd64" },
+};
+
 /* Names of images and kernels: like VM names but '.' and '_' allowed. */
 static int bundle_name_validate(const char *name, struct berr *err)
 {
@@ -300,10 +306,41 @@ int catalog_default(struct catalog *b, const char *kind, char *ret, size_t len,
 			return 0;
 		}
 	}
-	if (len)
-		ret[0] = '\0';
-	*ret_prov = "none";
-	return -ENOENT;
+	/* Nothing registered: the first of the chain, which a recipe builds. */
+	snprintf(ret, len, "%s", chain[0]);
+	*ret_prov = "recipe";
+	return 0;
+}
+
+static bool registered(struct catalog *c, const char *kind, const char *name)
+{
+	struct image_rec rec = { 0 };
+	bool yes = store_image_get_by_name(c->store, kind, name, &rec, NULL) == 0;
+	image_rec_clear(&rec);
+	return yes;
+}
+
+size_t catalog_known(struct catalog *c, const char *kind, const struct catalog_known **ret,
+		     int64_t *ret_ids, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(recipes) && n < cap; i++) {
+		if (strcmp(recipes[i].kind, kind) != 0 || registered(c, kind, recipes[i].name))
+			continue;
+		ret[n] = &recipes[i];
+		ret_ids[n] = CATALOG_KNOWN_ID + (int64_t)i;
+		n++;
+	}
+	return n;
+}
+
+const struct catalog_known *catalog_known_get(struct catalog *c, const char *kind, int64_t id)
+{
+	int64_t i = id - CATALOG_KNOWN_ID;
+	if (i < 0 || i >= (int64_t)ARRAY_SIZE(recipes) || strcmp(recipes[i].kind, kind) != 0 ||
+	    registered(c, kind, recipes[i].name))
+		return NULL;
+	return &recipes[i];
 }
 
 int catalog_delete(struct catalog *b, int64_t id, struct berr *err)

@@ -47,8 +47,11 @@ static void named_why(const struct banger *b, const char *kind, const char *prov
 			 b->cfg.path ? b->cfg.path : "config.toml");
 	else if (strcmp(prov, "builtin") == 0)
 		snprintf(why, len, "the first registered of banger's own %ss", kind);
+	else if (strcmp(prov, "recipe") == 0)
+		snprintf(why, len, "no %s registered: banger's recipe builds this one (banger image build)",
+			 kind);
 	else
-		snprintf(why, len, "no %s registered: import one (banger image build)", kind);
+		snprintf(why, len, "no %s registered: import one", kind);
 }
 
 size_t defaults_rows(struct banger *b, struct default_row *rows)

@@ -67,8 +67,13 @@ struct banger {
 	void *notify_arg;
 };
 
-/* Tell the adapters (fs/, p9/) that something changed. */
-void banger_changed(struct banger *b);
+/* Tell the adapters (fs/, p9/) that something changed: the hook they set
+ * with banger_run(), called through the pointer (never a call back up). */
+static inline void banger_changed(struct banger *b)
+{
+	if (b->notify)
+		b->notify(b->notify_arg);
+}
 
 /* vm.c */
 int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err);

@@ -447,9 +447,19 @@ static int img_get(struct banger *b, int64_t id, struct image_rec *r, struct ber
 	return store_image_get(b->store, id, r, err);
 }
 
+/* An entry banger knows how to make but has not registered (a recipe):
+ * its files say what to do. */
+static const struct catalog_known *known_of(struct banger *b, int64_t id)
+{
+	const struct catalog_known *k = catalog_known_get(&b->cat, "image", id);
+	return k ? k : catalog_known_get(&b->cat, "kernel", id);
+}
+
 static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
 	struct image_rec r = { 0 };
+	if (known_of(b, id))
+		return 0; /* no bundle yet */
 	int ret = img_get(b, id, &r, err);
 	if (ret == 0 && r.manifest) {
 		sbuf_puts(out, r.manifest);
@@ -463,6 +473,11 @@ static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct b
 static int img_state(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
 	struct image_rec r = { 0 };
+	const struct catalog_known *k = known_of(b, id);
+	if (k) {
+		sbuf_printf(out, "%s\n", k->state);
+		return 0;
+	}
 	int ret = img_get(b, id, &r, err);
 	if (ret == 0)
 		sbuf_printf(out, "%s\n", r.state);
@@ -474,6 +489,14 @@ static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct ber
 {
 	struct image_rec r = { 0 };
 	char sz[32];
+	const struct catalog_known *k = known_of(b, id);
+	if (k) {
+		/* What a client runs to have it: the recipe, then import its
+		 * kernel (if missing) and it (docs/images.md). */
+		sbuf_printf(out, "name %s\nkind %s\nstate %s\nbuild %s\nkernel %s\n", k->name, k->kind,
+			    k->state, k->build, k->kernel);
+		return 0;
+	}
 	int ret = img_get(b, id, &r, err);
 	if (ret == 0) {
 		format_size((uint64_t)r.size, sz, sizeof(sz));
@@ -553,12 +576,19 @@ int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, siz
 		int r = store_image_list(b->store, coll_kind(dir), &all, &n, NULL);
 		if (r < 0)
 			return r;
-		*ret = xcalloc(n, sizeof(**ret));
+		const struct catalog_known *k[16];
+		int64_t ids[16];
+		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
+		*ret = xcalloc(n + nk, sizeof(**ret));
 		for (size_t i = 0; i < n; i++) {
 			(*ret)[i].id = all[i].id;
 			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
 		}
-		*ret_n = n;
+		for (size_t i = 0; i < nk; i++) {
+			(*ret)[n + i].id = ids[i];
+			snprintf((*ret)[n + i].name, sizeof((*ret)[n + i].name), "%s", k[i]->name);
+		}
+		*ret_n = n + nk;
 		image_rec_array_free(all, n);
 		return 0;
 	}
@@ -583,7 +613,17 @@ int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t 
 		if (ret == 0)
 			*ret_id = r.id;
 		image_rec_clear(&r);
-		return ret < 0 ? -ENOENT : 0;
+		if (ret == 0)
+			return 0;
+		const struct catalog_known *k[16];
+		int64_t ids[16];
+		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
+		for (size_t i = 0; i < nk; i++)
+			if (strcmp(k[i]->name, name) == 0) {
+				*ret_id = ids[i];
+				return 0;
+			}
+		return -ENOENT;
 	}
 	return -ENOENT;
 }
@@ -597,6 +637,8 @@ int tree_exists(struct banger *b, enum node_kind k, int64_t id)
 		return ret < 0 ? -ENOENT : 0;
 	}
 	if (k == NK_IMAGE || k == NK_KERNEL) {
+		if (id >= CATALOG_KNOWN_ID)
+			return catalog_known_get(&b->cat, coll_kind(k), id) ? 0 : -ENOENT;
 		struct image_rec r = { 0 };
 		int ret = store_image_get(b->store, id, &r, NULL);
 		bool ok = ret == 0 && strcmp(r.kind, coll_kind(k)) == 0;

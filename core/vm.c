@@ -210,9 +210,19 @@ static int image_file(struct banger *b, const char *kind, const char *name,
 		return berr_set(err, ENOENT, "no %s is configured and none of the built-in defaults "
 				"is registered: run 'make images' or import one", kind);
 	r = store_image_get_by_name(b->store, kind, name, &img, NULL);
-	if (r < 0)
+	if (r < 0) {
+		/* One banger's recipes make: say how (the shim does it). */
+		const struct catalog_known *k[8];
+		int64_t ids[8];
+		size_t n = catalog_known(&b->cat, kind, k, ids, ARRAY_SIZE(k));
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(k[i]->name, name) == 0)
+				return berr_set(err, ENOENT, "%s '%s' is not built yet: run 'banger image "
+						"build %s' (or %s, then import it; see %ss/%s/status)",
+						kind, name, name, k[i]->build, kind, name);
 		return berr_set(err, ENOENT, "no %s named '%s' is registered (see %ss/)", kind,
 				name, kind);
+	}
 	*ret = path_join(img.dir, file);
 	image_rec_clear(&img);
 	if (access(*ret, R_OK) < 0) {

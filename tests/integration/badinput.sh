@@ -66,7 +66,13 @@ daemon_stop
 rm -rf "$T/state"
 TEST_IMAGE_CACHE=$T/empty-cache daemon_start || fail daemon-start-empty
 mkdir "$FS/vms/noimg"
-r=$(try_write "$FS/vms/noimg/ctl" start); expect start-without-image "$r" "No such file" "$FS/vms/noimg/err" "make images"
+r=$(try_write "$FS/vms/noimg/ctl" start); expect start-without-image "$r" "No such file" "$FS/vms/noimg/err" "not built yet: run 'banger image build debian-bookworm'"
+# The daemon says what makes the missing images (the shim only runs it).
+check defaults-image-recipe grep -qx 'image debian-bookworm recipe' "$FS/defaults"
+check images-lists-buildable test "$(cat "$FS/images/debian-bookworm/state")" = buildable
+check images-buildable-recipe grep -qx 'build images/build.sh --golden' "$FS/images/debian-bookworm/status"
+check images-buildable-kernel grep -qx 'kernel debian-cloud-amd64' "$FS/images/debian-bookworm-mini/status"
+check buildable-not-deletable bash -c "! rmdir '$FS/images/debian-bookworm' 2>/dev/null"
 check noimg-not-failed grep -qx created "$FS/vms/noimg/state"
 check doctor-says-no-images grep -q '^fail images none registered' "$FS/doctor"
 finish

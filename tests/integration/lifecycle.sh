@@ -9,10 +9,11 @@ setup
 daemon_start || { fail "daemon-start"; finish; exit 1; }
 
 # The tree documents itself.
+missing=
 for f in README ctl doctor defaults err vms images kernels; do
-	[ -e "$FS/$f" ] || fail "tree-has-$f"
+	[ -e "$FS/$f" ] || missing="$missing $f"
 done
-ok tree-layout
+[ -z "$missing" ] && ok tree-layout || fail "tree-layout: missing$missing"
 check defaults-provenance grep -Eq '^vcpu [0-9]+ (floor|host|config)$' "$FS/defaults"
 check images-imported test -d "$FS/images/debian-bookworm-mini"
 check kernels-imported test -d "$FS/kernels/debian-cloud-amd64"
@@ -64,21 +65,39 @@ b=$(head -c 4096 "$FS/vms/sandbox/console" | sha256sum)
 # A reader at EOF blocks while the VM runs (tail -f semantics).
 timeout 2 cat "$FS/vms/sandbox/console" >/dev/null
 [ $? -eq 124 ] && ok console-blocks-at-eof || fail "console-blocks-at-eof: cat returned"
-# poll(): tail -f style readers through select/poll.
-if command -v python3 >/dev/null; then
-	python3 - "$FS/vms/sandbox/console" <<'PY' && ok console-poll || fail "console-poll"
-import os, select, sys
+# poll(): tail -f style readers through select/poll.  Drained to EOF, a
+# poll blocks (no event within 300 ms); new console output (the guest
+# writes a line to its serial port, over ssh) wakes it with POLLIN, and
+# the read returns that line.
+for _ in $(seq 1 240); do grep -qx 'ssh ready' "$FS/vms/sandbox/status" && break; sleep 1; done
+python3 - "$FS/vms/sandbox/console" "$T/poll.ready" <<'PY' &
+import os, select, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
 while True:  # drain to EOF
     try:
-        if not os.read(fd, 65536): sys.exit(1)   # EOF means "not live": wrong
+        if not os.read(fd, 65536): sys.exit(2)   # EOF means "not live": wrong
     except BlockingIOError:
         break
 p = select.poll(); p.register(fd, select.POLLIN)
-ev = p.poll(500)   # nothing new yet: expect a timeout or data, never an error
-sys.exit(0 if all(e & select.POLLIN for _, e in ev) else 1)
+if p.poll(300): sys.exit(3)                      # nothing new yet: it must block
+open(sys.argv[2], "w").close()                   # tell the shell to make output
+ev = p.poll(30000)
+if not ev or not ev[0][1] & select.POLLIN: sys.exit(4)
+data = b""
+deadline = time.time() + 10
+while b"banger-poll-marker" not in data and time.time() < deadline:
+    try:
+        data += os.read(fd, 65536)
+    except BlockingIOError:
+        p.poll(1000)
+sys.exit(0 if b"banger-poll-marker" in data else 5)
 PY
-fi
+POLLER=$!
+for _ in $(seq 1 50); do [ -e "$T/poll.ready" ] && break; sleep 0.1; done
+in_ns sh -c "$(cat "$FS/vms/sandbox/ssh") 'echo banger-poll-marker > /dev/ttyS0'" >/dev/null 2>&1
+wait "$POLLER"
+rc=$?
+[ "$rc" -eq 0 ] && ok console-poll-wakes-on-output || fail "console-poll-wakes-on-output: exit $rc"
 
 # Running VMs refuse changes and deletion, with reasons in err.
 r=$(try_write "$FS/vms/sandbox/vcpu" 1)
