@@ -117,8 +117,14 @@ int main(int argc, char **argv)
 	}
 	mounted = true;
 	if (p9_open(&p9srv, b, p9_sock, p9_tcp, mountpoint, &err) < 0) {
-		fprintf(stderr, "bangerd: %s\n", err.msg);
-		goto out;
+		/* Asked for: an error.  The default place (beside the mount
+		 * point) may not be ours to write: the export is off, said once. */
+		if (p9_sock || p9_tcp) {
+			fprintf(stderr, "bangerd: %s\n", err.msg);
+			goto out;
+		}
+		blog("%s; the 9P export is off (give it a place with --9p-socket)", err.msg);
+		p9srv = NULL;
 	}
 	/* The mount is made (core/priv.h); libfuse serves the descriptor. */
 	char *fargv[] = { "bangerd" };
@@ -141,7 +147,7 @@ int main(int argc, char **argv)
 	/* Detach only now, so a caller that waits for us finds the tree. */
 	if (fuse_daemonize(foreground) != 0)
 		goto out;
-	if (p9_start(p9srv, &err) < 0)
+	if (p9srv && p9_start(p9srv, &err) < 0)
 		blog("%s; the 9P export is off", err.msg);
 	if ((r = banger_run(b, notify_all, NULL)) < 0) {
 		blog("cannot start the daemon's threads: %s", strerror(-r));
