@@ -6,6 +6,8 @@
 #   3. boot to the login prompt through banger vs the same QEMU command line by hand
 #   4. `vm run -- true`, cold, and warm start-to-ssh vs QEMU + ssh by hand
 #   5. a NAME.vm query to the daemon's DNS responder vs a bare UDP echo round trip
+#   6. idle wakeups: context switches of every daemon thread over 10 s, idle
+#      with no VM and with a booted VM (goal 0: the daemon sleeps on events)
 # Medians; ratios are banger / baseline.  Results are printed and written
 # to $BUILD/bench.txt; docs/benchmarks.md records them.
 set -u
@@ -53,15 +55,28 @@ wait_login "$CONSOLE" 300 || { echo "first boot did not reach login"; exit 1; }
 echo kill > "$FS/vms/bench/ctl"
 line=$(grep -m1 '^banger: exec ' "$FS/vms/bench/log")
 eval "ARGV=( ${line#banger: exec } )"
+# banger hands QEMU its tap as descriptor 3; by hand, QEMU opens a tap of
+# the same name that the bench makes (argv_tap_by_name VM: edits ARGV).
+argv_tap_by_name() {
+	local k
+	HTAP=$(grep -o 'network: tap bn-[0-9]*' "$FS/vms/$1/log" | tail -n 1 | cut -d' ' -f3)
+	for k in "${!ARGV[@]}"; do
+		[ "${ARGV[$k]}" = tap,id=n0,fd=3 ] && ARGV[k]="tap,id=n0,ifname=$HTAP,script=no,downscript=no"
+	done
+}
+argv_tap_by_name bench
 QMP=$(printf '%s\n' "${ARGV[@]}" | sed -n 's/^socket,id=qmp,path=\(.*\),server=on,wait=off$/\1/p' | sed 's/,,/,/g')
 [ -n "$QMP" ] || QMP=$T/run/vms/bench/qmp.sock
 
 hand_start() { # start QEMU by hand with banger's argv; sets HPID
 	rm -f "$QMP" "$T/run/vms/bench/agent.sock"
-	"${ARGV[@]}" >>"$T/hand.log" 2>&1 &
+	in_ns ip tuntap add dev "$HTAP" mode tap
+	in_ns ip link set "$HTAP" master br-fc up
+	# nsenter itself (not in_ns &): $! must be QEMU's pid.
+	nsenter --net="/run/netns/$NS" -- "${ARGV[@]}" >>"$T/hand.log" 2>&1 &
 	HPID=$!
 }
-hand_kill() { kill -KILL "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null; }
+hand_kill() { kill -KILL "$HPID" 2>/dev/null; wait "$HPID" 2>/dev/null; in_ns ip link del "$HTAP" 2>/dev/null; }
 
 b_start=() h_start=() b_boot=() h_boot=()
 for i in $(seq 1 "$RUNS"); do
@@ -105,11 +120,8 @@ for i in $(seq 1 "$RUNS"); do
 	# warm, by hand: the same argv, the same tap name, plain ssh in a loop
 	line=$(grep '^banger: exec ' "$FS/vms/run$i/log" | tail -1)
 	eval "ARGV=( ${line#banger: exec } )"
-	# banger hands QEMU its tap as descriptor 3; by hand, QEMU opens it by name
-	tap=$(grep -o 'network: tap bn-[0-9]*' "$FS/vms/run$i/log" | tail -n 1 | cut -d' ' -f3)
-	for k in "${!ARGV[@]}"; do
-		[ "${ARGV[$k]}" = tap,id=n0,fd=3 ] && ARGV[k]="tap,id=n0,ifname=$tap,script=no,downscript=no"
-	done
+	argv_tap_by_name "run$i"
+	tap=$HTAP
 	in_ns ip tuntap add dev "$tap" mode tap
 	in_ns ip link set "$tap" master br-fc up
 	rm -f "$T/run/vms/run$i/"*.sock
@@ -154,3 +166,24 @@ db=$(printf '%s
 ' "${d_b[@]}" | med); de=$(printf '%s
 ' "${d_e[@]}" | med)
 say "dns_query_us banger $db udp-echo $de ratio $(ratio "$db" "$de") (median of $RUNS runs of $DNSQ queries)"
+
+# 6. Idle wakeups: every thread's context switches over 10 s (the monitor,
+#    the responder and the FUSE workers sleep until something happens).
+csw() { # the daemon's context switches so far, all threads
+	local t=0 v f
+	for f in /proc/"$DAEMON_PID"/task/*/status; do
+		v=$(awk '/ctxt_switches/ { s += $2 } END { print s + 0 }' "$f" 2>/dev/null)
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+idle_wakeups() { local a; a=$(csw); sleep 10; echo $(($(csw) - a)); }
+w0=$(idle_wakeups)
+mkdir "$FS/vms/idle"
+echo start > "$FS/vms/idle/ctl"
+for _ in $(seq 1 300); do grep -qx 'ssh ready' "$FS/vms/idle/status" && break; sleep 1; done
+sleep 5 # the guest settles (its sshd, systemd)
+w1=$(idle_wakeups)
+echo kill > "$FS/vms/idle/ctl"
+rmdir "$FS/vms/idle"
+say "idle_wakeups_10s no-vm $w0 one-booted-vm $w1 threads $(find /proc/"$DAEMON_PID"/task -mindepth 1 -maxdepth 1 | wc -l) (goal 0)"
