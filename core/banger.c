@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -101,6 +102,21 @@ static int runtime_dir_check(const char *dir, struct berr *err)
 	return 0;
 }
 
+/* The owner's home: $HOME (systemd sets it for User=), else the passwd
+ * entry's. */
+static char *owner_home(void)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	const char *h = getenv("HOME");
+	if (h && h[0] == '/')
+		return xstrdup(h);
+	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_dir &&
+	    res->pw_dir[0] == '/')
+		return xstrdup(res->pw_dir);
+	return NULL;
+}
+
 /* The monitor's callbacks (its thread). */
 static void vmm_gone(void *ctx, int64_t id, bool have_status, int status)
 {
@@ -132,6 +148,7 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (r < 0)
 		goto fail;
 	hostinfo_read(&b->host);
+	b->home = owner_home();
 	sizing_resolve(&b->cfg, &b->host, &b->defaults);
 	r = netplan_init(&b->plan, b->cfg.bridge_name, b->cfg.bridge_subnet, err);
 	if (r < 0)
@@ -271,6 +288,7 @@ void banger_close(struct banger *b)
 	store_close(b->store);
 	config_free(&b->cfg);
 	banger_paths_free(&b->paths);
+	free(b->home);
 	pthread_cond_destroy(&b->changed);
 	pthread_mutex_destroy(&b->lock);
 	free(b);

@@ -47,6 +47,7 @@ struct banger {
 	char accel_why[160];
 	enum clone_method clone_method;
 	const char *mount_how;     /* who mounted the tree (priv_tree_mount) */
+	char *home;                /* the owner's home (file_sync), NULL if unknown */
 
 	/* The modules, each with its own state and locks. */
 	struct store *store;       /* thread-safe by itself */
@@ -58,6 +59,9 @@ struct banger {
 	struct monitor *monitor;
 
 	char global_err[BERR_MSG_MAX]; /* the top-level err file (under lock) */
+
+	int64_t busy[16];              /* VMs receiving a workspace (under lock) */
+	size_t n_busy;
 
 	int64_t adopted[ADOPT_MAX];    /* adopted at open; banger_run() watches them */
 	size_t n_adopted;
@@ -79,6 +83,12 @@ static inline void banger_changed(struct banger *b)
 int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err);
 int vm_delete(struct banger *b, int64_t id, struct berr *err);
 int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err);
+/* `workspace DIR`: copy the repository the caller laid out in DIR into the
+ * VM's work disk before its first start (docs/workspace.md), reading it as
+ * `who`; the copy runs unlocked, the VM refuses other verbs meanwhile. */
+struct ws_ident;
+int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_ident *who,
+		 struct berr *err);
 /* Settings "key value": all or none (the record is written once). */
 struct kv;
 int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct berr *err);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "workspace.h"
 #include "internal.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -75,7 +76,7 @@ static int root_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct 
 }
 
 static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
-			  struct berr *err)
+			  const struct tree_caller *who, struct berr *err)
 {
 	struct ctl_req *req = xmalloc(sizeof(*req));
 	int r;
@@ -166,12 +167,17 @@ static int vm_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct be
 }
 
 static int vm_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
-			struct berr *err)
+			const struct tree_caller *who, struct berr *err)
 {
 	struct ctl_req *req = xmalloc(sizeof(*req));
 	int r = ctl_parse(data, len, vm_verb_cmds, VERB_COUNT, req, err);
-	if (r == 0)
+	if (r == 0 && req->cmd->id == VERB_WORKSPACE) {
+		struct ws_ident ident = { .uid = who->uid, .gid = who->gid,
+					  .groups = who->groups, .ngroups = who->ngroups };
+		r = vm_workspace(b, id, req->argv[0], &ident, err);
+	} else if (r == 0) {
 		r = vm_verb(b, id, (enum vm_verb)req->cmd->id, err);
+	}
 	free(req);
 	return r;
 }
@@ -310,7 +316,7 @@ static int vm_config_read(struct banger *b, int64_t id, struct sbuf *out, struct
 }
 
 static int vm_config_write(struct banger *b, int64_t id, const char *data, size_t len,
-			   struct berr *err)
+			   const struct tree_caller *who, struct berr *err)
 {
 	struct kv_req *req = xmalloc(sizeof(*req));
 	int r = kv_parse(data, len, NULL, req, err);
@@ -329,7 +335,8 @@ static int vm_config_write(struct banger *b, int64_t id, const char *data, size_
 		return value_read(b, id, #key, out, err);                            \
 	}                                                                            \
 	static int vm_##key##_write(struct banger *b, int64_t id, const char *data, \
-				    size_t len, struct berr *err)                    \
+				    size_t len, const struct tree_caller *who,       \
+				    struct berr *err)                                \
 	{                                                                            \
 		return value_write(b, id, #key, data, len, err);                     \
 	}
@@ -659,7 +666,7 @@ int tree_read(struct banger *b, enum node_kind k, int64_t id, const struct tree_
 }
 
 int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
-	       const char *data, size_t len)
+	       const char *data, size_t len, const struct tree_caller *who)
 {
 	struct berr err = { 0 };
 	int r;
@@ -667,7 +674,7 @@ int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree
 		berr_set(&err, EACCES, "%s is read-only", f->name);
 		r = -EACCES;
 	} else {
-		r = f->write(b, id, data, len, &err);
+		r = f->write(b, id, data, len, who, &err);
 	}
 	if (r < 0) {
 		if (!err.msg[0])

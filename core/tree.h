@@ -31,13 +31,23 @@ enum node_kind {
 
 #define TF_STREAM 0x1   /* read by offset through stream() */
 
+/* Who asked (the FUSE request's, or the 9P attach's, credentials): what a
+ * write may read of the caller's files is checked against them
+ * (docs/workspace.md). */
+struct tree_caller {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;  /* supplementary groups, may be NULL */
+	size_t ngroups;
+};
+
 struct tree_file {
 	const char *name;
 	mode_t mode;          /* permission bits */
 	unsigned flags;
 	int (*read)(struct banger *b, int64_t id, struct sbuf *out, struct berr *err);
 	int (*write)(struct banger *b, int64_t id, const char *data, size_t len,
-		     struct berr *err);
+		     const struct tree_caller *who, struct berr *err);
 	/* Read len bytes at off; returns bytes read; *live is true when more
 	 * may come later (a reader at EOF should wait). */
 	ssize_t (*stream)(struct banger *b, int64_t id, off_t off, char *buf,
@@ -70,7 +80,7 @@ int tree_exists(struct banger *b, enum node_kind k, int64_t id);
 int tree_read(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
 	      struct sbuf *out);
 int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
-	       const char *data, size_t len);
+	       const char *data, size_t len, const struct tree_caller *who);
 int tree_mkdir(struct banger *b, enum node_kind dir, const char *name, int64_t *ret_id);
 int tree_rmdir(struct banger *b, enum node_kind dir, const char *name);
 

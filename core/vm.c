@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "util.h"
 #include "vmdisk.h"
+#include "workspace.h"
 
 #define VM_MAX 1024
 #define KILL_WAIT_MS 15000
@@ -73,6 +74,23 @@ static void rec_set_error(struct vm_rec *r, const char *msg)
 {
 	free(r->last_error);
 	r->last_error = msg ? xstrdup(msg) : NULL;
+}
+
+/* A VM receiving its workspace (b->lock held): every other change waits. */
+static bool is_busy(struct banger *b, int64_t id)
+{
+	for (size_t i = 0; i < b->n_busy; i++)
+		if (b->busy[i] == id)
+			return true;
+	return false;
+}
+
+static int busy_refuse(struct banger *b, const struct vm_rec *r, struct berr *err)
+{
+	if (!is_busy(b, r->id))
+		return 0;
+	return berr_set(err, EBUSY, "vm '%s' is receiving its workspace; try again when that "
+			"write returns", r->name);
 }
 
 void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e)
@@ -177,6 +195,8 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 			       vm_state_name(s));
 		goto out;
 	}
+	if ((ret = busy_refuse(b, &r, err)) < 0)
+		goto out;
 	ret = store_vm_delete(b->store, id, err);
 	if (ret < 0)
 		goto out;
@@ -267,6 +287,8 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	if (ret < 0)
 		goto unlock;
 	ret = vm_verb_check(r.name, rec_state(&r), VERB_START, err);
+	if (ret == 0)
+		ret = busy_refuse(b, &r, err);
 	if (ret < 0)
 		goto unlock;
 	vm_effective(b, &r, &e);
@@ -314,7 +336,8 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	int64_t t_disks = mono_ms(), t_net = 0, t_vmm = 0;
 	struct vmdisk_req dq = { .state_dir = b->paths.state_dir, .name = r.name,
 				 .image_path = image_path, .disk_size = e.disk_size,
-				 .pubkey = vmssh_pubkey(b->vmssh) };
+				 .pubkey = vmssh_pubkey(b->vmssh), .file_sync = b->cfg.file_sync,
+				 .n_file_sync = b->cfg.n_file_sync, .home = b->home };
 	ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
 	if (ret == 0)
@@ -549,6 +572,7 @@ int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err)
 			return ret;
 		return do_start(b, id, err);
 	}
+	case VERB_WORKSPACE: /* takes a directory: vm_workspace() */
 	case VERB_COUNT:
 		break;
 	}
@@ -737,6 +761,8 @@ int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct b
 			       vm_state_name(s), n ? kv[0].key : "its settings");
 		goto out;
 	}
+	if ((ret = busy_refuse(b, &r, err)) < 0)
+		goto out;
 	root = vm_file(b, r.name, "rootfs.ext4");
 	work = vm_file(b, r.name, "work.ext4");
 	/* Every line against the copy first; the record is written once, so
@@ -751,6 +777,95 @@ int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct b
 	}
 	ret = store_vm_update(b->store, &r, err);
 out:
+	pthread_mutex_unlock(&b->lock);
+	vm_rec_clear(&r);
+	return ret;
+}
+
+static void ws_warn(void *ctx, const char *line)
+{
+	struct vmdisk_req *q = ctx;
+	vmf_note(q->state_dir, q->name, "workspace: %s", line);
+}
+
+int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_ident *who,
+		 struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vm_eff e;
+	_cleanup_free_ char *root = NULL, *work = NULL, *vdir = NULL;
+	int ret;
+
+	if (dir[0] != '/')
+		return berr_set(err, EINVAL, "workspace needs an absolute directory, not '%.200s'",
+				dir);
+	pthread_mutex_lock(&b->lock);
+	ret = store_vm_get(b->store, id, &r, err);
+	if (ret == 0)
+		ret = vm_verb_check(r.name, rec_state(&r), VERB_WORKSPACE, err);
+	if (ret == 0)
+		ret = busy_refuse(b, &r, err);
+	if (ret == 0) {
+		root = vm_file(b, r.name, "rootfs.ext4");
+		work = vm_file(b, r.name, "work.ext4");
+		if (access(root, F_OK) == 0 || access(work, F_OK) == 0)
+			ret = berr_set(err, EBUSY, "vm '%s' has booted before (it has its disks): a "
+				       "workspace goes into a new VM's work disk", r.name);
+	}
+	if (ret == 0 && b->n_busy == ARRAY_SIZE(b->busy))
+		ret = berr_set(err, EAGAIN, "%zu workspaces are being written; try again",
+			       b->n_busy);
+	if (ret < 0) {
+		pthread_mutex_unlock(&b->lock);
+		vm_rec_clear(&r);
+		return ret;
+	}
+	b->busy[b->n_busy++] = id;
+	vm_effective(b, &r, &e);
+	pthread_mutex_unlock(&b->lock);
+
+	/* Unlocked: the copy takes seconds; the busy mark keeps start,
+	 * delete and settings away.  Made under a temporary name, so a
+	 * failure leaves no work disk (the next start makes a fresh one). */
+	struct vmdisk_req dq = { .state_dir = b->paths.state_dir, .name = r.name,
+				 .disk_size = e.disk_size, .file_sync = b->cfg.file_sync,
+				 .n_file_sync = b->cfg.n_file_sync, .home = b->home };
+	struct ws_stats st = { 0 };
+	int64_t t0 = mono_ms();
+	vdir = vm_dir(b, r.name);
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", work);
+	ret = mkdir_p(vdir, 0700);
+	if (ret < 0)
+		berr_set(err, -ret, "cannot create %s: %s", vdir, strerror(-ret));
+	if (ret == 0) {
+		unlink(tmp);
+		ret = workdisk_create(tmp, e.disk_size, "work", err);
+	}
+	if (ret == 0)
+		ret = workspace_write(tmp, dir, who, ws_warn, &dq, &st, err);
+	if (ret == 0)
+		ret = vmdisk_file_sync(&dq, tmp, err);
+	if (ret == 0 && rename(tmp, work) < 0)
+		ret = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
+	if (ret < 0) {
+		unlink(tmp);
+		berr_wrap(err, "workspace for vm '%s'", r.name);
+		vm_log(b, r.name, "workspace failed: %s", err->msg);
+	} else {
+		char sz[32];
+		format_size(st.bytes, sz, sizeof(sz));
+		vm_log(b, r.name, "workspace: %llu files, %llu directories, %llu symlinks, %s of data, "
+		       "%llu skipped, in %lld ms", (unsigned long long)st.files,
+		       (unsigned long long)st.dirs, (unsigned long long)st.symlinks, sz,
+		       (unsigned long long)st.skipped, (long long)(mono_ms() - t0));
+	}
+
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->n_busy; i++)
+		if (b->busy[i] == id) {
+			b->busy[i] = b->busy[--b->n_busy];
+			break;
+		}
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
 	return ret;

@@ -8,9 +8,28 @@
 #include <unistd.h>
 
 #include "disk.h"
+#include "filesync.h"
 #include "log.h"
 #include "util.h"
 #include "vmfiles.h"
+
+static void sync_warn(void *ctx, const char *line)
+{
+	const struct vmdisk_req *q = ctx;
+	vmf_note(q->state_dir, q->name, "file_sync: %s", line);
+}
+
+int vmdisk_file_sync(const struct vmdisk_req *q, const char *image, struct berr *err)
+{
+	if (!q->n_file_sync)
+		return 0;
+	if (!q->home)
+		return berr_set(err, ENOENT, "file_sync needs the owner's home directory, which is "
+				"unknown");
+	int r = file_sync_apply(image, q->file_sync, q->n_file_sync, q->home, sync_warn,
+				(void *)q, err);
+	return r < 0 ? berr_wrap(err, "file_sync") : 0;
+}
 
 /* Root clone and work disk, when missing. */
 static int create_disks(const struct vmdisk_req *q, bool *ret_first, struct berr *err)
@@ -43,6 +62,10 @@ static int create_disks(const struct vmdisk_req *q, bool *ret_first, struct berr
 		r = workdisk_create(tmp, q->disk_size, "work", err);
 		if (r < 0)
 			return berr_wrap(err, "creating the work disk");
+		if ((r = vmdisk_file_sync(q, tmp, err)) < 0) {
+			unlink(tmp);
+			return r;
+		}
 		if (rename(tmp, work) < 0) {
 			unlink(tmp);
 			return berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));

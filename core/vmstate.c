@@ -19,6 +19,8 @@ const struct ctl_cmd vm_verb_cmds[VERB_COUNT] = {
 	[VERB_STOP] = { VERB_STOP, "stop", 0, 0, "stop" },
 	[VERB_KILL] = { VERB_KILL, "kill", 0, 0, "kill" },
 	[VERB_RESTART] = { VERB_RESTART, "restart", 0, 0, "restart" },
+	/* Before the first start: a repository into the work disk. */
+	[VERB_WORKSPACE] = { VERB_WORKSPACE, "workspace", 1, 1, "workspace DIR" },
 };
 #define verb_names(v) (vm_verb_cmds[v].name)
 
@@ -35,7 +37,7 @@ static const unsigned legal[VM_STATE_COUNT] = {
 
 /* verbs[state] is a bit mask of verbs accepted in that state. */
 static const unsigned verbs[VM_STATE_COUNT] = {
-	[VM_CREATED] = B(VERB_START) | B(VERB_RESTART),
+	[VM_CREATED] = B(VERB_START) | B(VERB_RESTART) | B(VERB_WORKSPACE),
 	[VM_STARTING] = B(VERB_KILL),
 	[VM_RUNNING] = B(VERB_STOP) | B(VERB_KILL) | B(VERB_RESTART),
 	[VM_STOPPING] = B(VERB_KILL),

@@ -513,7 +513,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	(void)ino, (void)off;
-	int r = tree_write(B, file_kind(&h->n), h->n.id, h->f, buf, size);
+	/* The writer's credentials: a write may name files it reads as them. */
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[64];
+	int ng = fuse_req_getgroups(req, (int)ARRAY_SIZE(groups), groups);
+	struct tree_caller who = { .uid = ctx->uid, .gid = ctx->gid,
+				   .groups = ng > 0 && ng <= (int)ARRAY_SIZE(groups) ? groups : NULL,
+				   .ngroups = ng > 0 && ng <= (int)ARRAY_SIZE(groups) ? (size_t)ng : 0 };
+	int r = tree_write(B, file_kind(&h->n), h->n.id, h->f, buf, size, &who);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "banger.h"
@@ -453,6 +454,11 @@ static int op_readdir(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 {
 	int err = 0, r;
+	/* Only the daemon's own uid attaches (p9.h): the writer is the owner. */
+	gid_t groups[64];
+	int ng = getgroups((int)ARRAY_SIZE(groups), groups);
+	struct tree_caller owner = { .uid = getuid(), .gid = getgid(),
+				     .groups = ng > 0 ? groups : NULL, .ngroups = ng > 0 ? (size_t)ng : 0 };
 	struct p9_fid *f = p9_fid_get(c, t->u.write.fid, false, &err);
 	if (!f)
 		return -err;
@@ -461,7 +467,7 @@ static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 	else if (p9_node_isdir(&f->node))
 		r = -EISDIR;
 	else if ((r = tree_write(B(c), p9_node_file_kind(&f->node), f->node.id, f->f,
-				 (const char *)t->u.write.data, t->u.write.count)) < 0)
+				 (const char *)t->u.write.data, t->u.write.count, &owner)) < 0)
 		core_err(c, &f->node, true, r, o);
 	else
 		o->r.u.rwrite.count = t->u.write.count;

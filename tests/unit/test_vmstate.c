@@ -104,7 +104,16 @@ static void test_verbs(void **state)
 	assert_int_equal(vm_verb_check("x", VM_STOPPING, VERB_KILL, &err), 0);
 	assert_int_equal(vm_verb_check("x", VM_STARTING, VERB_STOP, &err), -EBUSY);
 	vm_verbs_valid(VM_CREATED, buf, sizeof(buf));
-	assert_string_equal(buf, "start restart");
+	assert_string_equal(buf, "start restart workspace");
+	/* A workspace goes into a new VM only. */
+	assert_int_equal(vm_verb_check("x", VM_CREATED, VERB_WORKSPACE, &err), 0);
+	assert_int_equal(vm_verb_check("x", VM_STOPPED, VERB_WORKSPACE, &err), -EBUSY);
+	assert_int_equal(vm_verb_check("x", VM_FAILED, VERB_WORKSPACE, &err), -EBUSY);
+	/* The ctl table is indexed by the enum, every verb named once. */
+	for (int v = 0; v < VERB_COUNT; v++) {
+		assert_int_equal(vm_verb_cmds[v].id, v);
+		assert_string_equal(vm_verb_cmds[v].name, vm_verb_name((enum vm_verb)v));
+	}
 	vm_verbs_valid(VM_RUNNING, buf, sizeof(buf));
 	assert_string_equal(buf, "stop kill restart");
 	vm_verbs_valid(VM_STOPPING, buf, sizeof(buf));
