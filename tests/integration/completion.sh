@@ -112,7 +112,7 @@ if command -v zsh >/dev/null; then
 		got=$(zc "$2")
 		[ "$got" = "$3" ] && ok "zsh-$1" || fail "zsh-$1: got '$got', want '$3'"
 	}
-	expect_zc top "banger " "$(printf '%s\n' $groups help --help --version | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+	expect_zc top "banger " "$(printf '%s help --help --version' "$groups" | tr ' ' '\n' | sed '/^$/d' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
 	expect_zc sub "banger vm st" "start stop"
 	expect_zc system "banger system " "--help install restart status uninstall"
 	expect_zc vm-names "banger vm start " "--help alpha beta"
