@@ -50,6 +50,8 @@ struct pull_config {
 				    own threads keep their latency while a pull saturates
 				    the CPUs; 0 = unchanged */
 	bool no_sync;            /* no fsync (tests) */
+	bool deferred;           /* no thread until pull_engine_start(): a daemon makes
+				    the engine before it forks, and starts it after */
 };
 
 struct pull_engine;
@@ -57,6 +59,8 @@ struct pull_engine;
 /* Start the engine thread (and initialise libcurl once: curl_global_init
  * is thread-safe in libcurl >= 7.84). */
 int pull_engine_new(const struct pull_config *c, struct pull_engine **ret, struct berr *err);
+/* Start the thread of an engine made with deferred (once; 0 if it runs). */
+int pull_engine_start(struct pull_engine *e, struct berr *err);
 /* Cancel every pull and fetch (their callbacks run with -ECANCELED), stop
  * the threads, free.  NULL-safe; returns NULL. */
 struct pull_engine *pull_engine_free(struct pull_engine *e);
@@ -75,6 +79,9 @@ struct pull_request {
 	uint64_t max_unpacked;    /* the entry's unpacked_size (0: the bundle.h default) */
 	const char *kind, *name;  /* the manifest must say these */
 	const char *dest;         /* created by rename; must not exist; its parent must */
+	bool archive_trusted;     /* sha256 and size come from a signed index, so matching
+				     them proves every byte: the files' own sums are not
+				     computed again (bundle_limits.no_file_sums) */
 	pull_done_fn done;        /* may be NULL */
 	void *opaque;
 };

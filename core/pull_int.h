@@ -52,6 +52,7 @@ struct job {
 	char sha[SHA256_HEX_LEN + 1];
 	char *url, *kind, *name, *dest;
 	uint64_t size, max_unpacked;
+	bool trusted;            /* archive_trusted */
 	struct waiter *w;        /* lock */
 	size_t nw;               /* lock */
 
@@ -117,6 +118,7 @@ struct pull_engine {
 	struct pull_config cfg;
 	char *blob_dir;
 	pthread_t thread;
+	bool running;              /* thread started (deferred engines: by pull_engine_start) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	CURLM *multi;
