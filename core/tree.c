@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "catoci.h"
+#include "catpull.h"
+#include "catview.h"
 #include "ctl.h"
 #include "workspace.h"
 #include "internal.h"
@@ -58,7 +61,7 @@ static int root_readme(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 enum { RC_IMPORT, RC_RESCAN };
 static const struct ctl_cmd root_cmds[] = {
-	{ RC_IMPORT, "import", 1, 1, "import DIR (a bundle directory with manifest.json)" },
+	{ RC_IMPORT, "import", 1, 1, "import DIR|FILE.tar.zst (a bundle directory with manifest.json, or its archive)" },
 	{ RC_RESCAN, "rescan", 0, 0, "rescan (import new bundles from the image cache)" },
 };
 
@@ -85,7 +88,7 @@ static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t
 	if (r == 0) {
 		switch (req->cmd->id) {
 		case RC_IMPORT:
-			r = catalog_import(&b->cat, req->argv[0], NULL, 0, err);
+			r = catalog_import_path(&b->cat, req->argv[0], NULL, 0, err);
 			break;
 		case RC_RESCAN:
 			catalog_scan(&b->cat);
@@ -449,75 +452,292 @@ static const struct tree_file vm_files[] = {
 
 /* ---- image and kernel files ------------------------------------------ */
 
-static int img_get(struct banger *b, int64_t id, struct image_rec *r, struct berr *err)
+/* A "key value" line whose value came from a manifest or an index: one
+ * line, no control characters. */
+static void put_kv(struct sbuf *out, const char *key, const char *v)
 {
-	return store_image_get(b->store, id, r, err);
+	sbuf_printf(out, "%s ", key);
+	for (const char *p = v && *v ? v : "-"; *p; p++)
+		sbuf_add(out, (unsigned char)*p < 0x20 || *p == 0x7f ? "?" : p, 1);
+	sbuf_puts(out, "\n");
 }
 
-/* An entry banger knows how to make but has not registered (a recipe):
- * its files say what to do. */
-static const struct catalog_known *known_of(struct banger *b, int64_t id)
+static int img_get(struct banger *b, int64_t id, struct cv_info *i)
 {
-	const struct catalog_known *k = catalog_known_get(&b->cat, "image", id);
-	return k ? k : catalog_known_get(&b->cat, "kernel", id);
+	return catview_get(&b->cat, NULL, id, i);
 }
 
 static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	struct image_rec r = { 0 };
-	if (known_of(b, id))
-		return 0; /* no bundle yet */
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0 && r.manifest) {
-		sbuf_puts(out, r.manifest);
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r < 0)
+		return r;
+	if (i.registered && i.rec.manifest) {
+		sbuf_puts(out, i.rec.manifest);
 		if (out->len && out->buf[out->len - 1] != '\n')
 			sbuf_puts(out, "\n");
+	} else if (i.listed) {
+		/* Not pulled yet: what the catalog's index says of it. */
+		const struct cat_entry *e = &i.ent;
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I}", "name", e->name,
+				      "kind", e->kind, "version", e->version, "arch", e->arch, "url",
+				      e->url, "size", (json_int_t)e->size, "sha256", e->sha256,
+				      "unpacked_size", (json_int_t)e->unpacked_size);
+		if (j && e->description)
+			json_object_set_new(j, "description", json_string(e->description));
+		if (j && e->kernel)
+			json_object_set_new(j, "kernel", json_string(e->kernel));
+		if (j && e->min_disk_size)
+			json_object_set_new(j, "min_disk_size", json_integer((json_int_t)e->min_disk_size));
+		char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		if (text)
+			sbuf_printf(out, "%s\n", text);
+		free(text);
+		json_decref(j);
 	}
-	image_rec_clear(&r);
-	return ret;
+	cv_info_clear(&i);
+	return 0;
 }
 
 static int img_state(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	struct image_rec r = { 0 };
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
-		sbuf_printf(out, "%s\n", k->state);
-		return 0;
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r == 0)
+		sbuf_printf(out, "%s\n", cv_state_name(i.state));
+	cv_info_clear(&i);
+	return r;
+}
+
+/* What a registered bundle's manifest adds to its status: its kernel, its
+ * source (an OCI image's reference, digest, layers) and how it boots. */
+static void status_manifest(const char *text, struct sbuf *out)
+{
+	json_t *m = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *oci = json_object_get(m, "oci");
+	const char *s;
+	if ((s = json_string_value(json_object_get(m, "version"))))
+		put_kv(out, "version", s);
+	if ((s = json_string_value(json_object_get(m, "kernel"))))
+		put_kv(out, "kernel", s);
+	if ((s = json_string_value(json_object_get(m, "source"))))
+		put_kv(out, "source", s);
+	if ((s = json_string_value(json_object_get(m, "imported_from"))))
+		put_kv(out, "from", s);
+	if (json_is_object(oci)) {
+		put_kv(out, "reference", json_string_value(json_object_get(oci, "reference")));
+		put_kv(out, "digest", json_string_value(json_object_get(oci, "digest")));
+		sbuf_printf(out, "layers %zu\n", json_array_size(json_object_get(oci, "layers")));
+		sbuf_printf(out, "content_bytes %lld\n",
+			    (long long)json_integer_value(json_object_get(oci, "content_bytes")));
 	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0)
-		sbuf_printf(out, "%s\n", r.state);
-	image_rec_clear(&r);
-	return ret;
+	json_decref(m);
 }
 
 static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	struct image_rec r = { 0 };
-	char sz[32];
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r < 0)
+		return r;
+	sbuf_printf(out, "name %s\nkind %s\nstate %s\n", i.name, i.kind, cv_state_name(i.state));
+	if (i.registered) {
+		char init[160];
+		sbuf_printf(out, "size %lld\n", (long long)i.rec.size);
+		put_kv(out, "sha256", i.rec.sha256);
+		put_kv(out, "dir", i.rec.dir);
+		status_manifest(i.rec.manifest, out);
+		if (!strcmp(i.kind, "image")) {
+			/* A container image boots with banger's init, and a
+			 * command runs through it (docs/oci.md). */
+			catalog_image_init(&b->cat, i.name, init, sizeof(init));
+			if (init[0])
+				sbuf_printf(out, "init %s\nrun %s run --\n", init, init);
+		}
+	} else if (i.job && i.job->type == CJ_OCI) {
+		sbuf_puts(out, "source oci\n");
+		put_kv(out, "reference", i.job->source);
+	} else if (i.listed) {
+		const struct cat_entry *e = &i.ent;
+		put_kv(out, "version", e->version);
+		sbuf_printf(out, "size %llu\n", (unsigned long long)e->size);
+		put_kv(out, "sha256", e->sha256);
+		sbuf_printf(out, "unpacked_size %llu\n", (unsigned long long)e->unpacked_size);
+		put_kv(out, "url", e->url);
+		if (e->kernel)
+			put_kv(out, "kernel", e->kernel);
+		if (e->min_disk_size)
+			sbuf_printf(out, "min_disk_size %llu\n", (unsigned long long)e->min_disk_size);
+		if (e->description)
+			put_kv(out, "description", e->description);
+	}
+	if (!i.registered && i.recipe) {
 		/* What a client runs to have it: the recipe, then import its
 		 * kernel (if missing) and it (docs/images.md). */
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nbuild %s\nkernel %s\n", k->name, k->kind,
-			    k->state, k->build, k->kernel);
-		return 0;
+		sbuf_printf(out, "build %s\n", i.recipe->build);
+		if (!i.listed)
+			sbuf_printf(out, "kernel %s\n", i.recipe->kernel);
 	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0) {
-		format_size((uint64_t)r.size, sz, sizeof(sz));
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nsize %lld\nsha256 %s\ndir %s\n",
-			    r.name, r.kind, r.state, (long long)r.size, r.sha256, r.dir);
-	}
-	image_rec_clear(&r);
-	return ret;
+	cv_info_clear(&i);
+	return 0;
+}
+
+static int img_progress(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r == 0)
+		catview_progress(&i, out);
+	cv_info_clear(&i);
+	return r;
+}
+
+static int img_err(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r == 0 && i.job && i.job->err[0])
+		sbuf_printf(out, "%s\n", i.job->err);
+	cv_info_clear(&i);
+	return r;
+}
+
+enum { IC_PULL, IC_CANCEL };
+static const struct ctl_cmd img_cmds[] = {
+	{ IC_PULL, "pull", 0, 0, "pull (from the first catalog listing it; returns at once)" },
+	{ IC_CANCEL, "cancel", 0, 0, "cancel (stop a pull; the partial download is kept)" },
+};
+
+static int img_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r < 0)
+		return r;
+	if (i.state == CV_PULLING)
+		sbuf_printf(out, "%s\n", img_cmds[IC_CANCEL].name);
+	else if (i.listed && !i.registered)
+		sbuf_printf(out, "%s\n", img_cmds[IC_PULL].name);
+	cv_info_clear(&i);
+	return 0;
+}
+
+static int img_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
+			 const struct tree_caller *who, struct berr *err)
+{
+	struct ctl_req *req = xmalloc(sizeof(*req));
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r == 0)
+		r = ctl_parse(data, len, img_cmds, ARRAY_SIZE(img_cmds), req, err);
+	if (r == 0 && req->cmd->id == IC_PULL)
+		r = catpull_start(&b->cat, i.kind, i.name, err);
+	else if (r == 0)
+		r = catview_cancel(&b->cat, i.kind, i.name, err);
+	if (r == 0)
+		banger_changed(b);
+	cv_info_clear(&i);
+	free(req);
+	return r;
 }
 
 static const struct tree_file image_files[] = {
 	{ "manifest", 0444, 0, img_manifest, NULL, NULL },
 	{ "state", 0444, 0, img_state, NULL, NULL },
 	{ "status", 0444, 0, img_status, NULL, NULL },
+	{ "progress", 0444, 0, img_progress, NULL, NULL },
+	{ "ctl", 0644, 0, img_ctl_read, img_ctl_write, NULL },
+	{ "err", 0444, 0, img_err, NULL, NULL },
+};
+
+/* ---- images/ and kernels/ themselves ------------------------------------ */
+
+enum { CC_REFRESH, CC_IMPORT, CC_PULL_OCI, CC_IMPORT_OCI };
+static const struct ctl_cmd coll_cmds[] = {
+	{ CC_REFRESH, "refresh", 0, 0, "refresh (fetch every catalog's index again)" },
+	{ CC_IMPORT, "import", 1, 1, "import DIR|FILE.tar.zst (register a bundle directory or archive)" },
+	{ CC_PULL_OCI, "pull-oci", 2, 3, "pull-oci REF NAME [insecure] (an OCI image from a registry)" },
+	{ CC_IMPORT_OCI, "import-oci", 2, 2, "import-oci DIR[:TAG] NAME (a local OCI image layout)" },
+};
+#define CATALOG_REFRESH_WAIT_MS 30000
+
+static int coll_ctl_read(bool images, struct sbuf *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(coll_cmds); i++)
+		if (images || coll_cmds[i].id <= CC_IMPORT)
+			sbuf_printf(out, "%s\n", coll_cmds[i].usage);
+	return 0;
+}
+
+static int coll_ctl_write(struct banger *b, bool images, const char *data, size_t len,
+			  struct berr *err)
+{
+	struct ctl_req *req = xmalloc(sizeof(*req));
+	int r = ctl_parse(data, len, coll_cmds, ARRAY_SIZE(coll_cmds), req, err);
+	if (r == 0 && !images && req->cmd->id > CC_IMPORT)
+		r = berr_set(err, EINVAL, "%s makes an image: write it to images/ctl", req->cmd->name);
+	if (r == 0) {
+		switch (req->cmd->id) {
+		case CC_REFRESH:
+			r = catpull_refresh(&b->cat, CATALOG_REFRESH_WAIT_MS, err);
+			break;
+		case CC_IMPORT:
+			r = catalog_import_path(&b->cat, req->argv[0], NULL, 0, err);
+			break;
+		case CC_PULL_OCI:
+		case CC_IMPORT_OCI:
+			if (req->argc == 3 && strcmp(req->argv[2], "insecure") != 0) {
+				r = berr_set(err, EINVAL, "usage: %s", req->cmd->usage);
+				break;
+			}
+			r = catoci_start(&b->cat, req->cmd->id == CC_IMPORT_OCI, req->argv[0],
+					 req->argv[1], req->argc == 3, err);
+			break;
+		}
+	}
+	if (r == 0)
+		banger_changed(b);
+	free(req);
+	return r;
+}
+
+static int images_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	return coll_ctl_read(true, out);
+}
+
+static int kernels_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	return coll_ctl_read(false, out);
+}
+
+static int images_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
+			    const struct tree_caller *who, struct berr *err)
+{
+	return coll_ctl_write(b, true, data, len, err);
+}
+
+static int kernels_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
+			     const struct tree_caller *who, struct berr *err)
+{
+	return coll_ctl_write(b, false, data, len, err);
+}
+
+static int coll_catalogs(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	catpull_status(&b->cat, out);
+	return 0;
+}
+
+static const struct tree_file images_files[] = {
+	{ "ctl", 0644, 0, images_ctl_read, images_ctl_write, NULL },
+	{ "catalogs", 0444, 0, coll_catalogs, NULL, NULL },
+};
+
+static const struct tree_file kernels_files[] = {
+	{ "ctl", 0644, 0, kernels_ctl_read, kernels_ctl_write, NULL },
+	{ "catalogs", 0444, 0, coll_catalogs, NULL, NULL },
 };
 
 /* ---- the tables -------------------------------------------------------- */
@@ -547,6 +767,12 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 	case NK_KERNEL:
 		*n = ARRAY_SIZE(image_files);
 		return image_files;
+	case NK_IMAGES:
+		*n = ARRAY_SIZE(images_files);
+		return images_files;
+	case NK_KERNELS:
+		*n = ARRAY_SIZE(kernels_files);
+		return kernels_files;
 	default:
 		*n = 0;
 		return NULL;
@@ -578,25 +804,18 @@ int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, siz
 		return 0;
 	}
 	if (dir == NK_IMAGES || dir == NK_KERNELS) {
-		struct image_rec *all;
+		struct cv_entry *all;
 		size_t n;
-		int r = store_image_list(b->store, coll_kind(dir), &all, &n, NULL);
+		int r = catview_list(&b->cat, coll_kind(dir), &all, &n);
 		if (r < 0)
 			return r;
-		const struct catalog_known *k[16];
-		int64_t ids[16];
-		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
-		*ret = xcalloc(n + nk, sizeof(**ret));
+		*ret = xcalloc(n ? n : 1, sizeof(**ret));
 		for (size_t i = 0; i < n; i++) {
 			(*ret)[i].id = all[i].id;
 			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
 		}
-		for (size_t i = 0; i < nk; i++) {
-			(*ret)[n + i].id = ids[i];
-			snprintf((*ret)[n + i].name, sizeof((*ret)[n + i].name), "%s", k[i]->name);
-		}
-		*ret_n = n + nk;
-		image_rec_array_free(all, n);
+		*ret_n = n;
+		free(all);
 		return 0;
 	}
 	return -ENOTDIR;
@@ -614,24 +833,8 @@ int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t 
 		vm_rec_clear(&r);
 		return ret < 0 ? -ENOENT : 0;
 	}
-	if (dir == NK_IMAGES || dir == NK_KERNELS) {
-		struct image_rec r = { 0 };
-		int ret = store_image_get_by_name(b->store, coll_kind(dir), name, &r, NULL);
-		if (ret == 0)
-			*ret_id = r.id;
-		image_rec_clear(&r);
-		if (ret == 0)
-			return 0;
-		const struct catalog_known *k[16];
-		int64_t ids[16];
-		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
-		for (size_t i = 0; i < nk; i++)
-			if (strcmp(k[i]->name, name) == 0) {
-				*ret_id = ids[i];
-				return 0;
-			}
-		return -ENOENT;
-	}
+	if (dir == NK_IMAGES || dir == NK_KERNELS)
+		return catview_lookup(&b->cat, coll_kind(dir), name, ret_id) < 0 ? -ENOENT : 0;
 	return -ENOENT;
 }
 
@@ -643,15 +846,8 @@ int tree_exists(struct banger *b, enum node_kind k, int64_t id)
 		vm_rec_clear(&r);
 		return ret < 0 ? -ENOENT : 0;
 	}
-	if (k == NK_IMAGE || k == NK_KERNEL) {
-		if (id >= CATALOG_KNOWN_ID)
-			return catalog_known_get(&b->cat, coll_kind(k), id) ? 0 : -ENOENT;
-		struct image_rec r = { 0 };
-		int ret = store_image_get(b->store, id, &r, NULL);
-		bool ok = ret == 0 && strcmp(r.kind, coll_kind(k)) == 0;
-		image_rec_clear(&r);
-		return ok ? 0 : -ENOENT;
-	}
+	if (k == NK_IMAGE || k == NK_KERNEL)
+		return catview_exists(&b->cat, coll_kind(k), id);
 	return 0;
 }
 
@@ -679,10 +875,13 @@ int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree
 	if (r < 0) {
 		if (!err.msg[0])
 			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
-		if (k == NK_VM)
+		if (k == NK_VM) {
 			vm_record_error(b, id, &err);
-		else
+		} else {
+			if (k == NK_IMAGE || k == NK_KERNEL)
+				catview_set_err(&b->cat, coll_kind(k), id, err.msg);
 			set_global_err(b, &err);
+		}
 		blog("write to %s failed: %s", f->name, err.msg);
 	}
 	return r;
@@ -715,10 +914,14 @@ int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
 	if (dir == NK_VMS)
 		r = vm_delete(b, id, &err);
 	else
-		r = catalog_delete(&b->cat, id, &err);
+		r = catview_remove(&b->cat, coll_kind(dir), name, &err);
+	if (r == 0 && dir != NK_VMS)
+		banger_changed(b);
 	if (r < 0) {
 		if (dir == NK_VMS)
 			vm_record_error(b, id, &err);
+		else
+			catview_set_err(&b->cat, coll_kind(dir), id, err.msg);
 		set_global_err(b, &err);
 		blog("rmdir %s: %s", name, err.msg);
 	}
