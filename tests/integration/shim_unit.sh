@@ -82,6 +82,13 @@ printf '%s\n' "name debian-bookworm" "kind image" "state ready" "size 1073741824
 	"sha256 0123456789abcdef0123456789abcdef" "dir /var/cache/x" >"$F/images/debian-bookworm/status"
 printf '%s\n' "name cloud-6.1" "kind kernel" "state ready" "size 31457280" \
 	"sha256 fedcba9876543210fedcba9876543210" "dir /var/cache/y" >"$F/kernels/cloud-6.1/status"
+echo ready >"$F/images/debian-bookworm/state"
+echo ready >"$F/kernels/cloud-6.1/state"
+# what a recipe builds (the daemon lists it as buildable)
+mkdir -p "$F/images/debian-bookworm-mini"
+echo buildable >"$F/images/debian-bookworm-mini/state"
+printf '%s\n' "name debian-bookworm-mini" "kind image" "state buildable" "build images/build.sh" \
+	"kernel k-test" >"$F/images/debian-bookworm-mini/status"
 
 # ---- top level ------------------------------------------------------------
 run --version
@@ -105,12 +112,15 @@ check vm-no-subcommand bash -c '[ "$1" = 2 ] && grep -q "vm start" <<<"$2"' _ "$
 # --help works on every command and needs no tree
 for c in "vm create" "vm start" "vm stop" "vm kill" "vm restart" "vm delete" "vm list" \
 	"vm show" "vm logs" "vm run" "vm ssh" "vm prune" "image list" "image build" "kernel list" \
+	"image show" "image pull" "image rm" "image register" "image import" "image pull-oci" \
+	"image import-oci" "kernel show" "kernel pull" "kernel rm" "kernel import" "catalog list" \
+	"catalog status" "catalog refresh" "catalog publish" \
 	doctor completion; do
 	# shellcheck disable=SC2086 # split the command words
 	BANGER_FS=$TMP/nowhere run $c --help
 	check "help-${c// /-}" bash -c '[ "$1" = 0 ] && grep -q "^usage: banger $2" <<<"$3"' _ "$RC" "$c" "$OUT"
 done
-for g in vm image kernel; do
+for g in vm image kernel catalog; do
 	run "$g" --help
 	check "help-$g" bash -c '[ "$1" = 0 ] && grep -q "^usage: banger $2 COMMAND" <<<"$3"' _ "$RC" "$g" "$OUT"
 done
@@ -158,9 +168,9 @@ expect vm-show-no-name 2
 
 # ---- images, kernels, doctor ------------------------------------------------
 run image list
-expect image-list 0 "$(printf 'NAME             SIZE  SHA256\ndebian-bookworm  1.0G  0123456789ab')"
+expect image-list 0 "$(printf 'NAME                  STATE      SIZE  SHA256\ndebian-bookworm-mini  buildable  -     -\ndebian-bookworm       ready      1.0G  0123456789ab')"
 run kernel list
-expect kernel-list 0 "$(printf 'NAME       SIZE   SHA256\ncloud-6.1  30.0M  fedcba987654')"
+expect kernel-list 0 "$(printf 'NAME       STATE  SIZE   SHA256\ncloud-6.1  ready  30.0M  fedcba987654')"
 
 run doctor
 expect doctor-ok 0 "$(cat "$F/doctor")"
@@ -169,6 +179,139 @@ printf 'fail bridge cannot create br0\n' >>"$F/doctor"
 run doctor
 expect doctor-fail 1 "$(cat "$F/doctor")"
 cp "$TMP/doctor.ok" "$F/doctor"
+
+# ---- images, kernels, catalogs (issues 11, 12): writes land in files -----------
+printf '%s\n' 'refresh' 'import DIR|FILE.tar.zst' >"$F/images/ctl"
+printf '%s\n' 'refresh' 'import DIR|FILE.tar.zst' >"$F/kernels/ctl"
+: >"$F/images/catalogs"
+# fake_entry KIND NAME STATE [STATUS-LINE...]: an images/ or kernels/ entry
+fake_entry() {
+	local d=$F/$1s/$2 k=$1 n=$2 st=$3
+	shift 3
+	mkdir -p "$d"
+	echo "$st" >"$d/state"
+	printf '%s\n' "name $n" "kind $k" "state $st" "$@" >"$d/status"
+	: >"$d/ctl"
+	: >"$d/progress"
+	: >"$d/err"
+}
+# put_file FILE TEXT: replace FILE at once (a reader never sees it empty)
+put_file() { printf '%s\n' "$2" >"$1.new" && mv -f "$1.new" "$1"; }
+# fake_pull KIND NAME END [ERR]: what bangerd does once KIND NAME/ctl says
+# "pull": pulling, a progress line, then END (ready or failed, with ERR)
+fake_pull() {
+	local d=$F/$1s/$2 end=$3 e=${4:-}
+	(
+		for _ in $(seq 1 100); do [ "$(cat "$d/ctl" 2>/dev/null)" = pull ] && break; sleep 0.1; done
+		put_file "$d/progress" "$(printf 'bytes 500 of 1000 rate 1.0kB/s eta 1s\nphase running')"
+		put_file "$d/state" pulling
+		sleep 1
+		put_file "$d/err" "$e"
+		put_file "$d/state" "$end"
+	) &
+}
+# fake_oci NAME END [ERR]: the same for an OCI build, once images/ctl names NAME
+fake_oci() {
+	local n=$1 end=$2 e=${3:-}
+	(
+		for _ in $(seq 1 100); do grep -q " $n\( insecure\)\?\$" "$F/images/ctl" 2>/dev/null && break; sleep 0.1; done
+		mkdir -p "$TMP/e.$n"
+		(F=$TMP/e.$n && fake_entry image "$n" pulling "source oci")
+		put_file "$TMP/e.$n/images/$n/progress" "$(printf 'bytes 1 of 2 rate - eta -\nphase fetch\nlayer 1/1 sha256:aa fetch 1 of 2')"
+		mv "$TMP/e.$n/images/$n" "$F/images/$n"
+		sleep 1
+		put_file "$F/images/$n/err" "$e"
+		put_file "$F/images/$n/state" "$end"
+	) &
+}
+
+fake_entry image cat-img available "version 7" "size 1000" "url http://127.0.0.1:1/cat/images/cat-img-7.tar.zst" "kernel cat-k"
+fake_entry kernel cat-k available "version 3" "size 1000" "url http://127.0.0.1:1/cat/kernels/cat-k-3.tar.zst"
+fake_pull image cat-img ready
+fake_pull kernel cat-k ready
+run image pull cat-img
+wait
+check image-pull-ok bash -c '[ "$1" = 0 ] && grep -q "^pulling image cat-img (1000B)$" <<<"$2" && grep -q "^image cat-img: running, 500 of 1000 bytes, rate 1.0kB/s, eta 1s$" <<<"$2" && grep -q "^image cat-img ready$" <<<"$2"' _ "$RC" "$ERR"
+check image-pull-its-kernel bash -c 'grep -q "^pulling kernel cat-k" <<<"$1" && grep -q "^kernel cat-k ready$" <<<"$1"' _ "$ERR"
+check image-pull-writes-ctl [ "$(cat "$F/images/cat-img/ctl") $(cat "$F/kernels/cat-k/ctl")" = "pull pull" ]
+run image pull cat-img
+check image-pull-here-already bash -c '[ "$1" = 0 ] && grep -q "image cat-img is here already" <<<"$2"' _ "$RC" "$ERR"
+fake_entry image bad-img available "size 1000" "url http://127.0.0.1:1/x.tar.zst"
+fake_pull image bad-img failed "bundle http://127.0.0.1:1/x.tar.zst has sha256 00, the catalog says 11"
+run image pull bad-img
+wait
+expect image-pull-failed 1
+check image-pull-failed-says-why grep -q "^banger: bundle http://127.0.0.1:1/x.tar.zst has sha256 00, the catalog says 11$" <<<"$ERR"
+run image pull debian-bookworm-mini
+check image-pull-buildable bash -c '[ "$1" = 1 ] && grep -q "no catalog offers image .debian-bookworm-mini.: build it with .banger image build debian-bookworm-mini." <<<"$2"' _ "$RC" "$ERR"
+run image pull nosuch
+check image-pull-unknown bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or offered by a catalog" <<<"$2"' _ "$RC" "$ERR"
+run image pull a b
+expect image-pull-two-args 2
+run kernel pull cat-k
+check kernel-pull-here-already bash -c '[ "$1" = 0 ] && grep -q "kernel cat-k is here already" <<<"$2"' _ "$RC" "$ERR"
+
+printf 'bytes 5 of 10 rate - eta -\nphase running\n' >"$F/images/bad-img/progress"
+run image show bad-img
+check image-show bash -c '[ "$1" = 0 ] && grep -qx "name bad-img" <<<"$2" && grep -qx "progress bytes 5 of 10 rate - eta -" <<<"$2" && grep -q "^err bundle http" <<<"$2"' _ "$RC" "$OUT"
+: >"$F/kernels/cat-k/progress"
+run kernel show cat-k
+expect kernel-show 0 "$(cat "$F/kernels/cat-k/status")"
+run image show nosuch
+expect image-show-unknown 1
+
+run catalog list
+# (the fake tree's status files keep the state they were made with)
+expect catalog-list 0 "$(printf 'KIND    NAME     VERSION  SIZE   STATE\nkernel  cat-k    3        1000B  available\nimage   bad-img  -        1000B  available\nimage   cat-img  7        1000B  available')"
+run catalog status
+check catalog-status-none bash -c '[ "$1" = 1 ] && grep -q "no catalog is configured" <<<"$2"' _ "$RC" "$ERR"
+echo 'http://127.0.0.1:1/cat/index.json state ok entries 2 age 3s signed yes' >"$F/images/catalogs"
+run catalog status
+expect catalog-status 0 "$(cat "$F/images/catalogs")"
+run catalog refresh
+check catalog-refresh bash -c '[ "$1" = 0 ] && [ "$(cat "$2")" = refresh ] && grep -q "state ok" <<<"$3"' _ "$RC" "$F/images/ctl" "$OUT"
+run catalog publish
+check catalog-publish-runs-banger-catalog bash -c '[ "$1" = 2 ] && grep -q "^banger-catalog: publish takes one OUTDIR" <<<"$2"' _ "$RC" "$ERR"
+
+mkdir -p "$TMP/bundle dir" "$TMP/bundles/k1"
+(cd "$TMP/bundles" && "$SH" "$SHIM" image register k1 >"$TMP/out" 2>"$TMP/err")
+check image-register-absolute [ "$(cat "$F/images/ctl")" = "import $TMP/bundles/k1" ]
+run image register "$TMP/bundle dir"
+check image-register-blank bash -c '[ "$1" = 1 ] && grep -q "has a blank" <<<"$2"' _ "$RC" "$ERR"
+: >"$TMP/bundles/x.tar"
+run image register "$TMP/bundles/x.tar"
+expect image-register-file 2
+run image import "$TMP/bundles/x.tar"
+expect image-import-not-zst 2
+: >"$TMP/bundles/x.tar.zst"
+run image import "$TMP/bundles/x.tar.zst"
+check image-import [ "$RC $(cat "$F/images/ctl")" = "0 import $TMP/bundles/x.tar.zst" ]
+run kernel import "$TMP/bundles/k1"
+check kernel-import [ "$RC $(cat "$F/kernels/ctl")" = "0 import $TMP/bundles/k1" ]
+run kernel import "$TMP/nowhere"
+check kernel-import-missing bash -c '[ "$1" = 1 ] && grep -q "does not exist" <<<"$2"' _ "$RC" "$ERR"
+
+run image pull-oci docker.io/library/debian:bookworm
+expect pull-oci-needs-name 2
+run image pull-oci --name x
+expect pull-oci-needs-ref 2
+fake_oci deb ready
+run image pull-oci 127.0.0.1:5000/library/debian:bookworm --name deb --insecure
+wait
+check pull-oci-writes [ "$RC $(cat "$F/images/ctl")" = "0 pull-oci 127.0.0.1:5000/library/debian:bookworm deb insecure" ]
+check pull-oci-progress bash -c 'grep -q "^image deb: fetch, 1 of 2 bytes" <<<"$1" && grep -q "^image deb ready$" <<<"$1"' _ "$ERR"
+mkdir -p "$TMP/layout"
+fake_oci mine failed "layer sha256:aa: entry '../x' leaves the image (refused)"
+(cd "$TMP" && "$SH" "$SHIM" image import-oci layout:v1 --name mine >"$TMP/out" 2>"$TMP/err")
+RC=$?
+wait
+check import-oci-writes [ "$(cat "$F/images/ctl")" = "import-oci $TMP/layout:v1 mine" ]
+check import-oci-failed bash -c '[ "$1" = 1 ] && grep -q "^banger: layer sha256:aa: entry .../x. leaves the image (refused)$" "$2"' _ "$RC" "$TMP/err"
+run image import-oci "$TMP/nowhere" --name mine
+expect import-oci-no-dir 2
+run image import-oci "$TMP/layout" --name mine --insecure
+expect import-oci-no-insecure 2
+rm -rf "$F/images/cat-img" "$F/images/bad-img" "$F/images/deb" "$F/images/mine" "$F/kernels/cat-k"
 
 # ---- verbs --------------------------------------------------------------------
 run vm stop alpha
@@ -283,7 +426,7 @@ cat >"$TMP/runbin/mkdir" <<'STUB'
 /bin/mkdir "$1" || exit 1
 n=${1##*/}
 printf '%s\n' "name $n" "state ${FAKE_STATE:-running}" "ip ${FAKE_IP:-10.77.0.9}" \
-	"ssh ${FAKE_SSH:-ready}" >"$1/status"
+	"ssh ${FAKE_SSH:-ready}" "image ${FAKE_IMAGE:-debian-bookworm}" >"$1/status"
 echo "${FAKE_STATE:-running}" >"$1/state"
 [ "${FAKE_IP:-}" = - ] || printf "ssh -F '%s' %s.vm\n" "$FAKE_CFG" "$n" >"$1/ssh"
 printf '%s\n' "${FAKE_ERR:-}" >"$1/err"
@@ -367,7 +510,7 @@ done
 check run-names-valid [ -z "$bad_names" ]
 for w in $words; do dns_label "sandbox-$w" || bad_names="$bad_names sandbox-$w"; done
 check run-words-valid [ -z "$bad_names" ]
-mkdir -p "$TMP/full/vms" "$TMP/full/images/debian-bookworm" && cp "$F/ctl" "$F/defaults" "$TMP/full/"
+mkdir -p "$TMP/full/vms" && cp -a "$F/images" "$F/ctl" "$F/defaults" "$TMP/full/"
 for w in $words; do /bin/mkdir "$TMP/full/vms/sandbox-$w"; done
 BANGER_FS=$TMP/full srun vm run -- true
 n=$(tail -n 1 "$FAKE_MKDIR_LOG")
@@ -432,11 +575,18 @@ check image-build-recipe-output grep -q 'build.sh: done' <<<"$ERR"
 mkdir "$F/kernels/k-test"
 run image build # the default is debian-bookworm, registered in the fake tree already
 expect image-build-registered 0 "image debian-bookworm is already registered (rmdir images/debian-bookworm first to replace it)"
+# the golden recipe, as the daemon names it for an image it does not have
+cp -a "$F/images/debian-bookworm" "$TMP/golden.keep"
+echo buildable >"$F/images/debian-bookworm/state"
+printf '%s\n' "name debian-bookworm" "kind image" "state buildable" "build images/build.sh --golden" \
+	"kernel k-test" >"$F/images/debian-bookworm/status"
+run image build debian-bookworm
 check image-build-golden-args [ "$(tr '\n' ' ' <"$FAKE_BUILD_LOG")" = "--golden $TMP/cache " ]
+rm -rf "$F/images/debian-bookworm" && mv "$TMP/golden.keep" "$F/images/debian-bookworm"
 FAKE_BUILD_FAIL=1 run image build debian-bookworm-mini
 check image-build-fails bash -c '[ "$1" = 1 ] && grep -q "no mirror" <<<"$2" && grep -q "^banger: .*build.sh .* failed" <<<"$2"' _ "$RC" "$ERR"
 run image build nosuch
-check image-build-no-recipe bash -c '[ "$1" = 2 ] && grep -q "no recipe for .nosuch." <<<"$2"' _ "$RC" "$ERR"
+check image-build-no-recipe bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or known" <<<"$2"' _ "$RC" "$ERR"
 run image build a b
 expect image-build-two-args 2
 BANGER_IMAGES_DIR='' run image build --golden
@@ -449,6 +599,24 @@ check run-built-image-set [ "$(cat "$F/vms/b1/image")" = debian-bookworm-mini ]
 FAKE_BUILD_FAIL=1 srun vm run --name b2 --image debian-bookworm-mini -- true
 check run-build-fails bash -c '[ "$1" = 1 ] && grep -q "building debian-bookworm-mini failed" <<<"$2"' _ "$RC" "$ERR"
 check run-build-fails-removed [ ! -e "$F/vms/b2" ]
+
+# vm run with an image a catalog offers: pulled (with its kernel), then set
+fake_entry image pimg available "size 1000" "url http://127.0.0.1:1/p.tar.zst" "kernel pk"
+fake_entry kernel pk available "size 1000" "url http://127.0.0.1:1/k.tar.zst"
+fake_pull image pimg ready
+fake_pull kernel pk ready
+srun vm run --name p1 --image pimg -- true
+wait
+check run-pulls-image bash -c '[ "$1" = 0 ] && grep -q "^pulling image pimg" <<<"$2" && grep -q "^pulling kernel pk" <<<"$2"' _ "$RC" "$ERR"
+check run-pulled-image-set [ "$(cat "$F/vms/p1/image")" = pimg ]
+# a container image: the command goes through its init (images/NAME/status "run")
+fake_entry image oimg ready "run /.banger/init run --"
+FAKE_IMAGE=oimg srun vm run --name o1 --image oimg -- cat /etc/os-release
+check run-oci-through-init [ "$RC $(ssh_last)" = "0 /.banger/init run -- 'cat' '/etc/os-release'" ]
+srun vm run --name u1 --image nosuch -- true
+check run-unknown-image bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or offered: .*banger image pull-oci REF --name nosuch" <<<"$2"' _ "$RC" "$ERR"
+check run-unknown-image-no-vm [ ! -e "$F/vms/u1" ]
+rm -rf "$F/images/pimg" "$F/images/oimg" "$F/kernels/pk"
 unset BANGER_IMAGES_DIR BANGER_IMAGE_CACHE
 for v in "$F"/vms/*; do # the VMs made above go again
 	grep -qx "${v##*/}" <<<"$vms_before" || rm -rf "$v"
@@ -480,7 +648,7 @@ complete_words() { PATH=$TMP/bin:$PATH bash -c 'source "$1"; shift; COMP_WORDS=(
 check completion-bash-vm-names [ "$(complete_words banger vm start "")" = "alpha beta broken newvm plain --help" ]
 check completion-bash-commands [ "$(complete_words banger v)" = "vm" ]
 check completion-bash-vm-sub [ "$(complete_words banger vm st)" = "start stop" ]
-check completion-bash-image [ "$(complete_words banger vm create --image "")" = "debian-bookworm" ]
+check completion-bash-image [ "$(complete_words banger vm create --image "")" = "debian-bookworm-mini debian-bookworm" ]
 
 # ---- lint -----------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
