@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -338,7 +339,14 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 		return r;
 	}
 	if (b->cat.engine) {
-		if ((r = pull_engine_start(b->cat.engine, &err)) < 0) {
+		/* Its threads (and the unpackers and hashers it starts) block
+		 * every signal, as the daemon's other threads do. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r = pull_engine_start(b->cat.engine, &err);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r < 0) {
 			blog("%s", err.msg);
 			return r;
 		}
