@@ -424,3 +424,8 @@ CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c \
              core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
 CORE_SRCS += $(CATD_SRCS)
 $(BUILD)/bin/bangerd: $(CATD_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS += test_catview
+test_catview_SRCS := $(CATALOG_LIB_SRCS) core/store.c core/catalog.c core/catjobs.c core/catview.c \
+                     core/catpull.c core/disk.c core/log.c $(filter-out core/err.c core/util.c,$(OCI_SRCS))
+$(eval $(call unit_rule,test_catview))
+unit: $(BUILD)/tests/test_catview

@@ -230,13 +230,17 @@ int catview_get(struct catalog *c, const char *kind, int64_t id, struct cv_info 
 	if ((r = name_of(c, kind, id, k, name)) < 0)
 		return r;
 	kind = k;
-	if ((r = resolve(c, kind, name, &ret->state, &now)) < 0 || now != id)
+	if ((r = resolve(c, kind, name, &ret->state, &now)) < 0 || now != id) {
+		memset(ret, 0, sizeof(*ret));
 		return -ENOENT;
+	}
 	snprintf(ret->kind, sizeof(ret->kind), "%s", kind);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	if (ret->state == CV_READY) {
-		if (store_image_get(c->store, id, &ret->rec, NULL) < 0)
+		if (store_image_get(c->store, id, &ret->rec, NULL) < 0) {
+			cv_info_clear(ret);
 			return -ENOENT;
+		}
 		ret->registered = true;
 	}
 	if (c->sync && catsync_lookup(c->sync, kind, name, &ret->ent, NULL) == 0)
