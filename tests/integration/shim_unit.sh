@@ -234,6 +234,14 @@ wait
 check image-pull-ok bash -c '[ "$1" = 0 ] && grep -q "^pulling image cat-img (1000B)$" <<<"$2" && grep -q "^image cat-img: running, 500 of 1000 bytes, rate 1.0kB/s, eta 1s$" <<<"$2" && grep -q "^image cat-img ready$" <<<"$2"' _ "$RC" "$ERR"
 check image-pull-its-kernel bash -c 'grep -q "^pulling kernel cat-k" <<<"$1" && grep -q "^kernel cat-k ready$" <<<"$1"' _ "$ERR"
 check image-pull-writes-ctl [ "$(cat "$F/images/cat-img/ctl") $(cat "$F/kernels/cat-k/ctl")" = "pull pull" ]
+# on a terminal: a bar, redrawn in place (script(1) gives the shim a pty)
+fake_entry image tty-img available "size 1000" "url http://127.0.0.1:1/t.tar.zst"
+fake_pull image tty-img ready
+script -qec "$SH $SHIM image pull tty-img" /dev/null >"$TMP/tty.out" 2>&1
+RC=$?
+wait
+check image-pull-bar-on-tty bash -c '[ "$1" = 0 ] && grep -q $'"'"'\rtty-img running   \[###############---------------\]  50.0% 1.0kB/s eta 1s'"'"' "$2"' _ "$RC" "$TMP/tty.out"
+rm -rf "$F/images/tty-img"
 run image pull cat-img
 check image-pull-here-already bash -c '[ "$1" = 0 ] && grep -q "image cat-img is here already" <<<"$2"' _ "$RC" "$ERR"
 fake_entry image bad-img available "size 1000" "url http://127.0.0.1:1/x.tar.zst"
