@@ -429,3 +429,9 @@ test_catview_SRCS := $(CATALOG_LIB_SRCS) core/store.c core/catalog.c core/catjob
                      core/catpull.c core/disk.c core/log.c $(filter-out core/err.c core/util.c,$(OCI_SRCS))
 $(eval $(call unit_rule,test_catview))
 unit: $(BUILD)/tests/test_catview
+# Pulls and OCI imports through bangerd vs what a user scripts (docs/benchmarks.md)
+.PHONY: bench-pull bench-oci
+bench-pull: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/pull_daemon.sh
+bench-oci: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/oci_daemon.sh

@@ -97,6 +97,8 @@ umoci init --layout "$T/lay/debian" && umoci new --image "$T/lay/debian:bookworm
 BB_DIGEST=$(in_ns skopeo inspect --tls-verify=false --format '{{.Digest}}' docker://127.0.0.1:5000/test/busybox:latest 2>/dev/null)
 BB_LAYER=$(in_ns skopeo inspect --tls-verify=false --format '{{index .Layers 0}}' docker://127.0.0.1:5000/test/busybox:latest 2>/dev/null)
 
+# banger's init and sshd: the build's (a sanitizer build of bangerd has none next to it)
+printf 'oci_inject_dir = "%s"\n' "$BUILD/guest/inject" >"$T/cfg/config.toml"
 daemon_start || { fail daemon-start; finish; exit 1; }
 sb() { # the shim in the namespace, stdin closed; output in $T/out, $T/err
 	in_ns "$SHIM" "$@" </dev/null >"$T/out" 2>"$T/err"

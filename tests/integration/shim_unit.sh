@@ -184,10 +184,10 @@ cp "$TMP/doctor.ok" "$F/doctor"
 printf '%s\n' 'refresh' 'import DIR|FILE.tar.zst' >"$F/images/ctl"
 printf '%s\n' 'refresh' 'import DIR|FILE.tar.zst' >"$F/kernels/ctl"
 : >"$F/images/catalogs"
-# fake_entry KIND NAME STATE [STATUS-LINE...]: an images/ or kernels/ entry
-fake_entry() {
-	local d=$F/$1s/$2 k=$1 n=$2 st=$3
-	shift 3
+# fake_entry_at TREE KIND NAME STATE [STATUS-LINE...]: an images/ or kernels/ entry
+fake_entry_at() {
+	local d=$1/$2s/$3 k=$2 n=$3 st=$4
+	shift 4
 	mkdir -p "$d"
 	echo "$st" >"$d/state"
 	printf '%s\n' "name $n" "kind $k" "state $st" "$@" >"$d/status"
@@ -195,6 +195,7 @@ fake_entry() {
 	: >"$d/progress"
 	: >"$d/err"
 }
+fake_entry() { fake_entry_at "$F" "$@"; }
 # put_file FILE TEXT: replace FILE at once (a reader never sees it empty)
 put_file() { printf '%s\n' "$2" >"$1.new" && mv -f "$1.new" "$1"; }
 # fake_pull KIND NAME END [ERR]: what bangerd does once KIND NAME/ctl says
@@ -216,7 +217,7 @@ fake_oci() {
 	(
 		for _ in $(seq 1 100); do grep -q " $n\( insecure\)\?\$" "$F/images/ctl" 2>/dev/null && break; sleep 0.1; done
 		mkdir -p "$TMP/e.$n"
-		(F=$TMP/e.$n && fake_entry image "$n" pulling "source oci")
+		fake_entry_at "$TMP/e.$n" image "$n" pulling "source oci"
 		put_file "$TMP/e.$n/images/$n/progress" "$(printf 'bytes 1 of 2 rate - eta -\nphase fetch\nlayer 1/1 sha256:aa fetch 1 of 2')"
 		mv "$TMP/e.$n/images/$n" "$F/images/$n"
 		sleep 1
