@@ -96,8 +96,11 @@ int catview_list(struct catalog *c, const char *kind, struct cv_entry **ret, siz
 	auto_refresh(c);
 	if ((r = store_image_list(c->store, kind, &all, &nall, NULL)) < 0)
 		return r;
-	for (size_t i = 0; i < nall; i++)
-		cand_add(&v, &n, &cap, all[i].name, all[i].id, 0);
+	for (size_t i = 0; i < nall; i++) {
+		struct catjob *jr = catalog_name_reserved(all[i].name)
+					    ? NULL : catjobs_get(c->jobs, kind, all[i].name);
+		cand_add(&v, &n, &cap, all[i].name, jr ? jr->id : all[i].id, 0);
+	}
 	image_rec_array_free(all, nall);
 
 	pthread_mutex_lock(&c->jobs->lock);
@@ -152,7 +155,11 @@ static int resolve(struct catalog *c, const char *kind, const char *name, enum c
 	if (strlen(name) >= STORE_NAME_MAX)
 		return -ENOENT;
 	if (store_image_get_by_name(c->store, kind, name, &rec, NULL) == 0) {
-		*ret_id = rec.id;
+		/* The name's id, not the store's: it stays when a pull or a
+		 * build ends (a path walked meanwhile keeps working). */
+		struct catjob *r = catalog_name_reserved(name) ? NULL
+							       : catjobs_get(c->jobs, kind, name);
+		*ret_id = r ? r->id : rec.id;
 		*ret_state = CV_READY;
 		image_rec_clear(&rec);
 		return 0;
@@ -237,7 +244,7 @@ int catview_get(struct catalog *c, const char *kind, int64_t id, struct cv_info 
 	snprintf(ret->kind, sizeof(ret->kind), "%s", kind);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	if (ret->state == CV_READY) {
-		if (store_image_get(c->store, id, &ret->rec, NULL) < 0) {
+		if (store_image_get_by_name(c->store, kind, name, &ret->rec, NULL) < 0) {
 			cv_info_clear(ret);
 			return -ENOENT;
 		}
@@ -380,11 +387,16 @@ int catview_remove(struct catalog *c, const char *kind, const char *name, struct
 		return r;
 	struct catjob *jr = catjobs_find(c->jobs, kind, name);
 	switch (st) {
-	case CV_READY:
-		r = catalog_delete(c, id, err);
+	case CV_READY: {
+		struct image_rec rec = { 0 };
+		r = store_image_get_by_name(c->store, kind, name, &rec, err);
+		if (r == 0)
+			r = catalog_delete(c, rec.id, err);
+		image_rec_clear(&rec);
 		if (r == 0 && jr)
 			catjobs_set_err(c->jobs, jr, NULL);
 		return r;
+	}
 	case CV_PULLING:
 		return stop(c, jr, true, err);
 	case CV_FAILED:

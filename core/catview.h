@@ -4,11 +4,14 @@
  * the images banger's recipes build.  One name is one entry, in this
  * order of precedence:
  *
- *   registered                 ready      (store id)
- *   a pull or build running    pulling    (virtual id, catjobs.h)
+ *   registered                 ready
+ *   a pull or build running    pulling
  *   the last one failed        failed
  *   listed by a catalog        available
  *   a recipe builds it         buildable
+ *
+ * A name keeps one id (catjobs.h) for the daemon's life, whatever its
+ * state, so a path walked while a pull ends still leads somewhere.
  *
  * The verbs that make entries: catpull.h (catalog pulls, refresh),
  * catoci.h (OCI pulls and layout imports). */

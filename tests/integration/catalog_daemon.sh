@@ -215,6 +215,18 @@ grep -qx "sha256 $IMG_SHA" "$FS/images/$IMAGE/status" && grep -qx "size $S" "$FS
 	fail "manifest-of-available: $(cat "$FS/images/$IMAGE/manifest")"
 [ "$(cat "$FS/images/$IMAGE/ctl")" = pull ] && ok ctl-lists-pull || fail "ctl-lists-pull: $(cat "$FS/images/$IMAGE/ctl")"
 grep -qx "image $IMAGE catalog" "$FS/defaults" && ok defaults-from-catalog || fail "defaults-from-catalog: $(cat "$FS/defaults")"
+# the same over 9P (the collection's own files too)
+P9C=$BUILD/tests/p9c
+if [ -x "$P9C" ] && [ -S "$T/9p.sock" ]; then
+	l=$(in_ns "$P9C" "$T/9p.sock" ls images 2>&1)
+	grep -qx ctl <<<"$l" && grep -qx catalogs <<<"$l" && grep -qx "$IMAGE" <<<"$l" && ok "9p-lists-images" ||
+		fail "9p-lists-images: $l"
+	[ "$(in_ns "$P9C" "$T/9p.sock" read images/catalogs)" = "$(cat "$FS/images/catalogs")" ] &&
+		[ "$(in_ns "$P9C" -L "$T/9p.sock" read "images/$IMAGE/state")" = available ] && ok 9p-reads-entries ||
+		fail "9p-reads-entries: $(in_ns "$P9C" "$T/9p.sock" read images/catalogs 2>&1)"
+else
+	fail "9p: no $P9C (make unit) or no $T/9p.sock"
+fi
 r=$(try_write "$FS/images/ctl" refresh)
 if [ "$r" != ok ] && grep -q "catalog refresh failed: $H/evil-sig/index.json: .*the last good index stays in use" "$FS/err"; then
 	ok "refresh-names-failed-catalogs ($r)"
