@@ -45,7 +45,7 @@ r=$(try_write "$FS/vms/box/config" "vcpu"); expect config-no-value "$r" "Invalid
 r=$(touch "$FS/vms/box/newfile" 2>&1); expect create-file "$r" "Permission denied"
 r=$(rm "$FS/vms/box/state" 2>&1); expect unlink "$r" "not permitted"
 r=$(try_write "$FS/ctl" "import relative/dir"); expect import-relative "$r" "Invalid argument" "$FS/err" "absolute path"
-r=$(try_write "$FS/ctl" "import /nonexistent"); expect import-missing "$r" "No such file" "$FS/err" "manifest.json"
+r=$(try_write "$FS/ctl" "import /nonexistent"); expect import-missing "$r" "No such file" "$FS/err" "cannot open bundle directory /nonexistent"
 # A broken bundle: bad sha256 -> nothing registered.
 mkdir -p "$T/bad/x"; echo junk > "$T/bad/x/rootfs.ext4"
 printf '{"name":"broken","kind":"image","sha256":"%064d"}' 0 > "$T/bad/x/manifest.json"
