@@ -418,3 +418,9 @@ $(BUILD)/guest/banger-init: guest/init.c
 $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
+# The golden control tree: a real daemon's tree, captured and normalized;
+# the shim's unit tests build their fixture from it and `make test` checks
+# it still has the daemon's format (tests/golden/README.md).
+.PHONY: golden-tree
+golden-tree: $(BUILD)/bin/bangerd
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/golden/capture.sh tests/golden
