@@ -153,6 +153,7 @@ $(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 unit: $(BUILD)/tests/agent_cli
 # a static vsock client the integration test runs inside the guest
 $(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
+	@mkdir -p $(dir $@)
 	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
 unit: $(BUILD)/tests/agent_vsock_probe
 FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
