@@ -139,6 +139,7 @@ $(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core
 # too): the unit tests run it as a child on a socketpair.
 AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(AGENT_HOST_OBJS): guest/agent.h core/agent_proto.h
+$(AGENT_HOST_OBJS) $(BUILD)/guest/banger-agent: guest/agent_session.h guest/agent_sys.h
 $(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
