@@ -45,6 +45,7 @@ CORE_SRCS += core/ext4img.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
+P9_SRCS   += p9/reader.c
 FS_SRCS   += $(P9_SRCS)
 ALL_CFLAGS += -Ip9
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
@@ -139,6 +140,7 @@ $(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core
 # too): the unit tests run it as a child on a socketpair.
 AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(AGENT_HOST_OBJS): guest/agent.h core/agent_proto.h
+$(AGENT_HOST_OBJS) $(BUILD)/guest/banger-agent: guest/agent_session.h guest/agent_sys.h
 $(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
@@ -153,6 +155,7 @@ $(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 unit: $(BUILD)/tests/agent_cli
 # a static vsock client the integration test runs inside the guest
 $(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
+	@mkdir -p $(dir $@)
 	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
 unit: $(BUILD)/tests/agent_vsock_probe
 FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
@@ -435,3 +438,9 @@ bench-pull: all
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/pull_daemon.sh
 bench-oci: all
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/oci_daemon.sh
+# The golden control tree: a real daemon's tree, captured and normalized;
+# the shim's unit tests build their fixture from it and `make test` checks
+# it still has the daemon's format (tests/golden/README.md).
+.PHONY: golden-tree
+golden-tree: $(BUILD)/bin/bangerd
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/golden/capture.sh tests/golden

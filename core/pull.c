@@ -120,11 +120,6 @@ static struct job *job_find(struct pull_engine *e, const char *sha)
 	return NULL;
 }
 
-void pull_wake(struct pull_engine *e)
-{
-	curl_multi_wakeup(e->multi);
-}
-
 int pull_start(struct pull_engine *e, const struct pull_request *r, struct berr *err)
 {
 	struct berr ue = { 0 };

@@ -131,8 +131,13 @@ struct pull_engine {
 	atomic_uint tmp_seq;
 };
 
-/* pull.c */
-void pull_wake(struct pull_engine *e);
+/* Wake the engine thread (from any thread): its loop runs again.  Here,
+ * not in pull.c, because the files below the engine (pull_fetch.c, the
+ * unpacker) wake it too. */
+static inline void pull_wake(struct pull_engine *e)
+{
+	curl_multi_wakeup(e->multi);
+}
 
 /* pull_http.c: transfers of bundle jobs and their partial files */
 void pull_meta_load(struct job *j);

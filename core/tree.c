@@ -16,6 +16,7 @@
 #include "catpull.h"
 #include "catview.h"
 #include "ctl.h"
+#include "defaults.h"
 #include "workspace.h"
 #include "internal.h"
 
@@ -110,27 +111,12 @@ static int root_doctor(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	char sz[32], name[STORE_NAME_MAX];
-	const char *prov;
+	struct default_row rows[DEFAULTS_MAX];
+	size_t n = defaults_rows(b, rows);
 	(void)id, (void)err;
-	format_size(b->defaults.disk_size, sz, sizeof(sz));
-	sbuf_printf(out, "vcpu %lld %s\n", (long long)b->defaults.vcpu,
-		    prov_name(b->defaults.vcpu_prov));
-	sbuf_printf(out, "memory_mib %lld %s\n", (long long)b->defaults.memory_mib,
-		    prov_name(b->defaults.memory_prov));
-	sbuf_printf(out, "disk_size %s %s\n", sz, prov_name(b->defaults.disk_prov));
-	catalog_default(&b->cat, "image", name, sizeof(name), &prov);
-	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
-	catalog_default(&b->cat, "kernel", name, sizeof(name), &prov);
-	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
-	{
-		char why[256];
-		const struct vmm_driver *d = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
-		sbuf_printf(out, "vmm %s %s\n", d ? d->name : "-",
-			    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
-	}
-	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
-		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
+	/* The same rows doctor explains (core/defaults.c). */
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(out, "%s %s %s\n", rows[i].key, rows[i].value, rows[i].prov);
 	return 0;
 }
 
