@@ -422,7 +422,7 @@ $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
 # images/ and kernels/ through the daemon: catalogs, pulls, OCI builds (docs/tree.md)
-CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c \
+CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c core/treeimg.c \
              core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \
              core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
 CORE_SRCS += $(CATD_SRCS)
