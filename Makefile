@@ -365,10 +365,12 @@ deb:
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
-# Workspace copy before boot vs tar onto a loop-mounted ext4 (root: loop mount).
+# Workspace: vm run DIR's copy before boot vs tar over ssh into a running
+# guest, vm push (a real daemon and a QEMU guest; docs/benchmarks.md).
 .PHONY: bench-workspace
-bench-workspace: $(BUILD)/tests/workspace_cli
-	BUILD=$(BUILD) tests/bench/workspace.sh
+bench-workspace: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/workspace.sh
+bench: bench-workspace
 # the in-tree 9P client (tests/p9/p9c.c): integration checks of 9P2000 and flush, benchmark
 $(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/p9/codec.o \
 		$(BUILD)/obj/p9/addr.o tests/p9/p9c.c
