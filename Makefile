@@ -38,6 +38,7 @@ CORE_SRCS += core/log.c core/vmfiles.c core/netplan.c core/monitor.c core/sshrea
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
+CORE_SRCS += core/wddir.c
 CORE_SRCS += core/workspace.c core/filesync.c
 CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
              core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
@@ -72,6 +73,8 @@ test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/ne
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_disk_SRCS     += core/ext4img.c
+test_disk_SRCS     += core/wddir.c
+test_workspace_SRCS += core/wddir.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c core/log.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
@@ -114,6 +117,7 @@ FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 FUZZERS += fuzz_wslist
 fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c core/ext4img.c
+fuzz_wslist_SRCS += core/wddir.c
 
 # guest agent: the shared frame codec, the host client, the agent itself
 CORE_SRCS += core/agent_proto.c core/agent_client.c
@@ -190,6 +194,7 @@ $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 
 WS_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c core/disk.c \
            core/workdisk.c core/ext4img.c core/workspace.c core/filesync.c
+WS_SRCS += core/wddir.c
 $(BUILD)/tests/workspace_cli: $(WS_SRCS:%.c=$(BUILD)/obj/%.o) tests/unit/workspace_cli.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -368,10 +373,12 @@ deb:
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
-# Workspace copy before boot vs tar onto a loop-mounted ext4 (root: loop mount).
+# Workspace: vm run DIR's copy before boot vs tar over ssh into a running
+# guest, vm push (a real daemon and a QEMU guest; docs/benchmarks.md).
 .PHONY: bench-workspace
-bench-workspace: $(BUILD)/tests/workspace_cli
-	BUILD=$(BUILD) tests/bench/workspace.sh
+bench-workspace: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/workspace.sh
+bench: bench-workspace
 # the in-tree 9P client (tests/p9/p9c.c): integration checks of 9P2000 and flush, benchmark
 $(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/p9/codec.o \
 		$(BUILD)/obj/p9/addr.o tests/p9/p9c.c

@@ -851,11 +851,10 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 		berr_wrap(err, "workspace for vm '%s'", r.name);
 		vm_log(b, r.name, "workspace failed: %s", err->msg);
 	} else {
-		char sz[32];
-		format_size(st.bytes, sz, sizeof(sz));
-		vm_log(b, r.name, "workspace: %llu files, %llu directories, %llu symlinks, %s of data, "
-		       "%llu skipped, in %lld ms", (unsigned long long)st.files,
-		       (unsigned long long)st.dirs, (unsigned long long)st.symlinks, sz,
+		vm_log(b, r.name, "workspace: %llu files, %llu directories, %llu symlinks, %.1f MiB of "
+		       "data, %llu skipped, in %lld ms", (unsigned long long)st.files,
+		       (unsigned long long)st.dirs, (unsigned long long)st.symlinks,
+		       (double)st.bytes / (1 << 20),
 		       (unsigned long long)st.skipped, (long long)(mono_ms() - t0));
 	}
 
