@@ -50,6 +50,7 @@ ALL_CFLAGS += -Ip9
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
 HELPER_SRCS += helper/jail.c helper/fusemount.c
+HELPER_SRCS += helper/fdstore.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CATALOG_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c core/bundle.c \
                 core/pull.c core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c \

@@ -231,7 +231,9 @@ int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, str
 	 * (ENOTCONN): take it away first.  A tree served by a live daemon is
 	 * refused below (EBUSY) and stays. */
 	struct stat st;
-	if (stat(mountpoint, &st) < 0 && errno == ENOTCONN &&
+	/* A tree the service manager handed over is mounted and waits for
+	 * us to answer FUSE's INIT: a stat would wait for itself. */
+	if (!priv_tree_handed(b->priv) && stat(mountpoint, &st) < 0 && errno == ENOTCONN &&
 	    priv_tree_unmount(b->priv, mountpoint, &e) < 0)
 		blog("cannot remove the stale tree at %s: %s", mountpoint, e.msg);
 	r = mkdir_p(mountpoint, 0755);

@@ -40,11 +40,22 @@ const char *priv_why(const struct priv *p);
 /* The control tree.  *ret_fd is a /dev/fuse descriptor already mounted at
  * mountpoint for this process's uid (serve it as "/dev/fd/N"); *ret_how
  * (static) says by whom: "in-process (root)", "by bangerd-root", "by
- * fusermount3". */
+ * fusermount3", or "by bangerd.service's ExecStartPre (fd store)" when the
+ * service manager handed the tree over (see priv_tree_handed()). */
 int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
 		    struct berr *err);
-/* Unmount (lazily) the tree at mountpoint; nothing mounted is success. */
+/* Unmount (lazily) the tree at mountpoint; nothing mounted is success.
+ * A handed-over tree is left alone: its unit's ExecStopPost=+ unmounts it
+ * (the daemon runs in a mount namespace of its own, with no right to). */
 int priv_tree_unmount(struct priv *p, const char *mountpoint, struct berr *err);
+/* The service manager handed this process its tree: a descriptor named
+ * TREE_FDNAME in $LISTEN_FDS, taken by priv_open() (which also drops it
+ * from the manager's fd store, so a daemon that dies leaves a dead mount,
+ * not one that hangs its users).  The tree is then mounted already and
+ * waits for this process to answer FUSE's INIT: the caller must not touch
+ * the mount point before it serves the descriptor (a stat would wait for
+ * itself).  See docs/privileges.md, "bangerd.service and the tree". */
+bool priv_tree_handed(const struct priv *p);
 
 /* Network (helper/net.h for what each does; the tap belongs to this
  * process's uid). */

@@ -29,6 +29,11 @@ struct priv {
 	const struct priv_ops *ops;
 	struct rootc *rootc; /* helper mode */
 	char why[320];
+	/* The tree handed over by the service manager ($LISTEN_FDS, named
+	 * TREE_FDNAME: bangerd.service's ExecStartPre=+ mounted it), any
+	 * mode; -1 once priv_tree_mount() gave it away or when none came. */
+	int tree_fd;
+	bool tree_handed;
 };
 
 extern const struct priv_ops priv_local_ops;  /* core/priv_local.c */
