@@ -34,6 +34,7 @@ enum kind {
 	K_SUBNET,
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
+	K_CLONE,
 };
 
 struct key_def {
@@ -59,6 +60,7 @@ static const struct key_def top_keys[] = {
 	{ "bridge_subnet", K_SUBNET, F(bridge_subnet), 0, 0, 0 },
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
+	{ "disk_clone", K_CLONE, F(disk_clone), 0, 0, 0 },
 };
 
 static const struct key_def vm_default_keys[] = {
@@ -70,6 +72,9 @@ static const struct key_def vm_default_keys[] = {
 
 static const char *const vmm_choices[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accel_choices[] = { "auto", "kvm", "tcg", NULL };
+/* How a VM's root disk is cloned from its image (core/vmdisk.h). */
+static const char *const clone_choices[] = { "auto", "reflink", "dm-snapshot", "sparse-copy",
+					      NULL };
 
 /* ---- defaults, copy, free ------------------------------------------ */
 
@@ -79,6 +84,7 @@ void config_init(struct banger_config *c)
 	c->qemu_bin = xstrdup("qemu-system-x86_64");
 	c->vmm = xstrdup("auto");
 	c->qemu_accel = xstrdup("auto");
+	c->disk_clone = xstrdup("auto");
 	c->bridge_name = xstrdup("br-fc");
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
@@ -110,6 +116,7 @@ void config_free(struct banger_config *c)
 	free(c->qemu_bin);
 	free(c->vmm);
 	free(c->qemu_accel);
+	free(c->disk_clone);
 	free(c->bridge_name);
 	free(c->bridge_subnet);
 	for (size_t i = 0; i < c->n_file_sync; i++)
@@ -130,6 +137,7 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->qemu_bin = dup_or_null(src->qemu_bin);
 	dst->vmm = dup_or_null(src->vmm);
 	dst->qemu_accel = dup_or_null(src->qemu_accel);
+	dst->disk_clone = dup_or_null(src->disk_clone);
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
 	dst->file_sync = NULL;
@@ -321,6 +329,7 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_NAME: r = check_name(cx, d->name, v); break;
 		case K_VMM: r = check_choice(cx, d->name, v, vmm_choices); break;
 		case K_ACCEL: r = check_choice(cx, d->name, v, accel_choices); break;
+		case K_CLONE: r = check_choice(cx, d->name, v, clone_choices); break;
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;

@@ -83,6 +83,22 @@ static int none_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *pi
 	return berr_set(err, EPERM, "jailer_bin is set, but %s: the jailer needs root", p->why);
 }
 
+static int none_dm_clone(struct priv *p, const char *s, const char *vm, const char *image,
+			 char **dev, int64_t *ms, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
+static int none_dm_remove(struct priv *p, const char *s, const char *vm, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
+static int none_dm_list(struct priv *p, const char *s, char ***ret, size_t *n, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
 static const struct priv_ops priv_none_ops = {
 	.mount_how = "by fusermount3",
 	.tree_mount = none_tree_mount,
@@ -95,6 +111,9 @@ static const struct priv_ops priv_none_ops = {
 	.resolved_link = none_resolved_link,
 	.resolved_revert = none_resolved_revert,
 	.jail_launch = none_jail_launch,
+	.dm_clone = none_dm_clone,
+	.dm_remove = none_dm_remove,
+	.dm_list = none_dm_list,
 };
 
 /* ---- a tree handed over by the service manager ---- */
@@ -291,6 +310,23 @@ int priv_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *ret_pid, 
 		     char **ret_via, struct berr *err)
 {
 	return p->ops->jail_launch(p, j, ret_pid, ret_child, ret_via, err);
+}
+
+int priv_dm_clone(struct priv *p, const char *state_dir, const char *vm, const char *image,
+		  char **ret_dev, int64_t *ret_ms, struct berr *err)
+{
+	return p->ops->dm_clone(p, state_dir, vm, image, ret_dev, ret_ms, err);
+}
+
+int priv_dm_remove(struct priv *p, const char *state_dir, const char *vm, struct berr *err)
+{
+	return p->ops->dm_remove(p, state_dir, vm, err);
+}
+
+int priv_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		 struct berr *err)
+{
+	return p->ops->dm_list(p, state_dir, ret, ret_n, err);
 }
 
 /* ---- fusermount3 ---- */

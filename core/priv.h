@@ -89,4 +89,21 @@ struct priv_jail {
 int priv_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *ret_pid, bool *ret_child,
 		     char **ret_via, struct berr *err);
 
+/* dm-snapshot clones (helper/dmclone.h): banger-<vm>, a snapshot of image
+ * over <state_dir>/vms/<vm>/rootfs.cow (which the caller made, sparse, of
+ * dmclone_cow_size()), its node given to this process's uid; *ret_dev is
+ * that node (xmalloc'ed), *ret_ms (may be NULL) what making it took.  In
+ * helper mode bangerd-root uses its own --state-dir and --cache-dir as the
+ * roots, so state_dir must be the same directory.  Idempotent.  Without
+ * root or helper: -EPERM with the reason. */
+int priv_dm_clone(struct priv *p, const char *state_dir, const char *vm, const char *image,
+		  char **ret_dev, int64_t *ret_ms, struct berr *err);
+/* Remove banger-<vm> (nothing there is success; in use is -EBUSY). */
+int priv_dm_remove(struct priv *p, const char *state_dir, const char *vm, struct berr *err);
+/* The VM names with a banger-<vm> device of this uid; free with
+ * priv_strv_free().  Failing means no dm-snapshot clones here (the
+ * sentence says why). */
+int priv_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		 struct berr *err);
+
 #endif

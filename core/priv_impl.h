@@ -22,6 +22,11 @@ struct priv_ops {
 	int (*resolved_revert)(struct priv *p, const char *bridge, struct berr *err);
 	int (*jail_launch)(struct priv *p, const struct priv_jail *j, pid_t *ret_pid,
 			   bool *ret_child, char **ret_via, struct berr *err);
+	int (*dm_clone)(struct priv *p, const char *state_dir, const char *vm, const char *image,
+			char **ret_dev, int64_t *ret_ms, struct berr *err);
+	int (*dm_remove)(struct priv *p, const char *state_dir, const char *vm, struct berr *err);
+	int (*dm_list)(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		       struct berr *err);
 };
 
 struct priv {

@@ -5,13 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -65,11 +63,7 @@ static int mountpoint_ensure(const char *mountpoint, uid_t uid, gid_t gid, struc
 	parent = strndup(mountpoint, (size_t)(slash - mountpoint));
 	if (!parent)
 		return berr_set(err, ENOMEM, "out of memory");
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	pfd = (int)syscall(SYS_openat2, AT_FDCWD, parent, &how, sizeof(how));
+	pfd = path_openat2(AT_FDCWD, parent, O_PATH | O_DIRECTORY, false);
 	if (pfd < 0) {
 		int e = errno;
 		return berr_set(err, e, "%s: %s", parent,
