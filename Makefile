@@ -90,6 +90,8 @@ test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helpe
                       helper/paths.c helper/ops.c helper/resolved.c
 test_helper_SRCS   += helper/jail.c helper/fusemount.c
 test_helper_SRCS   += helper/dmclone.c
+UNIT_TESTS += test_dmclone
+test_dmclone_SRCS := $(test_helper_SRCS)
 test_vmm_firecracker_SRCS += helper/dmclone.c
 UNIT_TESTS += test_p9codec
 test_p9codec_SRCS := core/err.c core/util.c p9/codec.c p9/addr.c
@@ -424,3 +426,9 @@ $(BUILD)/guest/banger-init: guest/init.c
 $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
+# banger as a service in a guest that has systemd as PID 1, device-mapper and
+# systemd-resolved (tests/guesthost/run.sh, docs/guesthost.md); make test runs
+# it through tests/integration/guesthost.sh.
+.PHONY: check-guesthost
+check-guesthost: all $(BUILD)/tests/helper_cli
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/guesthost/run.sh

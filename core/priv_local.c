@@ -110,9 +110,12 @@ static int local_dm_clone(struct priv *p, const char *state_dir, const char *vm,
 {
 	struct dmclone_conf c = local_dm_conf(state_dir);
 	char dev[DMCLONE_DEV_MAX];
-	int r = dmclone_create(&c, vm, image, dev, ret_ms, err);
+	struct dmclone_times t;
+	int r = dmclone_create(&c, vm, image, dev, &t, err);
 	if (r == 0)
 		*ret_dev = xstrdup(dev);
+	if (r == 0 && ret_ms)
+		*ret_ms = t.total_us / 1000;
 	return r;
 }
 

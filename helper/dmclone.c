@@ -41,9 +41,26 @@ static void dm_logger(int level, const char *file, int line, int dm_errno_or_cla
 	va_end(ap);
 }
 
+/* The device nodes are the library's own, not udev's: libdevmapper makes
+ * /dev/mapper/<name> itself (mknod, with the uid, gid and mode the create
+ * task names: the owner's, 0600) and removes it with the device, and udev
+ * is told to leave banger's devices alone (the cookie flags in
+ * dm_run()).  A node udev made would be root:disk 0660 until we chown it,
+ * and be reset to that by udev at any later event of the device; waiting
+ * for udev on each clone also cost ~90% of a clone's time in the guest
+ * test host (docs/benchmarks.md).  Process-wide: set once. */
 static void dm_init(void)
 {
 	dm_log_with_errno_init(dm_logger);
+	dm_udev_set_sync_support(0);
+	dm_udev_set_checking(0);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static const char *dm_why(void)
@@ -149,25 +166,33 @@ out:
 	return r;
 }
 
-/* Run a create or remove, waiting for udev when it runs (so the node is
- * in its final state before we give it to the owner). */
-static int dm_run_synced(struct dm_task *t, const char *what, const char *name, struct berr *err)
+/* Run a create or remove; the library then makes or removes the
+ * /dev/mapper node (dm_udev_wait() on the zero cookie of an unsynced task
+ * runs its node operations at once). */
+static int dm_run(struct dm_task *t, const char *what, const char *name, int64_t *ret_run_us,
+		  int64_t *ret_node_us, struct berr *err)
 {
 	uint32_t cookie = 0;
-	/* udev makes /dev/mapper/<name> and nothing else: no blkid probe of
-	 * the guest's file system by the host (it is the guest's, not to be
-	 * parsed here), no by-uuid links, no other package's rules; the
-	 * library makes no nodes of its own while udev runs. */
-	uint16_t flags = DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG |
-			 (dm_udev_get_sync_support() ? DM_UDEV_DISABLE_LIBRARY_FALLBACK : 0);
+	/* udev's rules skip banger's devices: no /dev/mapper link of its
+	 * own (the library's node is there), no blkid probe of the guest's
+	 * file system by the host (it is the guest's, not to be parsed
+	 * here), no by-uuid links, no other package's rules. */
+	uint16_t flags = DM_UDEV_DISABLE_DM_RULES_FLAG | DM_UDEV_DISABLE_SUBSYSTEM_RULES_FLAG |
+			 DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG;
 	int ok;
 
 	dm_last[0] = '\0';
 	if (!dm_task_set_cookie(t, &cookie, flags))
 		return berr_set(err, EIO, "device-mapper: %s %s: %s", what, name, dm_why());
+	int64_t t0 = mono_us();
 	ok = dm_task_run(t);
 	int e = errno;
+	int64_t t1 = mono_us();
 	(void)dm_udev_wait(cookie);
+	if (ret_run_us)
+		*ret_run_us = t1 - t0;
+	if (ret_node_us)
+		*ret_node_us = mono_us() - t1;
 	if (!ok)
 		return berr_set(err, e == EBUSY ? EBUSY : EIO, "device-mapper: %s %s: %s", what,
 				name, dm_why());
@@ -243,6 +268,7 @@ static int open_image(const struct dmclone_conf *c, const char *image, int *ret_
 	return reopen(pfd, O_RDONLY, image, ret_fd, err);
 }
 
+/* The VM's COW file, checked; *ret_fd is an O_PATH descriptor of it. */
 static int open_cow(const struct dmclone_conf *c, const char *vm, uint64_t image_bytes,
 		    int *ret_fd, struct stat *st, struct berr *err)
 {
@@ -267,16 +293,25 @@ static int open_cow(const struct dmclone_conf *c, const char *vm, uint64_t image
 		return berr_set(err, EINVAL, "%s is %lld bytes; the image needs at least %llu",
 				path, (long long)st->st_size,
 				(unsigned long long)dmclone_cow_size(image_bytes));
-	/* Taken: root's from now on (mode 0600), so the snapshot alone writes
-	 * it and the helper opens it without CAP_DAC_OVERRIDE.  The owner
-	 * loses nothing it needs (it reads the disk through the device) and
-	 * can still remove it with the VM's directory.  The descriptor is the
-	 * inode checked above, whatever the path names by now. */
+	*ret_fd = TAKE_FD(pfd);
+	return 0;
+}
+
+/* The COW file checked by open_cow() (an O_PATH descriptor), taken:
+ * root's from now on (mode 0600), so the snapshot alone writes it and the
+ * helper opens it without CAP_DAC_OVERRIDE.  The owner loses nothing it
+ * needs (it reads the disk through the device) and can still remove it
+ * with the VM's directory.  The descriptor is the inode checked, whatever
+ * the path names by now.  *ret_fd: open for writing. */
+static int take_cow(int pfd, const struct stat *st, const char *vm, int *ret_fd,
+		    struct berr *err)
+{
 	if (st->st_uid != 0 && fchownat(pfd, "", 0, 0, AT_EMPTY_PATH) < 0)
-		return berr_set(err, errno, "taking %s: %s", path, strerror(errno));
+		return berr_set(err, errno, "taking the COW file of %s: %s", vm, strerror(errno));
 	if (fchmodat(AT_FDCWD, p_fd(pfd), 0600, 0) < 0)
-		return berr_set(err, errno, "chmod %s: %s", path, strerror(errno));
-	return reopen(pfd, O_RDWR, path, ret_fd, err);
+		return berr_set(err, errno, "chmod of the COW file of %s: %s", vm,
+				strerror(errno));
+	return reopen(pfd, O_RDWR, DMCLONE_COW_FILE, ret_fd, err);
 }
 
 /* ---- loop devices ---- */
@@ -346,49 +381,55 @@ static bool loop_backs(unsigned maj, unsigned min, const struct stat *st)
 	return li.lo_device == st->st_dev && li.lo_inode == st->st_ino;
 }
 
-/* The node of dm device maj:min, given to the owner: /dev/dm-N (devtmpfs,
- * always there); ret_dev names /dev/mapper/<name> when that is it. */
+/* The node of dm device maj:min: /dev/mapper/<name>, the library's, a
+ * block device of the owner, 0600.  One found otherwise (a node of an
+ * earlier version, of udev, of root) is made so, chmod first (while root
+ * may, without CAP_FOWNER); a symlink or another device there is refused. */
 static int node_give(const struct dmclone_conf *c, const char *name, uint32_t maj, uint32_t min,
 		     char ret_dev[DMCLONE_DEV_MAX], struct berr *err)
 {
-	char dmn[32], mapper[DMCLONE_DEV_MAX + 8];
+	char mapper[DMCLONE_DEV_MAX + 16];
 	struct stat st;
 
-	snprintf(dmn, sizeof(dmn), "/dev/dm-%u", min);
-	_cleanup_close_ int fd = open(dmn, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return berr_set(err, errno, "%s: %s", dmn, strerror(errno));
-	if (!S_ISBLK(st.st_mode) || st.st_rdev != makedev(maj, min))
-		return berr_set(err, EPERM, "%s is not device %u:%u; refusing to chown it", dmn,
-				maj, min);
-	/* chmod while root still owns it (no CAP_FOWNER afterwards). */
-	if (chmod(p_fd(fd), 0600) < 0)
-		return berr_set(err, errno, "chmod %s: %s", dmn, strerror(errno));
-	if (fchownat(fd, "", c->uid, c->gid, AT_EMPTY_PATH) < 0)
-		return berr_set(err, errno, "chown %s: %s", dmn, strerror(errno));
 	snprintf(mapper, sizeof(mapper), "/dev/mapper/%s", name);
-	struct stat ms;
-	if (strlen(mapper) < DMCLONE_DEV_MAX && stat(mapper, &ms) == 0 && S_ISBLK(ms.st_mode) &&
-	    ms.st_rdev == st.st_rdev)
-		snprintf(ret_dev, DMCLONE_DEV_MAX, "%s", mapper);
-	else
-		snprintf(ret_dev, DMCLONE_DEV_MAX, "%s", dmn);
+	if (strlen(mapper) >= DMCLONE_DEV_MAX)
+		return berr_set(err, ENAMETOOLONG, "%s is too long", mapper);
+	_cleanup_close_ int fd = open(mapper, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return berr_set(err, errno, "%s: %s", mapper, strerror(errno));
+	if (!S_ISBLK(st.st_mode) || st.st_rdev != makedev(maj, min))
+		return berr_set(err, EPERM, "%s is not device %u:%u; refusing to hand it out",
+				mapper, maj, min);
+	if ((st.st_mode & 07777) != 0600 && st.st_uid == 0 && chmod(p_fd(fd), 0600) < 0)
+		return berr_set(err, errno, "chmod %s: %s", mapper, strerror(errno));
+	if ((st.st_uid != c->uid || st.st_gid != c->gid) &&
+	    fchownat(fd, "", c->uid, c->gid, AT_EMPTY_PATH) < 0)
+		return berr_set(err, errno, "chown %s: %s", mapper, strerror(errno));
+	if (fstat(fd, &st) < 0 || (st.st_mode & 07777) != 0600)
+		return berr_set(err, EPERM, "%s has mode %04o, not 0600", mapper,
+				(unsigned)(st.st_mode & 07777));
+	snprintf(ret_dev, DMCLONE_DEV_MAX, "%s", mapper);
 	return 0;
 }
 
 /* ---- the operations ---- */
 
 static int create(const struct dmclone_conf *c, const char *vm, const char *image,
-		  char ret_dev[DMCLONE_DEV_MAX], int64_t *ret_ms, struct berr *err);
+		  char ret_dev[DMCLONE_DEV_MAX], struct dmclone_times *ret_t, struct berr *err);
 static int remove_dev(const struct dmclone_conf *c, const char *vm, struct berr *err);
 static int list(const struct dmclone_conf *c, char ***ret, size_t *ret_n, struct berr *err);
 
 /* libdevmapper keeps /dev/mapper/control open between calls: not ours to
  * keep (a root bangerd's VMMs would inherit it). */
 int dmclone_create(const struct dmclone_conf *c, const char *vm, const char *image,
-		   char ret_dev[DMCLONE_DEV_MAX], int64_t *ret_ms, struct berr *err)
+		   char ret_dev[DMCLONE_DEV_MAX], struct dmclone_times *ret_t, struct berr *err)
 {
-	int r = create(c, vm, image, ret_dev, ret_ms, err);
+	struct dmclone_times t = {0};
+	int64_t t0 = mono_us();
+	int r = create(c, vm, image, ret_dev, &t, err);
+	t.total_us = mono_us() - t0;
+	if (ret_t)
+		*ret_t = t;
 	dm_lib_release();
 	return r;
 }
@@ -408,14 +449,14 @@ int dmclone_list(const struct dmclone_conf *c, char ***ret, size_t *ret_n, struc
 }
 
 static int create(const struct dmclone_conf *c, const char *vm, const char *image,
-		  char ret_dev[DMCLONE_DEV_MAX], int64_t *ret_ms, struct berr *err)
+		  char ret_dev[DMCLONE_DEV_MAX], struct dmclone_times *tm, struct berr *err)
 {
-	_cleanup_close_ int img = -1, cow = -1, lo_img = -1, lo_cow = -1;
+	_cleanup_close_ int img = -1, cowp = -1, cow = -1, lo_img = -1, lo_cow = -1;
 	struct stat ist, cst;
 	char name[80], uuid[96], params[96], label[LO_NAME_SIZE];
 	struct dm_found f;
 	dev_t od, cd;
-	int64_t t0 = mono_ms();
+	int64_t t0 = mono_us();
 	int r;
 
 	pthread_once(&dm_once, dm_init);
@@ -423,10 +464,13 @@ static int create(const struct dmclone_conf *c, const char *vm, const char *imag
 		return r;
 	if ((r = open_image(c, image, &img, &ist, err)) < 0)
 		return r;
-	if ((r = open_cow(c, vm, (uint64_t)ist.st_size, &cow, &cst, err)) < 0)
+	if ((r = open_cow(c, vm, (uint64_t)ist.st_size, &cowp, &cst, err)) < 0)
 		return r;
 	if ((r = dmclone_probe(err)) < 0)
 		return r;
+	if ((r = take_cow(cowp, &cst, vm, &cow, err)) < 0)
+		return r;
+	tm->checks_us = mono_us() - t0;
 	dm_name(vm, name);
 	dm_uuid(c, vm, uuid);
 	if ((r = dm_look(name, &f, err)) < 0)
@@ -441,18 +485,16 @@ static int create(const struct dmclone_conf *c, const char *vm, const char *imag
 		    !loop_backs(om, on, &ist) || !loop_backs(cm, cn, &cst))
 			return berr_set(err, EEXIST, "%s exists over other files than %s and %s; "
 					"remove it first", name, image, DMCLONE_COW_FILE);
-		if ((r = node_give(c, name, f.major, f.minor, ret_dev, err)) < 0)
-			return r;
-		if (ret_ms)
-			*ret_ms = mono_ms() - t0;
-		return 0;
+		return node_give(c, name, f.major, f.minor, ret_dev, err);
 	}
+	int64_t tl = mono_us();
 	snprintf(label, sizeof(label), "%.56s:origin", name);
 	if ((r = loop_attach(img, true, label, &lo_img, &od, err)) < 0)
 		return r;
 	snprintf(label, sizeof(label), "%.56s:cow", name);
 	if ((r = loop_attach(cow, false, label, &lo_cow, &cd, err)) < 0)
 		return r;
+	tm->loops_us = mono_us() - tl;
 	snprintf(params, sizeof(params), "%u:%u %u:%u P %u", major(od), minor(od), major(cd),
 		 minor(cd), DMCLONE_CHUNK_SECTORS);
 	struct dm_task *t = dm_task_create(DM_DEVICE_CREATE);
@@ -465,7 +507,7 @@ static int create(const struct dmclone_conf *c, const char *vm, const char *imag
 		dm_task_destroy(t);
 		return berr_set(err, EIO, "device-mapper: preparing %s: %s", name, dm_why());
 	}
-	r = dm_run_synced(t, "creating", name, err);
+	r = dm_run(t, "creating", name, &tm->device_us, &tm->node_us, err);
 	dm_task_destroy(t);
 	if (r < 0)
 		return r;
@@ -481,8 +523,6 @@ static int create(const struct dmclone_conf *c, const char *vm, const char *imag
 		remove_dev(c, vm, &e2);
 		return r;
 	}
-	if (ret_ms)
-		*ret_ms = mono_ms() - t0;
 	return 0;
 }
 
@@ -517,7 +557,7 @@ static int remove_dev(const struct dmclone_conf *c, const char *vm, struct berr 
 		return berr_set(err, EIO, "device-mapper: preparing to remove %s: %s", name,
 				dm_why());
 	}
-	r = dm_run_synced(t, "removing", name, err);
+	r = dm_run(t, "removing", name, NULL, NULL, err);
 	dm_task_destroy(t);
 	return r;
 }

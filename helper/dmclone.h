@@ -9,16 +9,19 @@
  * the helper needs no CAP_DAC_OVERRIDE to open it.  Both loop devices are set up with
  * LO_FLAGS_AUTOCLEAR: the snapshot holds them, and they go with it.  The
  * device's uuid is "BANGER-<uid>-<vm>": only root can set a dm uuid, and
- * banger removes, lists and reuses nothing that lacks its own.  The device
- * node is given to the owner (0600) once udev is done with it, so the VMM
- * and bangerd (which writes /etc/hostname into it with libext2fs) open it
- * as the owner.  A persistent exception store survives the device: after a
+ * banger removes, lists and reuses nothing that lacks its own.  Its node,
+ * /dev/mapper/banger-<vm>, is made by libdevmapper itself (mknod), the
+ * owner's and 0600 from birth, and udev's rules are told to skip the
+ * device (no link, no blkid probe of the guest's file system, no
+ * permissions of udev's that a later event would put back): the VMM and
+ * bangerd (which writes /etc/hostname into it with libext2fs) open it as
+ * the owner, and no clone waits for udev.  A persistent exception store survives the device: after a
  * reboot the same call re-creates the device from the same file, with the
  * VM's writes in it.
  *
  * Used by bangerd-root (DM_CLONE, DM_REMOVE, DM_LIST) and in-process by a
  * bangerd running as root.  Needs CAP_SYS_ADMIN (device-mapper ioctls,
- * LOOP_CONFIGURE) and CAP_CHOWN. */
+ * LOOP_CONFIGURE), CAP_MKNOD (the node) and CAP_CHOWN. */
 #ifndef BANGER_HELPER_DMCLONE_H
 #define BANGER_HELPER_DMCLONE_H
 
@@ -32,7 +35,7 @@
 #define DMCLONE_UUID_PREFIX "BANGER-"
 #define DMCLONE_COW_FILE "rootfs.cow" /* in <state root>/vms/<vm>/ */
 #define DMCLONE_CHUNK_SECTORS 8	      /* 4 KiB exceptions */
-#define DMCLONE_DEV_MAX 64	      /* "/dev/mapper/banger-<63>" fits */
+#define DMCLONE_DEV_MAX 96	      /* "/dev/mapper/banger-<63>" fits */
 
 /* The size the COW file must have at least for an image of image_bytes:
  * room for every chunk to be rewritten, plus the store's metadata (one
@@ -67,10 +70,17 @@ int dmclone_probe(struct berr *err);
  * that banger made over these same two files is success as it is (a
  * restart, a resent request); one over other files is -EEXIST (remove it
  * first); one without banger's uuid is refused (-EPERM).  *ret_dev gets
- * the node to open: /dev/mapper/banger-<vm> when that is the device,
- * else /dev/dm-N.  ret_ms (may be NULL): the time the device took. */
+ * the node to open, /dev/mapper/banger-<vm>.  ret_t (may be NULL): where
+ * the time went. */
+struct dmclone_times {
+	int64_t total_us;  /* the whole call */
+	int64_t checks_us; /* opening and checking the two files */
+	int64_t loops_us;  /* the two loop devices */
+	int64_t device_us; /* the device-mapper ioctls (create, load, resume) */
+	int64_t node_us;   /* the library's node operations (mknod of the owner's node) */
+};
 int dmclone_create(const struct dmclone_conf *c, const char *vm, const char *image,
-		   char ret_dev[DMCLONE_DEV_MAX], int64_t *ret_ms, struct berr *err);
+		   char ret_dev[DMCLONE_DEV_MAX], struct dmclone_times *ret_t, struct berr *err);
 
 /* Remove banger-<vm> if it exists (its loop devices go with it).  A
  * device of that name without banger's uuid for this owner is refused

@@ -411,7 +411,7 @@ static int op_dm_clone(const struct helper_conf *c, uid_t peer, const struct pro
 {
 	struct dmclone_conf dc = dm_conf(c);
 	char dev[DMCLONE_DEV_MAX], ms[24];
-	int64_t took = 0;
+	struct dmclone_times t = {0};
 	int r;
 
 	if ((r = dmclone_name_validate(q->args[0], err)) < 0)
@@ -421,16 +421,18 @@ static int op_dm_clone(const struct helper_conf *c, uid_t peer, const struct pro
 	if (c->owner_gid == (gid_t)-1)
 		return berr_set(err, EINVAL, "the owner (uid %u) has no primary group for the "
 				"device node", (unsigned)c->owner_uid);
-	r = dmclone_create(&dc, q->args[0], q->args[1], dev, &took, err);
+	r = dmclone_create(&dc, q->args[0], q->args[1], dev, &t, err);
 	if (r < 0)
 		return dm_refusal(r) ? reject(res, r) : r;
-	snprintf(ms, sizeof(ms), "%lld", (long long)took);
+	snprintf(ms, sizeof(ms), "%lld", (long long)(t.total_us / 1000));
 	res->list = xcalloc(3, sizeof(char *));
 	res->list[0] = xstrdup(dev);
 	res->list[1] = xstrdup(ms);
 	res->n = 2;
-	say(res, "%s%s is a snapshot of %s for uid %u (%s ms)", DMCLONE_NAME_PREFIX, q->args[0],
-	    q->args[1], (unsigned)c->owner_uid, ms);
+	say(res, "%s%s is a snapshot of %s for uid %u (%.1f ms: checks %.1f, loop devices %.1f, "
+	    "device-mapper %.1f, node %.1f)", DMCLONE_NAME_PREFIX, q->args[0], q->args[1],
+	    (unsigned)c->owner_uid, t.total_us / 1000.0, t.checks_us / 1000.0, t.loops_us / 1000.0,
+	    t.device_us / 1000.0, t.node_us / 1000.0);
 	return 0;
 }
 
