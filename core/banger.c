@@ -191,8 +191,8 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 					 .firecracker_bin = b->cfg.firecracker_bin,
 					 .accel = accel, .accel_why = b->accel_why };
 	/* disk_clone against this host (core/vmdisk.h); doctor says why. */
-	(void)vmdisk_clone_choose(b->cfg.disk_clone, b->priv, p->state_dir, &b->clone_method,
-				  NULL, 0);
+	(void)vmdisk_clone_choose(b->cfg.disk_clone, b->priv, p->state_dir,
+				  b->cfg.jailer_bin && *b->cfg.jailer_bin, &b->clone_method, NULL, 0);
 
 	b->cat = (struct catalog){ .store = b->store, .state_dir = b->paths.state_dir,
 				   .image_cache = b->paths.image_cache,

@@ -208,12 +208,20 @@ static int check_choice(const struct ctx *cx, const char *key, const struct toml
 			const char *const *choices)
 {
 	char b[80];
+	struct sbuf list;
+	size_t n = 0;
 
-	for (size_t i = 0; choices[i]; i++)
-		if (strcmp(v->u.s, choices[i]) == 0)
+	for (; choices[n]; n++)
+		if (strcmp(v->u.s, choices[n]) == 0)
 			return 0;
-	return cerr(cx, v->line, "%s must be %s, %s or %s, got '%s'", key, choices[0],
-		    choices[1], choices[2], shown(b, sizeof(b), v->u.s));
+	/* "a, b or c" */
+	sbuf_init(&list);
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+	int r = cerr(cx, v->line, "%s must be %s, got '%s'", key, list.buf,
+		     shown(b, sizeof(b), v->u.s));
+	sbuf_free(&list);
+	return r;
 }
 
 static int check_name(const struct ctx *cx, const char *key, const struct toml_value *v)

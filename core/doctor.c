@@ -139,8 +139,9 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	/* disk_clone against this host, asked afresh (core/vmdisk.h). */
 	enum clone_method cm;
 	char cwhy[400];
-	int cr = vmdisk_clone_choose(b->cfg.disk_clone, b->priv, b->paths.state_dir, &cm, cwhy,
-				     sizeof(cwhy));
+	bool jailed = b->cfg.jailer_bin && *b->cfg.jailer_bin;
+	int cr = vmdisk_clone_choose(b->cfg.disk_clone, b->priv, b->paths.state_dir, jailed, &cm,
+				     cwhy, sizeof(cwhy));
 	sbuf_printf(out, "%s disk-clone %s (%s)\n",
 		    cr < 0 ? "fail" : cm == CLONE_SPARSE_COPY ? "warn" : "ok",
 		    clone_method_name(cm), cwhy);

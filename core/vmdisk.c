@@ -54,7 +54,7 @@ static bool dm_usable(struct priv *p, const char *state_dir, char *why, size_t l
 	return r == 0;
 }
 
-int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir,
+int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir, bool jailed,
 			enum clone_method *ret, char *why, size_t len)
 {
 	enum clone_method want = CLONE_AUTO, probed = CLONE_SPARSE_COPY;
@@ -75,6 +75,11 @@ int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir,
 		if (probed == CLONE_REFLINK) {
 			*ret = CLONE_REFLINK;
 			snprintf(why, len, "auto: the file system of %s shares extents", state_dir);
+		} else if (jailed) {
+			*ret = CLONE_SPARSE_COPY;
+			snprintf(why, len, "auto: no reflink on %s, and Firecracker is jailed "
+				 "(jailer_bin): a jail cannot hold a dm-snapshot's device; clones "
+				 "copy data", state_dir);
 		} else if (dm_usable(p, state_dir, dmwhy, sizeof(dmwhy))) {
 			*ret = CLONE_DM_SNAPSHOT;
 			snprintf(why, len, "auto: no reflink on %s; device-mapper %s", state_dir,
@@ -96,6 +101,12 @@ int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir,
 		return -EOPNOTSUPP;
 	case CLONE_DM_SNAPSHOT:
 		*ret = CLONE_DM_SNAPSHOT;
+		if (jailed) {
+			snprintf(why, len, "config asks for dm-snapshot, but Firecracker is jailed "
+				 "(jailer_bin): a jail cannot hold its device node; jailed "
+				 "Firecracker starts fail");
+			return -EOPNOTSUPP;
+		}
 		if (dm_usable(p, state_dir, dmwhy, sizeof(dmwhy))) {
 			snprintf(why, len, "config: device-mapper %s", priv_mode(p) == PRIV_HELPER
 				 ? "through bangerd-root" : "in-process (root)");

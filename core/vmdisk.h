@@ -40,12 +40,13 @@ struct vmdisk_req {
 /* The config's disk_clone ("auto", "reflink", "dm-snapshot",
  * "sparse-copy") against this host: auto is reflink when the state
  * directory's file system shares extents, else dm-snapshot when
- * device-mapper answers (root, or bangerd-root), else sparse-copy.  *ret is
- * the method VMs get; why (may be NULL) says why in a line for doctor.
- * Returns 0, or a negative errno when an explicit choice cannot work here
- * (*ret is that choice all the same: VM starts then fail with the reason,
- * and doctor says it). */
-int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir,
+ * device-mapper answers (root, or bangerd-root) and Firecracker is not
+ * jailed (jailed: a jail holds files, and a dm clone is a device node the
+ * jailer does not make), else sparse-copy.  *ret is the method VMs get; why
+ * (may be NULL) says why in a line for doctor.  Returns 0, or a negative
+ * errno when an explicit choice cannot work here (*ret is that choice all
+ * the same: VM starts then fail with the reason, and doctor says it). */
+int vmdisk_clone_choose(const char *pref, struct priv *p, const char *state_dir, bool jailed,
 			enum clone_method *ret, char *why, size_t len);
 
 /* Before a VM's directory is removed (delete): its dm snapshot goes, when
