@@ -408,7 +408,7 @@ static int node_give(const struct dmclone_conf *c, const char *name, uint32_t ma
 	if (fstat(fd, &st) < 0 || (st.st_mode & 07777) != 0600)
 		return berr_set(err, EPERM, "%s has mode %04o, not 0600", mapper,
 				(unsigned)(st.st_mode & 07777));
-	snprintf(ret_dev, DMCLONE_DEV_MAX, "%s", mapper);
+	memcpy(ret_dev, mapper, strlen(mapper) + 1); /* shorter than DMCLONE_DEV_MAX: above */
 	return 0;
 }
 
