@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,8 +231,10 @@ static int reopen(int pfd, int flags, const char *path, int *ret_fd, struct berr
 	return 0;
 }
 
-/* May the owner read st by its mode bits (as the kernel would, minus ACLs
- * and supplementary groups, which only narrow what we allow)? */
+/* May the owner read st by its mode bits (as the kernel would, without
+ * the owner's supplementary groups, which only narrows what we allow)?
+ * An image with an ACL is refused before this (open_image): an ACL entry
+ * can deny a user what the mode bits grant. */
 static bool owner_may_read(const struct stat *st, uid_t uid, gid_t gid)
 {
 	if (st->st_uid == uid)
@@ -265,7 +268,22 @@ static int open_image(const struct dmclone_conf *c, const char *image, int *ret_
 	if (st->st_size < 512 * 8 || st->st_size % 512)
 		return berr_set(err, EINVAL, "image %s is %lld bytes: not a disk image",
 				shown_str(s, image), (long long)st->st_size);
-	return reopen(pfd, O_RDONLY, image, ret_fd, err);
+	if ((r = reopen(pfd, O_RDONLY, image, ret_fd, err)) < 0)
+		return r;
+	/* An ACL can deny the owner what the mode bits grant: refused whole. */
+	ssize_t n = fgetxattr(*ret_fd, "system.posix_acl_access", NULL, 0);
+	int e = n < 0 ? errno : 0;
+	if (n < 0 && (e == ENODATA || e == EOPNOTSUPP))
+		return 0;
+	close(*ret_fd);
+	*ret_fd = -1;
+	if (n < 0)
+		return berr_set(err, e, "image %s: reading its ACL: %s", shown_str(s, image),
+				strerror(e));
+	return berr_set(err, EPERM,
+			"image %s has an ACL: its mode bits do not say what uid %u may read; "
+			"refusing",
+			shown_str(s, image), (unsigned)c->uid);
 }
 
 /* The VM's COW file, checked; *ret_fd is an O_PATH descriptor of it. */

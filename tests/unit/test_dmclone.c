@@ -10,8 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <endian.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -26,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -156,6 +160,36 @@ static void test_ops_dm_refusals(void **state)
 	assert_int_equal(run(owner, PROTO_OP_DM_CLONE, "v1", p("%s/images/suid", st), &rej, &err),
 			 -EPERM);
 	assert_true(rej);
+
+	/* An ACL that denies the owner what the mode bits grant (user:OWNER:---
+	 * on a 0644 file): refused for having an ACL at all. */
+	{
+		struct {
+			struct posix_acl_xattr_header h;
+			struct posix_acl_xattr_entry e[5];
+		} acl = {
+		    .h = {htole32(POSIX_ACL_XATTR_VERSION)},
+		    .e = {
+			{htole16(ACL_USER_OBJ), htole16(ACL_READ | ACL_WRITE), htole32(ACL_UNDEFINED_ID)},
+			{htole16(ACL_USER), 0, htole32(owner)},
+			{htole16(ACL_GROUP_OBJ), htole16(ACL_READ), htole32(ACL_UNDEFINED_ID)},
+			{htole16(ACL_MASK), htole16(ACL_READ), htole32(ACL_UNDEFINED_ID)},
+			{htole16(ACL_OTHER), htole16(ACL_READ), htole32(ACL_UNDEFINED_ID)},
+		    }};
+		const char *a = p("%s/images/acl", st);
+		char ap[PATH_MAX];
+		snprintf(ap, sizeof(ap), "%s", a);
+		touch_mode(ap, 0644, 1 << 20);
+		if (setxattr(ap, "system.posix_acl_access", &acl, sizeof(acl), 0) < 0) {
+			/* A file system without ACLs cannot hold the case. */
+			assert_int_equal(errno, EOPNOTSUPP);
+			print_message("# no POSIX ACLs on %s: the ACL refusal is not checked\n", tmp);
+		} else {
+			assert_int_equal(run(owner, PROTO_OP_DM_CLONE, "v1", ap, &rej, &err), -EPERM);
+			assert_true(rej);
+			assert_non_null(strstr(err.msg, "has an ACL"));
+		}
+	}
 
 	/* The COW file: missing is a failure, not an attack. */
 	assert_int_equal(run(owner, PROTO_OP_DM_CLONE, "v1", img, &rej, &err), -ENOENT);
