@@ -97,7 +97,8 @@ fi
 tar -C "$T/inst" -cf "$P/install.tar" ./usr/local
 cp -r tests/fc-double "$P/tests/"
 cp "$BUILD/tests/helper_cli" "$P/tests/"
-for f in vmlinux initrd.img config manifest.json; do
+# Every file the manifest sums (a bundle missing one is not imported).
+for f in vmlinux initrd.img config modules.tar.gz manifest.json; do
 	cp "$KDIR/$f" "$P/cache/kernels/debian-cloud-amd64/"
 done
 # A nested VM to adopt: busybox as init, printing a line and sleeping.
@@ -254,7 +255,12 @@ has tree-not-roots "$(out)" "Permission denied"
 ocheck ssh-config-written 'test -s ~/.config/banger/ssh_config'
 
 # ---- 4. a VM, resolved, adoption --------------------------------------------
-ocheck images-imported 'ls /run/banger/fs/images | grep -qx guesthost-nested && ls /run/banger/fs/kernels | grep -qx debian-cloud-amd64'
+if o 'ls /run/banger/fs/images | grep -qx guesthost-nested && ls /run/banger/fs/kernels | grep -qx debian-cloud-amd64'; then
+	ok images-imported
+else
+	g 'journalctl -u bangerd -o cat --no-pager | grep "not importing"'
+	fail "images-imported: $(out | tail -c 600)"
+fi
 IMGSHA=$NSHA
 # vm NAME: created with the nested image, small; started.
 vm_new() {
