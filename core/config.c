@@ -7,6 +7,7 @@
 #include "config.h"
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -34,6 +35,10 @@ enum kind {
 	K_SUBNET,
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
+	K_BOOL,
+	K_MODE,      /* "0700": octal permission bits, stored as an integer */
+	K_GROUP,     /* a group name or number */
+	K_IPV4,      /* an IPv4 literal */
 };
 
 struct key_def {
@@ -59,6 +64,10 @@ static const struct key_def top_keys[] = {
 	{ "bridge_subnet", K_SUBNET, F(bridge_subnet), 0, 0, 0 },
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
+	{ "allow_other", K_BOOL, F(allow_other), 0, 0, 0 },
+	{ "vm_group", K_GROUP, F(vm_group), 0, 0, 0 },
+	{ "vm_mode", K_MODE, F(vm_mode), 0, 0777, 0 },
+	{ "port_bind", K_IPV4, F(port_bind), 0, 0, 0 },
 };
 
 static const struct key_def vm_default_keys[] = {
@@ -83,6 +92,8 @@ void config_init(struct banger_config *c)
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
 	c->dns_port = 42053;
+	c->vm_mode = 0700;
+	c->port_bind = xstrdup("127.0.0.1");
 }
 
 static char *dup_or_null(const char *s)
@@ -112,6 +123,8 @@ void config_free(struct banger_config *c)
 	free(c->qemu_accel);
 	free(c->bridge_name);
 	free(c->bridge_subnet);
+	free(c->vm_group);
+	free(c->port_bind);
 	for (size_t i = 0; i < c->n_file_sync; i++)
 		file_sync_clear(&c->file_sync[i]);
 	free(c->file_sync);
@@ -132,6 +145,8 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->qemu_accel = dup_or_null(src->qemu_accel);
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
+	dst->vm_group = dup_or_null(src->vm_group);
+	dst->port_bind = dup_or_null(src->port_bind);
 	dst->file_sync = NULL;
 	if (src->n_file_sync) {
 		dst->file_sync = xcalloc(src->n_file_sync, sizeof(*dst->file_sync));
@@ -303,13 +318,69 @@ static int set_disk(const struct ctx *cx, const char *key, const struct toml_val
 	return 0;
 }
 
+/* "0700", "700": three or four octal digits, at most 0777. */
+static int set_mode(const struct ctx *cx, const char *key, const struct toml_value *v,
+		    int64_t *ret)
+{
+	char b[80];
+	if (v->type != TOML_STRING)
+		return cerr(cx, v->line, "%s must be a string like \"0700\", got %s", key,
+			    toml_type_name(v->type));
+	const char *s = v->u.s;
+	size_t n = strlen(s);
+	bool ok = n == 3 || (n == 4 && s[0] == '0');
+	int64_t m = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = s[i] >= '0' && s[i] <= '7';
+		m = m * 8 + (s[i] - '0');
+	}
+	if (!ok)
+		return cerr(cx, v->line, "%s '%s' must be octal permissions from 000 to 0777, like "
+			    "\"0700\"", key, shown(b, sizeof(b), s));
+	*ret = m;
+	return 0;
+}
+
+/* A group: a name as useradd allows it, or a number. */
+static int check_group(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+	const char *s = v->u.s;
+	bool ok = strlen(s) <= 32 && s[0] != '-';
+	for (size_t i = 0; ok && s[i]; i++)
+		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		     (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
+	if (!ok)
+		return cerr(cx, v->line, "%s '%s' must be a group name or number", key,
+			    shown(b, sizeof(b), s));
+	return 0;
+}
+
+static int check_ipv4(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+	struct in_addr a;
+	if (inet_pton(AF_INET, v->u.s, &a) != 1)
+		return cerr(cx, v->line, "%s '%s' must be an IPv4 address", key,
+			    shown(b, sizeof(b), v->u.s));
+	return 0;
+}
+
 static int apply_key(const struct ctx *cx, struct banger_config *c, const struct key_def *d,
 		     const struct toml_value *v)
 {
 	char *base = (char *)c;
 	int r;
 
-	if (d->kind == K_INT) {
+	if (d->kind == K_BOOL) {
+		if (v->type != TOML_BOOL)
+			return cerr(cx, v->line, "%s must be true or false, got %s", d->name,
+				    toml_type_name(v->type));
+		*(bool *)(base + d->off) = v->u.b;
+		r = 0;
+	} else if (d->kind == K_MODE) {
+		r = set_mode(cx, d->name, v, (int64_t *)(base + d->off));
+	} else if (d->kind == K_INT) {
 		r = set_int(cx, d->name, v, d->min, d->max, (int64_t *)(base + d->off));
 	} else if (d->kind == K_DISK) {
 		r = set_disk(cx, d->name, v, (uint64_t *)(base + d->off));
@@ -324,7 +395,9 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;
-		case K_PATH: case K_INT: case K_DISK: break;
+		case K_GROUP: r = check_group(cx, d->name, v); break;
+		case K_IPV4: r = check_ipv4(cx, d->name, v); break;
+		case K_PATH: case K_INT: case K_DISK: case K_BOOL: case K_MODE: break;
 		}
 		if (r < 0)
 			return r;
