@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "fusemount.h"
 #include "util.h"
 
 /* $var if set, else base + suffix. */
@@ -297,9 +298,14 @@ int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, str
 	if (r < 0)
 		return berr_set(err, -r, "cannot create mount point %s: %s", mountpoint,
 				strerror(-r));
-	r = priv_tree_mount(b->priv, mountpoint, ret_fd, &b->mount_how, err);
+	r = priv_tree_mount(b->priv, mountpoint, b->cfg.allow_other, ret_fd, &b->mount_how, err);
 	if (r < 0)
 		return berr_wrap(err, "mounting the tree");
+	/* bangerd-root adds allow_other only when /etc/fuse.conf allows it. */
+	if (b->cfg.allow_other && fusemount_has_allow_other(mountpoint) == 0)
+		blog("allow_other is set, but the tree at %s was mounted without it (%s): other "
+		     "users cannot reach it; add user_allow_other to /etc/fuse.conf", mountpoint,
+		     b->mount_how);
 	return 0;
 }
 

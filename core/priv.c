@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fusemount.h"
 #include "rootc.h"
 #include "util.h"
 
@@ -141,9 +142,14 @@ const char *priv_why(const struct priv *p)
 
 /* ---- dispatch ---- */
 
-int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
-		    struct berr *err)
+/* Asked of fusermount3 too (set by priv_tree_mount, before any thread). */
+static bool want_allow_other;
+
+int priv_tree_mount(struct priv *p, const char *mountpoint, bool allow_other, int *ret_fd,
+		    const char **ret_how, struct berr *err)
 {
+	want_allow_other = allow_other;
+	fusemount_set_allow_other(allow_other ? 1 : 0); /* in-process, as root */
 	int r = p->ops->tree_mount(p, mountpoint, ret_fd, err);
 	*ret_how = p->ops->mount_how;
 	/* A helper without --mount (bangerd-root.service today: a mount made
@@ -320,7 +326,9 @@ int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err)
 		return berr_set(err, errno, "fcntl: %s", strerror(errno));
 	}
 	snprintf(env, sizeof(env), "_FUSE_COMMFD=%d", theirs);
-	char *argv[] = {NULL, (char *)"-o", (char *)"fsname=banger,subtype=banger,default_permissions",
+	char *argv[] = {NULL, (char *)"-o",
+			want_allow_other ? (char *)"fsname=banger,subtype=banger,default_permissions,allow_other"
+					 : (char *)"fsname=banger,subtype=banger,default_permissions",
 			(char *)"--", (char *)mountpoint, NULL};
 	int fd = mine;
 	int st = fusermount_run(argv, env, theirs, &fd, &msg, err);
@@ -337,10 +345,13 @@ int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err)
 	/* fusermount3 opens /dev/fuse with the caller's rights, so a
 	 * root-only node stops it: say what would work. */
 	bool dev = msg && strstr(msg, "/dev/fuse");
+	bool other = msg && strstr(msg, "allow_other");
 	return berr_set(err, EPERM, "fusermount3 could not mount %s: %s%s", mountpoint,
 			msg && *msg ? msg : "no reason given",
 			dev ? " (fusermount3 opens /dev/fuse as you: run bangerd-root with --mount, "
-			      "run bangerd as root, or make /dev/fuse 0666 with a udev rule)" : "");
+			      "run bangerd as root, or make /dev/fuse 0666 with a udev rule)"
+			: other ? " (allow_other is set in config.toml: add user_allow_other to "
+				  "/etc/fuse.conf, as 'banger system install --allow-other' does)" : "");
 }
 
 int priv_fusermount_unmount(const char *mountpoint, struct berr *err)
