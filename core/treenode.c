@@ -425,10 +425,10 @@ int tree_rmdir(struct banger *b, const struct tree_node *dir, const char *name,
 		struct tree_attr da, va;
 		if (tree_attr(b, dir, &da) == 0 && (da.mode & S_ISVTX) && who->uid != 0 &&
 		    tree_attr(b, &n, &va) == 0 && who->uid != va.uid && who->uid != da.uid)
-			r = -EACCES;
+			r = -EPERM; /* the kernel's answer for the sticky rule */
 	}
 	if (r < 0) {
-		berr_set(&err, EACCES, "%s is not yours to delete", name);
+		berr_set(&err, -r, "%s is not yours to delete", name);
 	} else if (dir->kind == NK_VMS) {
 		r = vm_delete(b, n.id, &err);
 	} else if (dir->kind == NK_PORTS) {
