@@ -519,7 +519,7 @@ static const struct tree_file vm_files[] = {
 /* ---- vms/: the clone file --------------------------------------------------- */
 
 static const struct tree_file vms_files[] = {
-	{ "clone", 0666, TF_HANDLE, .open = live_clone_open, .hread = live_clone_read,
+	{ "clone", 0666, TF_HANDLE | TF_RDWR, .open = live_clone_open, .hread = live_clone_read,
 	  .hwrite = live_clone_write, .hready = live_clone_ready,
 	  .release = live_clone_release },
 };

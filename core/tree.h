@@ -45,6 +45,8 @@ enum node_kind {
 #define TF_HANDLE 0x10  /* per-open state: open, hread, hwrite, hready, release */
 #define TF_BLOCKS 0x20  /* a read may wait (console, ready, wait, events): size 0 */
 #define TF_SEQ 0x40     /* one sequence of lines: offsets mean nothing (events) */
+#define TF_RDWR 0x80    /* opened read-write only (clone: a previewer's read-only
+			   open makes no VM) */
 
 /* Who asked (the FUSE request's, or the 9P attach's, credentials): access
  * to the tree is checked against them, and what a write may read of the

@@ -467,6 +467,13 @@ int tree_open(struct banger *b, const struct tree_node *n, int acc, const struct
 	if ((acc != O_RDONLY && !f->write && !f->hwrite) ||
 	    (acc != O_WRONLY && !f->read && !f->stream && !f->hread))
 		return -EACCES;
+	if ((f->flags & TF_RDWR) && acc != O_RDWR) {
+		berr_set(&err, EINVAL, "%s is opened read-write (exec 3<>%s); any other open makes "
+			 "nothing", f->name, f->name);
+		tree_fail(b, NK_ROOT, 0, &err, "open");
+		banger_changed(b);
+		return -EINVAL;
+	}
 	int want = (acc != O_WRONLY ? TREE_R : 0) | (acc != O_RDONLY ? TREE_W : 0);
 	if ((r = tree_access(b, n, who, want)) < 0)
 		return r;
