@@ -53,9 +53,9 @@ for f in vms/web/console vms/web/wait vms/web/ready events vms/clone; do
 done
 same mime-status "$(timeout 10 file -b --mime-type "$FS/vms/web/status")" text/plain
 # a read-only open of clone (a viewer's) makes no VM
-before=$(ls "$FS/vms" | wc -l)
+before=$(find "$FS/vms" -mindepth 1 -maxdepth 1 | wc -l)
 r=$(cat "$FS/vms/clone" 2>&1) && fail "clone-read-only: '$r'" || ok clone-read-only-refused
-same clone-read-only-no-vm "$(ls "$FS/vms" | wc -l)" "$before"
+same clone-read-only-no-vm "$(find "$FS/vms" -mindepth 1 -maxdepth 1 | wc -l)" "$before"
 check clone-read-only-err grep -q 'opened read-write' "$FS/err"
 
 # ---- tools that walk everything ------------------------------------------------------
