@@ -44,7 +44,7 @@ CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pu
 CORE_SRCS += core/ext4img.c
 # the live tree (issue 14): change log, render cache, nodes and access, blocking files, ports
 CORE_SRCS += core/events.c core/treecache.c core/treenode.c core/treeaccess.c core/treelive.c
-CORE_SRCS += core/portfwd.c core/vmports.c
+CORE_SRCS += core/portfwd.c core/vmports.c core/portname.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
@@ -162,6 +162,12 @@ FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
 fuzz_catindex_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c
 fuzz_manifest_SRCS := core/err.c core/util.c core/digest.c core/manifest.c
 fuzz_bundle_SRCS   := core/err.c core/util.c core/digest.c core/manifest.c core/bundle.c
+# the live tree (issue 14): port names, the change log and render cache, the forwarder
+FUZZERS += fuzz_portname
+fuzz_portname_SRCS := core/portname.c
+UNIT_TESTS += test_events test_portfwd
+test_events_SRCS := core/err.c core/util.c core/events.c core/treecache.c
+test_portfwd_SRCS := core/err.c core/util.c core/log.c core/portfwd.c core/portname.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers catalog
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root

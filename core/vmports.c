@@ -10,6 +10,7 @@
 #include "log.h"
 #include "netplan.h"
 #include "portfwd.h"
+#include "portname.h"
 #include "store.h"
 #include "vmstate.h"
 
@@ -75,23 +76,6 @@ int vmports_start(struct vmports *v, struct berr *err)
 	return portfwd_start(v->fwd, err);
 }
 
-/* A port number: decimal 1-65535, no sign, no leading zero. */
-static int port_parse(const char *s, size_t n, int64_t *ret)
-{
-	int64_t v = 0;
-	if (n == 0 || n > 5 || s[0] == '0')
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v < 1 || v > 65535)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 /* Listen for p (host_port, else the guest's, else any when that is
  * taken); records the port bound. */
 static int listen_for(struct vmports *v, struct port_rec *p, struct berr *err)
@@ -118,10 +102,7 @@ int vmports_add(struct vmports *v, int64_t vm_id, const char *name, int64_t *ret
 		struct berr *err)
 {
 	struct port_rec p = { .vm_id = vm_id };
-	const char *dash = strchr(name, '-');
-	size_t n1 = dash ? (size_t)(dash - name) : strlen(name);
-	if (strlen(name) >= sizeof(p.name) || port_parse(name, n1, &p.guest_port) < 0 ||
-	    (dash && port_parse(dash + 1, strlen(dash + 1), &p.host_port) < 0))
+	if (strlen(name) >= sizeof(p.name) || portname_parse(name, &p.guest_port, &p.host_port) < 0)
 		return berr_set(err, EINVAL, "a port is named PORT or PORT-HOSTPORT (1-65535, "
 				"no leading zero), not '%.32s'", name);
 	snprintf(p.name, sizeof(p.name), "%s", name);
