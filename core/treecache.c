@@ -121,7 +121,8 @@ void tcache_put(struct tcache *c, const struct tcache_key *key, uint64_t gen, in
 	}
 	free(e->text);
 	e->text = xmalloc(len ? len : 1);
-	memcpy(e->text, text, len);
+	if (len)
+		memcpy(e->text, text, len);
 	e->len = len;
 	e->gen = gen;
 	e->sec = sec;

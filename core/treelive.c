@@ -202,9 +202,11 @@ ssize_t live_events_read(struct banger *b, void *st, off_t off, char *buf, size_
 	if (l->text.len == 0)
 		events_read(b->events, &l->seq, &l->text, len > 4096 ? len : 4096);
 	size_t n = l->text.len < len ? l->text.len : len;
-	memcpy(buf, l->text.buf, n);
-	memmove(l->text.buf, l->text.buf + n, l->text.len - n);
-	l->text.len -= n;
+	if (n) {
+		memcpy(buf, l->text.buf, n);
+		memmove(l->text.buf, l->text.buf + n, l->text.len - n);
+		l->text.len -= n;
+	}
 	*live = n == 0;
 	pthread_mutex_unlock(&l->lock);
 	return (ssize_t)n;

@@ -227,7 +227,8 @@ static void *inode_main(void *arg)
 			break;
 		fuse_ino_t more[64];
 		size_t nmore = nextra;
-		memcpy(more, extra, nextra * sizeof(*extra));
+		if (nextra)
+			memcpy(more, extra, nextra * sizeof(*extra));
 		nextra = 0;
 		pthread_mutex_unlock(&inv_lock);
 
