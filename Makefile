@@ -43,7 +43,7 @@ CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pu
              core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
 CORE_SRCS += core/ext4img.c
 # the live tree (issue 14): change log, render cache, nodes and access, blocking files, ports
-CORE_SRCS += core/events.c core/treecache.c core/treenode.c core/treeaccess.c core/treelive.c
+CORE_SRCS += core/events.c core/treecache.c core/treenode.c core/treeattr.c core/treebase.c core/treelive.c
 CORE_SRCS += core/portfwd.c core/vmports.c core/portname.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h

@@ -16,32 +16,14 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "workspace.h"
 #include "treeint.h"
+#include "treelive.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
 static int get_vm(struct banger *b, int64_t id, struct vm_rec *r, struct berr *err)
 {
 	return store_vm_get(b->store, id, r, err);
-}
-
-static void set_global_err(struct banger *b, const struct berr *err)
-{
-	pthread_mutex_lock(&b->lock);
-	snprintf(b->global_err, sizeof(b->global_err), "%s", err->msg);
-	pthread_mutex_unlock(&b->lock);
-	events_touch(b->events, 0);
-}
-
-void tree_fail(struct banger *b, enum node_kind k, int64_t vm_id, const struct berr *err,
-	       const char *what)
-{
-	if ((k == NK_VM || k == NK_PORTS || k == NK_PORT) && vm_id > 0)
-		vm_record_error(b, vm_id, err);
-	else
-		set_global_err(b, err);
-	blog("%s: %s", what, err->msg);
 }
 
 /* ---- root files ------------------------------------------------------- */
@@ -185,25 +167,6 @@ static int vm_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct be
 		sbuf_printf(out, "%s\n", verbs);
 	vm_rec_clear(&r);
 	return 0;
-}
-
-int tree_vm_ctl(struct banger *b, int64_t id, const char *data, size_t len,
-		const struct tree_caller *who, struct berr *err)
-{
-	struct ctl_req *req = xmalloc(sizeof(*req));
-	int r = ctl_parse(data, len, vm_verb_cmds, VERB_COUNT, req, err);
-	if (r == 0 && req->cmd->id == VERB_WORKSPACE) {
-		gid_t groups[64];
-		int ng = tree_caller_groups(who, groups, ARRAY_SIZE(groups));
-		struct ws_ident ident = { .uid = who->uid, .gid = who->gid,
-					  .groups = ng > 0 ? groups : NULL,
-					  .ngroups = ng > 0 ? (size_t)ng : 0 };
-		r = vm_workspace(b, id, req->argv[0], &ident, err);
-	} else if (r == 0) {
-		r = vm_verb(b, id, (enum vm_verb)req->cmd->id, err);
-	}
-	free(req);
-	return r;
 }
 
 static int vm_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
@@ -662,6 +625,15 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 		*n = 0;
 		return NULL;
 	}
+}
+
+const struct tree_file *tree_node_file(const struct tree_node *n)
+{
+	size_t cnt;
+	if (n->file < 0)
+		return NULL;
+	const struct tree_file *f = tree_files(n->kind, &cnt);
+	return f && (size_t)n->file < cnt ? &f[n->file] : NULL;
 }
 
 /* ---- reading and writing ---------------------------------------------------- */

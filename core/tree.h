@@ -21,22 +21,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "treebase.h"
 #include "util.h"
 
 struct banger;
-
-enum node_kind {
-	NK_ROOT,      /* the mount point */
-	NK_VMS,       /* vms/ */
-	NK_IMAGES,    /* images/ */
-	NK_KERNELS,   /* kernels/ */
-	NK_VM,        /* vms/NAME/ */
-	NK_IMAGE,     /* images/NAME/ */
-	NK_KERNEL,    /* kernels/NAME/ */
-	NK_PORTS,     /* vms/NAME/ports/ (its id is the VM's) */
-	NK_PORT,      /* vms/NAME/ports/PORT/ (its id is the forward's) */
-	NK_COUNT
-};
 
 #define TF_STREAM 0x01  /* read by offset through stream(); no cached text */
 #define TF_NOCACHE 0x02 /* rendered anew on every read (doctor: host probes) */
@@ -47,20 +35,6 @@ enum node_kind {
 #define TF_SEQ 0x40     /* one sequence of lines: offsets mean nothing (events) */
 #define TF_RDWR 0x80    /* opened read-write only (clone: a previewer's read-only
 			   open makes no VM) */
-
-/* Who asked (the FUSE request's, or the 9P attach's, credentials): access
- * to the tree is checked against them, and what a write may read of the
- * caller's files (docs/workspace.md). */
-struct tree_caller {
-	uid_t uid;
-	gid_t gid;
-	const gid_t *groups;  /* supplementary groups, may be NULL ... */
-	size_t ngroups;
-	/* ... then asked for when needed (FUSE reads them from /proc): fills
-	 * buf, returns the count or -errno. */
-	int (*groups_fn)(void *ctx, gid_t *buf, size_t cap);
-	void *groups_ctx;
-};
 
 struct tree_file {
 	const char *name;
@@ -105,15 +79,6 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n);
 
 /* ---- nodes ---------------------------------------------------------------- */
 
-struct tree_node {
-	enum node_kind kind;   /* a directory's kind; a file's: its directory's */
-	int64_t id;            /* object id (NK_VM, NK_IMAGE, NK_KERNEL, NK_PORT), the
-				  VM's for NK_PORTS, else 0 */
-	int file;              /* -1 for the directory, else its index in tree_files(kind) */
-};
-
-void tree_root(struct tree_node *ret);
-bool tree_isdir(const struct tree_node *n);
 /* The tree file of a file node, else NULL. */
 const struct tree_file *tree_node_file(const struct tree_node *n);
 /* One step from dir: name ("." stays, ".." goes up).  -ENOENT, -ENOTDIR.
@@ -147,23 +112,11 @@ int tree_attr(struct banger *b, const struct tree_node *n, struct tree_attr *ret
 
 /* ---- access (docs/tree.md, "Owners and modes") ------------------------------ */
 
-#define TREE_R 4
-#define TREE_W 2
-#define TREE_X 1
 /* May who do want (TREE_R|W|X) to n: the POSIX check on n's attributes
  * (root passes), after the daemon's own gate (without allow_other in the
  * config only the daemon's user and root reach the tree).  0 or -EACCES. */
 int tree_access(struct banger *b, const struct tree_node *n, const struct tree_caller *who,
 		int want);
-/* Other users than the daemon's may use the tree (allow_other in the
- * config): the 9P export then accepts any uid's attach (its socket 0666). */
-bool tree_shared(struct banger *b);
-/* chown/chmod of n (uid, gid, mode: -1 leaves it): a VM's directory only
- * (EPERM elsewhere); chown to another user is root's, chgrp the owner's
- * to a group of theirs (or root's), chmod the owner's (or root's). */
-int tree_setattr(struct banger *b, const struct tree_node *n, const struct tree_caller *who,
-		 int64_t uid, int64_t gid, int64_t mode);
-
 /* ---- operations; they return 0/-errno and record failures in err files ------ */
 
 /* The text of a (non-stream) file, from the cache when nothing changed. */
@@ -209,8 +162,5 @@ struct tree_unlink {
 	char name[64];
 };
 size_t tree_unlinked(struct banger *b, uint64_t *cursor, struct tree_unlink *out, size_t cap);
-
-/* The groups of who (groups, else groups_fn): count or -errno. */
-int tree_caller_groups(const struct tree_caller *who, gid_t *buf, size_t cap);
 
 #endif

@@ -1,12 +1,13 @@
-/* core/treeint.h: what the files of the tree share (tree.c: the tables and
- * renderers; treenode.c: nodes, listing, handles; treeaccess.c: owners,
- * modes and checks; treelive.c: ready, wait, events, clone).  Private to
- * them. */
+/* core/treeint.h: what the files of the tree share, private to them.  From
+ * the top: treenode.c (nodes, listing, mkdir/rmdir, open files), treeattr.c
+ * (attributes and access of nodes), tree.c (the tables and renderers),
+ * treelive.c (ready, wait, events, clone), treebase.c (owners, modes,
+ * objects, failures, ctl verbs): each calls only those below it. */
 #ifndef BANGER_TREEINT_H
 #define BANGER_TREEINT_H
 
 #include "internal.h"
-#include "tree.h"
+#include "treebase.h"
 
 /* An object as the tree shows it (cached until something changes). */
 struct objmeta {
@@ -32,26 +33,6 @@ void tree_owner_of(const struct tree_caller *who, struct vm_owner *ret);
  * sentence. */
 int tree_may_create(struct banger *b, const struct tree_caller *who, struct berr *err);
 
-/* treelive.c: the files with per-open state. */
-int live_ready_open(struct banger *b, int64_t id, const struct tree_caller *who, void **ret,
-		    struct berr *err);
-int live_wait_open(struct banger *b, int64_t id, const struct tree_caller *who, void **ret,
-		   struct berr *err);
-int live_events_open(struct banger *b, int64_t id, const struct tree_caller *who, void **ret,
-		     struct berr *err);
-ssize_t live_text_read(struct banger *b, void *st, off_t off, char *buf, size_t len, bool *live);
-bool live_text_ready(struct banger *b, void *st, off_t off);
-ssize_t live_events_read(struct banger *b, void *st, off_t off, char *buf, size_t len,
-			 bool *live);
-bool live_events_ready(struct banger *b, void *st, off_t off);
-void live_release(struct banger *b, void *st);
-int live_clone_open(struct banger *b, int64_t id, const struct tree_caller *who, void **ret,
-		    struct berr *err);
-ssize_t live_clone_read(struct banger *b, void *st, off_t off, char *buf, size_t len, bool *live);
-bool live_clone_ready(struct banger *b, void *st, off_t off);
-int live_clone_write(struct banger *b, void *st, const char *data, size_t len,
-		     const struct tree_caller *who, struct berr *err);
-void live_clone_release(struct banger *b, void *st);
 /* The ctl verbs of a VM, for a write to its ctl or to its clone file. */
 int tree_vm_ctl(struct banger *b, int64_t id, const char *data, size_t len,
 		const struct tree_caller *who, struct berr *err);

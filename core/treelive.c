@@ -16,7 +16,7 @@
  * adapter try again.  Each handle's state has its own lock: a handle may
  * be read from two threads (a parked read retried while a new one comes). */
 #define _GNU_SOURCE
-#include "tree.h"
+#include "treelive.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,5 +1,6 @@
 /* core/treenode.c: the tree as nodes for the adapters (fs/, p9/): walking,
- * listing, existence, mkdir and rmdir, open files.
+ * listing, existence, mkdir and rmdir, open files (the top of the tree's
+ * files: core/treeint.h).
  *
  * A node is a directory (its kind and object id) or a file of one (plus
  * its index in the kind's table), computed, never stored, so both adapters
@@ -16,25 +17,6 @@
 
 #include "treeint.h"
 
-void tree_root(struct tree_node *ret)
-{
-	*ret = (struct tree_node){ NK_ROOT, 0, -1 };
-}
-
-bool tree_isdir(const struct tree_node *n)
-{
-	return n->file < 0;
-}
-
-const struct tree_file *tree_node_file(const struct tree_node *n)
-{
-	size_t cnt;
-	if (n->file < 0)
-		return NULL;
-	const struct tree_file *f = tree_files(n->kind, &cnt);
-	return f && (size_t)n->file < cnt ? &f[n->file] : NULL;
-}
-
 static bool is_coll(enum node_kind k)
 {
 	return k == NK_VMS || k == NK_IMAGES || k == NK_KERNELS || k == NK_PORTS;
@@ -43,71 +25,6 @@ static bool is_coll(enum node_kind k)
 static const char *image_kind(enum node_kind k)
 {
 	return k == NK_KERNELS || k == NK_KERNEL ? "kernel" : "image";
-}
-
-/* ---- objects ----------------------------------------------------------------- */
-
-#define META_FILE 0xfffe
-
-static void meta_load(struct banger *b, enum node_kind k, int64_t id, struct objmeta *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->uid = b->owner_uid;
-	m->gid = b->owner_gid;
-	m->mode = 0555;
-	if (k == NK_VM || k == NK_PORT) {
-		struct vm_rec r = { 0 };
-		int64_t vm = id;
-		if (k == NK_PORT) {
-			struct port_rec p;
-			if (store_port_get(b->store, id, &p, NULL) < 0)
-				return;
-			vm = p.vm_id;
-			m->parent = vm;
-			snprintf(m->name, sizeof(m->name), "%s", p.name);
-		}
-		if (store_vm_get(b->store, vm, &r, NULL) < 0)
-			return;
-		tree_vm_owner(b, &r, &m->uid, &m->gid, &m->mode);
-		if (k == NK_VM)
-			snprintf(m->name, sizeof(m->name), "%s", r.name);
-		vm_rec_clear(&r);
-		m->exists = true;
-		return;
-	}
-	if (k == NK_IMAGE || k == NK_KERNEL) {
-		if (id >= CATALOG_KNOWN_ID) {
-			const struct catalog_known *c = catalog_known_get(&b->cat, image_kind(k), id);
-			if (c) {
-				m->exists = true;
-				snprintf(m->name, sizeof(m->name), "%s", c->name);
-			}
-			return;
-		}
-		struct image_rec r = { 0 };
-		if (store_image_get(b->store, id, &r, NULL) == 0 &&
-		    strcmp(r.kind, image_kind(k)) == 0) {
-			m->exists = true;
-			snprintf(m->name, sizeof(m->name), "%s", r.name);
-		}
-		image_rec_clear(&r);
-	}
-}
-
-int tree_meta(struct banger *b, enum node_kind k, int64_t id, struct objmeta *ret)
-{
-	struct tcache_key key = { (unsigned)k, id, META_FILE };
-	struct sbuf s;
-	sbuf_init(&s);
-	uint64_t gen = events_gen(b->events);
-	if (tcache_get(b->tcache, &key, gen, -1, &s) && s.len == sizeof(*ret)) {
-		memcpy(ret, s.buf, sizeof(*ret));
-	} else {
-		meta_load(b, k, id, ret);
-		tcache_put(b->tcache, &key, gen, -1, (const char *)ret, sizeof(*ret));
-	}
-	sbuf_free(&s);
-	return ret->exists ? 0 : -ENOENT;
 }
 
 int tree_exists(struct banger *b, const struct tree_node *n)
