@@ -427,3 +427,12 @@ $(BUILD)/guest/banger-init: guest/init.c
 $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
+# The live tree's figures (issue 14; docs/benchmarks.md): stat/read of status,
+# 9P reads, `cat ready` after readiness, idle wakeups, the port forward.
+$(BUILD)/bench/fwdbench: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
+		$(BUILD)/obj/core/portfwd.o tests/bench/fwdbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+bench-live: all $(BUILD)/bench/treebench $(BUILD)/bench/fwdbench $(BUILD)/tests/p9c
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/livebench.sh
+.PHONY: bench-live
