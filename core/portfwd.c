@@ -2,10 +2,12 @@
  *
  * Each connection has two sides (the client accepted, the upstream
  * connected) and two directions, each with a pipe: splice(src -> pipe),
- * then splice(pipe -> dst).  epoll is level-triggered; a side asks for
- * EPOLLIN while its outgoing pipe has room and EPOLLOUT while its incoming
- * pipe holds bytes.  An end of input is passed on as shutdown(SHUT_WR) once
- * the pipe is empty; the connection ends when both directions have.
+ * then splice(pipe -> dst).  Both sides are watched edge-triggered for
+ * input and output from the start (no epoll_ctl per event): any event of
+ * a connection moves both directions until neither can move (EAGAIN), so
+ * no edge is ever missed.  An end of input is passed on as
+ * shutdown(SHUT_WR) once the pipe is empty; the connection ends when both
+ * directions have.
  *
  * Objects that epoll may still report (a connection or listener taken away
  * by portfwd_remove() or finished by the thread) go to a graveyard the
@@ -51,7 +53,6 @@ struct side {
 	int fd;
 	struct conn *c;
 	int which;           /* 0 the client, 1 the upstream */
-	uint32_t events;     /* what epoll watches now */
 };
 
 struct dir {               /* bytes from side[from] to side[1 - from] */
@@ -225,27 +226,6 @@ void portfwd_remove_group(struct portfwd *p, int64_t group)
 	remove_where(p, true, group);
 }
 
-/* What side i wants from epoll now (p->lock held). */
-static void side_update(struct portfwd *p, struct conn *c, int i)
-{
-	struct side *s = &c->s[i];
-	uint32_t want = 0;
-	if (c->connecting) {
-		want = i == 1 ? EPOLLOUT : 0;
-	} else {
-		const struct dir *out = &c->d[i], *in = &c->d[1 - i];
-		if (!out->eof && out->queued < PIPE_SIZE)
-			want |= EPOLLIN;
-		if (in->queued)
-			want |= EPOLLOUT;
-	}
-	if (want == s->events)
-		return;
-	struct epoll_event ev = { .events = want, .data.ptr = s };
-	epoll_ctl(p->ep, EPOLL_CTL_MOD, s->fd, &ev);
-	s->events = want;
-}
-
 /* Move what can be moved in direction k.  Returns false when the
  * connection must end (an error). */
 static bool pump(struct conn *c, int k)
@@ -331,9 +311,9 @@ static void accept_one(struct portfwd *p, struct listener *l)
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
-		struct epoll_event ev = { .events = 0, .data.ptr = &c->s[i] };
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					  .data.ptr = &c->s[i] };
 		epoll_ctl(p->ep, EPOLL_CTL_ADD, c->s[i].fd, &ev);
-		side_update(p, c, i);
 	}
 }
 
@@ -344,23 +324,23 @@ static void side_event(struct portfwd *p, struct side *s, uint32_t events)
 	if (c->connecting) {
 		int e = 0;
 		socklen_t len = sizeof(e);
+		/* Until the upstream is connected, only its outcome matters (the
+		 * client's bytes wait in its socket: the next pump drains them). */
+		if (s->which == 0) {
+			if (events & (EPOLLERR | EPOLLHUP))
+				conn_close(p, c);
+			return;
+		}
 		if (getsockopt(c->s[1].fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e) {
 			conn_close(p, c);
 			return;
 		}
+		if (!(events & EPOLLOUT))
+			return; /* not connected yet */
 		c->connecting = false;
 	}
-	(void)events;
-	if (!pump(c, 0) || !pump(c, 1)) {
+	if (!pump(c, 0) || !pump(c, 1) || (c->d[0].done && c->d[1].done))
 		conn_close(p, c);
-		return;
-	}
-	if (c->d[0].done && c->d[1].done) {
-		conn_close(p, c);
-		return;
-	}
-	side_update(p, c, 0);
-	side_update(p, c, 1);
 }
 
 static void *portfwd_main(void *arg)
