@@ -331,10 +331,12 @@ static int node_stat(const struct tree_node *n, struct stat *st, double *timeout
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a.size + 511) / 512);
 	st->st_atime = st->st_mtime = st->st_ctime = start_time;
-	/* A file whose size is a host file's changes without a report; the
-	 * root is asked every time, so a stat of the mount point finds a
-	 * daemon that died (ENOTCONN: banger_mount_tree() clears it). */
-	*timeout = (a.flags & TF_SIZED) || ino_of(n) == FUSE_ROOT_ID ? 0.0 : CACHE_TIMEOUT;
+	/* A file whose size is a host file's, or that probes the host, changes
+	 * without a report; the root is asked every time, so a stat of the
+	 * mount point finds a daemon that died (ENOTCONN: banger_mount_tree()
+	 * clears it). */
+	*timeout = (a.flags & (TF_SIZED | TF_NOCACHE)) || ino_of(n) == FUSE_ROOT_ID ? 0.0
+										   : CACHE_TIMEOUT;
 	return 0;
 }
 
