@@ -79,7 +79,9 @@ say "idle_wakeups_10s no-vm $w0 threads $(find /proc/"$DAEMON_PID"/task -mindept
 #    (the shim before) both start at the start write.
 echo 512 >"$FS/vms/web/memory_mib"
 lat_r=() lat_p=()
-for i in $(seq 1 "$BOOTS"); do
+i=0
+while [ "${#lat_r[@]}" -lt "$BOOTS" ]; do
+	i=$((i + 1))
 	before=$(grep -c 'vm web: ssh ready at' "$T/daemon.log")
 	echo start >"$FS/vms/web/ctl" || { echo "start failed: $(cat "$FS/vms/web/err")"; exit 1; }
 	(timeout 400 cat "$FS/vms/web/ready" >"$T/ready.out"; now_ms >"$T/ready.t") &
@@ -88,13 +90,20 @@ for i in $(seq 1 "$BOOTS"); do
 	 now_ms >"$T/poll.t") &
 	pp=$!
 	wait "$rp" "$pp"
-	[ "$(cat "$T/ready.out")" = ready ] || { echo "ready said: $(cat "$T/ready.out")"; exit 1; }
+	if [ "$(cat "$T/ready.out")" != ready ]; then
+		# A TCG boot that never reaches sshd (rare, under load): again.
+		echo "# boot $i: ready said: $(cat "$T/ready.out"); booting again"
+		echo kill >"$FS/vms/web/ctl"
+		retries=$((${retries:-0} + 1))
+		[ "$retries" -le 3 ] || exit 1
+		continue
+	fi
 	line=$(grep 'vm web: ssh ready at' "$T/daemon.log" | sed -n "$((before + 1))p")
 	t_ready=$(date -d "${line%% *}" +%s%3N)
 	lat_r+=("$(($(cat "$T/ready.t") - t_ready))")
 	lat_p+=("$(($(cat "$T/poll.t") - t_ready))")
 	echo "# boot $i: cat ready returned ${lat_r[-1]} ms after readiness, the 0.2 s loop ${lat_p[-1]} ms"
-	[ "$i" = "$BOOTS" ] || echo kill >"$FS/vms/web/ctl"
+	[ "${#lat_r[@]}" = "$BOOTS" ] || echo kill >"$FS/vms/web/ctl"
 done
 a=$(printf '%s\n' "${lat_r[@]}" | med); b=$(printf '%s\n' "${lat_p[@]}" | med)
 say "ready_latency_ms cat-ready $a status-every-0.2s $b (median of $BOOTS boots; goal: cat ready <= 10 ms)"
