@@ -142,7 +142,11 @@ tar -C / -chf - usr/bin/iperf3 "${L#/}/libiperf.so.0" "${L#/}/libsctp.so.1" |
 	in_ns ssh -F "$SSHCF" web.vm 'mkdir -p /root/iperf && tar -C /root/iperf -xf -' || exit 1
 in_ns ssh -F "$SSHCF" web.vm "LD_LIBRARY_PATH=/root/iperf$L /root/iperf/usr/bin/iperf3 -s -p 5201 -D" || exit 1
 IP=$(cat "$FS/vms/web/ip")
-for _ in $(seq 1 100); do in_ns socat -u /dev/null "TCP:$IP:5201" 2>/dev/null && break; sleep 0.2; done
+# (asked with ss in the guest: a bare connection would keep iperf3's server busy)
+for _ in $(seq 1 100); do
+	in_ns ssh -F "$SSHCF" web.vm 'ss -ltn | grep -q ":5201 "' && break
+	sleep 0.2
+done
 mkdir "$FS/vms/web/ports/5201-15201"
 bps_to() { in_ns iperf3 -c "$1" -p "$2" -t "${IPERF_S:-5}" -J | jq '.end.sum_received.bits_per_second / 1e6'; }
 d=() f=()
