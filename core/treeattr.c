@@ -27,30 +27,43 @@ static mode_t masked(mode_t file, mode_t dir)
 	return out;
 }
 
-int tree_attr(struct banger *b, const struct tree_node *n, struct tree_attr *ret)
+/* Owner, group and mode of n (no size: an access check needs none). */
+static int node_perm(struct banger *b, const struct tree_node *n, struct tree_perm *p,
+		     const struct tree_file **ret_f)
 {
 	struct tree_node dir = { n->kind, n->id, -1 };
+	int r = tree_dir_perm(b, &dir, p);
+	*ret_f = NULL;
+	if (r < 0 || tree_isdir(n))
+		return r;
+	const struct tree_file *f = tree_node_file(n);
+	if (!f)
+		return -ENOENT;
+	mode_t dmode = p->mode & 0777;
+	p->mode = S_IFREG | (n->kind == NK_ROOT || n->kind == NK_IMAGE || n->kind == NK_KERNEL
+				     ? f->mode : masked(f->mode, dmode));
+	*ret_f = f;
+	return 0;
+}
+
+int tree_attr(struct banger *b, const struct tree_node *n, struct tree_attr *ret)
+{
+	const struct tree_file *f;
 	struct tree_perm p;
 	size_t cnt;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((r = tree_dir_perm(b, &dir, &p)) < 0)
+	if ((r = node_perm(b, n, &p, &f)) < 0)
 		return r;
 	ret->uid = p.uid;
 	ret->gid = p.gid;
-	if (tree_isdir(n)) {
-		ret->mode = p.mode;
+	ret->mode = p.mode;
+	if (!f) {
 		ret->nlink = n->kind == NK_ROOT ? (tree_subdirs(&cnt), 2 + (unsigned)cnt)
 			     : n->kind == NK_VM ? 3 : 2;
 		return 0;
 	}
-	const struct tree_file *f = tree_node_file(n);
-	if (!f)
-		return -ENOENT;
-	mode_t dmode = p.mode & 0777;
-	ret->mode = S_IFREG | (n->kind == NK_ROOT || n->kind == NK_IMAGE || n->kind == NK_KERNEL
-				       ? f->mode : masked(f->mode, dmode));
 	ret->nlink = 1;
 	ret->flags = f->flags;
 	if (f->flags & TF_SIZED) {
@@ -68,10 +81,10 @@ int tree_attr(struct banger *b, const struct tree_node *n, struct tree_attr *ret
 int tree_access(struct banger *b, const struct tree_node *n, const struct tree_caller *who,
 		int want)
 {
-	struct tree_attr a;
-	int r = tree_attr(b, n, &a);
+	const struct tree_file *f;
+	struct tree_perm p;
+	int r = node_perm(b, n, &p, &f);
 	if (r < 0)
 		return r;
-	struct tree_perm p = { a.uid, a.gid, a.mode };
 	return tree_perm_check(b, &p, who, want);
 }
