@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "catview.h"
 #include "ctl.h"
+#include "defaults.h"
+#include "treeimg.h"
 #include "treeint.h"
 #include "treelive.h"
 
@@ -38,8 +41,10 @@ static const char readme_text[] =
 	"  events     one line per change while you read it: 'web running'\n"
 	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one;\n"
 	"             open vms/clone for a VM that lives as long as the open file\n"
-	"  images/    root filesystem images\n"
-	"  kernels/   kernel bundles\n"
+	"  images/    root filesystem images: registered, pulling, offered by a catalog\n"
+	"             (echo pull > images/NAME/ctl), buildable; images/ctl: refresh,\n"
+	"             import, pull-oci, import-oci; images/catalogs: each catalog\n"
+	"  kernels/   kernel bundles, the same way\n"
 	"\n"
 	"A VM directory holds: ctl (write start|stop|kill|restart), state, status,\n"
 	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, ready and wait\n"
@@ -59,7 +64,7 @@ static int root_readme(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 enum { RC_IMPORT, RC_RESCAN };
 static const struct ctl_cmd root_cmds[] = {
-	{ RC_IMPORT, "import", 1, 1, "import DIR (a bundle directory with manifest.json)" },
+	{ RC_IMPORT, "import", 1, 1, "import DIR|FILE.tar.zst (a bundle directory with manifest.json, or its archive)" },
 	{ RC_RESCAN, "rescan", 0, 0, "rescan (import new bundles from the image cache)" },
 };
 
@@ -86,7 +91,7 @@ static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t
 	if (r == 0) {
 		switch (req->cmd->id) {
 		case RC_IMPORT:
-			r = catalog_import(&b->cat, req->argv[0], NULL, 0, err);
+			r = catalog_import_path(&b->cat, req->argv[0], NULL, 0, err);
 			break;
 		case RC_RESCAN:
 			catalog_scan(&b->cat);
@@ -106,27 +111,12 @@ static int root_doctor(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	char sz[32], name[STORE_NAME_MAX];
-	const char *prov;
+	struct default_row rows[DEFAULTS_MAX];
+	size_t n = defaults_rows(b, rows);
 	(void)id, (void)err;
-	format_size(b->defaults.disk_size, sz, sizeof(sz));
-	sbuf_printf(out, "vcpu %lld %s\n", (long long)b->defaults.vcpu,
-		    prov_name(b->defaults.vcpu_prov));
-	sbuf_printf(out, "memory_mib %lld %s\n", (long long)b->defaults.memory_mib,
-		    prov_name(b->defaults.memory_prov));
-	sbuf_printf(out, "disk_size %s %s\n", sz, prov_name(b->defaults.disk_prov));
-	catalog_default(&b->cat, "image", name, sizeof(name), &prov);
-	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
-	catalog_default(&b->cat, "kernel", name, sizeof(name), &prov);
-	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
-	{
-		char why[256];
-		const struct vmm_driver *d = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
-		sbuf_printf(out, "vmm %s %s\n", d ? d->name : "-",
-			    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
-	}
-	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
-		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
+	/* The same rows doctor explains (core/defaults.c). */
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(out, "%s %s %s\n", rows[i].key, rows[i].value, rows[i].prov);
 	return 0;
 }
 
@@ -498,79 +488,6 @@ static const struct tree_file port_files[] = {
 	{ "addr", 0444, 0, .read = port_addr_read },
 };
 
-/* ---- image and kernel files ------------------------------------------ */
-
-static int img_get(struct banger *b, int64_t id, struct image_rec *r, struct berr *err)
-{
-	return store_image_get(b->store, id, r, err);
-}
-
-/* An entry banger knows how to make but has not registered (a recipe):
- * its files say what to do. */
-static const struct catalog_known *known_of(struct banger *b, int64_t id)
-{
-	const struct catalog_known *k = catalog_known_get(&b->cat, "image", id);
-	return k ? k : catalog_known_get(&b->cat, "kernel", id);
-}
-
-static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	if (known_of(b, id))
-		return 0; /* no bundle yet */
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0 && r.manifest) {
-		sbuf_puts(out, r.manifest);
-		if (out->len && out->buf[out->len - 1] != '\n')
-			sbuf_puts(out, "\n");
-	}
-	image_rec_clear(&r);
-	return ret;
-}
-
-static int img_state(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
-		sbuf_printf(out, "%s\n", k->state);
-		return 0;
-	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0)
-		sbuf_printf(out, "%s\n", r.state);
-	image_rec_clear(&r);
-	return ret;
-}
-
-static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	char sz[32];
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
-		/* What a client runs to have it: the recipe, then import its
-		 * kernel (if missing) and it (docs/images.md). */
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nbuild %s\nkernel %s\n", k->name, k->kind,
-			    k->state, k->build, k->kernel);
-		return 0;
-	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0) {
-		format_size((uint64_t)r.size, sz, sizeof(sz));
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nsize %lld\nsha256 %s\ndir %s\n",
-			    r.name, r.kind, r.state, (long long)r.size, r.sha256, r.dir);
-	}
-	image_rec_clear(&r);
-	return ret;
-}
-
-static const struct tree_file image_files[] = {
-	{ "manifest", 0444, 0, .read = img_manifest },
-	{ "state", 0444, 0, .read = img_state },
-	{ "status", 0444, 0, .read = img_status },
-};
-
 /* ---- the tables -------------------------------------------------------- */
 
 /* vm.c reports a deleted VM's name as gone from directory kind 1. */
@@ -614,13 +531,16 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 	case NK_VM:
 		*n = ARRAY_SIZE(vm_files);
 		return vm_files;
-	case NK_IMAGE:
-	case NK_KERNEL:
-		*n = ARRAY_SIZE(image_files);
-		return image_files;
 	case NK_PORT:
 		*n = ARRAY_SIZE(port_files);
 		return port_files;
+	case NK_IMAGE:
+	case NK_KERNEL:
+		return treeimg_entry_files(n);
+	case NK_IMAGES:
+		return treeimg_dir_files(true, n);
+	case NK_KERNELS:
+		return treeimg_dir_files(false, n);
 	default:
 		*n = 0;
 		return NULL;
@@ -686,12 +606,16 @@ int tree_write(struct banger *b, const struct tree_node *n, const char *data, si
 	} else {
 		r = f->write(b, n->id, data, len, who, &err);
 	}
-	if (n->kind == NK_ROOT)
-		events_touch(b->events, 0); /* imports: images, kernels, defaults */
+	if (n->kind == NK_ROOT || n->kind == NK_IMAGES || n->kind == NK_KERNELS ||
+	    n->kind == NK_IMAGE || n->kind == NK_KERNEL)
+		events_touch(b->events, 0); /* imports, pulls, builds: images, kernels, defaults */
 	if (r < 0) {
 		char what[96];
 		if (!err.msg[0])
 			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
+		if (n->kind == NK_IMAGE || n->kind == NK_KERNEL)
+			catview_set_err(&b->cat, n->kind == NK_KERNEL ? "kernel" : "image", n->id,
+					err.msg);
 		snprintf(what, sizeof(what), "write to %s failed", f->name);
 		tree_fail(b, n->kind, vm_of(b, n), &err, what);
 	}

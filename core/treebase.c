@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "catview.h"
 #include "ctl.h"
 #include "treeint.h"
 #include "workspace.h"
@@ -101,23 +102,8 @@ static void meta_load(struct banger *b, enum node_kind k, int64_t id, struct obj
 		m->exists = true;
 		return;
 	}
-	if (k == NK_IMAGE || k == NK_KERNEL) {
-		if (id >= CATALOG_KNOWN_ID) {
-			const struct catalog_known *c = catalog_known_get(&b->cat, image_kind(k), id);
-			if (c) {
-				m->exists = true;
-				snprintf(m->name, sizeof(m->name), "%s", c->name);
-			}
-			return;
-		}
-		struct image_rec r = { 0 };
-		if (store_image_get(b->store, id, &r, NULL) == 0 &&
-		    strcmp(r.kind, image_kind(k)) == 0) {
-			m->exists = true;
-			snprintf(m->name, sizeof(m->name), "%s", r.name);
-		}
-		image_rec_clear(&r);
-	}
+	if (k == NK_IMAGE || k == NK_KERNEL)
+		m->exists = catview_exists(&b->cat, image_kind(k), id) == 0;
 }
 
 int tree_meta(struct banger *b, enum node_kind k, int64_t id, struct objmeta *ret)

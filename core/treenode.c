@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "catview.h"
 #include "treeint.h"
 
 static bool is_coll(enum node_kind k)
@@ -80,23 +81,8 @@ int tree_lookup(struct banger *b, enum node_kind coll, int64_t parent, const cha
 		free(all);
 		return ret;
 	}
-	if (coll == NK_IMAGES || coll == NK_KERNELS) {
-		struct image_rec r = { 0 };
-		int ret = store_image_get_by_name(b->store, image_kind(coll), name, &r, NULL);
-		if (ret == 0)
-			*ret_id = r.id;
-		image_rec_clear(&r);
-		if (ret == 0)
-			return 0;
-		const struct catalog_known *k[16];
-		int64_t ids[16];
-		size_t nk = catalog_known(&b->cat, image_kind(coll), k, ids, ARRAY_SIZE(k));
-		for (size_t i = 0; i < nk; i++)
-			if (strcmp(k[i]->name, name) == 0) {
-				*ret_id = ids[i];
-				return 0;
-			}
-	}
+	if (coll == NK_IMAGES || coll == NK_KERNELS)
+		return catview_lookup(&b->cat, image_kind(coll), name, ret_id) < 0 ? -ENOENT : 0;
 	return -ENOENT;
 }
 
@@ -138,19 +124,14 @@ static int list_objects(struct banger *b, const struct tree_node *dir, struct tr
 		return 0;
 	}
 	enum node_kind child = dir->kind == NK_KERNELS ? NK_KERNEL : NK_IMAGE;
-	struct image_rec *all;
+	struct cv_entry *all;
 	size_t cnt;
-	int r = store_image_list(b->store, image_kind(dir->kind), &all, &cnt, NULL);
+	int r = catview_list(&b->cat, image_kind(dir->kind), &all, &cnt);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < cnt; i++)
 		add(v, n, cap, child, all[i].id, -1, all[i].name);
-	image_rec_array_free(all, cnt);
-	const struct catalog_known *k[16];
-	int64_t ids[16];
-	size_t nk = catalog_known(&b->cat, image_kind(dir->kind), k, ids, ARRAY_SIZE(k));
-	for (size_t i = 0; i < nk; i++)
-		add(v, n, cap, child, ids[i], -1, k[i]->name);
+	free(all);
 	return 0;
 }
 
@@ -354,7 +335,11 @@ int tree_rmdir(struct banger *b, const struct tree_node *dir, const char *name,
 			events_unlink(b->events, NK_PORTS, dir->id, name);
 		events_touch(b->events, dir->id);
 	} else {
-		r = catalog_delete(&b->cat, n.id, &err);
+		int64_t still;
+		r = catview_remove(&b->cat, image_kind(dir->kind), name, &err);
+		/* A catalog may still offer it (available): then the name stays. */
+		if (r == 0 && catview_lookup(&b->cat, image_kind(dir->kind), name, &still) < 0)
+			events_unlink(b->events, dir->kind, 0, name);
 		events_touch(b->events, 0);
 	}
 	if (r < 0) {
@@ -362,6 +347,8 @@ int tree_rmdir(struct banger *b, const struct tree_node *dir, const char *name,
 		snprintf(what, sizeof(what), "rmdir %.64s", name);
 		if (dir->kind == NK_VMS)
 			vm_record_error(b, n.id, &err);
+		else if (dir->kind == NK_IMAGES || dir->kind == NK_KERNELS)
+			catview_set_err(&b->cat, image_kind(dir->kind), n.id, err.msg);
 		tree_fail(b, dir->kind, dir->kind == NK_PORTS ? dir->id : 0, &err, what);
 	}
 	banger_changed(b);
