@@ -254,7 +254,7 @@ cmp -s "$T/state/kernels/$KERNEL/vmlinux" "$IMAGE_CACHE/kernels/$KERNEL/vmlinux"
 grep -qx "from $H/cat/images/$(basename "$IMG_ARCHIVE")" "$FS/images/$IMAGE/status" && ok status-names-source ||
 	fail "status-names-source: $(cat "$FS/images/$IMAGE/status")"
 check no-blob-left test -z "$(find "$T/cache/blobs" -type f 2>/dev/null)"
-check no-vm-left test -z "$(ls "$FS/vms")"
+check no-vm-left test -z "$(find "$FS/vms" -mindepth 1 -maxdepth 1 -type d)" # vms/clone is a file
 
 # ---- bad bundles: each refused with its sentence, nothing registered --------------
 bad_pull() { # bad_pull NAME SENTENCE
