@@ -299,12 +299,12 @@ static int coll_catalogs(struct banger *b, int64_t id, struct sbuf *out, struct 
 
 static const struct tree_file images_files[] = {
 	{ "ctl", 0644, 0, .read = images_ctl_read, .write = images_ctl_write },
-	{ "catalogs", 0444, TF_CLOCK, .read = coll_catalogs }, /* ages, stale */
+	{ "catalogs", 0444, TF_NOCACHE, .read = coll_catalogs }, /* ages; a failed fetch is not reported */
 };
 
 static const struct tree_file kernels_files[] = {
 	{ "ctl", 0644, 0, .read = kernels_ctl_read, .write = kernels_ctl_write },
-	{ "catalogs", 0444, TF_CLOCK, .read = coll_catalogs }, /* ages, stale */
+	{ "catalogs", 0444, TF_NOCACHE, .read = coll_catalogs }, /* ages; a failed fetch is not reported */
 };
 
 const struct tree_file *treeimg_entry_files(size_t *n)

@@ -116,7 +116,7 @@ say "idle_wakeups_10s one-booted-vm $w1 threads $(find /proc/"$DAEMON_PID"/task 
 
 # 6. the forward.  On loopback: iperf3 directly and through the forwarder.
 PORT_S=25201 PORT_F=25202
-in_ns iperf3 -s -p "$PORT_S" -D --logfile "$T/iperf3.log" || exit 1
+in_ns iperf3 -s -p "$PORT_S" -D -I "$T/iperf3.pid" --logfile "$T/iperf3.log" || exit 1
 sleep 0.5
 coproc FWD { in_ns "$FB" "$PORT_F" "$PORT_S"; }
 read -r -t 5 bound <&"${FWD[0]}"
@@ -130,7 +130,7 @@ for i in $(seq 1 "$ROUNDS"); do
 done
 eval "exec ${FWD[1]}>&-"
 wait "$FWD_PID" 2>/dev/null
-pkill -f -- "iperf3 -s -p $PORT_S" 2>/dev/null
+kill "$(cat "$T/iperf3.pid")" 2>/dev/null # ours, by its pid
 a=$(printf '%s\n' "${d[@]}" | med); b=$(printf '%s\n' "${f[@]}" | med)
 say "forward_loopback_gbit_s forwarded $b direct $a ratio $(ratio "$b" "$a") (iperf3, median of $ROUNDS; goal >= 0.8)"
 

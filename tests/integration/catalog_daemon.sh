@@ -193,6 +193,9 @@ wait_st() { # wait_st ENTRY WANT SECONDS
 registered() { find "$T/state/$1" -mindepth 1 -maxdepth 1 ! -name '.*' | grep -c .; }
 
 # ---- what the tree shows --------------------------------------------------------
+# The daemon fetches the five indexes at start, in the background: wait
+# (bounded) until none is still "new", so a loaded machine reads results.
+for _ in $(seq 1 300); do grep -q ' state new ' "$FS/images/catalogs" || break; sleep 0.1; done
 grep -q "^$H/cat/index.json state ok entries 2 age [0-9]*s signed yes$" "$FS/images/catalogs" &&
 	ok catalogs-good-ok || fail "catalogs-good-ok: $(cat "$FS/images/catalogs")"
 for c in evil-sig:"is badly signed: signature does not match catalog_pubkey" \
