@@ -44,6 +44,9 @@ CORE_SRCS += core/workspace.c core/filesync.c
 CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
              core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
 CORE_SRCS += core/ext4img.c
+# the live tree (issue 14): change log, render cache, nodes and access, blocking files, ports
+CORE_SRCS += core/events.c core/treecache.c core/treenode.c core/treeattr.c core/treebase.c core/treelive.c
+CORE_SRCS += core/portfwd.c core/vmports.c core/portname.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
@@ -174,6 +177,12 @@ FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
 fuzz_catindex_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c
 fuzz_manifest_SRCS := core/err.c core/util.c core/digest.c core/manifest.c
 fuzz_bundle_SRCS   := core/err.c core/util.c core/digest.c core/manifest.c core/bundle.c
+# the live tree (issue 14): port names, the change log and render cache, the forwarder
+FUZZERS += fuzz_portname
+fuzz_portname_SRCS := core/portname.c
+UNIT_TESTS += test_events test_portfwd
+test_events_SRCS := core/err.c core/util.c core/events.c core/treecache.c
+test_portfwd_SRCS := core/err.c core/util.c core/log.c core/portfwd.c core/portname.c
 
 .PHONY: all deps images test check-asan bench fuzz clean format unit fuzzers catalog
 all: $(BUILD)/bin/bangerd $(BUILD)/bin/banger $(BUILD)/bin/bangerd-root
@@ -448,6 +457,15 @@ all: $(BUILD)/guest/inject
 .PHONY: check-guesthost
 check-guesthost: all $(BUILD)/tests/helper_cli
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/guesthost/run.sh
+# The live tree's figures (issue 14; docs/benchmarks.md): stat/read of status,
+# 9P reads, `cat ready` after readiness, idle wakeups, the port forward.
+$(BUILD)/bench/fwdbench: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/core/log.o \
+		$(BUILD)/obj/core/portfwd.o tests/bench/fwdbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
+bench-live: all $(BUILD)/bench/treebench $(BUILD)/bench/fwdbench $(BUILD)/tests/p9c
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/livebench.sh
+.PHONY: bench-live
 # images/ and kernels/ through the daemon: catalogs, pulls, OCI builds (docs/tree.md)
 CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c core/treeimg.c \
              core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \

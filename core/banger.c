@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "fusemount.h"
 #include "catjobs.h"
 #include "catoci.h"
 #include "catsync.h"
@@ -129,16 +131,55 @@ static void vmm_gone(void *ctx, int64_t id, bool have_status, int status)
 	vm_exited(ctx, id, have_status, status);
 }
 
+/* The monitor: a console grew (readers of console wait for it). */
 static void on_change(void *ctx, int64_t id)
 {
 	(void)id;
 	banger_changed(ctx);
 }
 
-/* The catalogs' and pulls' callback (the engine's or a worker's thread). */
+/* vmssh: a VM's ssh state changed: status shows it, ready answers, and
+ * events says so. */
+static void on_ssh(void *ctx, int64_t id)
+{
+	struct banger *b = ctx;
+	enum ssh_state st = vmssh_state(b->vmssh, id);
+	if (st == SSH_READY)
+		events_line(b->events, id, NULL, "ready");
+	else if (st == SSH_FAILED)
+		events_line(b->events, id, NULL, "ssh-failed");
+	else
+		events_touch(b->events, id);
+	banger_changed(b);
+}
+
+/* vm_group: a number, or a group of this host. */
+static int group_resolve(const char *name, int64_t *ret, struct berr *err)
+{
+	uint64_t v;
+	struct group gr, *res = NULL;
+	char buf[8192];
+	*ret = -1;
+	if (!name)
+		return 0;
+	if (parse_u64(name, &v) == 0 && v < (gid_t)-1) {
+		*ret = (int64_t)v;
+		return 0;
+	}
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return berr_set(err, ENOENT, "vm_group '%s' is not a group on this host", name);
+	*ret = res->gr_gid;
+	return 0;
+}
+
+/* The catalogs' and pulls' callback (the engine's or a worker's thread):
+ * what images/ and kernels/ show changed (the render cache and the
+ * kernel's caches forget it). */
 static void on_catalog_change(void *ctx)
 {
-	banger_changed(ctx);
+	struct banger *b = ctx;
+	events_touch(b->events, 0);
+	banger_changed(b);
 }
 
 /* banger's init and sshd for container images (guest/mkinject.sh): the
@@ -222,6 +263,13 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	r = config_load(&b->cfg, p->config_path, p->config_must_exist, err);
 	if (r < 0)
 		goto fail;
+	b->owner_uid = getuid();
+	b->owner_gid = getgid();
+	r = group_resolve(b->cfg.vm_group, &b->vm_group, err);
+	if (r < 0)
+		goto fail;
+	b->events = events_new();
+	b->tcache = tcache_new();
 	hostinfo_read(&b->host);
 	b->home = owner_home();
 	sizing_resolve(&b->cfg, &b->host, &b->defaults);
@@ -278,12 +326,16 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	struct vmssh_conf sc = { .state_dir = b->paths.state_dir,
 				 .config_path = b->paths.config_path,
 				 .key_path = b->cfg.ssh_key_path, .store = b->store,
-				 .plan = &b->plan, .changed = on_change, .ctx = b };
+				 .plan = &b->plan, .changed = on_ssh, .ctx = b };
 	r = vmssh_new(&sc, &b->vmssh, err);
 	if (r < 0)
 		goto fail;
 	struct monitor_ops mo = { .ctx = b, .exited = vmm_gone, .changed = on_change };
 	r = monitor_new(&mo, &b->monitor, err);
+	if (r < 0)
+		goto fail;
+
+	r = vmports_new(b->store, &b->plan, b->cfg.port_bind, &b->ports, err);
 	if (r < 0)
 		goto fail;
 
@@ -311,6 +363,18 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	}
 	/* Taps of VMs that are not running are leftovers of a crash. */
 	vmnet_sweep(b->vmnet);
+	/* The log knows every VM (so the first change of each is a line). */
+	{
+		struct vm_rec *all = NULL;
+		size_t n = 0;
+		if (store_vm_list(b->store, &all, &n, NULL) == 0)
+			for (size_t i = 0; i < n; i++)
+				events_known(b->events, all[i].id, all[i].name, all[i].state);
+		vm_rec_array_free(all, n);
+	}
+	/* The forwards of vms/NAME/ports/ listen again (their threads start
+	 * in banger_run). */
+	vmports_restore(b->ports);
 	*ret = b;
 	return 0;
 fail:
@@ -336,9 +400,14 @@ int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, str
 	if (r < 0)
 		return berr_set(err, -r, "cannot create mount point %s: %s", mountpoint,
 				strerror(-r));
-	r = priv_tree_mount(b->priv, mountpoint, ret_fd, &b->mount_how, err);
+	r = priv_tree_mount(b->priv, mountpoint, b->cfg.allow_other, ret_fd, &b->mount_how, err);
 	if (r < 0)
 		return berr_wrap(err, "mounting the tree");
+	/* bangerd-root adds allow_other only when /etc/fuse.conf allows it. */
+	if (b->cfg.allow_other && fusemount_has_allow_other(mountpoint) == 0)
+		blog("allow_other is set, but the tree at %s was mounted without it (%s): other "
+		     "users cannot reach it; add user_allow_other to /etc/fuse.conf", mountpoint,
+		     b->mount_how);
 	return 0;
 }
 
@@ -360,6 +429,10 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 		blog("%s", err.msg);
 		return r;
 	}
+	if ((r = vmports_start(b->ports, &err)) < 0) {
+		blog("%s", err.msg);
+		return r;
+	}
 	if (b->cat.engine) {
 		/* Its threads (and the unpackers and hashers it starts) block
 		 * every signal, as the daemon's other threads do. */
@@ -376,6 +449,8 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 	}
 	/* The bridge may be left from an earlier run, VMs with it. */
 	hostnet_start(b->hostnet);
+	/* VMs of clone files that were open when the last daemon stopped. */
+	vm_reap_ephemeral(b);
 	for (size_t i = 0; i < b->n_adopted; i++) {
 		struct vm_rec rec = { 0 };
 		if (store_vm_get(b->store, b->adopted[i], &rec, NULL) == 0 &&
@@ -400,6 +475,7 @@ void banger_close(struct banger *b)
 	b->cat.jobs = catjobs_free(b->cat.jobs);
 	free(b->inject_dir);
 	monitor_free(b->monitor);
+	vmports_free(b->ports);
 	vmssh_free(b->vmssh);
 	hostnet_free(b->hostnet);
 	vmnet_free(b->vmnet);
@@ -408,6 +484,8 @@ void banger_close(struct banger *b)
 	config_free(&b->cfg);
 	banger_paths_free(&b->paths);
 	free(b->home);
+	tcache_free(b->tcache);
+	events_free(b->events);
 	pthread_cond_destroy(&b->changed);
 	pthread_mutex_destroy(&b->lock);
 	free(b);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -35,9 +36,12 @@ enum kind {
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
 	K_CLONE,
+	K_BOOL,
+	K_MODE,      /* "0700": octal permission bits, stored as an integer */
+	K_GROUP,     /* a group name or number */
+	K_IPV4,      /* an IPv4 literal */
 	K_URLS,      /* a URL or an array of them (catalog_url) */
 	K_KEY,       /* a key: a path, PEM text (newlines allowed) or a base64 line */
-	K_BOOL,
 	K_SIZE,      /* a size string or bytes, 0 to 1T */
 };
 
@@ -65,6 +69,10 @@ static const struct key_def top_keys[] = {
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
 	{ "disk_clone", K_CLONE, F(disk_clone), 0, 0, 0 },
+	{ "allow_other", K_BOOL, F(allow_other), 0, 0, 0 },
+	{ "vm_group", K_GROUP, F(vm_group), 0, 0, 0 },
+	{ "vm_mode", K_MODE, F(vm_mode), 0, 0777, 0 },
+	{ "port_bind", K_IPV4, F(port_bind), 0, 0, 0 },
 	{ "catalog_url", K_URLS, F(catalog_urls), 0, 0, 0 },
 	{ "catalog_pubkey", K_KEY, F(catalog_pubkey), 0, 0, 0 },
 	{ "catalog_insecure", K_BOOL, F(catalog_insecure), 0, 0, 0 },
@@ -103,6 +111,8 @@ void config_init(struct banger_config *c)
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
 	c->dns_port = 42053;
+	c->vm_mode = 0700;
+	c->port_bind = xstrdup("127.0.0.1");
 	c->catalog_ttl = 3600;
 	c->oci_headroom = 512ULL << 20;
 }
@@ -135,6 +145,8 @@ void config_free(struct banger_config *c)
 	free(c->disk_clone);
 	free(c->bridge_name);
 	free(c->bridge_subnet);
+	free(c->vm_group);
+	free(c->port_bind);
 	for (size_t i = 0; i < c->n_catalog_urls; i++)
 		free(c->catalog_urls[i]);
 	free(c->catalog_urls);
@@ -162,6 +174,8 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->disk_clone = dup_or_null(src->disk_clone);
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
+	dst->vm_group = dup_or_null(src->vm_group);
+	dst->port_bind = dup_or_null(src->port_bind);
 	dst->catalog_pubkey = dup_or_null(src->catalog_pubkey);
 	dst->docker_config = dup_or_null(src->docker_config);
 	dst->oci_inject_dir = dup_or_null(src->oci_inject_dir);
@@ -350,6 +364,44 @@ static int set_disk(const struct ctx *cx, const char *key, const struct toml_val
 	return 0;
 }
 
+/* "0700", "700": three or four octal digits, at most 0777. */
+static int set_mode(const struct ctx *cx, const char *key, const struct toml_value *v,
+		    int64_t *ret)
+{
+	char b[80];
+	if (v->type != TOML_STRING)
+		return cerr(cx, v->line, "%s must be a string like \"0700\", got %s", key,
+			    toml_type_name(v->type));
+	const char *s = v->u.s;
+	size_t n = strlen(s);
+	bool ok = n == 3 || (n == 4 && s[0] == '0');
+	int64_t m = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		ok = s[i] >= '0' && s[i] <= '7';
+		m = m * 8 + (s[i] - '0');
+	}
+	if (!ok)
+		return cerr(cx, v->line, "%s '%s' must be octal permissions from 000 to 0777, like "
+			    "\"0700\"", key, shown(b, sizeof(b), s));
+	*ret = m;
+	return 0;
+}
+
+/* A group: a name as useradd allows it, or a number. */
+static int check_group(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+	const char *s = v->u.s;
+	bool ok = strlen(s) <= 32 && s[0] != '-';
+	for (size_t i = 0; ok && s[i]; i++)
+		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		     (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.';
+	if (!ok)
+		return cerr(cx, v->line, "%s '%s' must be a group name or number", key,
+			    shown(b, sizeof(b), s));
+	return 0;
+}
+
 /* oci_headroom: like disk sizes, but 0 is allowed (exactly the content). */
 static int set_size(const struct ctx *cx, const char *key, const struct toml_value *v,
 		    uint64_t *ret)
@@ -391,6 +443,16 @@ static int check_url(const struct ctx *cx, const char *key, const struct toml_va
 	if (strchr(s, ' '))
 		return cerr(cx, v->line, "%s '%s' must not contain spaces", key,
 			    shown(b, sizeof(b), s));
+	return 0;
+}
+
+static int check_ipv4(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+	struct in_addr a;
+	if (inet_pton(AF_INET, v->u.s, &a) != 1)
+		return cerr(cx, v->line, "%s '%s' must be an IPv4 address", key,
+			    shown(b, sizeof(b), v->u.s));
 	return 0;
 }
 
@@ -457,18 +519,20 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 	char *base = (char *)c;
 	int r;
 
-	if (d->kind == K_INT) {
-		r = set_int(cx, d->name, v, d->min, d->max, (int64_t *)(base + d->off));
-	} else if (d->kind == K_DISK) {
-		r = set_disk(cx, d->name, v, (uint64_t *)(base + d->off));
-	} else if (d->kind == K_SIZE) {
-		r = set_size(cx, d->name, v, (uint64_t *)(base + d->off));
-	} else if (d->kind == K_BOOL) {
+	if (d->kind == K_BOOL) {
 		if (v->type != TOML_BOOL)
 			return cerr(cx, v->line, "%s must be true or false, got %s", d->name,
 				    toml_type_name(v->type));
 		*(bool *)(base + d->off) = v->u.b;
 		r = 0;
+	} else if (d->kind == K_MODE) {
+		r = set_mode(cx, d->name, v, (int64_t *)(base + d->off));
+	} else if (d->kind == K_INT) {
+		r = set_int(cx, d->name, v, d->min, d->max, (int64_t *)(base + d->off));
+	} else if (d->kind == K_DISK) {
+		r = set_disk(cx, d->name, v, (uint64_t *)(base + d->off));
+	} else if (d->kind == K_SIZE) {
+		r = set_size(cx, d->name, v, (uint64_t *)(base + d->off));
 	} else if (d->kind == K_URLS) {
 		r = set_urls(cx, c, d->name, v);
 	} else if (d->kind == K_KEY) {
@@ -485,8 +549,10 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;
-		case K_PATH: case K_INT: case K_DISK: case K_URLS: case K_KEY: case K_BOOL:
-		case K_SIZE: break;
+		case K_GROUP: r = check_group(cx, d->name, v); break;
+		case K_IPV4: r = check_ipv4(cx, d->name, v); break;
+		case K_PATH: case K_INT: case K_DISK: case K_BOOL: case K_MODE: case K_URLS:
+		case K_KEY: case K_SIZE: break;
 		}
 		if (r < 0)
 			return r;

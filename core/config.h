@@ -31,6 +31,11 @@ struct banger_config {
 	char *bridge_subnet;       /* default "172.16.0.1/24" (gateway/prefix) */
 	int64_t stop_timeout_s;    /* graceful stop before kill, default 30 */
 	int64_t dns_port;          /* .vm DNS on the bridge gateway, default 42053, 0 = off */
+	/* Delegation and ports (docs/tree.md, "Owners and modes", "Ports"). */
+	bool allow_other;          /* other users reach the tree (FUSE allow_other, 9P) */
+	char *vm_group;            /* group (name or number) that may make VMs; NULL: none */
+	int64_t vm_mode;           /* a new VM's mode, default 0700 */
+	char *port_bind;           /* where ports/ listen, default "127.0.0.1" */
 	struct {
 		bool has_vcpu, has_memory_mib, has_disk_size;
 		int64_t vcpu;

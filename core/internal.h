@@ -14,17 +14,20 @@
 #include "catalog.h"
 #include "config.h"
 #include "disk.h"
+#include "events.h"
 #include "hostnet.h"
 #include "log.h"
 #include "monitor.h"
 #include "netplan.h"
 #include "priv.h"
 #include "store.h"
+#include "treecache.h"
 #include "util.h"
 #include "vmfiles.h"
 #include "vmm.h"
 #include "vmmselect.h"
 #include "vmnet.h"
+#include "vmports.h"
 #include "vmssh.h"
 #include "vmstate.h"
 
@@ -70,6 +73,18 @@ struct banger {
 	/* The adapters' wake-up: something a reader may wait for changed. */
 	void (*notify)(void *);
 	void *notify_arg;
+
+	/* The live tree (issue 14): what changed (lines for wait and events,
+	 * generations for caches), the rendered text, the TCP forwards. */
+	struct events *events;
+	struct tcache *tcache;
+	struct vmports *ports;
+	/* Delegation (docs/tree.md, "Owners and modes"), fixed after open:
+	 * the daemon's user and group own what has no other owner; vm_group
+	 * (-1: none) may make VMs. */
+	uid_t owner_uid;
+	gid_t owner_gid;
+	int64_t vm_group;
 };
 
 /* Tell the adapters (fs/, p9/) that something changed: the hook they set
@@ -81,7 +96,24 @@ static inline void banger_changed(struct banger *b)
 }
 
 /* vm.c */
-int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err);
+/* Who a new VM belongs to; NULL: the daemon's user.  An ephemeral VM is
+ * destroyed when its clone file is closed (or at the next daemon start). */
+struct vm_owner {
+	uid_t uid;
+	gid_t gid;
+	bool ephemeral;
+};
+int vm_create(struct banger *b, const char *name, const struct vm_owner *own, int64_t *ret_id,
+	      struct berr *err);
+/* Clone files: keep (no longer ephemeral), destroy (kill if running, then
+ * delete; nothing when kept meanwhile), and at run start the ephemeral VMs
+ * of a daemon that stopped. */
+int vm_keep(struct banger *b, int64_t id, struct berr *err);
+int vm_destroy(struct banger *b, int64_t id, struct berr *err);
+void vm_reap_ephemeral(struct banger *b);
+/* Owner, group, mode (-1: leave it): stored, no policy (the tree checks). */
+int vm_chown(struct banger *b, int64_t id, int64_t uid, int64_t gid, int64_t mode,
+	     struct berr *err);
 int vm_delete(struct banger *b, int64_t id, struct berr *err);
 int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err);
 /* `workspace DIR`: copy the repository the caller laid out in DIR into the

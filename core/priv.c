@@ -226,9 +226,14 @@ static int handed_tree_take(struct priv *p, const char *mountpoint, int *ret_fd,
 	return 0;
 }
 
-int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
-		    struct berr *err)
+/* Asked of fusermount3 too (set by priv_tree_mount, before any thread). */
+static bool want_allow_other;
+
+int priv_tree_mount(struct priv *p, const char *mountpoint, bool allow_other, int *ret_fd,
+		    const char **ret_how, struct berr *err)
 {
+	want_allow_other = allow_other;
+	fusemount_set_allow_other(allow_other ? 1 : 0); /* in-process, as root */
 	if (p->tree_handed) {
 		*ret_how = "by bangerd.service's ExecStartPre (fd store)";
 		if (p->tree_fd < 0)
@@ -430,7 +435,9 @@ int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err)
 		return berr_set(err, errno, "fcntl: %s", strerror(errno));
 	}
 	snprintf(env, sizeof(env), "_FUSE_COMMFD=%d", theirs);
-	char *argv[] = {NULL, (char *)"-o", (char *)"fsname=banger,subtype=banger,default_permissions",
+	char *argv[] = {NULL, (char *)"-o",
+			want_allow_other ? (char *)"fsname=banger,subtype=banger,default_permissions,allow_other"
+					 : (char *)"fsname=banger,subtype=banger,default_permissions",
 			(char *)"--", (char *)mountpoint, NULL};
 	int fd = mine;
 	int st = fusermount_run(argv, env, theirs, &fd, &msg, err);
@@ -447,10 +454,13 @@ int priv_fusermount(const char *mountpoint, int *ret_fd, struct berr *err)
 	/* fusermount3 opens /dev/fuse with the caller's rights, so a
 	 * root-only node stops it: say what would work. */
 	bool dev = msg && strstr(msg, "/dev/fuse");
+	bool other = msg && strstr(msg, "allow_other");
 	return berr_set(err, EPERM, "fusermount3 could not mount %s: %s%s", mountpoint,
 			msg && *msg ? msg : "no reason given",
 			dev ? " (fusermount3 opens /dev/fuse as you: run bangerd-root with --mount, "
-			      "run bangerd as root, or make /dev/fuse 0666 with a udev rule)" : "");
+			      "run bangerd as root, or make /dev/fuse 0666 with a udev rule)"
+			: other ? " (allow_other is set in config.toml: add user_allow_other to "
+				  "/etc/fuse.conf, as 'banger system install --allow-other' does)" : "");
 }
 
 int priv_fusermount_unmount(const char *mountpoint, struct berr *err)

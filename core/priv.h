@@ -41,9 +41,13 @@ const char *priv_why(const struct priv *p);
  * mountpoint for this process's uid (serve it as "/dev/fd/N"); *ret_how
  * (static) says by whom: "in-process (root)", "by bangerd-root", "by
  * fusermount3", or "by bangerd.service's ExecStartPre (fd store)" when the
- * service manager handed the tree over (see priv_tree_handed()). */
-int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
-		    struct berr *err);
+ * service manager handed the tree over (see priv_tree_handed()).
+ * allow_other: other users reach the mount (the daemon checks them:
+ * docs/tree.md); in-process and with fusermount3 it is asked for
+ * (fusermount3 needs user_allow_other in /etc/fuse.conf), bangerd-root adds
+ * it whenever /etc/fuse.conf allows it (docs/privileges.md). */
+int priv_tree_mount(struct priv *p, const char *mountpoint, bool allow_other, int *ret_fd,
+		    const char **ret_how, struct berr *err);
 /* Unmount (lazily) the tree at mountpoint; nothing mounted is success.
  * A handed-over tree is left alone: its unit's ExecStopPost=+ unmounts it
  * (the daemon runs in a mount namespace of its own, with no right to). */

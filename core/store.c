@@ -29,9 +29,22 @@
 
 #include "util.h"
 
+/* The statements run on every read of the tree, prepared once and kept
+ * (a render of status used to spend 40 % of its time preparing them).
+ * Used only with the lock held and reset before it is dropped; one that
+ * is in use (a call nested in another on this thread) is not shared: the
+ * nested call prepares its own. */
+enum hot { HOT_VM_BY_ID, HOT_VM_BY_NAME, HOT_VM_LIST, HOT_IMAGE_BY_NAME, HOT_IMAGE_BY_ID,
+	   HOT_IMAGE_LIST, HOT_PORT_LIST, HOT_COUNT };
+struct hot_stmt {
+	sqlite3_stmt *st;
+	bool busy;
+};
+
 struct store {
 	pthread_mutex_t lock; /* recursive; protects db and its error state */
 	sqlite3 *db;
+	struct hot_stmt hot[HOT_COUNT]; /* guarded by lock */
 };
 
 static const char *const migrations[] = {
@@ -73,6 +86,23 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN net_slot INTEGER CHECK (net_slot IS NULL OR net_slot > 0);"
 	"CREATE UNIQUE INDEX vms_net_slot ON vms (net_slot);"
 	"ALTER TABLE vms ADD COLUMN hostkey TEXT;",
+	/* 3: delegation and ports (issue 14): each VM's owner, group and mode
+	 * (NULL: the daemon's user and group, the configured vm_mode), the
+	 * mark of a VM that lives as long as its clone file is open, and the
+	 * TCP forwards of vms/NAME/ports/. */
+	"ALTER TABLE vms ADD COLUMN owner_uid INTEGER CHECK (owner_uid IS NULL OR owner_uid >= 0);"
+	"ALTER TABLE vms ADD COLUMN owner_gid INTEGER CHECK (owner_gid IS NULL OR owner_gid >= 0);"
+	"ALTER TABLE vms ADD COLUMN mode INTEGER CHECK (mode IS NULL OR mode BETWEEN 0 AND 511);"
+	"ALTER TABLE vms ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0 CHECK (ephemeral IN (0, 1));"
+	"CREATE TABLE ports ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" vm_id INTEGER NOT NULL REFERENCES vms (id) ON DELETE CASCADE,"
+	" name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 11),"
+	" guest_port INTEGER NOT NULL CHECK (guest_port BETWEEN 1 AND 65535),"
+	" host_port INTEGER NOT NULL CHECK (host_port BETWEEN 0 AND 65535),"
+	" bound_port INTEGER NOT NULL DEFAULT 0 CHECK (bound_port BETWEEN 0 AND 65535),"
+	" UNIQUE (vm_id, name)"
+	") STRICT;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -152,6 +182,40 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret, struct 
 	if (sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) != SQLITE_OK)
 		return db_fail(s, err, "preparing a query");
 	return 0;
+}
+
+/* A kept statement (the lock held): *ret is reset by hot_done(). */
+static int hot_prepare(struct store *s, enum hot h, const char *sql, sqlite3_stmt **ret,
+		       struct berr *err)
+{
+	struct hot_stmt *k = &s->hot[h];
+	if (k->busy)
+		return prepare(s, sql, ret, err);
+	if (!k->st && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &k->st,
+					 NULL) != SQLITE_OK) {
+		k->st = NULL;
+		return db_fail(s, err, "preparing a query");
+	}
+	k->busy = true;
+	*ret = k->st;
+	return 0;
+}
+
+/* Give back what hot_prepare() handed out (NULL is fine). */
+static void hot_done(struct store *s, sqlite3_stmt **st)
+{
+	if (!*st)
+		return;
+	for (size_t i = 0; i < HOT_COUNT; i++)
+		if (s->hot[i].st == *st) {
+			sqlite3_reset(*st);
+			sqlite3_clear_bindings(*st);
+			s->hot[i].busy = false;
+			*st = NULL;
+			return;
+		}
+	sqlite3_finalize(*st);
+	*st = NULL;
 }
 
 static int bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -459,6 +523,8 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < HOT_COUNT; i++)
+		sqlite3_finalize(s->hot[i].st);
 	sqlite3_close_v2(s->db);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -468,7 +534,7 @@ void store_close(struct store *s)
 
 #define VM_COLS "id, name, state, image, kernel, vmm, vcpu, memory_mib, disk_size, " \
 		"pid, pid_start, created_at, started_at, stopped_at, last_error, runtime, " \
-		"net_slot, hostkey"
+		"net_slot, hostkey, owner_uid, owner_gid, mode, ephemeral"
 
 void vm_rec_clear(struct vm_rec *r)
 {
@@ -510,6 +576,10 @@ static int vm_from_row(sqlite3_stmt *st, struct vm_rec *ret, struct berr *err)
 	v.started_at = sqlite3_column_int64(st, 12);
 	v.stopped_at = sqlite3_column_int64(st, 13);
 	v.net_slot = sqlite3_column_int64(st, 16); /* NULL reads as 0 */
+	v.owner_uid = sqlite3_column_type(st, 18) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 18);
+	v.owner_gid = sqlite3_column_type(st, 19) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 19);
+	v.mode = sqlite3_column_type(st, 20) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 20);
+	v.ephemeral = sqlite3_column_int64(st, 21) != 0;
 	if ((r = col_dup(st, 14, &v.last_error, err)) < 0 ||
 	    (r = col_dup(st, 15, &v.runtime, err)) < 0 ||
 	    (r = col_dup(st, 17, &v.hostkey, err)) < 0) {
@@ -557,6 +627,15 @@ static void vm_bind(sqlite3_stmt *st, const struct vm_rec *r)
 	bind_text(st, 15, r->hostkey);
 }
 
+/* -1 (unset) is NULL. */
+static void bind_owner(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v < 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
 int store_vm_insert(struct store *s, struct vm_rec *r, struct berr *err)
 {
 	_cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -572,13 +651,18 @@ int store_vm_insert(struct store *s, struct vm_rec *r, struct berr *err)
 	store_lock(s);
 	ret = prepare(s, "INSERT INTO vms (state, image, kernel, vmm, vcpu, memory_mib, "
 		      "disk_size, pid, pid_start, started_at, stopped_at, last_error, runtime, "
-		      "net_slot, hostkey, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-		      "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)", &st, err);
+		      "net_slot, hostkey, name, created_at, owner_uid, owner_gid, mode, ephemeral) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+		      "?17, ?18, ?19, ?20, ?21)", &st, err);
 	if (ret < 0)
 		goto out;
 	vm_bind(st, r);
 	sqlite3_bind_text(st, 16, r->name, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 17, now);
+	bind_owner(st, 18, r->owner_uid);
+	bind_owner(st, 19, r->owner_gid);
+	bind_owner(st, 20, r->mode);
+	sqlite3_bind_int64(st, 21, r->ephemeral ? 1 : 0);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
 			ret = berr_set(err, EEXIST, "vm '%s' already exists", r->name);
@@ -609,17 +693,18 @@ static int vm_get_one(struct store *s, sqlite3_stmt *st, struct vm_rec *ret,
 
 int store_vm_get(struct store *s, int64_t id, struct vm_rec *ret, struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	char what[48];
 	int r;
 
 	snprintf(what, sizeof(what), "vm %lld", (long long)id);
 	store_lock(s);
-	r = prepare(s, "SELECT " VM_COLS " FROM vms WHERE id = ?", &st, err);
+	r = hot_prepare(s, HOT_VM_BY_ID, "SELECT " VM_COLS " FROM vms WHERE id = ?", &st, err);
 	if (r >= 0) {
 		sqlite3_bind_int64(st, 1, id);
 		r = vm_get_one(s, st, ret, err, what);
 	}
+	hot_done(s, &st);
 	store_unlock(s);
 	return r;
 }
@@ -627,30 +712,31 @@ int store_vm_get(struct store *s, int64_t id, struct vm_rec *ret, struct berr *e
 int store_vm_get_by_name(struct store *s, const char *name, struct vm_rec *ret,
 			 struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	char what[STORE_NAME_MAX + 16];
 	int r;
 
 	snprintf(what, sizeof(what), "vm '%.*s'", STORE_NAME_MAX - 1, name);
 	store_lock(s);
-	r = prepare(s, "SELECT " VM_COLS " FROM vms WHERE name = ?", &st, err);
+	r = hot_prepare(s, HOT_VM_BY_NAME, "SELECT " VM_COLS " FROM vms WHERE name = ?", &st, err);
 	if (r >= 0) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		r = vm_get_one(s, st, ret, err, what);
 	}
+	hot_done(s, &st);
 	store_unlock(s);
 	return r;
 }
 
 int store_vm_list(struct store *s, struct vm_rec **ret, size_t *ret_n, struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	struct vm_rec *a = NULL;
 	size_t n = 0, cap = 0;
 	int r, rc;
 
 	store_lock(s);
-	r = prepare(s, "SELECT " VM_COLS " FROM vms ORDER BY name", &st, err);
+	r = hot_prepare(s, HOT_VM_LIST, "SELECT " VM_COLS " FROM vms ORDER BY name", &st, err);
 	if (r < 0)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -671,6 +757,7 @@ int store_vm_list(struct store *s, struct vm_rec **ret, size_t *ret_n, struct be
 	*ret_n = n;
 	r = 0;
 out:
+	hot_done(s, &st);
 	store_unlock(s);
 	vm_rec_array_free(a, n);
 	return r;
@@ -834,6 +921,189 @@ int store_vm_delete(struct store *s, int64_t id, struct berr *err)
 	return delete_by_id(s, "DELETE FROM vms WHERE id = ?", "vm", id, err);
 }
 
+int store_vm_set_owner(struct store *s, int64_t id, int64_t uid, int64_t gid, int64_t mode,
+		       struct berr *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	if (uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1 || mode > 0777)
+		return berr_set(err, EINVAL, "owner %lld, group %lld or mode %llo out of range",
+				(long long)uid, (long long)gid, (long long)mode);
+	store_lock(s);
+	r = prepare(s, "UPDATE vms SET owner_uid = CASE WHEN ?1 < 0 THEN owner_uid ELSE ?1 END, "
+		    "owner_gid = CASE WHEN ?2 < 0 THEN owner_gid ELSE ?2 END, "
+		    "mode = CASE WHEN ?3 < 0 THEN mode ELSE ?3 END WHERE id = ?4", &st, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, gid);
+	sqlite3_bind_int64(st, 3, mode);
+	sqlite3_bind_int64(st, 4, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, err, "recording the owner of vm %lld", (long long)id);
+	else if (sqlite3_changes(s->db) == 0)
+		r = berr_set(err, ENOENT, "vm %lld does not exist", (long long)id);
+out:
+	store_unlock(s);
+	return r;
+}
+
+int store_vm_set_ephemeral(struct store *s, int64_t id, bool ephemeral, struct berr *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	store_lock(s);
+	r = prepare(s, "UPDATE vms SET ephemeral = ? WHERE id = ?", &st, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, ephemeral ? 1 : 0);
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, err, "marking vm %lld", (long long)id);
+	else if (sqlite3_changes(s->db) == 0)
+		r = berr_set(err, ENOENT, "vm %lld does not exist", (long long)id);
+out:
+	store_unlock(s);
+	return r;
+}
+
+/* ---- ports ---- */
+
+#define PORT_COLS "id, vm_id, name, guest_port, host_port, bound_port"
+
+static int port_from_row(sqlite3_stmt *st, struct port_rec *ret, struct berr *err)
+{
+	struct port_rec v = { 0 };
+	int r;
+
+	v.id = sqlite3_column_int64(st, 0);
+	v.vm_id = sqlite3_column_int64(st, 1);
+	if ((r = col_copy(st, 2, v.name, sizeof(v.name), err)) < 0)
+		return r;
+	v.guest_port = sqlite3_column_int64(st, 3);
+	v.host_port = sqlite3_column_int64(st, 4);
+	v.bound_port = sqlite3_column_int64(st, 5);
+	*ret = v;
+	return 0;
+}
+
+int store_port_insert(struct store *s, struct port_rec *r, struct berr *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int ret;
+
+	if (!field_ok(r->name, sizeof(r->name), true))
+		return berr_set(err, EINVAL, "a port name must be 1 to %zu characters",
+				sizeof(r->name) - 1);
+	store_lock(s);
+	ret = prepare(s, "INSERT INTO ports (vm_id, name, guest_port, host_port, bound_port) "
+		      "VALUES (?, ?, ?, ?, ?)", &st, err);
+	if (ret < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, r->vm_id);
+	sqlite3_bind_text(st, 2, r->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, r->guest_port);
+	sqlite3_bind_int64(st, 4, r->host_port);
+	sqlite3_bind_int64(st, 5, r->bound_port);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE)
+			ret = berr_set(err, EEXIST, "port %s already exists", r->name);
+		else
+			ret = db_fail(s, err, "storing port %s", r->name);
+		goto out;
+	}
+	r->id = sqlite3_last_insert_rowid(s->db);
+	ret = 0;
+out:
+	store_unlock(s);
+	return ret;
+}
+
+int store_port_get(struct store *s, int64_t id, struct port_rec *ret, struct berr *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r, rc;
+
+	store_lock(s);
+	r = prepare(s, "SELECT " PORT_COLS " FROM ports WHERE id = ?", &st, err);
+	if (r >= 0) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			r = berr_set(err, ENOENT, "port %lld does not exist", (long long)id);
+		else if (rc != SQLITE_ROW)
+			r = db_fail(s, err, "reading port %lld", (long long)id);
+		else
+			r = port_from_row(st, ret, err);
+	}
+	store_unlock(s);
+	return r;
+}
+
+int store_port_list(struct store *s, int64_t vm_id, struct port_rec **ret, size_t *ret_n,
+		    struct berr *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct port_rec *a = NULL;
+	size_t n = 0, cap = 0;
+	int r, rc;
+
+	store_lock(s);
+	r = hot_prepare(s, HOT_PORT_LIST, "SELECT " PORT_COLS " FROM ports WHERE ?1 = 0 OR "
+			"vm_id = ?1 ORDER BY vm_id, name", &st, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, vm_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			a = xrealloc(a, cap * sizeof(*a));
+		}
+		if ((r = port_from_row(st, &a[n], err)) < 0)
+			goto out;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_fail(s, err, "listing ports");
+		goto out;
+	}
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	r = 0;
+out:
+	hot_done(s, &st);
+	store_unlock(s);
+	free(a);
+	return r;
+}
+
+int store_port_set_bound(struct store *s, int64_t id, int64_t bound, struct berr *err)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	int r;
+
+	store_lock(s);
+	r = prepare(s, "UPDATE ports SET bound_port = ? WHERE id = ?", &st, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, bound);
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		r = db_fail(s, err, "recording port %lld", (long long)id);
+	else if (sqlite3_changes(s->db) == 0)
+		r = berr_set(err, ENOENT, "port %lld does not exist", (long long)id);
+out:
+	store_unlock(s);
+	return r;
+}
+
+int store_port_delete(struct store *s, int64_t id, struct berr *err)
+{
+	return delete_by_id(s, "DELETE FROM ports WHERE id = ?", "port", id, err);
+}
+
 /* ---- images and kernels ---- */
 
 #define IMAGE_COLS "id, kind, name, state, dir, manifest, sha256, size, imported_at"
@@ -943,7 +1213,7 @@ static int image_get_one(struct store *s, sqlite3_stmt *st, struct image_rec *re
 int store_image_get_by_name(struct store *s, const char *kind, const char *name,
 			    struct image_rec *ret, struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	char what[STORE_NAME_MAX + 16];
 	int r;
 
@@ -951,29 +1221,33 @@ int store_image_get_by_name(struct store *s, const char *kind, const char *name,
 		return berr_set(err, EINVAL, "an image's kind must be 'image' or 'kernel'");
 	snprintf(what, sizeof(what), "%s '%.*s'", kind, STORE_NAME_MAX - 1, name);
 	store_lock(s);
-	r = prepare(s, "SELECT " IMAGE_COLS " FROM images WHERE kind = ? AND name = ?", &st, err);
+	r = hot_prepare(s, HOT_IMAGE_BY_NAME,
+			"SELECT " IMAGE_COLS " FROM images WHERE kind = ? AND name = ?", &st, err);
 	if (r >= 0) {
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
 		r = image_get_one(s, st, ret, err, what);
 	}
+	hot_done(s, &st);
 	store_unlock(s);
 	return r;
 }
 
 int store_image_get(struct store *s, int64_t id, struct image_rec *ret, struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	char what[48];
 	int r;
 
 	snprintf(what, sizeof(what), "image %lld", (long long)id);
 	store_lock(s);
-	r = prepare(s, "SELECT " IMAGE_COLS " FROM images WHERE id = ?", &st, err);
+	r = hot_prepare(s, HOT_IMAGE_BY_ID, "SELECT " IMAGE_COLS " FROM images WHERE id = ?", &st,
+			err);
 	if (r >= 0) {
 		sqlite3_bind_int64(st, 1, id);
 		r = image_get_one(s, st, ret, err, what);
 	}
+	hot_done(s, &st);
 	store_unlock(s);
 	return r;
 }
@@ -982,7 +1256,7 @@ int store_image_get(struct store *s, int64_t id, struct image_rec *ret, struct b
 int store_image_list(struct store *s, const char *kind, struct image_rec **ret,
 		     size_t *ret_n, struct berr *err)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL;
 	struct image_rec *a = NULL;
 	size_t n = 0, cap = 0;
 	int r, rc;
@@ -990,8 +1264,8 @@ int store_image_list(struct store *s, const char *kind, struct image_rec **ret,
 	if (kind && !kind_ok(kind))
 		return berr_set(err, EINVAL, "an image's kind must be 'image' or 'kernel'");
 	store_lock(s);
-	r = prepare(s, "SELECT " IMAGE_COLS " FROM images WHERE ?1 IS NULL OR kind = ?1 "
-		    "ORDER BY kind, name", &st, err);
+	r = hot_prepare(s, HOT_IMAGE_LIST, "SELECT " IMAGE_COLS " FROM images WHERE ?1 IS NULL "
+			"OR kind = ?1 ORDER BY kind, name", &st, err);
 	if (r < 0)
 		goto out;
 	bind_text(st, 1, kind);
@@ -1013,6 +1287,7 @@ int store_image_list(struct store *s, const char *kind, struct image_rec **ret,
 	*ret_n = n;
 	r = 0;
 out:
+	hot_done(s, &st);
 	store_unlock(s);
 	image_rec_array_free(a, n);
 	return r;

@@ -39,6 +39,10 @@ struct vm_rec {
 				    (sockets, effective args), NULL if none */
 	int64_t net_slot;        /* address slot in the subnet, 1-based; 0 = none */
 	char *hostkey;           /* pinned SSH host key line, NULL if none */
+	/* Delegation (docs/tree.md, "Owners and modes"): -1 is unset (the
+	 * daemon's uid and gid; the configured vm_mode). */
+	int64_t owner_uid, owner_gid, mode;
+	bool ephemeral;          /* lives as long as its clone file is open */
 };
 void vm_rec_clear(struct vm_rec *r); /* frees owned strings, zeroes */
 
@@ -58,7 +62,7 @@ void image_rec_clear(struct image_rec *r);
 int store_open(struct store **ret, const char *path, struct berr *err);
 void store_close(struct store *s);
 int store_schema_version(struct store *s); /* current user_version */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Tests only: store_open() with another migration list; steps[i] takes
  * the schema from version i to i + 1, and n_steps is the newest version
@@ -86,6 +90,26 @@ int store_vm_set_error(struct store *s, int64_t id, const char *msg, struct berr
  * lock around a read-modify-write of the record. */
 int store_vm_set_hostkey(struct store *s, int64_t id, const char *hostkey, struct berr *err);
 int store_vm_delete(struct store *s, int64_t id, struct berr *err);
+/* Owner, group and mode (each -1: leave it) in one statement. */
+int store_vm_set_owner(struct store *s, int64_t id, int64_t uid, int64_t gid, int64_t mode,
+		       struct berr *err);
+int store_vm_set_ephemeral(struct store *s, int64_t id, bool ephemeral, struct berr *err);
+
+/* TCP forwards of a VM (vms/NAME/ports/NAME); deleted with their VM. */
+struct port_rec {
+	int64_t id, vm_id;
+	char name[12];           /* "8080" or "8080-9090" */
+	int64_t guest_port;
+	int64_t host_port;       /* asked for; 0: the guest's, or any when busy */
+	int64_t bound_port;      /* listening on it now (0: not yet) */
+};
+int store_port_insert(struct store *s, struct port_rec *r, struct berr *err); /* sets r->id */
+int store_port_get(struct store *s, int64_t id, struct port_rec *ret, struct berr *err);
+/* vm_id 0: every VM's; ordered by VM, then name. */
+int store_port_list(struct store *s, int64_t vm_id, struct port_rec **ret, size_t *ret_n,
+		    struct berr *err);
+int store_port_set_bound(struct store *s, int64_t id, int64_t bound, struct berr *err);
+int store_port_delete(struct store *s, int64_t id, struct berr *err);
 
 /* Images and kernels (kind "image" / "kernel"). */
 int store_image_insert(struct store *s, struct image_rec *r, struct berr *err);

@@ -2,7 +2,9 @@
  *
  * Each directory kind is a table of files; renderers produce the text a
  * read returns, writers parse what was written and call the VM/catalog
- * operations.  Failures are recorded here, once, in the nearest err file. */
+ * operations.  Failures are recorded here, once, in the nearest err file.
+ * Rendered text is kept (core/treecache.h) until the next change; nodes,
+ * handles and access live in treenode.c and treeaccess.c. */
 #define _GNU_SOURCE
 #include "tree.h"
 
@@ -11,26 +13,20 @@
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "catview.h"
 #include "ctl.h"
 #include "defaults.h"
 #include "treeimg.h"
-#include "workspace.h"
-#include "internal.h"
+#include "treeint.h"
+#include "treelive.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
 static int get_vm(struct banger *b, int64_t id, struct vm_rec *r, struct berr *err)
 {
 	return store_vm_get(b->store, id, r, err);
-}
-
-static void set_global_err(struct banger *b, const struct berr *err)
-{
-	pthread_mutex_lock(&b->lock);
-	snprintf(b->global_err, sizeof(b->global_err), "%s", err->msg);
-	pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- root files ------------------------------------------------------- */
@@ -42,17 +38,22 @@ static const char readme_text[] =
 	"  doctor     host checks: ok|warn|fail NAME DETAIL\n"
 	"  defaults   effective VM sizing and where each value comes from\n"
 	"  err        the last error of a global operation (mkdir, import)\n"
-	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one\n"
+	"  events     one line per change while you read it: 'web running'\n"
+	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one;\n"
+	"             open vms/clone for a VM that lives as long as the open file\n"
 	"  images/    root filesystem images: registered, pulling, offered by a catalog\n"
 	"             (echo pull > images/NAME/ctl), buildable; images/ctl: refresh,\n"
 	"             import, pull-oci, import-oci; images/catalogs: each catalog\n"
 	"  kernels/   kernel bundles, the same way\n"
 	"\n"
 	"A VM directory holds: ctl (write start|stop|kill|restart), state, status,\n"
-	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, console (follows\n"
-	"while the VM runs), log, err.  Writing a value file or 'key value' lines to\n"
-	"config changes a stopped VM.  Failed writes return an errno and leave the\n"
-	"reason in the VM's err file.  See docs/tree.md for the full contract.\n";
+	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, ready and wait\n"
+	"(block until ssh is ready, until the next state change), console (follows\n"
+	"while the VM runs), console.log (the console so far), log, err, and ports/\n"
+	"(mkdir ports/8080 forwards 127.0.0.1:8080 to the guest).  Writing a value\n"
+	"file or 'key value' lines to config changes a stopped VM.  Failed writes\n"
+	"return an errno and leave the reason in the VM's err file.  See\n"
+	"docs/tree.md for the full contract.\n";
 
 static int root_readme(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
@@ -129,11 +130,13 @@ static int root_err(struct banger *b, int64_t id, struct sbuf *out, struct berr 
 }
 
 static const struct tree_file root_files[] = {
-	{ "README", 0444, 0, root_readme, NULL, NULL },
-	{ "ctl", 0644, 0, root_ctl_read, root_ctl_write, NULL },
-	{ "doctor", 0444, 0, root_doctor, NULL, NULL },
-	{ "defaults", 0444, 0, root_defaults, NULL, NULL },
-	{ "err", 0444, 0, root_err, NULL, NULL },
+	{ "README", 0444, 0, .read = root_readme },
+	{ "ctl", 0644, 0, .read = root_ctl_read, .write = root_ctl_write },
+	{ "doctor", 0444, TF_NOCACHE, .read = root_doctor },
+	{ "defaults", 0444, TF_NOCACHE, .read = root_defaults },
+	{ "err", 0444, 0, .read = root_err },
+	{ "events", 0444, TF_HANDLE | TF_BLOCKS | TF_SEQ, .open = live_events_open,
+	  .hread = live_events_read, .hready = live_events_ready, .release = live_release },
 };
 
 /* ---- VM files --------------------------------------------------------- */
@@ -160,17 +163,7 @@ static int vm_ctl_read(struct banger *b, int64_t id, struct sbuf *out, struct be
 static int vm_ctl_write(struct banger *b, int64_t id, const char *data, size_t len,
 			const struct tree_caller *who, struct berr *err)
 {
-	struct ctl_req *req = xmalloc(sizeof(*req));
-	int r = ctl_parse(data, len, vm_verb_cmds, VERB_COUNT, req, err);
-	if (r == 0 && req->cmd->id == VERB_WORKSPACE) {
-		struct ws_ident ident = { .uid = who->uid, .gid = who->gid,
-					  .groups = who->groups, .ngroups = who->ngroups };
-		r = vm_workspace(b, id, req->argv[0], &ident, err);
-	} else if (r == 0) {
-		r = vm_verb(b, id, (enum vm_verb)req->cmd->id, err);
-	}
-	free(req);
-	return r;
+	return tree_vm_ctl(b, id, data, len, who, err);
 }
 
 static int vm_state_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
@@ -202,8 +195,10 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	vm_state_parse(r.state, &s);
 	vm_effective(b, &r, &e);
 	format_size(e.disk_size, sz, sizeof(sz));
+	/* Whole wall-clock seconds, so the text changes only when the second
+	 * does (TF_CLOCK: cached for that second). */
 	if (s == VM_RUNNING && r.started_at)
-		fmt_uptime(now_ms() - r.started_at, up, sizeof(up));
+		fmt_uptime(((int64_t)time(NULL) - r.started_at / 1000) * 1000, up, sizeof(up));
 	sbuf_printf(out, "name %s\n", r.name);
 	sbuf_printf(out, "state %s\n", r.state);
 	char ip[16], mac[18];
@@ -418,32 +413,95 @@ static ssize_t vm_log_stream(struct banger *b, int64_t id, off_t off, char *buf,
 	return vm_file_stream(b, id, "vmm.log", false, off, buf, len, live);
 }
 
+/* console.log: the console so far, then the end, whatever the VM does. */
+static ssize_t vm_console_log_stream(struct banger *b, int64_t id, off_t off, char *buf,
+				     size_t len, bool *live)
+{
+	return vm_file_stream(b, id, "console.log", false, off, buf, len, live);
+}
+
+static int vm_file_size(struct banger *b, int64_t id, const char *file, uint64_t *ret)
+{
+	struct vm_rec r = { 0 };
+	struct stat st;
+	*ret = 0;
+	if (get_vm(b, id, &r, NULL) < 0)
+		return -ENOENT;
+	_cleanup_free_ char *path = vmf_path(b->paths.state_dir, r.name, file);
+	vm_rec_clear(&r);
+	if (stat(path, &st) == 0)
+		*ret = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int vm_console_size(struct banger *b, int64_t id, uint64_t *ret)
+{
+	return vm_file_size(b, id, "console.log", ret);
+}
+
+static int vm_log_size(struct banger *b, int64_t id, uint64_t *ret)
+{
+	return vm_file_size(b, id, "vmm.log", ret);
+}
+
 static const struct tree_file vm_files[] = {
-	{ "ctl", 0644, 0, vm_ctl_read, vm_ctl_write, NULL },
-	{ "state", 0444, 0, vm_state_read, NULL, NULL },
-	{ "status", 0444, 0, vm_status_read, NULL, NULL },
-	{ "config", 0644, 0, vm_config_read, vm_config_write, NULL },
-	{ "vcpu", 0644, 0, vm_vcpu_read, vm_vcpu_write, NULL },
-	{ "memory_mib", 0644, 0, vm_memory_mib_read, vm_memory_mib_write, NULL },
-	{ "disk_size", 0644, 0, vm_disk_size_read, vm_disk_size_write, NULL },
-	{ "image", 0644, 0, vm_image_read, vm_image_write, NULL },
-	{ "kernel", 0644, 0, vm_kernel_read, vm_kernel_write, NULL },
-	{ "vmm", 0644, 0, vm_vmm_read, vm_vmm_write, NULL },
-	{ "ip", 0444, 0, vm_ip_read, NULL, NULL },
-	{ "mac", 0444, 0, vm_mac_read, NULL, NULL },
-	{ "ssh", 0444, 0, vm_ssh_read, NULL, NULL },
-	{ "hostkey", 0444, 0, vm_hostkey_read, NULL, NULL },
-	{ "console", 0444, TF_STREAM, NULL, NULL, vm_console_stream },
-	{ "log", 0444, TF_STREAM, NULL, NULL, vm_log_stream },
-	{ "err", 0444, 0, vm_err_read, NULL, NULL },
+	{ "ctl", 0644, 0, .read = vm_ctl_read, .write = vm_ctl_write },
+	{ "state", 0444, 0, .read = vm_state_read },
+	{ "status", 0444, TF_CLOCK, .read = vm_status_read },
+	{ "config", 0644, 0, .read = vm_config_read, .write = vm_config_write },
+	{ "vcpu", 0644, 0, .read = vm_vcpu_read, .write = vm_vcpu_write },
+	{ "memory_mib", 0644, 0, .read = vm_memory_mib_read, .write = vm_memory_mib_write },
+	{ "disk_size", 0644, 0, .read = vm_disk_size_read, .write = vm_disk_size_write },
+	{ "image", 0644, 0, .read = vm_image_read, .write = vm_image_write },
+	{ "kernel", 0644, 0, .read = vm_kernel_read, .write = vm_kernel_write },
+	{ "vmm", 0644, 0, .read = vm_vmm_read, .write = vm_vmm_write },
+	{ "ip", 0444, 0, .read = vm_ip_read },
+	{ "mac", 0444, 0, .read = vm_mac_read },
+	{ "ssh", 0444, 0, .read = vm_ssh_read },
+	{ "hostkey", 0444, 0, .read = vm_hostkey_read },
+	{ "console", 0444, TF_STREAM | TF_BLOCKS, .stream = vm_console_stream },
+	{ "console.log", 0444, TF_STREAM | TF_SIZED, .stream = vm_console_log_stream,
+	  .size = vm_console_size },
+	{ "log", 0444, TF_STREAM | TF_SIZED, .stream = vm_log_stream, .size = vm_log_size },
+	{ "err", 0444, 0, .read = vm_err_read },
+	{ "ready", 0444, TF_HANDLE | TF_BLOCKS, .open = live_ready_open,
+	  .hread = live_text_read, .hready = live_text_ready, .release = live_release },
+	{ "wait", 0444, TF_HANDLE | TF_BLOCKS, .open = live_wait_open, .hread = live_text_read,
+	  .hready = live_text_ready, .release = live_release },
+};
+
+/* ---- vms/: the clone file --------------------------------------------------- */
+
+static const struct tree_file vms_files[] = {
+	{ "clone", 0666, TF_HANDLE | TF_RDWR, .open = live_clone_open, .hread = live_clone_read,
+	  .hwrite = live_clone_write, .hready = live_clone_ready,
+	  .release = live_clone_release },
+};
+
+/* ---- vms/NAME/ports/PORT/ --------------------------------------------------- */
+
+static int port_addr_read(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	return vmports_addr(b->ports, id, out, err);
+}
+
+static const struct tree_file port_files[] = {
+	{ "addr", 0444, 0, .read = port_addr_read },
 };
 
 /* ---- the tables -------------------------------------------------------- */
+
+/* vm.c reports a deleted VM's name as gone from directory kind 1. */
+_Static_assert(NK_VMS == 1, "vm_delete's events_unlink names vms/ as 1");
 
 static const struct tree_subdir subdirs[] = {
 	{ "vms", NK_VMS, NK_VM, true },
 	{ "images", NK_IMAGES, NK_IMAGE, false },
 	{ "kernels", NK_KERNELS, NK_KERNEL, false },
+};
+
+static const struct tree_subdir vm_subdirs[] = {
+	{ "ports", NK_PORTS, NK_PORT, true },
 };
 
 const struct tree_subdir *tree_subdirs(size_t *n)
@@ -452,15 +510,31 @@ const struct tree_subdir *tree_subdirs(size_t *n)
 	return subdirs;
 }
 
+const struct tree_subdir *tree_obj_subdirs(enum node_kind k, size_t *n)
+{
+	if (k == NK_VM) {
+		*n = ARRAY_SIZE(vm_subdirs);
+		return vm_subdirs;
+	}
+	*n = 0;
+	return NULL;
+}
+
 const struct tree_file *tree_files(enum node_kind k, size_t *n)
 {
 	switch (k) {
 	case NK_ROOT:
 		*n = ARRAY_SIZE(root_files);
 		return root_files;
+	case NK_VMS:
+		*n = ARRAY_SIZE(vms_files);
+		return vms_files;
 	case NK_VM:
 		*n = ARRAY_SIZE(vm_files);
 		return vm_files;
+	case NK_PORT:
+		*n = ARRAY_SIZE(port_files);
+		return port_files;
 	case NK_IMAGE:
 	case NK_KERNEL:
 		return treeimg_entry_files(n);
@@ -474,151 +548,78 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 	}
 }
 
-static const char *coll_kind(enum node_kind dir)
+const struct tree_file *tree_node_file(const struct tree_node *n)
 {
-	return dir == NK_KERNELS || dir == NK_KERNEL ? "kernel" : "image";
+	size_t cnt;
+	if (n->file < 0)
+		return NULL;
+	const struct tree_file *f = tree_files(n->kind, &cnt);
+	return f && (size_t)n->file < cnt ? &f[n->file] : NULL;
 }
 
-int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, size_t *ret_n)
+/* ---- reading and writing ---------------------------------------------------- */
+
+int tree_read(struct banger *b, const struct tree_node *n, struct sbuf *out)
 {
-	*ret = NULL;
-	*ret_n = 0;
-	if (dir == NK_VMS) {
-		struct vm_rec *all;
-		size_t n;
-		int r = store_vm_list(b->store, &all, &n, NULL);
-		if (r < 0)
-			return r;
-		*ret = xcalloc(n, sizeof(**ret));
-		for (size_t i = 0; i < n; i++) {
-			(*ret)[i].id = all[i].id;
-			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
-		}
-		*ret_n = n;
-		vm_rec_array_free(all, n);
+	struct berr err = { 0 };
+	const struct tree_file *f = tree_node_file(n);
+	if (!f || !f->read)
+		return -EACCES;
+	if (f->flags & TF_NOCACHE)
+		return f->read(b, n->id, out, &err);
+	/* The generation is read before rendering: a change stored meanwhile
+	 * bumps it past this entry's (core/treecache.h). */
+	struct tcache_key key = { (unsigned)n->kind, n->id, (unsigned)n->file };
+	uint64_t gen = events_gen(b->events);
+	int64_t sec = f->flags & TF_CLOCK ? (int64_t)time(NULL) : -1;
+	if (tcache_get(b->tcache, &key, gen, sec, out))
 		return 0;
-	}
-	if (dir == NK_IMAGES || dir == NK_KERNELS) {
-		struct cv_entry *all;
-		size_t n;
-		int r = catview_list(&b->cat, coll_kind(dir), &all, &n);
-		if (r < 0)
-			return r;
-		*ret = xcalloc(n ? n : 1, sizeof(**ret));
-		for (size_t i = 0; i < n; i++) {
-			(*ret)[i].id = all[i].id;
-			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
-		}
-		*ret_n = n;
-		free(all);
-		return 0;
-	}
-	return -ENOTDIR;
+	size_t start = out->len;
+	int r = f->read(b, n->id, out, &err);
+	if (r == 0)
+		tcache_put(b->tcache, &key, gen, sec, out->buf ? out->buf + start : "",
+			   out->len - start);
+	return r;
 }
 
-int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t *ret_id)
+/* The VM a node's failures belong to (0: none). */
+static int64_t vm_of(struct banger *b, const struct tree_node *n)
 {
-	if (strlen(name) >= STORE_NAME_MAX)
-		return -ENOENT;
-	if (dir == NK_VMS) {
-		struct vm_rec r = { 0 };
-		int ret = store_vm_get_by_name(b->store, name, &r, NULL);
-		if (ret == 0)
-			*ret_id = r.id;
-		vm_rec_clear(&r);
-		return ret < 0 ? -ENOENT : 0;
-	}
-	if (dir == NK_IMAGES || dir == NK_KERNELS)
-		return catview_lookup(&b->cat, coll_kind(dir), name, ret_id) < 0 ? -ENOENT : 0;
-	return -ENOENT;
-}
-
-int tree_exists(struct banger *b, enum node_kind k, int64_t id)
-{
-	if (k == NK_VM) {
-		struct vm_rec r = { 0 };
-		int ret = store_vm_get(b->store, id, &r, NULL);
-		vm_rec_clear(&r);
-		return ret < 0 ? -ENOENT : 0;
-	}
-	if (k == NK_IMAGE || k == NK_KERNEL)
-		return catview_exists(&b->cat, coll_kind(k), id);
+	struct objmeta m;
+	if (n->kind == NK_VM || n->kind == NK_PORTS)
+		return n->id;
+	if (n->kind == NK_PORT && tree_meta(b, NK_PORT, n->id, &m) == 0)
+		return m.parent;
 	return 0;
 }
 
-int tree_read(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
-	      struct sbuf *out)
+int tree_write(struct banger *b, const struct tree_node *n, const char *data, size_t len,
+	       const struct tree_caller *who)
 {
 	struct berr err = { 0 };
-	(void)k;
-	if (!f->read)
-		return -EACCES;
-	return f->read(b, id, out, &err);
-}
-
-int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree_file *f,
-	       const char *data, size_t len, const struct tree_caller *who)
-{
-	struct berr err = { 0 };
+	const struct tree_file *f = tree_node_file(n);
 	int r;
+	if (!f)
+		return -EISDIR;
 	if (!f->write) {
 		berr_set(&err, EACCES, "%s is read-only", f->name);
 		r = -EACCES;
 	} else {
-		r = f->write(b, id, data, len, who, &err);
+		r = f->write(b, n->id, data, len, who, &err);
 	}
+	if (n->kind == NK_ROOT || n->kind == NK_IMAGES || n->kind == NK_KERNELS ||
+	    n->kind == NK_IMAGE || n->kind == NK_KERNEL)
+		events_touch(b->events, 0); /* imports, pulls, builds: images, kernels, defaults */
 	if (r < 0) {
+		char what[96];
 		if (!err.msg[0])
 			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
-		if (k == NK_VM) {
-			vm_record_error(b, id, &err);
-		} else {
-			if (k == NK_IMAGE || k == NK_KERNEL)
-				catview_set_err(&b->cat, coll_kind(k), id, err.msg);
-			set_global_err(b, &err);
-		}
-		blog("write to %s failed: %s", f->name, err.msg);
+		if (n->kind == NK_IMAGE || n->kind == NK_KERNEL)
+			catview_set_err(&b->cat, n->kind == NK_KERNEL ? "kernel" : "image", n->id,
+					err.msg);
+		snprintf(what, sizeof(what), "write to %s failed", f->name);
+		tree_fail(b, n->kind, vm_of(b, n), &err, what);
 	}
-	return r;
-}
-
-int tree_mkdir(struct banger *b, enum node_kind dir, const char *name, int64_t *ret_id)
-{
-	struct berr err = { 0 };
-	int r;
-	if (dir != NK_VMS) {
-		berr_set(&err, EPERM, "mkdir is only for vms/ (images and kernels are imported)");
-		r = -EPERM;
-	} else {
-		r = vm_create(b, name, ret_id, &err);
-	}
-	if (r < 0) {
-		set_global_err(b, &err);
-		blog("mkdir %s: %s", name, err.msg);
-	}
-	return r;
-}
-
-int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
-{
-	struct berr err = { 0 };
-	int64_t id;
-	int r = tree_lookup(b, dir, name, &id);
-	if (r < 0)
-		return r;
-	if (dir == NK_VMS)
-		r = vm_delete(b, id, &err);
-	else
-		r = catview_remove(&b->cat, coll_kind(dir), name, &err);
-	if (r == 0 && dir != NK_VMS)
-		banger_changed(b);
-	if (r < 0) {
-		if (dir == NK_VMS)
-			vm_record_error(b, id, &err);
-		else
-			catview_set_err(&b->cat, coll_kind(dir), id, err.msg);
-		set_global_err(b, &err);
-		blog("rmdir %s: %s", name, err.msg);
-	}
+	banger_changed(b);
 	return r;
 }

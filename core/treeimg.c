@@ -209,12 +209,13 @@ static int img_ctl_write(struct banger *b, int64_t id, const char *data, size_t 
 }
 
 static const struct tree_file entry_files[] = {
-	{ "manifest", 0444, 0, img_manifest, NULL, NULL },
-	{ "state", 0444, 0, img_state, NULL, NULL },
-	{ "status", 0444, 0, img_status, NULL, NULL },
-	{ "progress", 0444, 0, img_progress, NULL, NULL },
-	{ "ctl", 0644, 0, img_ctl_read, img_ctl_write, NULL },
-	{ "err", 0444, 0, img_err, NULL, NULL },
+	{ "manifest", 0444, 0, .read = img_manifest },
+	{ "state", 0444, 0, .read = img_state },
+	{ "status", 0444, 0, .read = img_status },
+	/* The engine's figures move without a report: rendered on every read. */
+	{ "progress", 0444, TF_NOCACHE, .read = img_progress },
+	{ "ctl", 0644, 0, .read = img_ctl_read, .write = img_ctl_write },
+	{ "err", 0444, 0, .read = img_err },
 };
 
 /* ---- images/ and kernels/ themselves ------------------------------------ */
@@ -297,13 +298,13 @@ static int coll_catalogs(struct banger *b, int64_t id, struct sbuf *out, struct 
 }
 
 static const struct tree_file images_files[] = {
-	{ "ctl", 0644, 0, images_ctl_read, images_ctl_write, NULL },
-	{ "catalogs", 0444, 0, coll_catalogs, NULL, NULL },
+	{ "ctl", 0644, 0, .read = images_ctl_read, .write = images_ctl_write },
+	{ "catalogs", 0444, TF_NOCACHE, .read = coll_catalogs }, /* ages; a failed fetch is not reported */
 };
 
 static const struct tree_file kernels_files[] = {
-	{ "ctl", 0644, 0, kernels_ctl_read, kernels_ctl_write, NULL },
-	{ "catalogs", 0444, 0, coll_catalogs, NULL, NULL },
+	{ "ctl", 0644, 0, .read = kernels_ctl_read, .write = kernels_ctl_write },
+	{ "catalogs", 0444, TF_NOCACHE, .read = coll_catalogs }, /* ages; a failed fetch is not reported */
 };
 
 const struct tree_file *treeimg_entry_files(size_t *n)

@@ -47,6 +47,7 @@ static char *vm_run_dir(struct banger *b, const char *name)
 void vm_record_error(struct banger *b, int64_t id, const struct berr *err)
 {
 	store_vm_set_error(b->store, id, err->msg, NULL);
+	events_touch(b->events, id);
 }
 
 static enum vm_state rec_state(const struct vm_rec *r)
@@ -74,6 +75,18 @@ static void rec_set_error(struct vm_rec *r, const char *msg)
 {
 	free(r->last_error);
 	r->last_error = msg ? xstrdup(msg) : NULL;
+}
+
+/* Every write of a record goes through here: once it is stored, the
+ * events log hears of its state (a line when it changed, a touch in any
+ * case: core/events.h).  The adapters are told by banger_changed(),
+ * called by each public function after it drops b->lock. */
+static int rec_save(struct banger *b, const struct vm_rec *r, struct berr *err)
+{
+	int ret = store_vm_update(b->store, r, err);
+	if (ret == 0)
+		events_state(b->events, r->id, r->name, r->state);
+	return ret;
 }
 
 /* A VM receiving its workspace (b->lock held): every other change waits. */
@@ -136,7 +149,8 @@ void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e)
 	catalog_default(&b->cat, "kernel", e->kernel, sizeof(e->kernel), &e->kernel_prov);
 }
 
-int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *err)
+int vm_create(struct banger *b, const char *name, const struct vm_owner *own, int64_t *ret_id,
+	      struct berr *err)
 {
 	struct vm_rec r = { 0 };
 	struct vm_rec *all = NULL;
@@ -146,6 +160,9 @@ int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *
 	ret = vm_name_validate(name, err);
 	if (ret < 0)
 		return ret;
+	if (strcmp(name, "clone") == 0)
+		return berr_set(err, EINVAL, "'clone' is vms/clone, the file that makes VMs; "
+				"choose another name");
 	pthread_mutex_lock(&b->lock);
 	ret = store_vm_list(b->store, &all, &n, err);
 	if (ret < 0)
@@ -157,6 +174,11 @@ int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *
 	}
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	rec_set_state(&r, VM_CREATED);
+	/* The daemon's own VMs keep "unset" (its uid and gid, vm_mode). */
+	r.owner_uid = own && own->uid != b->owner_uid ? (int64_t)own->uid : -1;
+	r.owner_gid = own && own->uid != b->owner_uid ? (int64_t)own->gid : -1;
+	r.mode = -1;
+	r.ephemeral = own && own->ephemeral;
 	ret = store_vm_insert(b->store, &r, err);
 	if (ret < 0)
 		goto out;
@@ -170,12 +192,15 @@ int vm_create(struct banger *b, const char *name, int64_t *ret_id, struct berr *
 			goto out;
 		}
 	}
-	blog("vm %s created", name);
+	events_state(b->events, r.id, r.name, r.state);
+	blog("vm %s created%s", name, r.ephemeral ? " (lives as long as its clone file)" : "");
 	if (ret_id)
 		*ret_id = r.id;
 out:
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
+	if (ret == 0)
+		banger_changed(b);
 	return ret;
 }
 
@@ -203,6 +228,9 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 	vmnet_down(b->vmnet, &r);
 	vmssh_forget(b->vmssh, &r);
 	vmssh_write_config(b->vmssh);
+	vmports_vm_gone(b->ports, id);
+	events_line(b->events, id, r.name, "deleted");
+	events_unlink(b->events, 1 /* NK_VMS: core/tree.h */, 0, r.name);
 	dir = vm_dir(b, r.name);
 	run = vm_run_dir(b, r.name);
 	{
@@ -223,6 +251,8 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 out:
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
+	if (ret == 0)
+		banger_changed(b);
 	return ret;
 }
 
@@ -315,7 +345,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	snprintf(r.image, sizeof(r.image), "%s", e.image);
 	rec_set_state(&r, VM_STARTING);
 	rec_set_error(&r, NULL);
-	ret = store_vm_update(b->store, &r, err);
+	ret = rec_save(b, &r, err);
 	if (ret < 0)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
@@ -405,7 +435,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		rec_set_state(&cur, VM_FAILED);
 		rec_set_error(&cur, err->msg);
 		vm_log(b, r.name, "start failed: %s", err->msg);
-		store_vm_update(b->store, &cur, NULL);
+		rec_save(b, &cur, NULL);
 		/* Logged once, by the tree that reports it. */
 	} else if (rec_state(&cur) != VM_STARTING) {
 		/* A kill arrived while we were starting. */
@@ -415,7 +445,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		rec_set_state(&cur, VM_STOPPED);
 		cur.pid = 0;
 		cur.stopped_at = now_ms();
-		store_vm_update(b->store, &cur, NULL);
+		rec_save(b, &cur, NULL);
 		ret = berr_set(err, ECANCELED, "vm '%s' was killed while starting", r.name);
 	} else {
 		rec_set_state(&cur, VM_RUNNING);
@@ -424,7 +454,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		cur.started_at = now_ms();
 		free(cur.runtime);
 		cur.runtime = runtime_with_driver(proc.runtime, drv->name);
-		ret = store_vm_update(b->store, &cur, err);
+		ret = rec_save(b, &cur, err);
 		if (ret < 0) {
 			drv->kill(&b->vmm_host, &proc, NULL);
 		} else {
@@ -504,11 +534,11 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 		rec_set_state(&r, VM_STOPPED);
 		r.pid = 0;
 		r.stopped_at = now_ms();
-		ret = store_vm_update(b->store, &r, err);
+		ret = rec_save(b, &r, err);
 		goto unlock;
 	}
 	rec_set_state(&r, VM_STOPPING);
-	ret = store_vm_update(b->store, &r, err);
+	ret = rec_save(b, &r, err);
 	if (ret < 0)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
@@ -521,6 +551,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 	}
 	load_proc(&r, &proc);
 	pthread_mutex_unlock(&b->lock);
+	banger_changed(b); /* "stopping" reaches readers of wait and events now */
 
 	bool killed = !graceful;
 	if (graceful) {
@@ -552,6 +583,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 				r.name, (int)proc.pid);
 unlock:
 	pthread_mutex_unlock(&b->lock);
+	banger_changed(b);
 	vmm_proc_clear(&proc);
 	vm_rec_clear(&r);
 	return ret;
@@ -620,7 +652,7 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	r.pid = 0;
 	r.pid_start = 0;
 	r.stopped_at = now_ms();
-	store_vm_update(b->store, &r, NULL);
+	rec_save(b, &r, NULL);
 	vmnet_down(b->vmnet, &r);
 	vm_log(b, r.name, "vmm %s; vm is %s", how, r.state);
 	blog("vm %s: vmm %s; now %s", r.name, how, r.state);
@@ -650,7 +682,7 @@ void vm_adopt_all(struct banger *b)
 		    drv->adopt(&b->vmm_host, &proc, NULL) == 0) {
 			if (s == VM_STARTING)
 				rec_set_state(r, VM_RUNNING);
-			store_vm_update(b->store, r, NULL);
+			rec_save(b, r, NULL);
 			_cleanup_free_ char *console = vm_file(b, r->name, "console.log");
 			struct berr e = { 0 };
 			if (monitor_watch(b->monitor, r->id, proc.pid, proc.pid_start, console, &e) < 0)
@@ -668,7 +700,7 @@ void vm_adopt_all(struct banger *b)
 			}
 			r->pid = 0;
 			r->stopped_at = now_ms();
-			store_vm_update(b->store, r, NULL);
+			rec_save(b, r, NULL);
 			vmnet_down(b->vmnet, r);
 			vm_log(b, r->name, "vmm gone while the daemon was down; vm is %s", r->state);
 			blog("vm %s: vmm gone while the daemon was down; now %s", r->name, r->state);
@@ -782,10 +814,12 @@ int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct b
 			goto out;
 		}
 	}
-	ret = store_vm_update(b->store, &r, err);
+	ret = rec_save(b, &r, err);
 out:
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
+	if (ret == 0)
+		banger_changed(b);
 	return ret;
 }
 
@@ -874,5 +908,71 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 		}
 	pthread_mutex_unlock(&b->lock);
 	vm_rec_clear(&r);
+	return ret;
+}
+
+/* ---- clone: VMs that live as long as a file is open (docs/tree.md) ---- */
+
+int vm_keep(struct banger *b, int64_t id, struct berr *err)
+{
+	pthread_mutex_lock(&b->lock);
+	int ret = store_vm_set_ephemeral(b->store, id, false, err);
+	pthread_mutex_unlock(&b->lock);
+	if (ret == 0)
+		events_touch(b->events, id);
+	return ret;
+}
+
+int vm_destroy(struct banger *b, int64_t id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	int ret = store_vm_get(b->store, id, &r, err);
+	enum vm_state s = rec_state(&r);
+	bool ephemeral = r.ephemeral;
+	vm_rec_clear(&r);
+	if (ret < 0)
+		return ret;
+	if (!ephemeral)
+		return 0; /* kept meanwhile */
+	if (vm_state_live(s) || s == VM_FAILED) {
+		ret = do_stop(b, id, false, err);
+		if (ret < 0 && ret != -EBUSY)
+			return ret;
+	}
+	return vm_delete(b, id, err);
+}
+
+void vm_reap_ephemeral(struct banger *b)
+{
+	struct vm_rec *all = NULL;
+	size_t n = 0;
+	if (store_vm_list(b->store, &all, &n, NULL) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct berr e = { 0 };
+		if (!all[i].ephemeral)
+			continue;
+		/* Its clone file belonged to the daemon that stopped: nobody can
+		 * hold it any more. */
+		if (vm_destroy(b, all[i].id, &e) < 0)
+			blog("vm %s: its clone file is gone, but it cannot be destroyed: %s",
+			     all[i].name, e.msg);
+		else
+			blog("vm %s destroyed: its clone file was closed when the daemon stopped",
+			     all[i].name);
+	}
+	vm_rec_array_free(all, n);
+}
+
+int vm_chown(struct banger *b, int64_t id, int64_t uid, int64_t gid, int64_t mode,
+	     struct berr *err)
+{
+	pthread_mutex_lock(&b->lock);
+	int ret = store_vm_set_owner(b->store, id, uid, gid, mode, err);
+	pthread_mutex_unlock(&b->lock);
+	if (ret == 0) {
+		events_touch(b->events, id);
+		banger_changed(b);
+	}
 	return ret;
 }

@@ -147,6 +147,10 @@ int main(int argc, char **argv)
 	/* Detach only now, so a caller that waits for us finds the tree. */
 	if (fuse_daemonize(foreground) != 0)
 		goto out;
+	if ((r = fs_start()) < 0) {
+		blog("cannot start the tree's threads: %s", strerror(-r));
+		goto out;
+	}
 	if (p9srv && p9_start(p9srv, &err) < 0)
 		blog("%s; the 9P export is off", err.msg);
 	if ((r = banger_run(b, notify_all, NULL)) < 0) {
@@ -161,6 +165,7 @@ int main(int argc, char **argv)
 	blog("unmounting %s; VMs keep running", mountpoint);
 out:
 	p9_stop(p9srv);
+	fs_stop();
 	if (mounted)
 		banger_unmount_tree(b, mountpoint);
 	if (se) {

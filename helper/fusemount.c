@@ -8,6 +8,7 @@
 #include "fusemount.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libmount.h>
 #include <limits.h>
@@ -21,6 +22,38 @@
 
 #include "paths.h"
 #include "util.h"
+
+static int allow_other_mode = -1; /* set once, before any thread */
+
+void fusemount_set_allow_other(int mode)
+{
+	allow_other_mode = mode;
+}
+
+/* fusermount3's rule: a line "user_allow_other" (blanks around it allowed,
+ * "#" starts a comment). */
+int fusemount_conf_allows(const char *path)
+{
+	FILE *f = fopen(path ? path : "/etc/fuse.conf", "re");
+	char line[256];
+	int yes = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *e;
+		if ((e = strchr(p, '#')))
+			*e = 0;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strlen(p);
+		while (e > p && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+			*--e = 0;
+		if (strcmp(p, "user_allow_other") == 0)
+			yes = 1;
+	}
+	fclose(f);
+	return yes;
+}
 
 static inline void mnt_tablep(struct libmnt_table **t)
 {
@@ -76,6 +109,19 @@ static int open_nofollow(const char *path, int flags, int *ret_fd, struct berr *
 	return 0;
 }
 
+int fusemount_has_allow_other(const char *mountpoint)
+{
+	__attribute__((cleanup(mnt_tablep))) struct libmnt_table *tb =
+		mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return -EIO;
+	struct libmnt_fs *fs = mnt_table_find_target(tb, mountpoint, MNT_ITER_BACKWARD);
+	const char *type = fs ? mnt_fs_get_fstype(fs) : NULL;
+	if (!type || strcmp(type, TREE_FSTYPE) != 0)
+		return -ENOENT;
+	return mnt_fs_get_option(fs, "allow_other", NULL, NULL) == 0;
+}
+
 int fusemount_open(const char *mountpoint, uid_t uid, gid_t gid, int *ret_fd, struct berr *err)
 {
 	_cleanup_close_ int dfd = -1, fuse = -1;
@@ -103,9 +149,11 @@ int fusemount_open(const char *mountpoint, uid_t uid, gid_t gid, int *ret_fd, st
 	fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (fuse < 0)
 		return berr_set(err, errno, "opening /dev/fuse: %s", strerror(errno));
-	char opts[160], target[64];
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions",
-		 fuse, (unsigned)uid, (unsigned)gid);
+	char opts[192], target[64];
+	bool everyone = allow_other_mode == 1 ||
+			(allow_other_mode < 0 && fusemount_conf_allows(NULL));
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,default_permissions%s",
+		 fuse, (unsigned)uid, (unsigned)gid, everyone ? ",allow_other" : "");
 	snprintf(target, sizeof(target), "/proc/self/fd/%d", dfd);
 	if (mount(TREE_SOURCE, target, TREE_FSTYPE, MS_NOSUID | MS_NODEV, opts) < 0)
 		return berr_set(err, errno, "mounting the tree at %s: %s", mountpoint,

@@ -16,9 +16,18 @@
 #define TREE_FSTYPE "fuse.banger" /* fuse + subtype, as in /proc/self/mountinfo */
 #define TREE_SOURCE "banger"      /* the fsname */
 
+/* Whether fusemount_open() adds allow_other (other users reach the tree;
+ * the daemon still checks every request: docs/privileges.md): -1 (the
+ * default, bangerd-root's) when /etc/fuse.conf has user_allow_other, as
+ * fusermount3 allows it; 0 never; 1 always (a root bangerd whose config
+ * says allow_other). */
+void fusemount_set_allow_other(int mode);
+/* Does /etc/fuse.conf (or path) allow user_allow_other? */
+int fusemount_conf_allows(const char *path);
+
 /* Open /dev/fuse and mount it at mountpoint as banger's tree for uid/gid
- * (fd=N,rootmode=40000,user_id=UID,group_id=GID,default_permissions;
- * nosuid, nodev).  mountpoint must be absolute and clean, reached without
+ * (fd=N,rootmode=40000,user_id=UID,group_id=GID,default_permissions, and
+ * allow_other as above; nosuid, nodev).  mountpoint must be absolute and clean, reached without
  * any symlink, an existing directory owned by uid (any directory for uid
  * 0, as for root's own mount(8)), and not already carry a
  * banger tree (-EBUSY: unmount it first).  The mount is made through a
@@ -36,5 +45,8 @@ int fusemount_close(const char *mountpoint, uid_t uid, struct berr *err);
  * resolved) a banger tree?  1 and its user_id, or 0.  Any other file
  * system there is 0 with *ret_other set. */
 int fusemount_find(const char *mountpoint, uid_t *ret_uid, int *ret_other, struct berr *err);
+/* 1 when the banger tree at mountpoint carries allow_other, 0 when not,
+ * -errno when there is none. */
+int fusemount_has_allow_other(const char *mountpoint);
 
 #endif

@@ -74,8 +74,18 @@ int p9_fid_new(struct p9_conn *c, uint32_t fid, const struct p9_node *n, struct 
 	return 0;
 }
 
-void p9_fid_free(struct p9_fid *f)
+void p9_fid_close(struct p9_conn *c, struct p9_fid *f)
 {
+	pthread_mutex_lock(&c->lock);
+	struct tree_handle *h = f->h;
+	f->h = NULL;
+	pthread_mutex_unlock(&c->lock);
+	tree_close(c->s->b, h);
+}
+
+void p9_fid_free(struct p9_conn *c, struct p9_fid *f)
+{
+	tree_close(c->s->b, f->h);
 	sbuf_free(&f->snap);
 	free(f->ents);
 	free(f);
@@ -89,7 +99,7 @@ void p9_fid_put(struct p9_conn *c, struct p9_fid *f)
 	bool last = --f->refs == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (last)
-		p9_fid_free(f);
+		p9_fid_free(c, f);
 }
 
 void p9_fid_unlink(struct p9_conn *c, struct p9_fid *f)
@@ -108,7 +118,7 @@ void p9_fid_unlink(struct p9_conn *c, struct p9_fid *f)
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (last)
-		p9_fid_free(f);
+		p9_fid_free(c, f);
 }
 
 void p9_fid_set_busy(struct p9_conn *c, struct p9_fid *f, bool busy)

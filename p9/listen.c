@@ -25,6 +25,7 @@
 #include "banger.h"
 #include "log.h"
 #include "server.h"
+#include "tree.h"
 
 /* "9p.sock" beside the mount point, absolute. */
 static char *default_sock(const char *mountpoint)
@@ -83,7 +84,9 @@ static int listen_unix(struct p9_server *s, const char *path, struct berr *err)
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 			return berr_set(err, errno, "9P socket: %s", strerror(errno));
 	}
-	mode_t old = umask(0177);   /* born 0600 */
+	/* Born 0600; 0666 when other users may use the tree (allow_other:
+	 * each connection acts as its peer's uid, docs/9p.md). */
+	mode_t old = umask(tree_shared(s->b) ? 0111 : 0177);
 	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (r < 0 || listen(fd, 64) < 0 || stat(s->sock_path, &st) < 0) {
@@ -164,6 +167,9 @@ static void accept_one(struct p9_server *s, int lfd, bool is_unix)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	uid_t peer = (uid_t)-1;
+	gid_t pgid = (gid_t)-1;
+	gid_t groups[64];
+	int ngroups = -1;
 	if (fd < 0)
 		return;
 	struct timeval tv = { P9_SEND_TIMEOUT_S, 0 };
@@ -171,15 +177,20 @@ static void accept_one(struct p9_server *s, int lfd, bool is_unix)
 	if (is_unix) {
 		struct ucred cr;
 		socklen_t len = sizeof(cr);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0) {
 			peer = cr.uid;
-		else
+			pgid = cr.gid;
+			socklen_t glen = sizeof(groups);
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+				ngroups = (int)(glen / sizeof(gid_t));
+		} else {
 			peer = (uid_t)-2;   /* unknown: never the owner */
+		}
 	} else {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	if (p9_conn_start(s, fd, peer) < 0)
+	if (p9_conn_start(s, fd, peer, pgid, groups, ngroups) < 0)
 		blog("9p: connection refused (%d connections at once at most)", P9_CONNS_MAX);
 }
 

@@ -6,6 +6,9 @@
  * the Rerror text.  The errnos match fs/fs.c's for the same operation. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,13 +52,54 @@ static int core_err(struct p9_conn *c, const struct p9_node *n, bool vm_scope, i
 
 /* ---- attach --------------------------------------------------------------- */
 
-static bool uname_is_owner(struct p9_conn *c, struct p9_str uname, uint32_t n_uname)
+/* The uid an attach names: n_uname (9P2000.L), else uname as a user name or
+ * number; (uid_t)-1 when it names nobody. */
+static uid_t attach_uid(struct p9_str uname, uint32_t n_uname)
 {
-	char num[16];
+	char name[64];
+	uint64_t v;
 	if (n_uname != P9_NONUNAME)
-		return n_uname == c->s->owner;
-	snprintf(num, sizeof(num), "%u", (unsigned)c->s->owner);
-	return p9_streq(uname, c->s->owner_name) || p9_streq(uname, num);
+		return (uid_t)n_uname;
+	if (uname.len == 0 || uname.len >= sizeof(name))
+		return (uid_t)-1;
+	memcpy(name, uname.s, uname.len);
+	name[uname.len] = 0;
+	if (parse_u64(name, &v) == 0 && v < (uid_t)-1)
+		return (uid_t)v;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &res) == 0 && res)
+		return res->pw_uid;
+	return (uid_t)-1;
+}
+
+/* Who the connection acts as: the peer's gid and groups on the Unix socket
+ * (the kernel's word), the user's own from the password and group files
+ * for a claim over TCP. */
+static void set_caller(struct p9_conn *c, uid_t uid)
+{
+	c->who = (struct tree_caller){ .uid = uid, .gid = (gid_t)-1 };
+	if (c->peer_uid != (uid_t)-1 && c->npeer_groups >= 0) {
+		c->who.gid = c->peer_gid;
+		int n = c->npeer_groups < 64 ? c->npeer_groups : 64;
+		memcpy(c->groups, c->peer_groups, (size_t)n * sizeof(gid_t));
+		c->who.groups = c->groups;
+		c->who.ngroups = (size_t)n;
+	} else {
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
+			int n = (int)ARRAY_SIZE(c->groups);
+			c->who.gid = res->pw_gid;
+			if (getgrouplist(res->pw_name, res->pw_gid, c->groups, &n) < 0)
+				n = 0;
+			c->who.groups = c->groups;
+			c->who.ngroups = (size_t)n;
+		} else if (c->peer_uid != (uid_t)-1) {
+			c->who.gid = c->peer_gid;
+		}
+	}
+	c->attached = true;
 }
 
 static int op_attach(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
@@ -63,12 +107,20 @@ static int op_attach(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o
 	struct p9_node root;
 	struct p9_fid *f;
 	const struct p9_str aname = t->u.attach.aname;
+	uid_t uid = attach_uid(t->u.attach.uname, t->u.attach.n_uname);
+	bool shared = tree_shared(B(c));
 
-	if ((c->peer_uid != (uid_t)-1 && c->peer_uid != c->s->owner) ||
-	    !uname_is_owner(c, t->u.attach.uname, t->u.attach.n_uname)) {
-		snprintf(o->ename, sizeof(o->ename),
-			 "attach refused: only uid %u (%s) may attach to this tree",
-			 (unsigned)c->s->owner, c->s->owner_name);
+	/* The name must be the peer's own (Unix socket); without allow_other
+	 * only the daemon's user attaches, as only it reaches the mount. */
+	if (uid == (uid_t)-1 || (c->peer_uid != (uid_t)-1 && c->peer_uid != uid) ||
+	    (!shared && uid != c->s->owner) || (c->attached && c->who.uid != uid)) {
+		if (shared)
+			snprintf(o->ename, sizeof(o->ename),
+				 "attach refused: attach as yourself (uid %d)", (int)c->peer_uid);
+		else
+			snprintf(o->ename, sizeof(o->ename),
+				 "attach refused: only uid %u (%s) may attach to this tree",
+				 (unsigned)c->s->owner, c->s->owner_name);
 		return -EACCES;
 	}
 	if (t->u.attach.afid != P9_NOFID) {
@@ -79,6 +131,8 @@ static int op_attach(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o
 		snprintf(o->ename, sizeof(o->ename), "no such tree: attach to \"\" or \"/\"");
 		return -ENOENT;
 	}
+	if (!c->attached)
+		set_caller(c, uid);
 	p9_node_root(&root);
 	int r = p9_fid_new(c, t->u.attach.fid, &root, &f);
 	if (r < 0)
@@ -110,7 +164,7 @@ static int op_walk(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 		char name[256];
 		int r = name_of(t->u.walk.wname[i], name, sizeof(name));
 		if (r == 0)
-			r = p9_node_walk(B(c), &n, name, &n);
+			r = p9_node_walk(B(c), &n, name, &c->who, &n);
 		if (r < 0) {
 			if (i == 0) {
 				p9_fid_put(c, f);
@@ -155,26 +209,34 @@ static int do_open(struct p9_conn *c, struct p9_fid *f, const struct open_req *q
 	if (p9_node_isdir(&f->node)) {
 		if (q->acc != P9_OREAD)
 			return -EISDIR;
-		if (q->orclose && f->node.tag != PN_OBJDIR)
-			return f->node.tag == PN_ROOT || f->node.tag == PN_SUBDIR ? -EBUSY : -EPERM;
+		if (q->orclose && (f->node.t.kind == NK_ROOT || f->node.t.kind == NK_VMS ||
+				   f->node.t.kind == NK_IMAGES || f->node.t.kind == NK_KERNELS ||
+				   f->node.t.kind == NK_PORTS))
+			return -EBUSY;
+		if ((r = tree_access(B(c), &f->node.t, &c->who, TREE_R)) < 0)
+			return r;
 	} else {
 		const struct tree_file *tf = p9_node_file(&f->node);
 		if (q->want_dir)
 			return -ENOTDIR;
 		if (q->orclose)
 			return -EPERM;   /* files cannot be removed */
-		if ((q->acc != P9_OREAD && !tf->write) ||
-		    (q->acc != P9_OWRITE && !tf->read && !tf->stream))
-			return -EACCES;
-		if (q->acc != P9_OWRITE && tf->read) {
-			r = tree_read(B(c), p9_node_file_kind(&f->node), f->node.id, tf, &f->snap);
+		int acc = q->acc == P9_OREAD ? O_RDONLY : q->acc == P9_OWRITE ? O_WRONLY : O_RDWR;
+		struct tree_handle *h = NULL;
+		if ((r = tree_open(B(c), &f->node.t, acc, &c->who, &h)) < 0)
+			return r;
+		f->text = tf->read && !(tf->flags & (TF_STREAM | TF_HANDLE));
+		if (q->acc != P9_OWRITE && f->text) {
+			r = tree_read(B(c), &f->node.t, &f->snap);
 			if (r < 0) {
 				sbuf_free(&f->snap);
+				tree_close(B(c), h);
 				return r;
 			}
 			f->snap_fresh = true;
 		}
 		f->f = tf;
+		f->h = h;
 	}
 	f->open = true;
 	f->acc = q->acc;
@@ -236,10 +298,8 @@ static int op_create(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o
 		r = -EISDIR;
 	else if ((r = name_of(t->u.create.name, name, sizeof(name))) < 0)
 		;
-	else if (f->node.tag != PN_SUBDIR)
-		r = -EPERM;
-	else if ((r = p9_node_mkdir(B(c), &f->node, name, &n)) < 0)
-		core_err(c, &f->node, false, r, o);
+	else if ((r = p9_node_mkdir(B(c), &f->node, name, &c->who, &n)) < 0)
+		core_err(c, &f->node, f->node.t.kind == NK_PORTS, r, o);
 	else {
 		f->node = n;
 		r = do_open(c, f, &q, o);
@@ -262,10 +322,8 @@ static int op_mkdir(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 		r = -ENOTDIR;
 	else if ((r = name_of(t->u.mkdir.name, name, sizeof(name))) < 0)
 		;
-	else if (f->node.tag != PN_SUBDIR)
-		r = -EPERM;
-	else if ((r = p9_node_mkdir(B(c), &f->node, name, &n)) < 0)
-		core_err(c, &f->node, false, r, o);
+	else if ((r = p9_node_mkdir(B(c), &f->node, name, &c->who, &n)) < 0)
+		core_err(c, &f->node, f->node.t.kind == NK_PORTS, r, o);
 	else
 		o->r.u.rqid.qid = p9_node_qid(&n);
 	p9_fid_put(c, f);
@@ -284,8 +342,28 @@ static int relist(struct p9_conn *c, struct p9_fid *f)
 	return p9_node_list(B(c), &f->node, &f->ents, &f->nents);
 }
 
-static void fill_stat9(struct p9_conn *c, const struct p9_node *n, const struct p9_info *in,
-		       struct p9_stat9 *st)
+/* A uid or gid as 9P2000 names it: the name, else the number. */
+static void id_name(bool group, unsigned id, char *buf, size_t len)
+{
+	char tmp[4096];
+	if (group) {
+		struct group gr, *res = NULL;
+		if (getgrgid_r(id, &gr, tmp, sizeof(tmp), &res) == 0 && res) {
+			snprintf(buf, len, "%s", res->gr_name);
+			return;
+		}
+	} else {
+		struct passwd pw, *res = NULL;
+		if (getpwuid_r(id, &pw, tmp, sizeof(tmp), &res) == 0 && res) {
+			snprintf(buf, len, "%s", res->pw_name);
+			return;
+		}
+	}
+	snprintf(buf, len, "%u", id);
+}
+
+static void fill_stat9(struct p9_conn *c, const struct p9_node *n, const struct tree_attr *in,
+		       struct p9_names *nm, struct p9_stat9 *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->qid = p9_node_qid(n);
@@ -293,7 +371,10 @@ static void fill_stat9(struct p9_conn *c, const struct p9_node *n, const struct 
 	st->atime = st->mtime = (uint32_t)c->s->start;
 	st->length = in->size;
 	st->name = p9s(n->name);
-	st->uid = st->gid = st->muid = p9s(c->s->owner_name);
+	id_name(false, in->uid, nm->uid, sizeof(nm->uid));
+	id_name(true, in->gid, nm->gid, sizeof(nm->gid));
+	st->uid = st->muid = p9s(nm->uid);
+	st->gid = p9s(nm->gid);
 }
 
 /* 9P2000: a directory read returns whole stat entries; the offset is 0 or
@@ -309,14 +390,15 @@ static int dir_read9(struct p9_conn *c, struct p9_fid *f, uint64_t off, uint32_t
 	uint8_t *buf = xmalloc(count ? count : 1);
 	size_t used = 0;
 	while (f->dir_pos < f->nents) {
-		struct p9_info in;
+		struct tree_attr in;
 		struct p9_stat9 st;
+		struct p9_names nm;
 		const struct p9_node *n = &f->ents[f->dir_pos];
-		if (p9_node_info(B(c), n, &in) < 0) {   /* gone since the listing */
+		if (tree_attr(B(c), &n->t, &in) < 0) {   /* gone since the listing */
 			f->dir_pos++;
 			continue;
 		}
-		fill_stat9(c, n, &in, &st);
+		fill_stat9(c, n, &in, &nm, &st);
 		size_t w = p9_stat9_put(buf + used, count - used, &st);
 		if (w == 0)
 			break;
@@ -343,7 +425,7 @@ int p9_op_stream(struct p9_conn *c, struct p9_fid *f, uint64_t off, uint32_t cou
 		free(buf);
 		return -EINVAL;
 	}
-	ssize_t n = f->f->stream(B(c), f->node.id, (off_t)off, buf, count, &live);
+	ssize_t n = tree_hread(B(c), f->h, (off_t)off, buf, count, &live);
 	if (count == 0 && n >= 0)
 		live = false;   /* a read of nothing never waits */
 	if (n < 0 || (n == 0 && live)) {
@@ -374,14 +456,14 @@ static int op_read(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 		r = -EBADF;
 	} else if (p9_node_isdir(&f->node)) {
 		r = c->d == P9_2000 ? dir_read9(c, f, off, count, o) : -EISDIR;
-	} else if (f->f->flags & TF_STREAM) {
+	} else if (!f->text) {
 		r = p9_op_stream(c, f, off, count, false, o);
 	} else {
 		/* Plan 9 style: a read at 0 renders afresh, except the first
 		 * (open just did); later offsets read the same snapshot. */
 		if (off == 0 && !f->snap_fresh) {
 			sbuf_free(&f->snap);
-			r = tree_read(B(c), p9_node_file_kind(&f->node), f->node.id, f->f, &f->snap);
+			r = tree_read(B(c), &f->node.t, &f->snap);
 		}
 		f->snap_fresh = false;
 		if (r == 0) {
@@ -426,7 +508,7 @@ static int op_readdir(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 			n = &f->node;
 			name = ".";
 		} else if (i == 1) {
-			if (p9_node_walk(B(c), &f->node, "..", &up) < 0)
+			if (p9_node_walk(B(c), &f->node, "..", &c->who, &up) < 0)
 				up = f->node;
 			n = &up;
 			name = "..";
@@ -454,11 +536,6 @@ static int op_readdir(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 {
 	int err = 0, r;
-	/* Only the daemon's own uid attaches (p9.h): the writer is the owner. */
-	gid_t groups[64];
-	int ng = getgroups((int)ARRAY_SIZE(groups), groups);
-	struct tree_caller owner = { .uid = getuid(), .gid = getgid(),
-				     .groups = ng > 0 ? groups : NULL, .ngroups = ng > 0 ? (size_t)ng : 0 };
 	struct p9_fid *f = p9_fid_get(c, t->u.write.fid, false, &err);
 	if (!f)
 		return -err;
@@ -466,8 +543,8 @@ static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 		r = -EBADF;
 	else if (p9_node_isdir(&f->node))
 		r = -EISDIR;
-	else if ((r = tree_write(B(c), p9_node_file_kind(&f->node), f->node.id, f->f,
-				 (const char *)t->u.write.data, t->u.write.count, &owner)) < 0)
+	else if ((r = tree_hwrite(B(c), f->h, (const char *)t->u.write.data, t->u.write.count,
+				  &c->who)) < 0)
 		core_err(c, &f->node, true, r, o);
 	else
 		o->r.u.rwrite.count = t->u.write.count;
@@ -480,9 +557,11 @@ static int op_write(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 /* Remove f's node; only object directories reach core (and its err). */
 static int remove_node(struct p9_conn *c, struct p9_fid *f, struct p9_out *o)
 {
-	int r = p9_node_remove(B(c), &f->node);
-	if (r < 0 && f->node.tag == PN_OBJDIR && r != -ENOENT)
-		core_err(c, &f->node, false, r, o);
+	enum node_kind k = f->node.t.kind;
+	int r = p9_node_remove(B(c), &f->node, &c->who);
+	if (r < 0 && p9_node_isdir(&f->node) && r != -ENOENT &&
+	    (k == NK_VM || k == NK_PORT || k == NK_IMAGE || k == NK_KERNEL))
+		core_err(c, &f->node, k == NK_PORT, r, o);
 	return r;
 }
 
@@ -502,6 +581,7 @@ static int op_clunk(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 		r = remove_node(c, f, o);
 	else if (f->orclose)
 		r = p9_op_orclose(c, f, o);
+	p9_fid_close(c, f);   /* a clone file's VM goes now */
 	p9_fid_unlink(c, f);
 	p9_fid_set_busy(c, f, false);
 	p9_fid_put(c, f);
@@ -521,15 +601,15 @@ static int op_unlinkat(struct p9_conn *c, const struct p9_msg *t, struct p9_out 
 	if (!f)
 		return -err;
 	if ((r = name_of(t->u.unlinkat.name, name, sizeof(name))) < 0 ||
-	    (r = p9_node_walk(B(c), &f->node, name, &n)) < 0)
+	    (r = p9_node_walk(B(c), &f->node, name, &c->who, &n)) < 0)
 		;
 	else if (!(t->u.unlinkat.flags & P9_AT_REMOVEDIR))
 		r = p9_node_isdir(&n) ? -EISDIR : -EPERM;
 	else if (!p9_node_isdir(&n))
 		r = -ENOTDIR;
-	else if ((r = p9_node_rmdir(B(c), &f->node, name)) < 0 && f->node.tag == PN_SUBDIR &&
-		 r != -ENOENT)
-		core_err(c, &f->node, false, r, o);
+	else if ((r = p9_node_rmdir(B(c), &f->node, name, &c->who)) < 0 &&
+		 (f->node.t.kind == NK_VMS || f->node.t.kind == NK_PORTS) && r != -ENOENT)
+		core_err(c, &f->node, f->node.t.kind == NK_PORTS, r, o);
 	p9_fid_put(c, f);
 	return r;
 }
@@ -540,11 +620,12 @@ static int op_stat(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 {
 	int err = 0, r;
 	struct p9_fid *f = p9_fid_get(c, t->u.fid.fid, false, &err);
-	struct p9_info in;
+	struct tree_attr in;
 	if (!f)
 		return -err;
-	if ((r = p9_node_info(B(c), &f->node, &in)) == 0) {
-		fill_stat9(c, &f->node, &in, &o->r.u.rstat.stat);
+	if ((r = tree_access(B(c), &f->node.t, &c->who, 0)) == 0 &&
+	    (r = tree_attr(B(c), &f->node.t, &in)) == 0) {
+		fill_stat9(c, &f->node, &in, &o->names, &o->r.u.rstat.stat);
 		snprintf(o->name, sizeof(o->name), "%s", f->node.name);
 		o->r.u.rstat.stat.name = p9s(o->name);
 	}
@@ -556,16 +637,17 @@ static int op_getattr(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 {
 	int err = 0, r;
 	struct p9_fid *f = p9_fid_get(c, t->u.getattr.fid, false, &err);
-	struct p9_info in;
+	struct tree_attr in;
 	struct p9_attr *a = &o->r.u.rgetattr;
 	if (!f)
 		return -err;
-	if ((r = p9_node_info(B(c), &f->node, &in)) == 0) {
+	if ((r = tree_access(B(c), &f->node.t, &c->who, 0)) == 0 &&
+	    (r = tree_attr(B(c), &f->node.t, &in)) == 0) {
 		a->valid = P9_GETATTR_BASIC;
 		a->qid = p9_node_qid(&f->node);
 		a->mode = in.mode;
-		a->uid = c->s->owner;
-		a->gid = c->s->group;
+		a->uid = in.uid;
+		a->gid = in.gid;
 		a->nlink = in.nlink;
 		a->size = in.size;
 		a->blksize = 4096;
@@ -578,12 +660,23 @@ static int op_getattr(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 
 /* A size change to 0 on a writable file (O_TRUNC, `: > ctl`) is accepted,
  * times are ignored, owners and modes cannot change: as over FUSE. */
-static int size_change(const struct p9_node *n, uint64_t size)
+static int size_change(struct p9_conn *c, const struct p9_node *n, uint64_t size)
 {
 	const struct tree_file *tf = p9_node_file(n);
-	if (!tf || !tf->write || size != 0)
-		return tf && tf->write ? -EINVAL : -EACCES;
-	return 0;
+	bool w = tf && (tf->write || tf->hwrite);
+	if (!w || size != 0)
+		return w ? -EINVAL : -EACCES;
+	return tree_access(B(c), &n->t, &c->who, TREE_W);
+}
+
+/* chown, chgrp, chmod: core decides (a VM's directory only). */
+static int owner_change(struct p9_conn *c, struct p9_fid *f, int64_t uid, int64_t gid,
+			int64_t mode, struct p9_out *o)
+{
+	int r = tree_setattr(B(c), &f->node.t, &c->who, uid, gid, mode);
+	if (r < 0 && f->node.t.kind == NK_VM)
+		core_err(c, &f->node, true, r, o);
+	return r;
 }
 
 static int op_setattr(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
@@ -591,17 +684,35 @@ static int op_setattr(struct p9_conn *c, const struct p9_msg *t, struct p9_out *
 	int err = 0, r;
 	struct p9_fid *f = p9_fid_get(c, t->u.setattr.fid, false, &err);
 	uint32_t v = t->u.setattr.valid;
-	(void)o;
 	if (!f)
 		return -err;
 	if ((r = p9_node_exists(B(c), &f->node)) < 0)
 		;
 	else if (v & (P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID))
-		r = -EPERM;
+		r = owner_change(c, f, v & P9_SETATTR_UID ? (int64_t)t->u.setattr.uid : -1,
+				 v & P9_SETATTR_GID ? (int64_t)t->u.setattr.gid : -1,
+				 v & P9_SETATTR_MODE ? (int64_t)(t->u.setattr.mode & 07777) : -1, o);
 	else if (v & P9_SETATTR_SIZE)
-		r = size_change(&f->node, t->u.setattr.size);
+		r = size_change(c, &f->node, t->u.setattr.size);
 	p9_fid_put(c, f);
 	return r;
+}
+
+/* A group named by 9P2000: a name or a number; -1 when none. */
+static int64_t group_of(struct p9_str g)
+{
+	char name[64], buf[4096];
+	uint64_t v;
+	struct group gr, *res = NULL;
+	if (g.len == 0 || g.len >= sizeof(name))
+		return -1;
+	memcpy(name, g.s, g.len);
+	name[g.len] = 0;
+	if (parse_u64(name, &v) == 0 && v < (gid_t)-1)
+		return (int64_t)v;
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) == 0 && res)
+		return res->gr_gid;
+	return -1;
 }
 
 /* Twstat: ~0 and "" mean "don't touch"; only a length of 0 on a writable
@@ -611,15 +722,23 @@ static int op_wstat(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o)
 	int err = 0, r;
 	struct p9_fid *f = p9_fid_get(c, t->u.wstat.fid, false, &err);
 	const struct p9_stat9 *st = &t->u.wstat.stat;
-	(void)o;
 	if (!f)
 		return -err;
 	if ((r = p9_node_exists(B(c), &f->node)) < 0)
 		;
-	else if (st->name.len || st->uid.len || st->gid.len || st->mode != 0xffffffffu)
+	else if (st->name.len)
 		r = -EPERM;
-	else if (st->length != ~0ULL)
-		r = size_change(&f->node, st->length);
+	else if (st->uid.len || st->gid.len || st->mode != 0xffffffffu) {
+		int64_t uid = -1, gid = -1;
+		if (st->uid.len && (uid = (int64_t)attach_uid(st->uid, P9_NONUNAME)) == (uid_t)-1)
+			r = -EINVAL;
+		else if (st->gid.len && (gid = group_of(st->gid)) < 0)
+			r = -EINVAL;
+		else
+			r = owner_change(c, f, uid, gid,
+					 st->mode != 0xffffffffu ? (int64_t)(st->mode & 0777) : -1, o);
+	} else if (st->length != ~0ULL)
+		r = size_change(c, &f->node, st->length);
 	p9_fid_put(c, f);
 	return r;
 }

@@ -56,6 +56,7 @@ static void conn_reset(struct p9_conn *c)
 					blog("9p: remove on close of %s: %s", f->node.name,
 					     o.ename[0] ? o.ename : strerror(-r));
 			}
+			p9_fid_close(c, f);
 			p9_fid_unlink(c, f);
 		}
 }
@@ -152,9 +153,10 @@ static bool handle(struct p9_conn *c, const uint8_t *msg, size_t len)
 	}
 	bool async = p9_op_async(&t);
 	if (t.type == P9_TCLUNK) {
+		/* A remove on close, or a clone file's VM destroyed: on a worker. */
 		int err;
 		struct p9_fid *f = p9_fid_get(c, t.u.fid.fid, false, &err);
-		async = f && f->orclose;
+		async = f && (f->orclose || (f->h && f->h->st && f->h->f->release));
 		p9_fid_put(c, f);
 	}
 	if (async) {
@@ -270,13 +272,18 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
-int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid)
+int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid, gid_t peer_gid,
+		  const gid_t *groups, int ngroups)
 {
 	struct p9_conn *c = xcalloc(1, sizeof(*c));
 
 	c->s = s;
 	c->fd = fd;
 	c->peer_uid = peer_uid;
+	c->peer_gid = peer_gid;
+	c->npeer_groups = ngroups < 0 ? -1 : ngroups < 64 ? ngroups : 64;
+	if (ngroups > 0)
+		memcpy(c->peer_groups, groups, (size_t)c->npeer_groups * sizeof(gid_t));
 	c->msize = 8192;
 	c->rcap = 8192 + 64;   /* room for a Tversion before msize is known */
 	c->rbuf = xmalloc(c->rcap);

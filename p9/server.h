@@ -72,6 +72,8 @@ struct p9_fid {
 	int acc;                   /* P9_OREAD, P9_OWRITE or P9_ORDWR */
 	bool nonblock, orclose;
 	const struct tree_file *f;
+	struct tree_handle *h;     /* the open file (core/tree.h); closed at clunk */
+	bool text;                 /* read from snap (not a stream or handle file) */
 	struct sbuf snap;          /* a non-stream file's text, rendered at open */
 	bool snap_fresh;           /* not yet read: a read at 0 uses it as is */
 	struct p9_node *ents;      /* a directory's entries, listed at open/offset 0 */
@@ -104,6 +106,13 @@ struct p9_conn {
 	struct p9_server *s;
 	int fd;
 	uid_t peer_uid;            /* (uid_t)-1 when unknown (TCP) */
+	gid_t peer_gid;
+	gid_t peer_groups[64];     /* SO_PEERGROUPS (Unix socket) */
+	int npeer_groups;          /* -1 unknown */
+	/* Who attached (the first attach decides; later ones must match). */
+	bool attached;
+	struct tree_caller who;
+	gid_t groups[64];
 	pthread_mutex_t lock;      /* fids, reqs, counts, dead */
 	pthread_cond_t cond;       /* a request ended */
 	pthread_mutex_t wlock;     /* one reply on the socket at a time */
@@ -120,6 +129,11 @@ struct p9_conn {
 	struct p9_conn *next;
 };
 
+/* A stat's owner and group as 9P2000 names them. */
+struct p9_names {
+	char uid[64], gid[64];
+};
+
 /* A reply being built by an operation. */
 struct p9_out {
 	struct p9_msg r;
@@ -127,6 +141,7 @@ struct p9_out {
 	uint8_t *owned;            /* freed after the reply is sent */
 	struct p9_fid *hold;       /* the reply points into it: put after sending */
 	char name[64];             /* a stat's name */
+	struct p9_names names;     /* a stat's owner and group */
 };
 
 /* fids (conn.c).  get returns a reference (or NULL with *err set:
@@ -139,7 +154,9 @@ void p9_fid_put(struct p9_conn *c, struct p9_fid *f);
 void p9_fid_unlink(struct p9_conn *c, struct p9_fid *f);
 void p9_fid_set_busy(struct p9_conn *c, struct p9_fid *f, bool busy);
 /* Release everything a fid holds (its last reference went). */
-void p9_fid_free(struct p9_fid *f);
+void p9_fid_free(struct p9_conn *c, struct p9_fid *f);
+/* Close f's open file (clone's release may destroy a VM: on a worker). */
+void p9_fid_close(struct p9_conn *c, struct p9_fid *f);
 
 /* Replies (conn.c).  send_msg sends one encoded message (a peer that
  * does not take it kills the connection); send_reply encodes o->r (r ==
@@ -187,7 +204,8 @@ void p9_workers_join(struct p9_server *s);
 /* Connections (reader.c).  Serve one accepted connection on a thread of
  * its own (detached); the server counts it in nconns until it ends.
  * peer_uid is (uid_t)-1 when unknown (TCP). */
-int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid);
+int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid, gid_t peer_gid,
+		  const gid_t *groups, int ngroups);
 /* Ask every connection to end (shutdown of its socket) and wait for them. */
 void p9_conns_shutdown(struct p9_server *s);
 

@@ -12,6 +12,8 @@ libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
 libsystemd-dev libmount-dev libdevmapper-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
 git diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar
 libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils gzip"
+# the live tree (issue 14): a file manager in a terminal, a throughput tool
+PKGS="$PKGS mc tmux iperf3"
 # man pages, the Debian package and its test, the completion tests
 PKGS="$PKGS scdoc man-db debhelper dpkg-dev fakeroot lintian zsh fish"
 missing=""

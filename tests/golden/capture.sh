@@ -111,6 +111,9 @@ pid=$(vmm_pid failed) || die "no VMM pid for vms/failed"
 kill -KILL "$pid"
 wait_state failed failed 10 || die "failed is $(cat "$(vmdir failed)/state") after its VMM was killed"
 start running # captured right away, while its guest boots
+# A forward (docs/tree.md, "Ports"): the daemon listens in the capture's
+# namespace, where 8080 is free.
+mkdir "$(vmdir created)/ports/8080" || die "mkdir vms/created/ports/8080: $(cat "$(vmdir created)/err")"
 
 # images/failed: a pull refused (its archive's sha256 is not the index's);
 # images/oci: an OCI image layout made into an image (ready).
@@ -126,9 +129,26 @@ done
 # ---- the capture ---------------------------------------------------------
 C=$T/capture
 mkdir -p "$C/tree"
-# Stream files: their content is the guest's or the VMM's output, and a
-# read of console at its end blocks while the VM runs.
-STREAMS=' console log '
+# Stream files: their content is the guest's or the VMM's output (console,
+# console.log, log), a read of console at its end blocks while the VM runs,
+# wait and events block until something changes, and an open of vms/clone
+# makes a VM: none is read.  ready is read without waiting (below).
+STREAMS=' console console.log log wait events clone '
+# READ_NOW FILE TOKEN (python3): FILE's text, or TOKEN when a read would
+# wait (O_NONBLOCK: ready while the guest boots).
+READ_NOW='
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+out = b""
+try:
+    while True:
+        d = os.read(fd, 65536)
+        if not d:
+            break
+        out += d
+except BlockingIOError:
+    out = (sys.argv[2] + "\n").encode()
+sys.stdout.buffer.write(out)'
 # Normalizations (tests/golden/README.md): what differs between two runs
 # on the same machine becomes a fixed token.  Anchored, so a format change
 # (say "pid 123 (qemu)") is left alone and shows in the drift check.
@@ -171,13 +191,18 @@ while read -r type mode rel; do
 		continue
 		;;
 	esac
-	timeout 5 sed -E "${NORM[@]}" "$p" >"$C/tree/$rel" 2>"$C/err"
+	if [ "${rel##*/}" = ready ]; then
+		timeout 5 python3 -c "$READ_NOW" "$p" "$GOLDEN_STREAM" >"$C/raw" 2>"$C/err" &&
+			sed -E "${NORM[@]}" "$C/raw" >"$C/tree/$rel" 2>"$C/err"
+	else
+		timeout 5 sed -E "${NORM[@]}" "$p" >"$C/tree/$rel" 2>"$C/err"
+	fi
 	rc=$?
 	[ "$rc" -ne 124 ] || die "reading $rel blocked: a new stream file? (add it to STREAMS in $0)"
 	[ "$rc" -eq 0 ] || die "reading $rel failed: $(cat "$C/err")"
 done < <(find "$FS" -mindepth 1 -printf '%y %m %P\n')
 LC_ALL=C sort -k3 "$C/modes.unsorted" >"$C/modes"
-rm -f "$C/modes.unsorted" "$C/err"
+rm -f "$C/modes.unsorted" "$C/err" "$C/raw"
 
 # Leftovers of the temp dir that no rule caught would make every refresh
 # differ: refuse them.

@@ -193,6 +193,9 @@ wait_st() { # wait_st ENTRY WANT SECONDS
 registered() { find "$T/state/$1" -mindepth 1 -maxdepth 1 ! -name '.*' | grep -c .; }
 
 # ---- what the tree shows --------------------------------------------------------
+# The daemon fetches the five indexes at start, in the background: wait
+# (bounded) until none is still "new", so a loaded machine reads results.
+for _ in $(seq 1 300); do grep -q ' state new ' "$FS/images/catalogs" || break; sleep 0.1; done
 grep -q "^$H/cat/index.json state ok entries 2 age [0-9]*s signed yes$" "$FS/images/catalogs" &&
 	ok catalogs-good-ok || fail "catalogs-good-ok: $(cat "$FS/images/catalogs")"
 for c in evil-sig:"is badly signed: signature does not match catalog_pubkey" \
@@ -254,7 +257,7 @@ cmp -s "$T/state/kernels/$KERNEL/vmlinux" "$IMAGE_CACHE/kernels/$KERNEL/vmlinux"
 grep -qx "from $H/cat/images/$(basename "$IMG_ARCHIVE")" "$FS/images/$IMAGE/status" && ok status-names-source ||
 	fail "status-names-source: $(cat "$FS/images/$IMAGE/status")"
 check no-blob-left test -z "$(find "$T/cache/blobs" -type f 2>/dev/null)"
-check no-vm-left test -z "$(ls "$FS/vms")"
+check no-vm-left test -z "$(find "$FS/vms" -mindepth 1 -maxdepth 1 -type d)" # vms/clone is a file
 
 # ---- bad bundles: each refused with its sentence, nothing registered --------------
 bad_pull() { # bad_pull NAME SENTENCE

@@ -69,7 +69,7 @@ done <<<"$table"
 groups=$(cut -d'|' -f1 <<<"$table" | cut -d' ' -f1 | awk '!seen[$0]++' | tr '\n' ' ')
 expect_bc top-level "${groups}help --help --version" ""
 expect_bc system-subcommands "install status restart uninstall --help" system ""
-expect_bc system-install-options "--owner --bridge --subnet --prefix --jailer --firecracker --help" system install --
+expect_bc system-install-options "--owner --bridge --subnet --prefix --jailer --firecracker --help --allow-other --no-allow-other" system install --
 
 # ---- live names from the tree and the other sources -----------------------
 expect_bc vm-names "alpha beta --help" vm start ""

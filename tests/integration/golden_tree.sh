@@ -41,7 +41,7 @@ mutate() { # mutate NAME SED-SCRIPT FILE | mutate NAME rm FILE
 mutate renamed-key 's/^ssh /ssh_state /' tree/vms/running/status
 mutate dropped-file rm vms/stopped/hostkey
 mutate value-shape 's/^512$/512M/' tree/vms/created/memory_mib
-mutate mode 's/^f 0444 vms\/failed\/err$/f 0644 vms\/failed\/err/' modes
+mutate mode 's/^f 0400 vms\/failed\/err$/f 0600 vms\/failed\/err/' modes
 
 # A fresh capture from the daemon of this build.
 if tests/golden/capture.sh "$W/fresh" >"$W/capture.log" 2>&1; then

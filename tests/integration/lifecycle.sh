@@ -147,6 +147,6 @@ daemon_stop
 mountpoint -q "$FS" && fail "sigterm-unmounts" || ok sigterm-unmounts
 daemon_start || fail daemon-start-2
 check rmdir rmdir "$FS/vms/sandbox"
-check rmdir-gone bash -c "[ -z \"\$(ls '$FS/vms')\" ]"
+check rmdir-gone bash -c "[ \"\$(ls '$FS/vms')\" = clone ]"
 check rmdir-disks-gone test ! -e "$T/state/vms/sandbox"
 finish

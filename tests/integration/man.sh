@@ -72,7 +72,7 @@ done
 ok "tree-code-in-docs-and-man-$(wc -w <<<"$files $verbs $dirs $states")"
 # every term of docs/tree.md's tables (their first column) is a term of the page
 mdterms=$(grep -E '^\| ' docs/tree.md | grep -vE '^\|[ -]*\|' | awk -F'|' '{ gsub(/^ +| +$/, "", $2); print $2 }' |
-	grep -vxE 'errno|file|verb|op|flag|capability' | tr -d '`')
+	grep -vxE 'errno|file|verb|op|flag|capability|who' | tr -d '`')
 nonempty tree-md-terms "table rows in docs/tree.md" "$mdterms"
 same tree-md-terms-in-man "$mdterms" "$(terms banger-tree.7 | grep -xF -f <(echo "$mdterms"))"
 errnos=$(grep -oE '\bE[A-Z]{3,}\b' docs/tree.md | sort -u)

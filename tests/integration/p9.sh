@@ -38,7 +38,7 @@ same diodcat-readme "$(dcat README)" "$(cat "$FS/README")"
 same diodcat-tcp "$(in_ns diodcat -t 10 -s "127.0.0.1:$PORT" -a / README)" "$(cat "$FS/README")"
 mkdir "$FS/vms/web"
 p9L mkdir vms/db >/dev/null
-same diodls-vms "$(dls vms | grep -v '^vms:' | sort | tr '\n' ' ')" "db web "
+same diodls-vms "$(dls vms | grep -v '^vms:' | sort | tr '\n' ' ')" "clone db web "
 same diodls-root "$(dls / | sort | tr '\n' ' ')" "$(find "$FS" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
 same diodcat-status "$(dcat vms/web/status)" "$(cat "$FS/vms/web/status")"
 size=$(dls -l vms/web | awk '$NF == "status" {print $5}')
@@ -51,7 +51,7 @@ r=$(in_ns diodcat -t 10 -s "$SOCK" -a /elsewhere README 2>&1); expect diodcat-an
 # 9P2000 through the in-tree client: the err files' sentences as Rerror.
 same p9-version "$(p9 version)" "9P2000 65536"
 same p9-read "$(p9 read vms/web/state)" "created"
-same p9-ls "$(p9 ls vms | tr '\n' ' ')" "db web "
+same p9-ls "$(p9 ls vms | tr '\n' ' ')" "clone db web "
 check p9-create p9 mkdir vms/box
 check p9-create-visible test -d "$FS/vms/box"
 r=$(p9 write vms/box/ctl bogus 2>&1); expect p9-ctl-unknown "$r" "unknown command 'bogus'"
@@ -68,14 +68,14 @@ check p9-write p9 write vms/box/vcpu 2
 same p9-write-visible "$(cat "$FS/vms/box/vcpu")" "2"
 check p9-remove p9 rm vms/box
 check p9-remove-gone test ! -e "$FS/vms/box"
-same p9-stat "$(p9 stat vms/web/ctl)" "ctl 644 $(stat -c %s "$FS/vms/web/ctl")"
+same p9-stat "$(p9 stat vms/web/ctl)" "ctl 600 $(stat -c %s "$FS/vms/web/ctl")"
 
 # 9P2000.L through the in-tree client: errnos.
 r=$(p9L write vms/web/vcpu 0 2>&1); expect p9L-vcpu-range "$r" "Numerical result out of range"
 r=$(p9L mkdir vms/web 2>&1); expect p9L-exists "$r" "File exists"
 r=$(p9L rm vms/nosuch 2>&1); expect p9L-rm-enoent "$r" "No such file or directory"
 r=$(p9L rm vms/web/state 2>&1); expect p9L-rmdir-file "$r" "Not a directory"
-same p9L-stat "$(p9L stat vms/web/status)" "100444 $(stat -c %s "$FS/vms/web/status")"
+same p9L-stat "$(p9L stat vms/web/status)" "100400 $(stat -c %s "$FS/vms/web/status")"
 check p9L-rmdir p9L rm vms/db
 check p9L-rmdir-gone test ! -e "$FS/vms/db"
 

@@ -66,7 +66,7 @@ else
 fi
 g 'head -n 1 /mnt/b/README' && same v9fs-cat-readme "$(out)" "banger control tree"
 g 'cat /mnt/b/vms/g/state' && same v9fs-cat-state "$(out)" "running"
-g 'ls /mnt/b/vms' && same v9fs-ls-vms "$(out)" "g"
+g 'ls /mnt/b/vms' && same v9fs-ls-vms "$(out)" "$(printf 'clone\ng')" # vms/clone is a file of vms/
 g 'grep "^state " /mnt/b/vms/g/status' && same v9fs-cat-status "$(out)" "state running"
 # A stream (size 0 in getattr) is read by offset: the guest reads its own
 # serial console through the export.

@@ -67,6 +67,21 @@ check reinstall-without-jailer shims/banger system install --owner banger-test
 check jailer-dropin-gone test ! -e "$D"
 out=$(shims/banger system status 2>&1)
 case $out in *"installed 0.1.0 for banger-test in /usr/local"*) ok status ;; *) fail "status: $out" ;; esac
+# user_allow_other in /etc/fuse.conf: only when asked (not on a terminal here),
+# once, and the rest of the file kept
+check no-allow-other-unasked test ! -e "$R/etc/fuse.conf"
+printf '# mount_max = 1000\n' >"$R/etc/fuse.conf"
+out=$(shims/banger system install --owner banger-test --allow-other 2>&1) && ok install-allow-other ||
+	fail "install-allow-other: $out"
+check allow-other-line grep -qx user_allow_other "$R/etc/fuse.conf"
+check allow-other-kept grep -qx '# mount_max = 1000' "$R/etc/fuse.conf"
+out=$(shims/banger system install --owner banger-test --allow-other 2>&1)
+case $out in *"allows user_allow_other already"*) ok allow-other-once ;; *) fail "allow-other-once: $out" ;; esac
+[ "$(grep -c '^user_allow_other' "$R/etc/fuse.conf")" = 1 ] && ok allow-other-one-line ||
+	fail "allow-other-one-line: $(cat "$R/etc/fuse.conf")"
+rm -f "$R/etc/fuse.conf"
+check no-allow-other-flag shims/banger system install --owner banger-test --no-allow-other
+check no-allow-other-written test ! -e "$R/etc/fuse.conf"
 check uninstall shims/banger system uninstall
 check uninstalled bash -c "[ ! -e '$R/usr/local/bin/bangerd' ] && [ ! -e '$R/etc/systemd/system/bangerd.service' ] && [ -d '$R/var/lib/banger' ]"
 check uninstalled-all bash -c "[ -z \"\$(find '$R' -type f -not -path '$R/var/*')\" ]"

@@ -18,6 +18,12 @@
  *   flushwrite PATH TEXT Twrite then at once Tflush of it: the write's reply
  *                        must come first, then Rflush (a write is never undone)
  *   wait PATH OFFSET     one read at OFFSET (it may block): prints its count
+ *   chown PATH USER      Twstat uid (9P2000) or Tsetattr uid (.L; USER a number)
+ *   chmod PATH OCTAL     Twstat or Tsetattr of the mode
+ *   clone [TEXT...]      open vms/clone read-write, print the new VM's name,
+ *                        write each TEXT to it (its ctl; "keep"), then hold
+ *                        the fid until stdin ends, then clunk it (the VM goes
+ *                        with it unless kept)
  *   bench N ROUNDS PATH  reads of PATH: pread at 0 on one fid, and the whole
  *                        walk/open/read/clunk; prints the median rates
  * and, without a server (the baseline of the same benchmark):
@@ -463,6 +469,70 @@ static int cmd_flushwrite(const char *path, const char *text)
 	return 0;
 }
 
+/* chown (uid set) or chmod (mode set) of path. */
+static int cmd_setattr(const char *path, const char *uid, long mode)
+{
+	struct p9_msg t = { 0 }, r;
+	uint64_t v = 0;
+	if (walk(path, 1) < 0)
+		die("setattr %s: %s", path, errtext);
+	if (D == P9_2000L) {
+		t.type = P9_TSETATTR;
+		t.u.setattr.fid = 1;
+		if (uid) {
+			if (parse_u64(uid, &v) < 0)
+				die("chown: in 9P2000.L the user is a number");
+			t.u.setattr.valid = P9_SETATTR_UID;
+			t.u.setattr.uid = (uint32_t)v;
+		} else {
+			t.u.setattr.valid = P9_SETATTR_MODE;
+			t.u.setattr.mode = (uint32_t)mode;
+		}
+	} else {
+		t.type = P9_TWSTAT;
+		t.u.wstat.fid = 1;
+		struct p9_stat9 *st = &t.u.wstat.stat;
+		st->type = 0xffff;
+		st->dev = 0xffffffffu;
+		st->qid.type = 0xff;
+		st->qid.version = 0xffffffffu;
+		st->qid.path = ~0ULL;
+		st->mode = uid ? 0xffffffffu : (uint32_t)mode;
+		st->atime = st->mtime = 0xffffffffu;
+		st->length = ~0ULL;
+		st->name = st->gid = st->muid = p9s("");
+		st->uid = p9s(uid ? uid : "");
+	}
+	if (rpc(&t, &r) < 0)
+		die("setattr %s: %s", path, errtext);
+	clunk(1);
+	return 0;
+}
+
+static int cmd_clone(int n, char **texts)
+{
+	struct p9_msg t = { .type = P9_TWRITE }, r;
+	char buf[256];
+	if (walk("vms/clone", 1) < 0 || fopen9(1, D == P9_2000L ? 2 /* O_RDWR */ : P9_ORDWR) < 0)
+		die("clone: %s", errtext);
+	long got = readat(1, 0, 128, false, &r);
+	if (got < 0)
+		die("clone: read: %s", errtext);
+	printf("%.*s", (int)got, (const char *)r.u.rread.data);
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		t.u.write.fid = 1;
+		t.u.write.count = (uint32_t)strlen(texts[i]);
+		t.u.write.data = (const uint8_t *)texts[i];
+		if (rpc(&t, &r) < 0)
+			die("clone: write %s: %s", texts[i], errtext);
+	}
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	clunk(1);
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -553,7 +623,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: p9c [-L] [-m MSIZE] [-u UNAME] [-n N_UNAME] ADDR CMD [ARGS]\n"
 			"  CMD: version | read P | write P TEXT | ls P | stat P | mkdir P | rm P\n"
-			"       | orclose P | flush P | flushwrite P TEXT | wait P OFFSET\n"
+			"       | orclose P | flush P | flushwrite P TEXT | wait P OFFSET | clone [TEXT...]\n"
+			"       | chown P USER | chmod P OCTAL\n"
 			"       | bench N ROUNDS P\n"
 			"       p9c local N ROUNDS FILE\n");
 	exit(2);
@@ -613,6 +684,15 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "rm") == 0 && na == 1) return cmd_rm(a[0]);
 	if (strcmp(cmd, "flush") == 0 && na == 1) return cmd_flush(a[0]);
 	if (strcmp(cmd, "flushwrite") == 0 && na == 2) return cmd_flushwrite(a[0], a[1]);
+	if (strcmp(cmd, "clone") == 0) return cmd_clone(na, a);
+	if (strcmp(cmd, "chown") == 0 && na == 2) return cmd_setattr(a[0], a[1], 0);
+	if (strcmp(cmd, "chmod") == 0 && na == 2) {
+		char *end;
+		long m = strtol(a[1], &end, 8);
+		if (*end || m < 0 || m > 0777)
+			usage();
+		return cmd_setattr(a[0], NULL, m);
+	}
 	if (strcmp(cmd, "wait") == 0 && na == 2 && parse_u64(a[1], &v) == 0)
 		return cmd_wait(a[0], v);
 	if (strcmp(cmd, "bench") == 0 && na == 3 && parse_u64(a[0], &v) == 0) {

@@ -609,6 +609,39 @@ static void test_hostinfo_read(void **state)
 	assert_true(h.ram_bytes % 1024 == 0);
 }
 
+/* The live tree's keys (docs/tree.md "Owners and modes", "Ports"). */
+static void test_delegation_keys(void **state)
+{
+	struct banger_config c;
+	(void)state;
+	config_init(&c);
+	assert_false(c.allow_other);
+	assert_null(c.vm_group);
+	assert_int_equal(c.vm_mode, 0700);
+	assert_string_equal(c.port_bind, "127.0.0.1");
+	parse_ok(&c, "allow_other = true\nvm_group = \"banger-users\"\nvm_mode = \"0750\"\n"
+		     "port_bind = \"0.0.0.0\"\n");
+	assert_true(c.allow_other);
+	assert_string_equal(c.vm_group, "banger-users");
+	assert_int_equal(c.vm_mode, 0750);
+	assert_string_equal(c.port_bind, "0.0.0.0");
+	parse_ok(&c, "vm_mode = \"640\"\nvm_group = \"1234\"\n");
+	assert_int_equal(c.vm_mode, 0640);
+	assert_string_equal(c.vm_group, "1234");
+	config_free(&c);
+
+	expect_err("allow_other = \"yes\"\n", EINVAL, 1, "allow_other must be true or false");
+	expect_err("vm_mode = \"0800\"\n", EINVAL, 1, "must be octal permissions");
+	expect_err("vm_mode = \"01777\"\n", EINVAL, 1, "must be octal permissions");
+	expect_err("vm_mode = \"77\"\n", EINVAL, 1, "must be octal permissions");
+	expect_err("vm_mode = 448\n", EINVAL, 1, "vm_mode must be a string");
+	expect_err("vm_group = \"a b\"\n", EINVAL, 1, "must be a group name or number");
+	expect_err("vm_group = \"-x\"\n", EINVAL, 1, "must be a group name or number");
+	expect_err("port_bind = \"localhost\"\n", EINVAL, 1, "must be an IPv4 address");
+	expect_err("port_bind = \"::1\"\n", EINVAL, 1, "must be an IPv4 address");
+	expect_err("port_bind = \"1.2.3\"\n", EINVAL, 1, "must be an IPv4 address");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_prov_name),
 		cmocka_unit_test(test_sizing),
 		cmocka_unit_test(test_hostinfo_read),
+		cmocka_unit_test(test_delegation_keys),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -940,6 +940,105 @@ static void test_crash_consistency(void **state)
 	free(wal);
 }
 
+/* Owners, modes and the clone mark (schema step 3). */
+static void test_vm_owner(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	struct berr err = { 0 };
+	struct vm_rec r = { 0 };
+
+	snprintf(r.name, sizeof(r.name), "own");
+	r.owner_uid = -1;
+	r.owner_gid = -1;
+	r.mode = -1;
+	assert_int_equal(store_vm_insert(s, &r, &err), 0);
+	int64_t id = r.id;
+	vm_rec_clear(&r);
+	assert_int_equal(store_vm_get(s, id, &r, &err), 0);
+	assert_int_equal(r.owner_uid, -1); /* unset: the daemon's */
+	assert_int_equal(r.owner_gid, -1);
+	assert_int_equal(r.mode, -1);
+	assert_false(r.ephemeral);
+	vm_rec_clear(&r);
+
+	assert_int_equal(store_vm_set_owner(s, id, 1001, -1, 0750, &err), 0);
+	assert_int_equal(store_vm_set_owner(s, id, -1, 2002, -1, &err), 0);
+	assert_int_equal(store_vm_set_ephemeral(s, id, true, &err), 0);
+	assert_int_equal(store_vm_get(s, id, &r, &err), 0);
+	assert_int_equal(r.owner_uid, 1001);
+	assert_int_equal(r.owner_gid, 2002);
+	assert_int_equal(r.mode, 0750);
+	assert_true(r.ephemeral);
+	/* an update of the rest leaves them */
+	snprintf(r.state, sizeof(r.state), "starting");
+	assert_int_equal(store_vm_update(s, &r, &err), 0);
+	vm_rec_clear(&r);
+	assert_int_equal(store_vm_get(s, id, &r, &err), 0);
+	assert_int_equal(r.owner_uid, 1001);
+	assert_int_equal(r.mode, 0750);
+	vm_rec_clear(&r);
+
+	assert_int_equal(store_vm_set_owner(s, id, -1, -1, 01000, &err), -EINVAL);
+	assert_int_equal(store_vm_set_owner(s, 9999, 1, 1, 0700, &err), -ENOENT);
+	assert_int_equal(store_vm_set_ephemeral(s, 9999, false, &err), -ENOENT);
+	store_close(s);
+}
+
+/* The forwards of vms/NAME/ports/ go with their VM. */
+static void test_ports(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = open_ok(f->db);
+	struct berr err = { 0 };
+	int64_t a = add_vm(s, "a"), b = add_vm(s, "b");
+	struct port_rec p = { .vm_id = a, .guest_port = 8080 }, q;
+	struct port_rec *all = NULL;
+	size_t n = 0;
+
+	snprintf(p.name, sizeof(p.name), "8080");
+	assert_int_equal(store_port_insert(s, &p, &err), 0);
+	assert_true(p.id > 0);
+	struct port_rec p2 = { .vm_id = a, .guest_port = 22, .host_port = 2222 };
+	snprintf(p2.name, sizeof(p2.name), "22-2222");
+	assert_int_equal(store_port_insert(s, &p2, &err), 0);
+	struct port_rec p3 = { .vm_id = b, .guest_port = 80 };
+	snprintf(p3.name, sizeof(p3.name), "80");
+	assert_int_equal(store_port_insert(s, &p3, &err), 0);
+	struct port_rec dup = p;
+	assert_int_equal(store_port_insert(s, &dup, &err), -EEXIST);
+
+	assert_int_equal(store_port_set_bound(s, p.id, 18080, &err), 0);
+	assert_int_equal(store_port_get(s, p.id, &q, &err), 0);
+	assert_string_equal(q.name, "8080");
+	assert_int_equal(q.vm_id, a);
+	assert_int_equal(q.bound_port, 18080);
+
+	assert_int_equal(store_port_list(s, a, &all, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(all[0].name, "22-2222");
+	assert_int_equal(all[0].host_port, 2222);
+	free(all);
+	assert_int_equal(store_port_list(s, 0, &all, &n, &err), 0);
+	assert_int_equal(n, 3);
+	free(all);
+
+	/* the VM goes, its forwards with it */
+	assert_int_equal(store_vm_delete(s, a, &err), 0);
+	assert_int_equal(store_port_get(s, p.id, &q, &err), -ENOENT);
+	assert_int_equal(store_port_list(s, 0, &all, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(all[0].vm_id, b);
+	free(all);
+	assert_int_equal(store_port_delete(s, p3.id, &err), 0);
+	assert_int_equal(store_port_delete(s, p3.id, &err), -ENOENT);
+	/* a port of no VM is refused (foreign key) */
+	struct port_rec orphan = { .vm_id = 4242, .guest_port = 1 };
+	snprintf(orphan.name, sizeof(orphan.name), "1");
+	assert_true(store_port_insert(s, &orphan, &err) < 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -960,6 +1059,8 @@ int main(void)
 		T(test_txn),
 		T(test_concurrent_txn),
 		T(test_crash_consistency),
+		T(test_vm_owner),
+		T(test_ports),
 #undef T
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
