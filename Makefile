@@ -418,3 +418,13 @@ $(BUILD)/guest/banger-init: guest/init.c
 $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
+# issue 13: the guest agent in the daemon (core/vmagent.c, core/vmexec.c,
+# the tree's execs/), snapshots (core/snapmeta.c, core/snapshot.c,
+# core/vmsnap.c, core/vmm_qemu_snap.c); docs/snapshots.md
+CORE_SRCS += core/vmagent.c core/vmexec.c core/tree_agent.c
+CORE_SRCS += core/snapmeta.c core/snapshot.c core/vmsnap.c core/vmm_qemu_snap.c
+$(BUILD)/tests/test_vmm_qemu: $(BUILD)/obj/core/vmm_qemu_snap.o
+ISSUE13_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,core/agent_proto.c core/agent_client.c \
+	core/vmagent.c core/vmexec.c core/tree_agent.c core/snapmeta.c core/snapshot.c \
+	core/vmsnap.c core/vmm_qemu_snap.c core/digest.c)
+$(BUILD)/bin/bangerd: $(ISSUE13_OBJS)

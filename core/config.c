@@ -34,6 +34,7 @@ enum kind {
 	K_SUBNET,
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
+	K_SNAPSHOT,  /* auto | off */
 };
 
 struct key_def {
@@ -59,6 +60,7 @@ static const struct key_def top_keys[] = {
 	{ "bridge_subnet", K_SUBNET, F(bridge_subnet), 0, 0, 0 },
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
+	{ "snapshot", K_SNAPSHOT, F(snapshot), 0, 0, 0 },
 };
 
 static const struct key_def vm_default_keys[] = {
@@ -83,6 +85,7 @@ void config_init(struct banger_config *c)
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
 	c->dns_port = 42053;
+	c->snapshot = xstrdup("auto");
 }
 
 static char *dup_or_null(const char *s)
@@ -112,6 +115,7 @@ void config_free(struct banger_config *c)
 	free(c->qemu_accel);
 	free(c->bridge_name);
 	free(c->bridge_subnet);
+	free(c->snapshot);
 	for (size_t i = 0; i < c->n_file_sync; i++)
 		file_sync_clear(&c->file_sync[i]);
 	free(c->file_sync);
@@ -132,6 +136,7 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->qemu_accel = dup_or_null(src->qemu_accel);
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
+	dst->snapshot = dup_or_null(src->snapshot);
 	dst->file_sync = NULL;
 	if (src->n_file_sync) {
 		dst->file_sync = xcalloc(src->n_file_sync, sizeof(*dst->file_sync));
@@ -324,6 +329,13 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;
+		case K_SNAPSHOT:
+			if (strcmp(v->u.s, "auto") != 0 && strcmp(v->u.s, "off") != 0) {
+				char b[80];
+				r = cerr(cx, v->line, "%s must be auto or off, got '%s'", d->name,
+					 shown(b, sizeof(b), v->u.s));
+			}
+			break;
 		case K_PATH: case K_INT: case K_DISK: break;
 		}
 		if (r < 0)

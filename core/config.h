@@ -30,6 +30,8 @@ struct banger_config {
 	char *bridge_subnet;       /* default "172.16.0.1/24" (gateway/prefix) */
 	int64_t stop_timeout_s;    /* graceful stop before kill, default 30 */
 	int64_t dns_port;          /* .vm DNS on the bridge gateway, default 42053, 0 = off */
+	char *snapshot;            /* "auto" (default) | "off": restore VMs from snapshots
+				      (docs/snapshots.md) */
 	struct {
 		bool has_vcpu, has_memory_mib, has_disk_size;
 		int64_t vcpu;

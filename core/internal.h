@@ -19,8 +19,11 @@
 #include "monitor.h"
 #include "netplan.h"
 #include "priv.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
+#include "vmagent.h"
+#include "vmexec.h"
 #include "vmfiles.h"
 #include "vmm.h"
 #include "vmmselect.h"
@@ -57,6 +60,10 @@ struct banger {
 	struct vmnet *vmnet;
 	struct vmssh *vmssh;
 	struct monitor *monitor;
+	/* The guest agents, the tree's execs, the snapshots (vmsnap.c). */
+	struct vmagent *vmagent;
+	struct vmexec *vmexec;
+	struct snapstore *snaps;
 
 	char global_err[BERR_MSG_MAX]; /* the top-level err file (under lock) */
 
@@ -110,6 +117,55 @@ struct vm_eff {
 	const char *image_prov, *kernel_prov;
 };
 void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e);
+
+/* A registered image or kernel's file (dir + file), checked readable;
+ * a sentence saying how to get it when it is missing. */
+int vm_image_path(struct banger *b, const char *kind, const char *name, const char *file,
+		  char **ret, struct berr *err);
+/* pid, start time and runtime of a VM record (-ESRCH when it has none). */
+struct vmm_proc;
+int vm_load_proc(const struct vm_rec *r, struct vmm_proc *p);
+
+/* vmsnap.c: snapshots and the guest agent at the VM level
+ * (docs/snapshots.md, docs/agent.md). */
+struct vm_snap_plan {
+	bool agent;              /* the image has the guest agent */
+	bool restore;            /* restore from use */
+	bool auto_snapshot;      /* a cold boot after which a snapshot may be made */
+	bool serious;            /* why belongs in err too (a corrupt snapshot) */
+	struct snap_use use;
+	char why[BERR_MSG_MAX];  /* why a cold boot, one sentence */
+};
+bool vm_snapshots_on(struct banger *b);
+bool vm_image_has_agent(struct banger *b, const char *image);
+/* The "key value" lines a snapshot of r must match. */
+int vm_snap_key_text(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		     const struct vmm_driver *drv, struct sbuf *out, struct berr *err);
+/* Before a start (unlocked): restore or cold boot, and why. */
+void vm_snap_plan(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		  const struct vmm_driver *drv, struct vm_snap_plan *p);
+void vm_snap_plan_clear(struct banger *b, struct vm_snap_plan *p);
+/* After a start (or an adoption): watch r's agent; a restored VM gets
+ * its own identity first, a first cold boot may make the snapshot. */
+void vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_snap_plan *p,
+		    bool restored, bool adopted, int64_t vmm_started_mono);
+/* vmagent's hooks (banger.c hands them over). */
+int vm_agent_pin(struct banger *b, int64_t id, const char *pubkey, struct berr *err);
+void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel);
+/* The start's steps of a restore: the root disk from the snapshot, the
+ * VMM from it; a failure falls back to a cold boot (fall_back says why in
+ * p->why and removes what the restore made). */
+struct vmdisk_req;
+int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		       struct berr *err);
+void vm_snap_fall_back(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		       const struct berr *why);
+int vm_snap_restore(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		    const struct vmm_driver *drv, struct vmm_spec *spec,
+		    const struct vmdisk_req *dq, const char *netargs, struct vmm_proc *ret,
+		    struct berr *err);
+/* echo snapshot > vms/NAME/ctl */
+int vm_snapshot(struct banger *b, int64_t id, struct berr *err);
 
 /* doctor.c */
 void doctor_render(struct banger *b, struct sbuf *out);

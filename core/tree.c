@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "workspace.h"
 #include "internal.h"
+#include "tree_int.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -42,6 +43,8 @@ static const char readme_text[] =
 	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one\n"
 	"  images/    root filesystem images\n"
 	"  kernels/   kernel bundles\n"
+	"  execs/     mkdir execs/NAME, then run a command in a VM through its agent\n"
+	"  snapshots/ what new VMs are restored from; rmdir removes one\n"
 	"\n"
 	"A VM directory holds: ctl (write start|stop|kill|restart), state, status,\n"
 	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, console (follows\n"
@@ -247,6 +250,17 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);
 	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmssh_state(b->vmssh, id)));
+	/* The guest agent and where the VM came from (docs/snapshots.md). */
+	sbuf_printf(out, "agent %s\n", agent_state_name(vmagent_state(b->vmagent, id, NULL, 0)));
+	{
+		json_error_t je;
+		json_t *rt = r.runtime && vm_state_live(s) ? json_loads(r.runtime, 0, &je) : NULL;
+		const char *snap = json_string_value(json_object_get(rt, "snapshot"));
+		const char *base = snap ? strrchr(snap, '/') : NULL;
+		sbuf_printf(out, "boot %s%s\n", !vm_state_live(s) ? "-" : snap ? "restored " : "cold",
+			    snap ? (base ? base + 1 : snap) : "");
+		json_decref(rt);
+	}
 	vm_rec_clear(&r);
 	return 0;
 }
@@ -445,6 +459,7 @@ static const struct tree_file vm_files[] = {
 	{ "console", 0444, TF_STREAM, NULL, NULL, vm_console_stream },
 	{ "log", 0444, TF_STREAM, NULL, NULL, vm_log_stream },
 	{ "err", 0444, 0, vm_err_read, NULL, NULL },
+	{ "agent", 0444, TF_STREAM, NULL, NULL, tree_vm_agent_stream },
 };
 
 /* ---- image and kernel files ------------------------------------------ */
@@ -514,11 +529,26 @@ static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct ber
 	return ret;
 }
 
+static int img_snapshots(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct image_rec r = { 0 };
+	if (known_of(b, id))
+		return 0;
+	int ret = img_get(b, id, &r, err);
+	if (ret == 0)
+		tree_image_snapshots(b, r.name, out);
+	image_rec_clear(&r);
+	return ret;
+}
+
 static const struct tree_file image_files[] = {
 	{ "manifest", 0444, 0, img_manifest, NULL, NULL },
 	{ "state", 0444, 0, img_state, NULL, NULL },
 	{ "status", 0444, 0, img_status, NULL, NULL },
+	{ "snapshots", 0444, 0, img_snapshots, NULL, NULL },
 };
+/* kernels/NAME/: the same without snapshots */
+#define N_KERNEL_FILES 3
 
 /* ---- the tables -------------------------------------------------------- */
 
@@ -526,6 +556,8 @@ static const struct tree_subdir subdirs[] = {
 	{ "vms", NK_VMS, NK_VM, true },
 	{ "images", NK_IMAGES, NK_IMAGE, false },
 	{ "kernels", NK_KERNELS, NK_KERNEL, false },
+	{ "execs", NK_EXECS, NK_EXEC, true },
+	{ "snapshots", NK_SNAPSHOTS, NK_SNAPSHOT, false },
 };
 
 const struct tree_subdir *tree_subdirs(size_t *n)
@@ -544,9 +576,17 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 		*n = ARRAY_SIZE(vm_files);
 		return vm_files;
 	case NK_IMAGE:
-	case NK_KERNEL:
 		*n = ARRAY_SIZE(image_files);
 		return image_files;
+	case NK_KERNEL:
+		*n = N_KERNEL_FILES;
+		return image_files;
+	case NK_EXEC:
+		*n = n_exec_files;
+		return exec_files;
+	case NK_SNAPSHOT:
+		*n = n_snap_files;
+		return snap_files;
 	default:
 		*n = 0;
 		return NULL;
@@ -599,6 +639,32 @@ int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, siz
 		image_rec_array_free(all, n);
 		return 0;
 	}
+	if (dir == NK_EXECS) {
+		struct vmexec_ent *all;
+		size_t n;
+		vmexec_list(b->vmexec, &all, &n);
+		*ret = xcalloc(n ? n : 1, sizeof(**ret));
+		for (size_t i = 0; i < n; i++) {
+			(*ret)[i].id = all[i].id;
+			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
+		}
+		*ret_n = n;
+		free(all);
+		return 0;
+	}
+	if (dir == NK_SNAPSHOTS) {
+		struct snap_info *all;
+		size_t n;
+		snapstore_list(b->snaps, &all, &n, NULL);
+		*ret = xcalloc(n ? n : 1, sizeof(**ret));
+		for (size_t i = 0; i < n; i++) {
+			(*ret)[i].id = tree_snap_id(all[i].meta.key);
+			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].meta.name);
+		}
+		*ret_n = n;
+		snap_info_array_free(all, n);
+		return 0;
+	}
 	return -ENOTDIR;
 }
 
@@ -632,6 +698,16 @@ int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t 
 			}
 		return -ENOENT;
 	}
+	if (dir == NK_EXECS)
+		return vmexec_lookup(b->vmexec, name, ret_id);
+	if (dir == NK_SNAPSHOTS) {
+		struct snap_info si;
+		if (snapstore_get(b->snaps, name, &si, NULL) < 0)
+			return -ENOENT;
+		*ret_id = tree_snap_id(si.meta.key);
+		snap_meta_clear(&si.meta);
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -651,6 +727,15 @@ int tree_exists(struct banger *b, enum node_kind k, int64_t id)
 		bool ok = ret == 0 && strcmp(r.kind, coll_kind(k)) == 0;
 		image_rec_clear(&r);
 		return ok ? 0 : -ENOENT;
+	}
+	if (k == NK_EXEC)
+		return vmexec_exists(b->vmexec, id) ? 0 : -ENOENT;
+	if (k == NK_SNAPSHOT) {
+		struct snap_info si;
+		if (tree_snap_by_id(b, id, &si) < 0)
+			return -ENOENT;
+		snap_meta_clear(&si.meta);
+		return 0;
 	}
 	return 0;
 }
@@ -681,6 +766,8 @@ int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree
 			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
 		if (k == NK_VM)
 			vm_record_error(b, id, &err);
+		else if (k == NK_EXEC)
+			vmexec_set_err(b->vmexec, id, &err);
 		else
 			set_global_err(b, &err);
 		blog("write to %s failed: %s", f->name, err.msg);
@@ -692,8 +779,11 @@ int tree_mkdir(struct banger *b, enum node_kind dir, const char *name, int64_t *
 {
 	struct berr err = { 0 };
 	int r;
-	if (dir != NK_VMS) {
-		berr_set(&err, EPERM, "mkdir is only for vms/ (images and kernels are imported)");
+	if (dir == NK_EXECS) {
+		r = vmexec_create(b->vmexec, name, ret_id, &err);
+	} else if (dir != NK_VMS) {
+		berr_set(&err, EPERM, "mkdir is only for vms/ and execs/ (images and kernels are "
+			 "imported, snapshots made with 'echo snapshot > vms/NAME/ctl')");
 		r = -EPERM;
 	} else {
 		r = vm_create(b, name, ret_id, &err);
@@ -712,6 +802,15 @@ int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
 	int r = tree_lookup(b, dir, name, &id);
 	if (r < 0)
 		return r;
+	if (dir == NK_EXECS || dir == NK_SNAPSHOTS) {
+		r = dir == NK_EXECS ? vmexec_remove(b->vmexec, name, &err)
+				    : snapstore_remove(b->snaps, name, &err);
+		if (r < 0) {
+			set_global_err(b, &err);
+			blog("rmdir %s: %s", name, err.msg);
+		}
+		return r;
+	}
 	if (dir == NK_VMS)
 		r = vm_delete(b, id, &err);
 	else

@@ -26,6 +26,10 @@ enum node_kind {
 	NK_VM,        /* vms/NAME/ */
 	NK_IMAGE,     /* images/NAME/ */
 	NK_KERNEL,    /* kernels/NAME/ */
+	NK_EXECS,     /* execs/: commands run through guest agents */
+	NK_EXEC,      /* execs/NAME/ */
+	NK_SNAPSHOTS, /* snapshots/ */
+	NK_SNAPSHOT,  /* snapshots/NAME/ */
 	NK_COUNT
 };
 

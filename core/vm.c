@@ -220,8 +220,8 @@ out:
 	return ret;
 }
 
-static int image_file(struct banger *b, const char *kind, const char *name,
-		      const char *file, char **ret, struct berr *err)
+int vm_image_path(struct banger *b, const char *kind, const char *name, const char *file,
+		  char **ret, struct berr *err)
 {
 	struct image_rec img = { 0 };
 	int r;
@@ -261,7 +261,7 @@ static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_re
 	return vmm_of_vm(&b->choice, r, err);
 }
 
-static int load_proc(const struct vm_rec *r, struct vmm_proc *p)
+int vm_load_proc(const struct vm_rec *r, struct vmm_proc *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->pid = (pid_t)r->pid;
@@ -275,6 +275,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	struct vm_rec r = { 0 };
 	struct vm_eff e;
 	struct vmm_proc proc = { 0 };
+	struct vm_snap_plan plan = { 0 };
 	_cleanup_free_ char *image_path = NULL, *kernel_path = NULL, *initrd = NULL;
 	_cleanup_free_ char *netargs = NULL;
 	const struct vmm_driver *drv;
@@ -297,13 +298,13 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		ret = -err->code;
 		goto unlock;
 	}
-	ret = image_file(b, "image", e.image, "rootfs.ext4", &image_path, err);
+	ret = vm_image_path(b, "image", e.image, "rootfs.ext4", &image_path, err);
 	if (ret < 0)
 		goto unlock;
-	ret = image_file(b, "kernel", e.kernel, "vmlinux", &kernel_path, err);
+	ret = vm_image_path(b, "kernel", e.kernel, "vmlinux", &kernel_path, err);
 	if (ret < 0)
 		goto unlock;
-	if (image_file(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
+	if (vm_image_path(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
 		initrd = NULL;
 	{
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
@@ -338,6 +339,14 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				 .image_path = image_path, .disk_size = e.disk_size,
 				 .pubkey = vmssh_pubkey(b->vmssh), .file_sync = b->cfg.file_sync,
 				 .n_file_sync = b->cfg.n_file_sync, .home = b->home };
+	/* Snapshots (vmsnap.c): a first start may restore; the root disk is
+	 * then a clone of the snapshot's, which nothing may write into. */
+	vm_snap_plan(b, &r, &e, drv, &plan);
+	if (plan.restore) {
+		struct berr ce = { 0 };
+		if (vm_snap_clone_root(b, &r, &plan, &ce) < 0)
+			vm_snap_fall_back(b, &r, &plan, &ce);
+	}
 	ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
 	if (ret == 0)
@@ -370,7 +379,10 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			vm_log(b, r.name, "starting: vcpu %lld memory_mib %lld image %s kernel %s accel %s",
 			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,
 			       b->vmm_host.accel);
-			ret = drv->start(&b->vmm_host, &spec, &proc, err);
+			if (plan.restore)
+				ret = vm_snap_restore(b, &r, &plan, drv, &spec, &dq, netargs, &proc, err);
+			else
+				ret = drv->start(&b->vmm_host, &spec, &proc, err);
 			if (ret == 0)
 				vm_log(b, r.name, "timing: disks %lld ms, network %lld ms, vmm %lld ms",
 				       (long long)(t_net - t_disks), (long long)(t_vmm - t_net),
@@ -432,13 +444,24 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			     ip);
 		}
 	}
-	if (watch)
+	if (watch) {
 		vmssh_watch(b->vmssh, &cur, t_vmm);
+		if (plan.agent)
+			vm_agent_watch(b, &cur, &plan, plan.restore, false, t_vmm);
+	}
+	if (plan.why[0] && !plan.restore)
+		vm_log(b, r.name, "snapshot: %s", plan.why);
+	if (plan.serious && ret == 0) {
+		/* A snapshot refused on the way: worth the VM's err. */
+		rec_set_error(&cur, plan.why);
+		store_vm_update(b->store, &cur, NULL);
+	}
 	vm_rec_clear(&cur);
 	pthread_cond_broadcast(&b->changed);
 unlock:
 	pthread_mutex_unlock(&b->lock);
 	banger_changed(b);
+	vm_snap_plan_clear(b, &plan);
 	vmm_proc_clear(&proc);
 	vm_rec_clear(&r);
 	return ret;
@@ -491,7 +514,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 		drv = &vmm_qemu_driver;
 	if (s == VM_FAILED) {
 		/* Nothing should be running; make sure and settle. */
-		if (load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
+		if (vm_load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
 			drv->kill(&b->vmm_host, &proc, NULL);
 		vmnet_down(b->vmnet, &r);
 		rec_set_state(&r, VM_STOPPED);
@@ -505,14 +528,15 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 	if (ret < 0)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
-	/* The guest is going: nobody waits for its sshd any more. */
+	/* The guest is going: nobody waits for its sshd or agent any more. */
 	vmssh_cancel(b->vmssh, id);
+	vmagent_cancel(b->vmagent, id);
 	if (s == VM_STARTING) {
 		/* The starting thread sees "stopping" and kills what it made. */
 		wait_leave(b, id, VM_STOPPING, mono_ms() + KILL_WAIT_MS * 4);
 		goto unlock;
 	}
-	load_proc(&r, &proc);
+	vm_load_proc(&r, &proc);
 	pthread_mutex_unlock(&b->lock);
 
 	bool killed = !graceful;
@@ -572,6 +596,8 @@ int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err)
 			return ret;
 		return do_start(b, id, err);
 	}
+	case VERB_SNAPSHOT:
+		return vm_snapshot(b, id, err);
 	case VERB_WORKSPACE: /* takes a directory: vm_workspace() */
 	case VERB_COUNT:
 		break;
@@ -584,8 +610,9 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	struct vm_rec r = { 0 };
 	char how[96];
 
-	/* Its readiness wait ends now, whatever the record says. */
+	/* Its readiness waits end now, whatever the record says. */
 	vmssh_cancel(b->vmssh, id);
+	vmagent_cancel(b->vmagent, id);
 	pthread_mutex_lock(&b->lock);
 	if (store_vm_get(b->store, id, &r, NULL) < 0)
 		goto out;
@@ -639,7 +666,7 @@ void vm_adopt_all(struct banger *b)
 		if (!vm_state_live(s))
 			continue;
 		const struct vmm_driver *drv = pick_driver(b, r, NULL);
-		if (drv && load_proc(r, &proc) == 0 &&
+		if (drv && vm_load_proc(r, &proc) == 0 &&
 		    drv->adopt(&b->vmm_host, &proc, NULL) == 0) {
 			if (s == VM_STARTING)
 				rec_set_state(r, VM_RUNNING);

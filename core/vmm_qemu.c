@@ -4,11 +4,12 @@
  * returns once QMP answers.  Everything needed later goes into the runtime
  * JSON the core stores:
  *   {"qmp": SOCK, "agent": SOCK, "log": PATH, "accel": "tcg", "argv": [...]}
- * "agent" is a virtio-serial port (guest: /dev/virtio-ports/banger.agent)
- * reserved for a future guest agent. */
+ * "agent" is the guest agent's virtio-serial port (docs/agent.md).  A VM
+ * restored from a snapshot (vmm_qemu_snap.c) also has "snapshot": DIR. */
 #define _GNU_SOURCE
 #include "vmm.h"
 #include "vmm_common.h"
+#include "vmm_qemu_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +89,8 @@ static void argv_free(struct argv *a)
 	a->n = a->cap = 0;
 }
 
-static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
+static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, bool helper,
+		      struct berr *err)
 {
 	struct sockaddr_un sa;
 
@@ -109,7 +111,7 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	if (s->tap && !vmm_valid_ifname(s->tap))
 		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
 				s->tap);
-	if (s->tap && s->tap_fd <= 2)
+	if (s->tap && !helper && s->tap_fd <= 2)
 		return berr_set(err, EBADF, "tap %s comes without its descriptor", s->tap);
 	if (s->tap && (!s->mac || !vmm_valid_mac(s->mac)))
 		return berr_set(err, EINVAL, "a network device needs a MAC like 52:54:00:12:34:56, not \"%s\"",
@@ -122,8 +124,10 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 	return 0;
 }
 
+
 static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const char *qmp_sock,
-		       const char *agent_sock, struct argv *a)
+		       const char *agent_sock, enum qemu_mode mode, const char *mem,
+		       struct argv *a)
 {
 	bool tcg = strcmp(h->accel, "tcg") == 0;
 	struct sbuf cmd;
@@ -131,7 +135,18 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 
 	argv_add(a, xstrdup(h->qemu_bin && *h->qemu_bin ? h->qemu_bin : "qemu-system-x86_64"));
 	argv_add(a, xstrdup("-M"));
-	argv_add(a, xstrdup("microvm,acpi=on"));
+	if (mode == QM_BOOT) {
+		argv_add(a, xstrdup("microvm,acpi=on"));
+	} else {
+		/* The backend's id is the name a boot's RAM block has
+		 * ("microvm.ram"), so the migration stream matches it. */
+		argv_add(a, xstrdup("microvm,acpi=on,memory-backend=microvm.ram"));
+		e = opt_escape(mem);
+		argv_add(a, xstrdup("-object"));
+		argv_addf(a, "memory-backend-file,id=microvm.ram,size=%lldM,mem-path=%s,share=%s",
+			  (long long)s->memory_mib, e, mode == QM_HELPER ? "on" : "off");
+		free(e);
+	}
 	argv_add(a, xstrdup("-accel"));
 	argv_add(a, xstrdup(h->accel));
 	argv_add(a, xstrdup("-cpu"));
@@ -144,6 +159,8 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("-no-user-config"));
 	argv_add(a, xstrdup("-nographic"));
 	argv_add(a, xstrdup("-no-reboot"));
+	if (mode == QM_HELPER)
+		argv_add(a, xstrdup("-S"));
 	argv_add(a, xstrdup("-kernel"));
 	argv_add(a, xstrdup(s->kernel));
 	if (s->initrd) {
@@ -160,16 +177,18 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, sbuf_steal(&cmd));
 
 	/* Disks: vda (root) then vdb (work), in -device order. */
+	const char *ro = mode == QM_HELPER ? ",readonly=on" : "";
 	e = opt_escape(s->rootfs);
 	argv_add(a, xstrdup("-drive"));
-	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
+	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap%s", e, ro);
 	free(e);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtio-blk-device,drive=root"));
 	if (s->workdisk) {
 		e = opt_escape(s->workdisk);
 		argv_add(a, xstrdup("-drive"));
-		argv_addf(a, "id=work,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
+		argv_addf(a, "id=work,file=%s,format=raw,if=none,cache=writeback,discard=unmap%s", e,
+			  ro);
 		free(e);
 		argv_add(a, xstrdup("-device"));
 		argv_add(a, xstrdup("virtio-blk-device,drive=work"));
@@ -179,7 +198,9 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	 * access to /dev/net/tun. */
 	if (s->tap) {
 		argv_add(a, xstrdup("-netdev"));
-		argv_add(a, xstrdup("tap,id=n0,fd=3"));
+		/* The helper never runs the guest: a hub port with nothing on
+		 * it stands in for the tap (a backend is not migrated). */
+		argv_add(a, xstrdup(mode == QM_HELPER ? "hubport,id=n0,hubid=0" : "tap,id=n0,fd=3"));
 		argv_add(a, xstrdup("-device"));
 		argv_addf(a, "virtio-net-device,netdev=n0,mac=%s", s->mac);
 	}
@@ -191,10 +212,14 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("virtio-rng-device,rng=rng0"));
 
 	/* Serial console to a file (QEMU truncates it). */
-	e = opt_escape(s->console_path);
 	argv_add(a, xstrdup("-chardev"));
-	argv_addf(a, "file,id=con,path=%s", e);
-	free(e);
+	if (mode == QM_HELPER) {
+		argv_add(a, xstrdup("null,id=con"));
+	} else {
+		e = opt_escape(s->console_path);
+		argv_addf(a, "file,id=con,path=%s", e);
+		free(e);
+	}
 	argv_add(a, xstrdup("-serial"));
 	argv_add(a, xstrdup("chardev:con"));
 
@@ -207,14 +232,23 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("chardev=qmp,mode=control"));
 
 	/* A virtio-serial port for a future guest agent (/dev/virtio-ports/banger.agent). */
-	e2 = opt_escape(agent_sock);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtio-serial-device"));
 	argv_add(a, xstrdup("-chardev"));
-	argv_addf(a, "socket,id=agent,path=%s,server=on,wait=off", e2);
-	free(e2);
+	if (mode == QM_HELPER) {
+		argv_add(a, xstrdup("null,id=agent"));
+	} else {
+		e2 = opt_escape(agent_sock);
+		argv_addf(a, "socket,id=agent,path=%s,server=on,wait=off", e2);
+		free(e2);
+	}
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtserialport,chardev=agent,name=banger.agent"));
+	if (mode != QM_BOOT) {
+		/* The state comes later, over QMP (migrate-incoming). */
+		argv_add(a, xstrdup("-incoming"));
+		argv_add(a, xstrdup("defer"));
+	}
 }
 
 static char *runtime_json(const char *qmp_sock, const char *agent_sock, const char *log_path,
@@ -232,8 +266,10 @@ static char *runtime_json(const char *qmp_sock, const char *agent_sock, const ch
 	return s;
 }
 
-static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
-		      struct berr *err)
+/* See vmm_qemu_int.h: the body of start, shared with restore and the
+ * snapshot helper. */
+int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mode mode,
+		const char *mem, struct vmm_proc *ret, struct berr *err)
 {
 	_cleanup_free_ char *qmp_sock = NULL, *agent_sock = NULL, *runtime = NULL;
 	_cleanup_close_ int logfd = -1;
@@ -242,7 +278,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	pid_t pid = -1;
 	int r;
 
-	r = check_spec(h, s, err);
+	r = check_spec(h, s, mode == QM_HELPER, err);
 	if (r < 0)
 		return r;
 	qmp_sock = path_join(s->run_dir, "qmp.sock");
@@ -277,7 +313,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		logfd = fd;
 	}
 
-	build_argv(h, s, qmp_sock, agent_sock, &a);
+	build_argv(h, s, qmp_sock, agent_sock, mode, mem, &a);
 	sbuf_init(&line);
 	sbuf_puts(&line, "banger: exec");
 	for (size_t i = 0; i < a.n; i++) {
@@ -295,7 +331,8 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		return berr_set(err, ENOMEM, "cannot encode the qemu runtime description");
 	}
 
-	r = vmm_spawn(a.v, logfd, logfd, s->tap ? s->tap_fd : -1, s->log_path, &pid, err);
+	r = vmm_spawn(a.v, logfd, logfd, s->tap && mode != QM_HELPER ? s->tap_fd : -1, s->log_path,
+		      &pid, err);
 	argv_free(&a);
 	if (r < 0)
 		return r;
@@ -343,6 +380,12 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	ret->pid_start = start;
 	ret->runtime = TAKE_PTR(runtime);
 	return 0;
+}
+
+static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
+		      struct berr *err)
+{
+	return qemu_launch(h, s, QM_BOOT, NULL, ret, err);
 }
 
 static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
@@ -421,4 +464,10 @@ const struct vmm_driver vmm_qemu_driver = {
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,
 	.adopt = qemu_adopt,
+	.snap_machine = qemu_snap_machine,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.snap_save = qemu_snap_save,
+	.snap_finish = qemu_snap_finish,
+	.restore = qemu_restore,
 };
