@@ -423,7 +423,7 @@ all: $(BUILD)/guest/inject
 # core/vmsnap.c, core/vmm_qemu_snap.c); docs/snapshots.md
 CORE_SRCS += core/vmagent.c core/vmexec.c core/tree_agent.c
 CORE_SRCS += core/snapmeta.c core/snapshot.c core/vmsnap.c core/vmm_qemu_snap.c
-$(BUILD)/tests/test_vmm_qemu: $(BUILD)/obj/core/vmm_qemu_snap.o
+$(BUILD)/tests/test_vmm_qemu: $(BUILD)/obj/core/vmm_qemu_snap.o $(BUILD)/obj/core/disk.o
 ISSUE13_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,core/agent_proto.c core/agent_client.c \
 	core/vmagent.c core/vmexec.c core/tree_agent.c core/snapmeta.c core/snapshot.c \
 	core/vmsnap.c core/vmm_qemu_snap.c core/digest.c)

@@ -442,9 +442,7 @@ int snapstore_create(struct snapstore *ss, const struct snap_source *src, char *
 	_cleanup_free_ char *state = path_join(tmp, "state");
 	_cleanup_free_ char *mem = path_join(tmp, "mem");
 	_cleanup_free_ char *rootfs = path_join(tmp, "rootfs.ext4");
-	_cleanup_free_ char *scratch = path_join(tmp, "work.scratch");
-	struct vmm_snap sn = { .dir = tmp, .state = state, .mem = mem, .rootfs = rootfs,
-			       .workdisk = scratch, .run_dir = src->run_dir };
+	struct vmm_snap sn = { .dir = tmp, .state = state, .mem = mem };
 	struct stat st;
 
 	if (lstat(final, &st) == 0) {
@@ -501,16 +499,6 @@ out:
 			}
 		}
 	}
-	if (r == 0 && drv->snap_finish) {
-		if (src->work_size) {
-			_cleanup_close_ int fd = open(scratch, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (fd < 0 || ftruncate(fd, (off_t)src->work_size) < 0)
-				r = berr_set(err, errno, "cannot make %s: %s", scratch, strerror(errno));
-		}
-		if (r == 0)
-			r = drv->snap_finish(src->host, src->spec, &sn, err);
-		unlink(scratch);
-	}
 	t_fin = mono_ms();
 	if (r == 0) {
 		snprintf(m.name, sizeof(m.name), "%s", name);
@@ -547,7 +535,7 @@ out:
 				mark_checked(ss, p, &st);
 		}
 		vmf_note(src->state_dir, src->vm, "snapshot %s made: guest quiesced %lld ms, paused "
-			 "%lld ms, memory file %lld ms, checksums %lld ms", name,
+			 "%lld ms, guest back %lld ms, checksums %lld ms", name,
 			 (long long)(t_pause - t0), (long long)(t_run - t_pause),
 			 (long long)(t_fin - t_run), (long long)(t_sum - t_fin));
 		blog("snapshot %s made from vm %s", name, src->vm);

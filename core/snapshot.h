@@ -79,7 +79,6 @@ struct snap_source {
 	const char *image, *kernel, *vm;
 	const char *cmdline;           /* the extra kernel args it was started with */
 	uint64_t work_size;            /* its work disk's size, 0: none */
-	const char *run_dir;           /* a short dir for a helper's sockets (exists) */
 	const char *state_dir;         /* the VM's log: STATE/vms/VM/vmm.log */
 	/* Before the pause: quiesce the guest (flush, let go of the work disk,
 	 * take the network down); after the resume: undo it. */

@@ -34,6 +34,8 @@ struct vmm_spec {
 				      VMM inherits; the caller keeps and closes its own copy */
 	const char *mac;           /* guest MAC or NULL */
 	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
+	bool shared_memory;        /* QEMU: guest memory in a shared memfd, so that a snapshot
+				      can copy it (docs/snapshots.md) */
 };
 
 /* A snapshot's files, as a driver writes and reads them (docs/snapshots.md).
@@ -43,9 +45,6 @@ struct vmm_snap {
 	const char *dir;        /* the snapshot's directory (exists, 0700) */
 	const char *state;      /* device state (the driver's format) */
 	const char *mem;        /* guest memory: read-only, mapped privately by every restore */
-	const char *rootfs;     /* the snapshot's copy of the root disk (snap_finish reads it) */
-	const char *workdisk;   /* a file of the work disk's size (snap_finish; may be sparse) */
-	const char *run_dir;    /* a short directory for a helper's sockets (snap_finish) */
 };
 
 struct priv; /* core/priv.h */
@@ -106,7 +105,7 @@ struct vmm_driver {
 
 	/* ---- Snapshots (docs/snapshots.md); all NULL: the driver has none.
 	 * The core calls pause, snap_save (while paused), copies the disks,
-	 * resume, then snap_finish (may be NULL), and writes the metadata. */
+	 * resume, and writes the metadata. */
 	/* Everything a restore needs to match beyond the core's own key
 	 * (image, kernel, sizes): "key value" lines (binary, accelerator,
 	 * machine, device set), appended to out. */
@@ -114,14 +113,10 @@ struct vmm_driver {
 			    struct sbuf *out, struct berr *err);
 	int (*pause)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 	int (*resume)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
-	/* The VM is paused: write sn->state and (or later, in snap_finish)
-	 * sn->mem.  s is the spec the VM was started with. */
+	/* The VM is paused: write sn->state and sn->mem (complete files, or
+	 * none).  s is the spec the VM was started with. */
 	int (*snap_save)(const struct vmm_host *h, const struct vmm_proc *p,
 			 const struct vmm_spec *s, const struct vmm_snap *sn, struct berr *err);
-	/* After resume: turn what snap_save wrote into the files restore
-	 * reads (QEMU: a helper process makes the memory file). */
-	int (*snap_finish)(const struct vmm_host *h, const struct vmm_spec *s,
-			   const struct vmm_snap *sn, struct berr *err);
 	/* Like start, from a snapshot: a fresh VMM process whose guest runs
 	 * where the snapshot left it.  s describes the new VM (its disks,
 	 * tap, sockets); what the guest saw at snapshot time (sizes, devices)

@@ -89,8 +89,7 @@ static void argv_free(struct argv *a)
 	a->n = a->cap = 0;
 }
 
-static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, bool helper,
-		      struct berr *err)
+static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct berr *err)
 {
 	struct sockaddr_un sa;
 
@@ -111,7 +110,7 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, bool h
 	if (s->tap && !vmm_valid_ifname(s->tap))
 		return berr_set(err, EINVAL, "tap device name \"%s\" is not a valid interface name",
 				s->tap);
-	if (s->tap && !helper && s->tap_fd <= 2)
+	if (s->tap && s->tap_fd <= 2)
 		return berr_set(err, EBADF, "tap %s comes without its descriptor", s->tap);
 	if (s->tap && (!s->mac || !vmm_valid_mac(s->mac)))
 		return berr_set(err, EINVAL, "a network device needs a MAC like 52:54:00:12:34:56, not \"%s\"",
@@ -124,10 +123,8 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, bool h
 	return 0;
 }
 
-
 static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const char *qmp_sock,
-		       const char *agent_sock, enum qemu_mode mode, const char *mem,
-		       struct argv *a)
+		       const char *agent_sock, const char *restore_mem, struct argv *a)
 {
 	bool tcg = strcmp(h->accel, "tcg") == 0;
 	struct sbuf cmd;
@@ -135,17 +132,23 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 
 	argv_add(a, xstrdup(h->qemu_bin && *h->qemu_bin ? h->qemu_bin : "qemu-system-x86_64"));
 	argv_add(a, xstrdup("-M"));
-	if (mode == QM_BOOT) {
+	if (!s->shared_memory && !restore_mem) {
 		argv_add(a, xstrdup("microvm,acpi=on"));
 	} else {
-		/* The backend's id is the name a boot's RAM block has
-		 * ("microvm.ram"), so the migration stream matches it. */
+		/* Guest memory a snapshot can copy (a shared memfd), or a
+		 * snapshot's memory file mapped privately (docs/snapshots.md).
+		 * The backend's id is the RAM block's name either way. */
 		argv_add(a, xstrdup("microvm,acpi=on,memory-backend=microvm.ram"));
-		e = opt_escape(mem);
 		argv_add(a, xstrdup("-object"));
-		argv_addf(a, "memory-backend-file,id=microvm.ram,size=%lldM,mem-path=%s,share=%s",
-			  (long long)s->memory_mib, e, mode == QM_HELPER ? "on" : "off");
-		free(e);
+		if (restore_mem) {
+			e = opt_escape(restore_mem);
+			argv_addf(a, "memory-backend-file,id=microvm.ram,size=%lldM,mem-path=%s,share=off",
+				  (long long)s->memory_mib, e);
+			free(e);
+		} else {
+			argv_addf(a, "memory-backend-memfd,id=microvm.ram,size=%lldM,share=on",
+				  (long long)s->memory_mib);
+		}
 	}
 	argv_add(a, xstrdup("-accel"));
 	argv_add(a, xstrdup(h->accel));
@@ -159,8 +162,6 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("-no-user-config"));
 	argv_add(a, xstrdup("-nographic"));
 	argv_add(a, xstrdup("-no-reboot"));
-	if (mode == QM_HELPER)
-		argv_add(a, xstrdup("-S"));
 	argv_add(a, xstrdup("-kernel"));
 	argv_add(a, xstrdup(s->kernel));
 	if (s->initrd) {
@@ -177,18 +178,16 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, sbuf_steal(&cmd));
 
 	/* Disks: vda (root) then vdb (work), in -device order. */
-	const char *ro = mode == QM_HELPER ? ",readonly=on" : "";
 	e = opt_escape(s->rootfs);
 	argv_add(a, xstrdup("-drive"));
-	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap%s", e, ro);
+	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
 	free(e);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtio-blk-device,drive=root"));
 	if (s->workdisk) {
 		e = opt_escape(s->workdisk);
 		argv_add(a, xstrdup("-drive"));
-		argv_addf(a, "id=work,file=%s,format=raw,if=none,cache=writeback,discard=unmap%s", e,
-			  ro);
+		argv_addf(a, "id=work,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
 		free(e);
 		argv_add(a, xstrdup("-device"));
 		argv_add(a, xstrdup("virtio-blk-device,drive=work"));
@@ -198,9 +197,7 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	 * access to /dev/net/tun. */
 	if (s->tap) {
 		argv_add(a, xstrdup("-netdev"));
-		/* The helper never runs the guest: a hub port with nothing on
-		 * it stands in for the tap (a backend is not migrated). */
-		argv_add(a, xstrdup(mode == QM_HELPER ? "hubport,id=n0,hubid=0" : "tap,id=n0,fd=3"));
+		argv_add(a, xstrdup("tap,id=n0,fd=3"));
 		argv_add(a, xstrdup("-device"));
 		argv_addf(a, "virtio-net-device,netdev=n0,mac=%s", s->mac);
 	}
@@ -212,14 +209,10 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("virtio-rng-device,rng=rng0"));
 
 	/* Serial console to a file (QEMU truncates it). */
+	e = opt_escape(s->console_path);
 	argv_add(a, xstrdup("-chardev"));
-	if (mode == QM_HELPER) {
-		argv_add(a, xstrdup("null,id=con"));
-	} else {
-		e = opt_escape(s->console_path);
-		argv_addf(a, "file,id=con,path=%s", e);
-		free(e);
-	}
+	argv_addf(a, "file,id=con,path=%s", e);
+	free(e);
 	argv_add(a, xstrdup("-serial"));
 	argv_add(a, xstrdup("chardev:con"));
 
@@ -232,20 +225,16 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	argv_add(a, xstrdup("chardev=qmp,mode=control"));
 
 	/* A virtio-serial port for a future guest agent (/dev/virtio-ports/banger.agent). */
+	e2 = opt_escape(agent_sock);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtio-serial-device"));
 	argv_add(a, xstrdup("-chardev"));
-	if (mode == QM_HELPER) {
-		argv_add(a, xstrdup("null,id=agent"));
-	} else {
-		e2 = opt_escape(agent_sock);
-		argv_addf(a, "socket,id=agent,path=%s,server=on,wait=off", e2);
-		free(e2);
-	}
+	argv_addf(a, "socket,id=agent,path=%s,server=on,wait=off", e2);
+	free(e2);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtserialport,chardev=agent,name=banger.agent"));
-	if (mode != QM_BOOT) {
-		/* The state comes later, over QMP (migrate-incoming). */
+	if (restore_mem) {
+		/* The device state comes over QMP (migrate-incoming). */
 		argv_add(a, xstrdup("-incoming"));
 		argv_add(a, xstrdup("defer"));
 	}
@@ -266,10 +255,9 @@ static char *runtime_json(const char *qmp_sock, const char *agent_sock, const ch
 	return s;
 }
 
-/* See vmm_qemu_int.h: the body of start, shared with restore and the
- * snapshot helper. */
-int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mode mode,
-		const char *mem, struct vmm_proc *ret, struct berr *err)
+/* See vmm_qemu_int.h: the body of start, shared with restore. */
+int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, const char *restore_mem,
+		struct vmm_proc *ret, struct berr *err)
 {
 	_cleanup_free_ char *qmp_sock = NULL, *agent_sock = NULL, *runtime = NULL;
 	_cleanup_close_ int logfd = -1;
@@ -278,7 +266,7 @@ int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mo
 	pid_t pid = -1;
 	int r;
 
-	r = check_spec(h, s, mode == QM_HELPER, err);
+	r = check_spec(h, s, err);
 	if (r < 0)
 		return r;
 	qmp_sock = path_join(s->run_dir, "qmp.sock");
@@ -313,7 +301,7 @@ int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mo
 		logfd = fd;
 	}
 
-	build_argv(h, s, qmp_sock, agent_sock, mode, mem, &a);
+	build_argv(h, s, qmp_sock, agent_sock, restore_mem, &a);
 	sbuf_init(&line);
 	sbuf_puts(&line, "banger: exec");
 	for (size_t i = 0; i < a.n; i++) {
@@ -331,8 +319,7 @@ int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mo
 		return berr_set(err, ENOMEM, "cannot encode the qemu runtime description");
 	}
 
-	r = vmm_spawn(a.v, logfd, logfd, s->tap && mode != QM_HELPER ? s->tap_fd : -1, s->log_path,
-		      &pid, err);
+	r = vmm_spawn(a.v, logfd, logfd, s->tap ? s->tap_fd : -1, s->log_path, &pid, err);
 	argv_free(&a);
 	if (r < 0)
 		return r;
@@ -385,7 +372,7 @@ int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, enum qemu_mo
 static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
 		      struct berr *err)
 {
-	return qemu_launch(h, s, QM_BOOT, NULL, ret, err);
+	return qemu_launch(h, s, NULL, ret, err);
 }
 
 static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
@@ -468,6 +455,5 @@ const struct vmm_driver vmm_qemu_driver = {
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.snap_save = qemu_snap_save,
-	.snap_finish = qemu_snap_finish,
 	.restore = qemu_restore,
 };

@@ -1,46 +1,49 @@
 /* core/vmm_qemu_snap.c: the QEMU driver's snapshots (docs/snapshots.md).
  *
- * Save: QMP stop, then migrate "exec:cat > DIR/qemu-stream" (the whole
- * machine, memory included, as QEMU's migration stream).  After the source
- * runs again (cont), snap_finish turns that stream into the two files a
- * restore reads, with a helper QEMU that never runs the guest: it maps a new
- * memory file shared (memory-backend-file share=on), loads the stream into
- * it (-incoming defer, migrate-incoming), then saves again with the
- * x-ignore-shared capability, which leaves shared memory out: DIR/state is
- * the device state alone (tens of KiB) and DIR/mem the guest's memory, as
- * sparse as the guest left it (pages it never touched stay holes).
+ * A VM that may be snapshotted boots with its memory in a shared memfd
+ * (spec->shared_memory: memory-backend-memfd,share=on).  Save, while the VM
+ * is paused (QMP stop): the x-ignore-shared migration capability, then
+ * migrate "exec:cat > DIR/state.tmp": shared memory is left out, so the
+ * stream is the device state alone (tens of KiB); then the memfd itself
+ * (found in /proc/PID/fd) is copied to DIR/mem, holes kept: pages the guest
+ * never touched cost nothing.
  *
- * Restore: a new QEMU maps DIR/mem privately (share=off: MAP_PRIVATE, so
- * every restore of a snapshot shares the file's page cache and the file is
- * never written), gets -incoming defer, x-ignore-shared, migrate-incoming
- * "exec:cat DIR/state", and cont.  QEMU does not write ROM images into
- * guest memory while a migration is incoming, so the kernel QEMU is given
- * does not overwrite the restored guest.  QEMU 7.2 opens a memory-backend
- * file read-write even when it maps it privately (readonly=on would map it
- * read-only, so the guest could not write its own memory); 8.2's rom=off
- * lifts that. */
+ * Restore: a new QEMU maps DIR/mem privately (memory-backend-file
+ * share=off: MAP_PRIVATE, so every restore of a snapshot shares the file's
+ * page cache and the file is never written), with -incoming defer;
+ * x-ignore-shared again, migrate-incoming "exec:cat DIR/state", cont.  QEMU
+ * writes no ROM image into guest memory while a migration is incoming, so
+ * the kernel it is given does not overwrite the restored guest.  QEMU 7.2
+ * opens a memory-backend file read-write even when it maps it privately
+ * (readonly=on would map it read-only, and the guest could not write its
+ * own memory); QEMU 8.2's rom=off lifts that.
+ *
+ * A restored VM's memory is that private mapping, not a memfd: it cannot
+ * be snapshotted again (snapshot a VM that booted). */
 #define _GNU_SOURCE
 #include "vmm_qemu_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "disk.h"
 #include "qmp.h"
 #include "util.h"
 #include "vmm_common.h"
 
-#define QMP_MS 5000               /* one command */
-#define MIGRATE_MS (10 * 60 * 1000) /* a whole migration (memory size, disk speed) */
-#define POLL_MS 10
+#define QMP_MS 5000                 /* one command */
+#define MIGRATE_MS (5 * 60 * 1000)  /* a whole save or load */
+#define POLL_MS 5
 
 /* "exec:cat > 'PATH'" or "exec:cat 'PATH'" (QEMU runs it with /bin/sh -c). */
-static char *exec_uri(const char *fmt_prefix, const char *path)
+static char *exec_uri(const char *prefix, const char *path)
 {
 	struct sbuf b;
 	sbuf_init(&b);
-	sbuf_puts(&b, fmt_prefix);
+	sbuf_puts(&b, prefix);
 	sbuf_shquote(&b, path);
 	return sbuf_steal(&b);
 }
@@ -75,75 +78,6 @@ int qemu_resume(const struct vmm_host *h, const struct vmm_proc *p, struct berr 
 	return r < 0 ? berr_wrap(err, "resuming qemu (pid %d)", p ? (int)p->pid : 0) : 0;
 }
 
-/* Poll query-migrate until the migration on q ends: 0 when completed. */
-static int migrate_wait(struct qmp *q, pid_t pid, int64_t pid_start, const char *what,
-			struct berr *err)
-{
-	int64_t deadline = mono_ms() + MIGRATE_MS;
-	for (;;) {
-		json_t *st = NULL;
-		int r = qmp_exec(q, "query-migrate", NULL, &st, err);
-		if (r < 0)
-			return berr_wrap(err, "%s", what);
-		const char *status = json_string_value(json_object_get(st, "status"));
-		if (status && strcmp(status, "completed") == 0) {
-			json_decref(st);
-			return 0;
-		}
-		if (status && (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0)) {
-			const char *desc = json_string_value(json_object_get(st, "error-desc"));
-			r = berr_set(err, EIO, "%s: the migration %s%s%s", what, status,
-				     desc ? ": " : "", desc ? desc : "");
-			json_decref(st);
-			return r;
-		}
-		json_decref(st);
-		if (pid > 0 && !proc_alive(pid, pid_start))
-			return berr_set(err, ECHILD, "%s: qemu exited", what);
-		if (mono_ms() > deadline)
-			return berr_set(err, ETIMEDOUT, "%s: the migration did not end within %d s", what,
-					MIGRATE_MS / 1000);
-		vmm_sleep_ms(POLL_MS);
-	}
-}
-
-/* Wait until an incoming migration has been loaded: the run state leaves
- * "inmigrate" (for "paused": the source was stopped when it was saved). */
-static int incoming_wait(struct qmp *q, pid_t pid, int64_t pid_start, const char *log_path,
-			 const char *what, struct berr *err)
-{
-	int64_t deadline = mono_ms() + MIGRATE_MS;
-	for (;;) {
-		json_t *st = NULL;
-		int r = qmp_exec(q, "query-status", NULL, &st, err);
-		if (r < 0) {
-			if (!proc_alive(pid, pid_start)) {
-				_cleanup_free_ char *tail = vmm_log_tail(log_path);
-				return berr_set(err, ECHILD, "%s: qemu exited: %s", what,
-						*tail ? tail : "(nothing in its log)");
-			}
-			return berr_wrap(err, "%s", what);
-		}
-		const char *status = json_string_value(json_object_get(st, "status"));
-		bool loading = status && strcmp(status, "inmigrate") == 0;
-		bool done = status && (strcmp(status, "paused") == 0 ||
-				       strcmp(status, "postmigrate") == 0 ||
-				       strcmp(status, "prelaunch") == 0);
-		char shown[32];
-		snprintf(shown, sizeof(shown), "%s", status ? status : "?");
-		json_decref(st);
-		if (done)
-			return 0;
-		if (!loading)
-			return berr_set(err, EIO, "%s: qemu is %s after the load, not paused", what,
-					shown);
-		if (mono_ms() > deadline)
-			return berr_set(err, ETIMEDOUT, "%s: the load did not end within %d s", what,
-					MIGRATE_MS / 1000);
-		vmm_sleep_ms(POLL_MS);
-	}
-}
-
 static int set_ignore_shared(struct qmp *q, struct berr *err)
 {
 	json_t *args = json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "x-ignore-shared",
@@ -153,119 +87,139 @@ static int set_ignore_shared(struct qmp *q, struct berr *err)
 	return r < 0 ? berr_wrap(err, "setting x-ignore-shared") : 0;
 }
 
-static int migrate_to(struct qmp *q, const char *path, struct berr *err)
+/* Poll query-migrate until the outgoing migration on q ends. */
+static int migrate_wait(struct qmp *q, pid_t pid, int64_t pid_start, struct berr *err)
 {
-	_cleanup_free_ char *uri = exec_uri("exec:cat > ", path);
-	json_t *args = json_pack("{s:s}", "uri", uri);
-	int r = qmp_exec(q, "migrate", args, NULL, err);
-	json_decref(args);
-	return r;
+	int64_t deadline = mono_ms() + MIGRATE_MS;
+	for (;;) {
+		json_t *st = NULL;
+		int r = qmp_exec(q, "query-migrate", NULL, &st, err);
+		if (r < 0)
+			return r;
+		const char *status = json_string_value(json_object_get(st, "status"));
+		if (status && strcmp(status, "completed") == 0) {
+			json_decref(st);
+			return 0;
+		}
+		if (status && (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0)) {
+			const char *desc = json_string_value(json_object_get(st, "error-desc"));
+			r = berr_set(err, EIO, "the migration %s%s%s", status, desc ? ": " : "",
+				     desc ? desc : "");
+			json_decref(st);
+			return r;
+		}
+		json_decref(st);
+		if (!proc_alive(pid, pid_start))
+			return berr_set(err, ECHILD, "qemu exited");
+		if (mono_ms() > deadline)
+			return berr_set(err, ETIMEDOUT, "the migration did not end within %d s",
+					MIGRATE_MS / 1000);
+		vmm_sleep_ms(POLL_MS);
+	}
 }
 
-static int migrate_from(struct qmp *q, const char *path, struct berr *err)
+/* "/proc/PID/fd/N" of QEMU's guest memory memfd, or NULL. */
+static char *memfd_of(pid_t pid)
 {
-	_cleanup_free_ char *uri = exec_uri("exec:cat ", path);
-	json_t *args = json_pack("{s:s}", "uri", uri);
-	int r = qmp_exec(q, "migrate-incoming", args, NULL, err);
-	json_decref(args);
-	return r;
-}
-
-static char *stream_path(const struct vmm_snap *sn)
-{
-	return path_join(sn->dir, "qemu-stream");
+	_cleanup_free_ char *dir = xasprintf("/proc/%d/fd", (int)pid);
+	DIR *d = opendir(dir);
+	char *found = NULL;
+	if (!d)
+		return NULL;
+	struct dirent *de;
+	while (!found && (de = readdir(d))) {
+		char target[256];
+		_cleanup_free_ char *p = path_join(dir, de->d_name);
+		ssize_t n = readlink(p, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (strncmp(target, "/memfd:memory-backend-memfd", 27) == 0)
+			found = TAKE_PTR(p);
+	}
+	closedir(d);
+	return found;
 }
 
 int qemu_snap_save(const struct vmm_host *h, const struct vmm_proc *p, const struct vmm_spec *s,
 		   const struct vmm_snap *sn, struct berr *err)
 {
-	_cleanup_free_ char *sock = NULL, *stream = stream_path(sn);
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stream);
+	_cleanup_free_ char *sock = NULL, *memfd = NULL;
+	_cleanup_free_ char *state_tmp = xasprintf("%s.tmp", sn->state);
+	_cleanup_free_ char *mem_tmp = xasprintf("%s.tmp", sn->mem);
 	struct qmp *q = NULL;
 	(void)h, (void)s;
+
 	int r = qmp_sock_of(p, &sock, err);
-	if (r == 0)
-		r = qmp_open(sock, QMP_MS, &q, err);
 	if (r < 0)
-		return berr_wrap(err, "saving the machine");
-	unlink(tmp);
-	r = migrate_to(q, tmp, err);
-	if (r == 0)
-		r = migrate_wait(q, p->pid, p->pid_start, "saving the machine", err);
-	qmp_close(q);
-	if (r == 0 && rename(tmp, stream) < 0)
-		r = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-	if (r < 0)
-		unlink(tmp);
-	return r;
-}
-
-/* End the helper: quit over QMP, else SIGKILL; reap it. */
-static void helper_end(struct qmp *q, pid_t pid)
-{
-	struct berr e = { 0 };
-	if (q)
-		qmp_exec(q, "quit", NULL, NULL, &e);
-	for (int i = 0; i < 200; i++) {
-		if (proc_reap(pid, NULL) != 0)
-			return;
-		vmm_sleep_ms(10);
-	}
-	vmm_kill_and_reap(pid);
-}
-
-int qemu_snap_finish(const struct vmm_host *h, const struct vmm_spec *s, const struct vmm_snap *sn,
-		     struct berr *err)
-{
-	_cleanup_free_ char *stream = stream_path(sn);
-	_cleanup_free_ char *mem_tmp = xasprintf("%s.tmp", sn->mem);
-	_cleanup_free_ char *state_tmp = xasprintf("%s.tmp", sn->state);
-	_cleanup_free_ char *console = path_join(sn->run_dir, "helper-console");
-	_cleanup_free_ char *sock = path_join(sn->run_dir, "qmp.sock");
-	struct vmm_spec hs = *s;
-	struct vmm_proc proc = { 0 };
-	struct qmp *q = NULL;
-	int r;
-
-	hs.rootfs = sn->rootfs;
-	hs.workdisk = s->workdisk ? sn->workdisk : NULL;
-	hs.console_path = console;
-	hs.run_dir = sn->run_dir;
-	hs.tap_fd = -1;
-	unlink(mem_tmp);
+		return r;
+	memfd = memfd_of(p->pid);
+	if (!memfd)
+		return berr_set(err, ENOTSUP, "this VM's memory is not in a shared memfd (it was "
+				"restored from a snapshot, or started with snapshot = off): only a VM "
+				"that booted can be snapshotted");
 	unlink(state_tmp);
-	r = qemu_launch(h, &hs, QM_HELPER, mem_tmp, &proc, err);
-	if (r < 0) {
-		unlink(mem_tmp);
-		return berr_wrap(err, "starting the snapshot helper");
-	}
+	unlink(mem_tmp);
 	r = qmp_open(sock, QMP_MS, &q, err);
 	if (r == 0)
-		r = migrate_from(q, stream, err);
-	if (r == 0)
-		r = incoming_wait(q, proc.pid, proc.pid_start, s->log_path, "loading the saved machine",
-				  err);
-	if (r == 0)
 		r = set_ignore_shared(q, err);
+	if (r == 0) {
+		_cleanup_free_ char *uri = exec_uri("exec:cat > ", state_tmp);
+		json_t *args = json_pack("{s:s}", "uri", uri);
+		r = qmp_exec(q, "migrate", args, NULL, err);
+		json_decref(args);
+	}
 	if (r == 0)
-		r = migrate_to(q, state_tmp, err);
-	if (r == 0)
-		r = migrate_wait(q, proc.pid, proc.pid_start, "saving the device state", err);
-	helper_end(q, proc.pid);
+		r = migrate_wait(q, p->pid, p->pid_start, err);
 	if (q)
 		qmp_close(q);
-	vmm_proc_clear(&proc);
-	unlink(console);
+	if (r < 0) {
+		unlink(state_tmp);
+		return berr_wrap(err, "saving the device state");
+	}
+	/* The guest's memory as it is now (paused): holes stay holes. */
+	r = disk_clone(memfd, mem_tmp, NULL, err);
 	if (r == 0 && (rename(state_tmp, sn->state) < 0 || rename(mem_tmp, sn->mem) < 0))
 		r = berr_set(err, errno, "cannot rename the snapshot's files in %s: %s", sn->dir,
 			     strerror(errno));
 	if (r < 0) {
 		unlink(state_tmp);
 		unlink(mem_tmp);
-		return berr_wrap(err, "making the memory file");
+		return berr_wrap(err, "copying the guest's memory");
 	}
-	unlink(stream);
 	return 0;
+}
+
+/* Wait until the incoming state is loaded: the run state leaves
+ * "inmigrate" (for "paused": the source was paused when it was saved). */
+static int incoming_wait(struct qmp *q, pid_t pid, int64_t pid_start, const char *log_path,
+			 struct berr *err)
+{
+	int64_t deadline = mono_ms() + MIGRATE_MS;
+	for (;;) {
+		json_t *st = NULL;
+		int r = qmp_exec(q, "query-status", NULL, &st, err);
+		if (r < 0) {
+			if (!proc_alive(pid, pid_start)) {
+				_cleanup_free_ char *tail = vmm_log_tail(log_path);
+				return berr_set(err, ECHILD, "qemu exited: %s",
+						*tail ? tail : "(nothing in its log)");
+			}
+			return r;
+		}
+		const char *status = json_string_value(json_object_get(st, "status"));
+		char shown[32];
+		snprintf(shown, sizeof(shown), "%s", status ? status : "?");
+		json_decref(st);
+		if (strcmp(shown, "paused") == 0 || strcmp(shown, "postmigrate") == 0)
+			return 0;
+		if (strcmp(shown, "inmigrate") != 0)
+			return berr_set(err, EIO, "qemu is %s after the load, not paused", shown);
+		if (mono_ms() > deadline)
+			return berr_set(err, ETIMEDOUT, "the load did not end within %d s",
+					MIGRATE_MS / 1000);
+		vmm_sleep_ms(POLL_MS);
+	}
 }
 
 int qemu_restore(const struct vmm_host *h, const struct vmm_spec *s, const struct vmm_snap *sn,
@@ -274,26 +228,32 @@ int qemu_restore(const struct vmm_host *h, const struct vmm_spec *s, const struc
 	struct vmm_proc proc = { 0 };
 	struct qmp *q = NULL;
 	_cleanup_free_ char *sock = path_join(s->run_dir, "qmp.sock");
-	struct stat st;
+	struct vmm_spec rs = *s;
 	int r;
 
-	if (stat(sn->mem, &st) < 0 || stat(sn->state, &st) < 0)
+	rs.shared_memory = false;
+	if (access(sn->mem, R_OK) < 0 || access(sn->state, R_OK) < 0)
 		return berr_set(err, errno, "snapshot %s: %s", sn->dir, strerror(errno));
-	r = qemu_launch(h, s, QM_RESTORE, sn->mem, &proc, err);
+	r = qemu_launch(h, &rs, sn->mem, &proc, err);
 	if (r < 0)
 		return r;
 	r = qmp_open(sock, QMP_MS, &q, err);
 	if (r == 0)
 		r = set_ignore_shared(q, err);
+	if (r == 0) {
+		_cleanup_free_ char *uri = exec_uri("exec:cat ", sn->state);
+		json_t *args = json_pack("{s:s}", "uri", uri);
+		r = qmp_exec(q, "migrate-incoming", args, NULL, err);
+		json_decref(args);
+	}
 	if (r == 0)
-		r = migrate_from(q, sn->state, err);
+		r = incoming_wait(q, proc.pid, proc.pid_start, s->log_path, err);
 	if (r == 0)
-		r = incoming_wait(q, proc.pid, proc.pid_start, s->log_path, "loading the snapshot", err);
-	if (r == 0 && (r = qmp_exec(q, "cont", NULL, NULL, err)) < 0)
-		berr_wrap(err, "resuming the restored machine");
+		r = qmp_exec(q, "cont", NULL, NULL, err);
 	if (q)
 		qmp_close(q);
 	if (r < 0) {
+		berr_wrap(err, "loading the snapshot");
 		if (proc_alive(proc.pid, proc.pid_start))
 			vmm_kill_and_reap(proc.pid);
 		else
@@ -338,6 +298,6 @@ int qemu_snap_machine(const struct vmm_host *h, const struct vmm_spec *s, struct
 	sbuf_printf(out, "accel %s\ncpu %s\n", h->accel, tcg ? "max" : "host");
 	sbuf_printf(out, "machine microvm,acpi=on\n");
 	sbuf_printf(out, "devices blk:root%s%s rng virtio-serial:banger.agent\n",
-		    s->workdisk ? " blk:work" : "", s->tap ? " net" : "");
+		    s->workdisk ? " blk:work" : "", s->tap ? " net:tap" : "");
 	return 0;
 }

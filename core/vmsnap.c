@@ -304,7 +304,7 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 {
 	struct vm_eff e;
 	struct vmm_proc proc = { 0 };
-	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *run = NULL, *snaprun = NULL;
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *run = NULL;
 	_cleanup_free_ char *console = NULL, *log = NULL, *root = NULL, *work = NULL;
 	_cleanup_free_ char *netargs = NULL;
 	const struct vmm_driver *drv = vmm_of_vm(&b->choice, r, err);
@@ -329,7 +329,6 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 		initrd = NULL;
 	vm_load_proc(r, &proc);
 	run = vmf_run_dir(b->paths.runtime_dir, r->name);
-	snaprun = path_join(run, "snap");
 	console = vmf_path(b->paths.state_dir, r->name, "console.log");
 	log = vmf_path(b->paths.state_dir, r->name, "vmm.log");
 	root = vmf_path(b->paths.state_dir, r->name, "rootfs.ext4");
@@ -338,7 +337,6 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 	char ip[16], mac[18], tap[16];
 	netplan_addr(&b->plan, r->net_slot, ip, mac);
 	netplan_tap_name(r->id, tap);
-	mkdir_p(snaprun, 0700);
 	struct vmm_spec spec = {
 		.name = r->name, .kernel = kernel, .initrd = initrd, .rootfs = root, .workdisk = work,
 		.vcpu = e.vcpu, .memory_mib = e.memory_mib, .console_path = console, .log_path = log,
@@ -349,12 +347,11 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 	struct snap_source src = {
 		.drv = drv, .host = &b->vmm_host, .proc = &proc, .spec = &spec, .key_text = kt.buf,
 		.image = e.image, .kernel = e.kernel, .vm = r->name, .cmdline = netargs,
-		.work_size = work_size_of(b, r, &e), .run_dir = snaprun,
+		.work_size = work_size_of(b, r, &e),
 		.state_dir = b->paths.state_dir, .guest_quiesce = quiesce, .guest_thaw = thaw,
 		.ctx = a, .cancel = cancel,
 	};
 	ret = snapstore_create(b->snaps, &src, ret_name, err);
-	rm_rf(snaprun);
 out:
 	vmm_proc_clear(&proc);
 	sbuf_free(&kt);
@@ -452,8 +449,7 @@ int vm_snap_restore(struct banger *b, const struct vm_rec *r, struct vm_snap_pla
 		    const struct vmdisk_req *dq, const char *netargs, struct vmm_proc *ret,
 		    struct berr *err)
 {
-	struct vmm_snap sn = { .dir = p->use.dir, .state = p->use.state, .mem = p->use.mem,
-			       .rootfs = p->use.rootfs };
+	struct vmm_snap sn = { .dir = p->use.dir, .state = p->use.state, .mem = p->use.mem };
 	struct vmm_spec rs = *spec;
 	/* The command line the guest booted with (the new identity comes
 	 * through the agent). */
