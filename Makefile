@@ -428,3 +428,12 @@ ISSUE13_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,core/agent_proto.c core/agent_cl
 	core/vmagent.c core/vmexec.c core/tree_agent.c core/snapmeta.c core/snapshot.c \
 	core/vmsnap.c core/vmm_qemu_snap.c core/digest.c)
 $(BUILD)/bin/bangerd: $(ISSUE13_OBJS)
+UNIT_TESTS += test_snapshot
+test_snapshot_SRCS := core/err.c core/util.c core/digest.c core/snapmeta.c core/snapshot.c \
+                      core/disk.c core/log.c core/vmfiles.c
+$(eval $(call unit_rule,test_snapshot))
+unit: $(BUILD)/tests/test_snapshot
+FUZZERS += fuzz_snapmeta
+fuzz_snapmeta_SRCS := core/err.c core/util.c core/digest.c core/snapmeta.c
+$(eval $(call fuzz_rule,fuzz_snapmeta))
+fuzzers: $(BUILD)/fuzz/fuzz_snapmeta

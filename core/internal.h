@@ -164,6 +164,8 @@ int vm_snap_restore(struct banger *b, const struct vm_rec *r, struct vm_snap_pla
 		    const struct vmm_driver *drv, struct vmm_spec *spec,
 		    const struct vmdisk_req *dq, const char *netargs, struct vmm_proc *ret,
 		    struct berr *err);
+/* doctor's snapshot line: can a start restore here, and why not. */
+void vm_snap_doctor(struct banger *b, struct sbuf *out);
 /* echo snapshot > vms/NAME/ctl */
 int vm_snapshot(struct banger *b, int64_t id, struct berr *err);
 

@@ -550,29 +550,11 @@ out:
 	return r;
 }
 
-void snapstore_doctor(struct snapstore *ss, bool enabled, const struct vmm_driver *drv,
-		      struct sbuf *out)
+size_t snapstore_count(struct snapstore *ss)
 {
 	struct snap_info *all = NULL;
 	size_t n = 0;
 	snapstore_list(ss, &all, &n, NULL);
 	snap_info_array_free(all, n);
-	if (!enabled) {
-		sbuf_printf(out, "warn snapshot off in config.toml (snapshot = off): every start is a "
-			    "cold boot\n");
-		return;
-	}
-	if (!drv) {
-		sbuf_printf(out, "warn snapshot no VMM is usable here, so nothing can be restored\n");
-		return;
-	}
-	if (!drv->restore || !drv->snap_save) {
-		sbuf_printf(out, "warn snapshot the %s driver cannot restore snapshots: cold boots\n",
-			    drv->name);
-		return;
-	}
-	sbuf_printf(out, "ok snapshot restore possible with %s (%zu snapshot%s in %s); a VM's first "
-		    "start restores when its image has the guest agent and a snapshot matches its "
-		    "image, kernel, vcpu, memory, disk size and devices\n",
-		    drv->name, n, n == 1 ? "" : "s", ss->dir);
+	return n;
 }

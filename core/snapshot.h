@@ -94,9 +94,7 @@ struct snap_source {
 int snapstore_create(struct snapstore *ss, const struct snap_source *src, char *ret_name,
 		     struct berr *err);
 
-/* The line doctor shows: whether restore is possible for drv here, and
- * why not. */
-void snapstore_doctor(struct snapstore *ss, bool enabled, const struct vmm_driver *drv,
-		      struct sbuf *out);
+/* How many snapshots there are (for doctor). */
+size_t snapstore_count(struct snapstore *ss);
 
 #endif

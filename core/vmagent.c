@@ -219,19 +219,25 @@ static void capture_out(void *ctx, int stream, const void *data, size_t len)
 
 /* Run sh -c SCRIPT sh ARGS... in / : 0 when it exits 0, else its last
  * line of output in err. */
-static int run_script(struct agent *a, const char *what, const char *script,
-		      const char *const *args, struct berr *err)
+/* Run argv in / (stdin_text, may be NULL, as its stdin): 0 when it exits
+ * 0, else its last line of output in err. */
+static int run_cmd(struct agent *a, const char *what, const char *const *argv,
+		   const char *stdin_text, struct berr *err)
 {
-	const char *argv[16] = { "/bin/sh", "-c", script, "sh" };
-	size_t n = 4;
-	for (size_t i = 0; args && args[i] && n < ARRAY_SIZE(argv) - 1; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
 	struct capture c;
 	sbuf_init(&c.out);
-	struct agent_exec_spec spec = { .argv = argv, .cwd = "/", .on_output = capture_out, .ctx = &c };
+	struct agent_exec_spec spec = { .argv = argv, .cwd = "/", .stdin_pipe = stdin_text != NULL,
+					.on_output = capture_out, .ctx = &c };
+	struct agent_exec *x = NULL;
 	int status = 0;
-	int r = agent_exec(a, &spec, -1, STEP_MS, &status, err);
+	int r = agent_exec_start(a, &spec, STEP_MS, &x, err);
+	if (r == 0 && stdin_text)
+		r = agent_exec_stdin(x, stdin_text, strlen(stdin_text), STEP_MS, err);
+	if (r == 0 && stdin_text)
+		r = agent_exec_stdin_close(x, err);
+	if (r == 0)
+		r = agent_exec_wait(x, STEP_MS, &status, err);
+	agent_exec_free(x);
 	if (r == 0 && status != 0) {
 		sbuf_add(&c.out, "", 1);
 		char *s = c.out.buf ? c.out.buf : (char *)"";
@@ -239,7 +245,7 @@ static int run_script(struct agent *a, const char *what, const char *script,
 		while (l && (s[l - 1] == '\n' || s[l - 1] == ' '))
 			s[--l] = 0;
 		char *last = strrchr(s, '\n');
-		r = berr_set(err, EIO, "%s failed (status %d)%s%s", what, status, l ? ": " : "",
+		r = berr_set(err, EIO, "%s failed (status %d)%s%.300s", what, status, l ? ": " : "",
 			     last ? last + 1 : s);
 	} else if (r < 0) {
 		berr_wrap(err, "%s", what);
@@ -248,21 +254,47 @@ static int run_script(struct agent *a, const char *what, const char *script,
 	return r;
 }
 
-/* Wait for the boot to settle (systemd), flush, let go of /root, take
- * eth0 down: the state every restore starts from. */
+/* sh -c SCRIPT sh ARGS... */
+static int run_script(struct agent *a, const char *what, const char *script,
+		      const char *const *args, struct berr *err)
+{
+	const char *argv[16] = { "/bin/sh", "-c", script, "sh" };
+	size_t n = 4;
+	for (size_t i = 0; args && args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return run_cmd(a, what, argv, NULL, err);
+}
+
+/* Wait for the boot to settle (systemd), flush, let go of /root, take eth0
+ * down and out of systemd-networkd's hands (a restore sets its address
+ * itself): the state every restore starts from. */
 static const char quiesce_sh[] =
 	"cd / || exit 1\n"
 	"if command -v systemctl >/dev/null 2>&1; then timeout 120 systemctl is-system-running "
 	"--wait >/dev/null 2>&1; fi\n"
 	"sync\n"
 	"if grep -q ' /root ' /proc/mounts; then umount /root || exit 1; fi\n"
-	"if [ -e /sys/class/net/eth0 ]; then ip link set eth0 down || exit 1; fi\n"
+	"if [ -e /sys/class/net/eth0 ]; then\n"
+	"  if [ -d /run/systemd/netif ] && command -v networkctl >/dev/null 2>&1; then\n"
+	"    mkdir -p /run/systemd/network &&\n"
+	"    printf '[Match]\\nName=eth0\\n\\n[Link]\\nUnmanaged=yes\\n' "
+	">/run/systemd/network/10-banger-eth0.network && networkctl reload || exit 1\n"
+	"  fi\n"
+	"  ip link set eth0 down || exit 1\n"
+	"fi\n"
 	"sync\n";
 
+/* The VM the snapshot was made of goes on as it was. */
 static const char thaw_sh[] =
 	"cd / || exit 1\n"
 	"if [ -b /dev/vdb ] && ! grep -q ' /root ' /proc/mounts; then mount /root || exit 1; fi\n"
-	"if [ -e /sys/class/net/eth0 ]; then ip link set eth0 up || exit 1; fi\n";
+	"if [ -e /sys/class/net/eth0 ]; then\n"
+	"  if [ -e /run/systemd/network/10-banger-eth0.network ]; then\n"
+	"    rm -f /run/systemd/network/10-banger-eth0.network && networkctl reload || exit 1\n"
+	"  fi\n"
+	"  ip link set eth0 up || exit 1\n"
+	"fi\n";
 
 int vmagent_guest_quiesce(struct agent *a, struct berr *err)
 {
@@ -274,73 +306,100 @@ int vmagent_guest_thaw(struct agent *a, struct berr *err)
 	return run_script(a, "bringing the guest back", thaw_sh, NULL, err);
 }
 
-/* A restored guest's work disk and network: $1 yes|no (mount /root), $2 MAC,
- * $3 ADDR/N, $4 GW ("" for $2: no network).  systemd-networkd keeps the
- * boot's configuration, so a .network file that sorts first takes eth0 over;
- * without networkd the address is set directly.  Returns once the address
- * is on eth0. */
-static const char ident_sh[] =
-	"cd / || exit 1\n"
-	"if [ \"$1\" = yes ] && ! grep -q ' /root ' /proc/mounts; then mount /root || exit 1; fi\n"
-	"[ -n \"$2\" ] || exit 0\n"
-	"ip link set eth0 down || exit 1\n"
-	"ip link set eth0 address \"$2\" || exit 1\n"
-	"if [ -d /run/systemd/netif ] && command -v networkctl >/dev/null 2>&1; then\n"
-	"  mkdir -p /run/systemd/network || exit 1\n"
-	"  printf '[Match]\\nName=eth0\\n\\n[Network]\\nDHCP=no\\nAddress=%s\\nGateway=%s\\n' \"$3\" "
-	"\"$4\" >/run/systemd/network/10-banger-eth0.network.tmp || exit 1\n"
-	"  mv -f /run/systemd/network/10-banger-eth0.network.tmp "
-	"/run/systemd/network/10-banger-eth0.network || exit 1\n"
-	"  networkctl reload || exit 1\n"
-	"  ip link set eth0 up || exit 1\n"
-	"else\n"
-	"  ip -4 addr flush dev eth0 && ip link set eth0 up && ip addr add \"$3\" dev eth0 &&\n"
-	"  ip route replace default via \"$4\" || exit 1\n"
-	"fi\n"
-	"a=${3%/*}; i=0\n"
-	"while ! ip -4 -o addr show dev eth0 | grep -q \" $a/\"; do\n"
-	"  i=$((i+1)); [ $i -lt 200 ] || { echo \"eth0 did not get $3\"; exit 1; }; sleep 0.05\n"
-	"done\n";
+/* The host key half of a restore (a thread of its own, beside the names):
+ * entropy first, the key from the reseeded pool, pinned before the network
+ * comes up. */
+struct keyjob {
+	struct entry *e;
+	struct agent *a;
+	struct berr err;
+	int r;
+	int64_t ms;
+};
 
-/* A restored guest becomes itself: entropy and clock first (the host key
- * is made from the reseeded pool), then names, the host key (pinned before
- * the network comes up), the work disk and the network. */
+static void *keyjob_main(void *arg)
+{
+	struct keyjob *k = arg;
+	struct vmagent *ag = k->e->ag;
+	char *key = NULL;
+	int64_t t0 = mono_ms();
+	k->r = agent_reseed_rng(k->a, STEP_MS, &k->err);
+	if (k->r < 0) {
+		berr_wrap(&k->err, "reseeding the guest's RNG");
+		return NULL;
+	}
+	k->r = agent_new_hostkey(k->a, STEP_MS, &key, &k->err);
+	if (k->r < 0) {
+		berr_wrap(&k->err, "making the guest's SSH host key");
+		return NULL;
+	}
+	if (ag->c.pin_hostkey && (k->r = ag->c.pin_hostkey(ag->c.ctx, k->e->id, key, &k->err)) < 0)
+		berr_wrap(&k->err, "pinning the guest's new SSH host key");
+	free(key);
+	k->ms = mono_ms() - t0;
+	return NULL;
+}
+
+/* A restored guest becomes itself: entropy and the host key (one thread),
+ * clock and names (this one), then the work disk and the network, which
+ * comes up only once the new host key is pinned. */
 static int apply_identity(struct entry *e, struct agent *a, struct berr *err)
 {
 	const struct vmagent_identity *id = &e->ident;
 	int64_t t0 = mono_ms();
 	int r;
 
-	if ((r = agent_reseed_rng(a, STEP_MS, err)) < 0)
-		return berr_wrap(err, "reseeding the guest's RNG");
-	if ((r = agent_set_clock(a, NULL, STEP_MS, err)) < 0)
-		return berr_wrap(err, "setting the guest's clock");
+	struct keyjob k = { .e = e, .a = a };
+	pthread_t kt;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	bool threaded = pthread_create(&kt, NULL, keyjob_main, &k) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!threaded)
+		keyjob_main(&k);
+
+	/* Under TCG a restored guest translates every code path afresh:
+	 * few processes (mount, one ip -batch), no shell. */
+	r = agent_set_clock(a, NULL, STEP_MS, err);
+	if (r < 0)
+		berr_wrap(err, "setting the guest's clock");
+	if (r == 0 && id->work_disk) {
+		const char *mount[] = { "mount", "/root", NULL };
+		r = run_cmd(a, "mounting the work disk on /root", mount, NULL, err);
+	}
 	struct agent_identity ai = {
 		.hostname = id->hostname[0] ? id->hostname : NULL,
 		.machine_id = id->machine_id[0] ? id->machine_id : NULL,
 		.dns = id->dns[0] ? id->dns : NULL,
 	};
-	if ((ai.hostname || ai.machine_id || ai.dns) &&
+	if (r == 0 && (ai.hostname || ai.machine_id || ai.dns) &&
 	    (r = agent_set_identity(a, &ai, STEP_MS, err)) < 0)
-		return berr_wrap(err, "setting the guest's identity");
+		berr_wrap(err, "setting the guest's identity");
 	int64_t t1 = mono_ms();
-	char *key = NULL;
-	if ((r = agent_new_hostkey(a, STEP_MS, &key, err)) < 0)
-		return berr_wrap(err, "making the guest's SSH host key");
-	if (e->ag->c.pin_hostkey)
-		r = e->ag->c.pin_hostkey(e->ag->c.ctx, e->id, key, err);
-	free(key);
+	if (threaded)
+		pthread_join(kt, NULL);
+	if (r == 0 && k.r < 0) {
+		*err = k.err;
+		r = k.r;
+	}
 	if (r < 0)
-		return berr_wrap(err, "pinning the guest's new SSH host key");
-	int64_t t2 = mono_ms();
-	const char *args[] = { id->work_disk ? "yes" : "no", id->mac, id->addr, id->gw, NULL };
-	if (!id->mac[0] || !id->addr[0])
-		args[1] = "";
-	if ((r = run_script(a, "setting the guest's network", ident_sh, args, err)) < 0)
 		return r;
-	note(e, "timing: identity %lld ms (rng, clock, names %lld ms; host key %lld ms; disk and "
-		"network %lld ms)", (long long)(mono_ms() - t0), (long long)(t1 - t0),
-	     (long long)(t2 - t1), (long long)(mono_ms() - t2));
+	int64_t t2 = mono_ms();
+	/* eth0 came out of the snapshot down and unmanaged by
+	 * systemd-networkd (quiesce_sh): its address is set here. */
+	if (id->mac[0] && id->addr[0]) {
+		_cleanup_free_ char *batch = xasprintf(
+			"link set eth0 down\nlink set eth0 address %s\naddr flush dev eth0\n"
+			"addr add %s dev eth0\nlink set eth0 up\n%s%s%s", id->mac, id->addr,
+			id->gw[0] ? "route replace default via " : "", id->gw, id->gw[0] ? "\n" : "");
+		const char *ip[] = { "ip", "-batch", "-", NULL };
+		if ((r = run_cmd(a, "setting the guest's network", ip, batch, err)) < 0)
+			return r;
+	}
+	note(e, "timing: identity %lld ms (clock, disk and names %lld ms, beside rng and host key "
+		"%lld ms; network %lld ms)", (long long)(mono_ms() - t0), (long long)(t1 - t0),
+	     (long long)k.ms, (long long)(mono_ms() - t2));
 	return 0;
 }
 

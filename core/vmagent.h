@@ -90,6 +90,10 @@ int vmagent_hold(struct vmagent *ag, int64_t id, struct vmagent_ref **ret, struc
 		 struct berr *err);
 void vmagent_release(struct vmagent_ref *ref);
 
+/* What quiesce leaves for a restore to pick up (part of a snapshot's key):
+ * 2 = /root unmounted, eth0 down and unmanaged by systemd-networkd. */
+#define VMAGENT_PREP_VERSION 2
+
 /* The guest side of a snapshot (core/snapshot.c calls these through its
  * caller): quiesce = sync, let go of the work disk (/root), take eth0
  * down; thaw = undo. */

@@ -66,6 +66,9 @@ int vm_snap_key_text(struct banger *b, const struct vm_rec *r, const struct vm_e
 	if (!drv->snap_machine)
 		return berr_set(err, ENOTSUP, "the %s driver cannot make snapshots", drv->name);
 	bool net = vmnet_on(b->vmnet);
+	/* How a snapshot leaves the guest (vmagent.c's quiesce script): a
+	 * restore depends on it. */
+	sbuf_printf(out, "guest_prep %d\n", VMAGENT_PREP_VERSION);
 	sbuf_printf(out, "image %s %s\n", e->image, sha_of(b, "image", e->image, sha));
 	sbuf_printf(out, "kernel %s %s\n", e->kernel, sha_of(b, "kernel", e->kernel, sha));
 	sbuf_printf(out, "vcpu %lld\nmemory_mib %lld\nwork_size %llu\nnetwork %s\n",
@@ -470,4 +473,32 @@ int vm_snap_restore(struct banger *b, const struct vm_rec *r, struct vm_snap_pla
 		return q;
 	spec->cmdline_extra = netargs && netargs[0] ? netargs : NULL;
 	return drv->start(&b->vmm_host, spec, ret, err);
+}
+
+/* ---- doctor -------------------------------------------------------------------- */
+
+void vm_snap_doctor(struct banger *b, struct sbuf *out)
+{
+	char why[256] = "", image[STORE_NAME_MAX];
+	const char *prov;
+	const struct vmm_driver *drv = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
+	size_t n = snapstore_count(b->snaps);
+	catalog_default(&b->cat, "image", image, sizeof(image), &prov);
+	if (!vm_snapshots_on(b))
+		sbuf_printf(out, "warn snapshot off (snapshot = off in config.toml): every start is a "
+			    "cold boot\n");
+	else if (!drv)
+		sbuf_printf(out, "warn snapshot no usable VMM here, so nothing can be restored\n");
+	else if (!drv->restore || !drv->snap_save)
+		sbuf_printf(out, "warn snapshot the %s driver cannot make or restore snapshots: every "
+			    "start is a cold boot\n", drv->name);
+	else if (image[0] && !vm_image_has_agent(b, image))
+		sbuf_printf(out, "warn snapshot the default image %s has no guest agent, which a "
+			    "restored VM needs: its VMs boot cold (rebuild it: banger image build)\n",
+			    image);
+	else
+		sbuf_printf(out, "ok snapshot restore possible with %s: %zu snapshot%s in %s; a VM's "
+			    "first start restores from the one matching its image, kernel, vcpu, "
+			    "memory, disk size and devices, and the first cold boot of a kind makes "
+			    "it\n", drv->name, n, n == 1 ? "" : "s", snapstore_dir(b->snaps));
 }
