@@ -437,3 +437,8 @@ FUZZERS += fuzz_snapmeta
 fuzz_snapmeta_SRCS := core/err.c core/util.c core/digest.c core/snapmeta.c
 $(eval $(call fuzz_rule,fuzz_snapmeta))
 fuzzers: $(BUILD)/fuzz/fuzz_snapmeta
+UNIT_TESTS += test_vmagent
+test_vmagent_SRCS := core/err.c core/util.c core/agent_proto.c core/agent_client.c core/qmp.c \
+                     core/log.c core/vmfiles.c core/vmagent.c core/vmexec.c
+$(eval $(call unit_rule,test_vmagent))
+unit: $(BUILD)/tests/test_vmagent

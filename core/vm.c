@@ -376,7 +376,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				/* ids are never reused (AUTOINCREMENT): a unique CID */
 				.vsock_cid = (uint32_t)(r.id + 2),
 				/* QEMU: memory a snapshot can copy (docs/snapshots.md) */
-				.shared_memory = vm_snapshots_on(b),
+				.snapshottable = vm_snapshots_on(b),
 			};
 			vm_log(b, r.name, "starting: vcpu %lld memory_mib %lld image %s kernel %s accel %s",
 			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,

@@ -34,8 +34,11 @@ struct vmm_spec {
 				      VMM inherits; the caller keeps and closes its own copy */
 	const char *mac;           /* guest MAC or NULL */
 	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
-	bool shared_memory;        /* QEMU: guest memory in a shared memfd, so that a snapshot
-				      can copy it (docs/snapshots.md) */
+	bool snapshottable;        /* the VM may be snapshotted (docs/snapshots.md): QEMU keeps
+				      its memory in a shared memfd a snapshot can copy; an
+				      unjailed Firecracker runs in the VM's directory and opens
+				      its drives by relative paths, which a snapshot records, so
+				      that every restore opens its own */
 };
 
 /* A snapshot's files, as a driver writes and reads them (docs/snapshots.md).

@@ -132,7 +132,7 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 
 	argv_add(a, xstrdup(h->qemu_bin && *h->qemu_bin ? h->qemu_bin : "qemu-system-x86_64"));
 	argv_add(a, xstrdup("-M"));
-	if (!s->shared_memory && !restore_mem) {
+	if (!s->snapshottable && !restore_mem) {
 		argv_add(a, xstrdup("microvm,acpi=on"));
 	} else {
 		/* Guest memory a snapshot can copy (a shared memfd), or a

@@ -1,7 +1,7 @@
 /* core/vmm_qemu_snap.c: the QEMU driver's snapshots (docs/snapshots.md).
  *
  * A VM that may be snapshotted boots with its memory in a shared memfd
- * (spec->shared_memory: memory-backend-memfd,share=on).  Save, while the VM
+ * (spec->snapshottable: memory-backend-memfd,share=on).  Save, while the VM
  * is paused (QMP stop): the x-ignore-shared migration capability, then
  * migrate "exec:cat > DIR/state.tmp": shared memory is left out, so the
  * stream is the device state alone (tens of KiB); then the memfd itself
@@ -231,7 +231,7 @@ int qemu_restore(const struct vmm_host *h, const struct vmm_spec *s, const struc
 	struct vmm_spec rs = *s;
 	int r;
 
-	rs.shared_memory = false;
+	rs.snapshottable = false;
 	if (access(sn->mem, R_OK) < 0 || access(sn->state, R_OK) < 0)
 		return berr_set(err, errno, "snapshot %s: %s", sn->dir, strerror(errno));
 	r = qemu_launch(h, &rs, sn->mem, &proc, err);

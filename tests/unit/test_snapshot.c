@@ -135,6 +135,7 @@ static void test_meta_refusals(void **state)
 	assert_int_equal(snap_meta_parse("{", 1, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not JSON"));
 	free(text);
+	snap_meta_clear(&m);
 }
 
 static void test_names(void **state)
