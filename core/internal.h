@@ -149,9 +149,17 @@ void vm_snap_plan_clear(struct banger *b, struct vm_snap_plan *p);
  * its own identity first, a first cold boot may make the snapshot. */
 void vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_snap_plan *p,
 		    bool restored, bool adopted, int64_t vmm_started_mono);
-/* vmagent's hooks (banger.c hands them over). */
+/* vmagent's hooks (banger.c hands them over): pin a restored guest's key;
+ * the automatic snapshot after a first cold boot (vm.c). */
 int vm_agent_pin(struct banger *b, int64_t id, const char *pubkey, struct berr *err);
 void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel);
+/* A snapshot of running VM r (effective settings e, its kernel files and
+ * process) through its agent connection a; -EEXIST when only_if_missing
+ * and its kind has one.  *ret_name: SNAP_NAME_MAX. */
+int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		 const char *kernel, const char *initrd, const struct vmm_proc *proc,
+		 struct agent *a, const atomic_bool *cancel, bool only_if_missing, char *ret_name,
+		 struct berr *err);
 /* The start's steps of a restore: the root disk from the snapshot, the
  * VMM from it; a failure falls back to a cold boot (fall_back says why in
  * p->why and removes what the restore made). */

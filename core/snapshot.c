@@ -429,6 +429,8 @@ int snapstore_create(struct snapstore *ss, const struct snap_source *src, char *
 
 	if (!drv->pause || !drv->snap_save || !drv->resume || !drv->restore)
 		return berr_set(err, ENOTSUP, "the %s driver cannot make snapshots", drv->name);
+	if (drv->snap_possible && (r = drv->snap_possible(src->host, src->proc, err)) < 0)
+		return r;
 	snap_key(src->key_text, m.key);
 	snap_name(src->image, m.key, name);
 	pthread_mutex_lock(&ss->lock);

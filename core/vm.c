@@ -899,3 +899,69 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 	vm_rec_clear(&r);
 	return ret;
 }
+
+/* ---- snapshots (docs/snapshots.md): the verb and the automatic one --------- */
+
+/* Settings, kernel files and process of a running VM, for vm_snap_make. */
+static int snap_of(struct banger *b, const struct vm_rec *r, struct agent *a,
+		   const atomic_bool *cancel, bool only_if_missing, char *name, struct berr *err)
+{
+	struct vm_eff e;
+	struct vmm_proc proc = { 0 };
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL;
+	vm_effective(b, r, &e);
+	int ret = vm_image_path(b, "kernel", e.kernel, "vmlinux", &kernel, err);
+	if (ret < 0)
+		return ret;
+	if (vm_image_path(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
+		initrd = NULL;
+	vm_load_proc(r, &proc);
+	ret = vm_snap_make(b, r, &e, kernel, initrd, &proc, a, cancel, only_if_missing, name, err);
+	vmm_proc_clear(&proc);
+	return ret;
+}
+
+/* vmagent's prepare: the first cold boot of a VM whose kind has no
+ * snapshot makes it, before the VM is ready (nothing of the user's runs
+ * yet, so letting go of /root and the network costs nobody anything). */
+void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel)
+{
+	struct vm_rec r = { 0 };
+	struct berr err = { 0 };
+	char name[SNAP_NAME_MAX] = "";
+	if (store_vm_get(b->store, id, &r, NULL) < 0)
+		return;
+	if (rec_state(&r) == VM_RUNNING) {
+		int ret = snap_of(b, &r, a, cancel, true, name, &err);
+		if (ret == 0)
+			vm_log(b, r.name, "snapshot: made %s for the next VMs of this kind", name);
+		else if (ret != -EEXIST)
+			vm_log(b, r.name, "snapshot: none made: %s", err.msg);
+	}
+	vm_rec_clear(&r);
+}
+
+/* echo snapshot > vms/NAME/ctl */
+int vm_snapshot(struct banger *b, int64_t id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vmagent_ref *ref = NULL;
+	struct agent *a = NULL;
+	char name[SNAP_NAME_MAX];
+	int ret = store_vm_get(b->store, id, &r, err);
+	if (ret == 0)
+		ret = vm_verb_check(r.name, rec_state(&r), VERB_SNAPSHOT, err);
+	if (ret == 0 && !vm_snapshots_on(b))
+		ret = berr_set(err, EPERM, "snapshots are off (snapshot = off in config.toml)");
+	if (ret == 0 && (ret = vmagent_hold(b->vmagent, id, &ref, &a, err)) < 0)
+		berr_wrap(err, "a snapshot needs the guest agent");
+	if (ret == 0)
+		ret = snap_of(b, &r, a, NULL, false, name, err);
+	vmagent_release(ref);
+	if (ret == 0)
+		vm_log(b, r.name, "snapshot: made %s", name);
+	else if (r.name[0])
+		berr_wrap(err, "snapshot of vm '%s'", r.name);
+	vm_rec_clear(&r);
+	return ret;
+}

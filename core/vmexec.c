@@ -443,6 +443,16 @@ int vmexec_run(struct vmexec *x, int64_t id, int64_t vm_id, const char *vm, bool
 						.stdin_pipe = stdin_pipe, .on_output = on_output,
 						.ctx = o };
 		r = agent_exec_start(a, &spec, START_MS, &ax, err);
+		/* The guest's agent went and came back (a restart, a session
+		 * the guest forgot): once more on a new connection. */
+		if (r < 0 && agent_broken(a, NULL)) {
+			vmagent_release(TAKE_PTR(ref));
+			struct berr e2 = { 0 };
+			if (vmagent_hold(x->c.ag, vm_id, &ref, &a, &e2) == 0) {
+				berr_clear(err);
+				r = agent_exec_start(a, &spec, START_MS, &ax, err);
+			}
+		}
 	}
 	free(argv);
 	free(env);

@@ -114,6 +114,9 @@ struct vmm_driver {
 	 * machine, device set), appended to out. */
 	int (*snap_machine)(const struct vmm_host *h, const struct vmm_spec *s,
 			    struct sbuf *out, struct berr *err);
+	/* May this running VM be snapshotted at all (before anything is
+	 * touched)?  NULL: yes. */
+	int (*snap_possible)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 	int (*pause)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 	int (*resume)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 	/* The VM is paused: write sn->state and sn->mem (complete files, or

@@ -452,6 +452,7 @@ const struct vmm_driver vmm_qemu_driver = {
 	.kill = qemu_kill,
 	.adopt = qemu_adopt,
 	.snap_machine = qemu_snap_machine,
+	.snap_possible = qemu_snap_possible,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.snap_save = qemu_snap_save,

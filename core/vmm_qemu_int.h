@@ -13,6 +13,7 @@ int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, const char *
 
 int qemu_snap_machine(const struct vmm_host *h, const struct vmm_spec *s, struct sbuf *out,
 		      struct berr *err);
+int qemu_snap_possible(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 int qemu_pause(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 int qemu_resume(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
 int qemu_snap_save(const struct vmm_host *h, const struct vmm_proc *p, const struct vmm_spec *s,

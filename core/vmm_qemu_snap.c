@@ -141,6 +141,19 @@ static char *memfd_of(pid_t pid)
 	return found;
 }
 
+int qemu_snap_possible(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "qemu (pid %d) is not running", p ? (int)p->pid : 0);
+	_cleanup_free_ char *memfd = memfd_of(p->pid);
+	if (!memfd)
+		return berr_set(err, ENOTSUP, "this VM's memory is not in a shared memfd (it was "
+				"restored from a snapshot, or started with snapshot = off): only a VM "
+				"that booted can be snapshotted");
+	return 0;
+}
+
 int qemu_snap_save(const struct vmm_host *h, const struct vmm_proc *p, const struct vmm_spec *s,
 		   const struct vmm_snap *sn, struct berr *err)
 {

@@ -300,25 +300,21 @@ static int thaw(void *ctx, struct berr *err)
 	return vmagent_guest_thaw(ctx, err);
 }
 
-/* A snapshot of running VM r through connection a. */
-static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a,
-		       const atomic_bool *cancel, bool only_if_missing, char *ret_name,
-		       struct berr *err)
+int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		 const char *kernel, const char *initrd, const struct vmm_proc *proc,
+		 struct agent *a, const atomic_bool *cancel, bool only_if_missing, char *ret_name,
+		 struct berr *err)
 {
-	struct vm_eff e;
-	struct vmm_proc proc = { 0 };
-	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *run = NULL;
-	_cleanup_free_ char *console = NULL, *log = NULL, *root = NULL, *work = NULL;
+	_cleanup_free_ char *run = NULL, *console = NULL, *log = NULL, *root = NULL, *work = NULL;
 	_cleanup_free_ char *netargs = NULL;
 	const struct vmm_driver *drv = vmm_of_vm(&b->choice, r, err);
 	int ret;
 
 	if (!drv)
 		return -err->code;
-	vm_effective(b, r, &e);
 	struct sbuf kt;
 	sbuf_init(&kt);
-	if ((ret = vm_snap_key_text(b, r, &e, drv, &kt, err)) < 0)
+	if ((ret = vm_snap_key_text(b, r, e, drv, &kt, err)) < 0)
 		goto out;
 	char key[65];
 	snap_key(kt.buf, key);
@@ -326,11 +322,6 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 		ret = -EEXIST;
 		goto out;
 	}
-	if ((ret = vm_image_path(b, "kernel", e.kernel, "vmlinux", &kernel, err)) < 0)
-		goto out;
-	if (vm_image_path(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
-		initrd = NULL;
-	vm_load_proc(r, &proc);
 	run = vmf_run_dir(b->paths.runtime_dir, r->name);
 	console = vmf_path(b->paths.state_dir, r->name, "console.log");
 	log = vmf_path(b->paths.state_dir, r->name, "vmm.log");
@@ -342,70 +333,21 @@ static int snapshot_of(struct banger *b, const struct vm_rec *r, struct agent *a
 	netplan_tap_name(r->id, tap);
 	struct vmm_spec spec = {
 		.name = r->name, .kernel = kernel, .initrd = initrd, .rootfs = root, .workdisk = work,
-		.vcpu = e.vcpu, .memory_mib = e.memory_mib, .console_path = console, .log_path = log,
-		.run_dir = run, .cmdline_extra = netargs[0] ? netargs : NULL,
+		.vcpu = e->vcpu, .memory_mib = e->memory_mib, .console_path = console,
+		.log_path = log, .run_dir = run, .cmdline_extra = netargs[0] ? netargs : NULL,
 		.tap = ip[0] ? tap : NULL, .mac = ip[0] ? mac : NULL, .tap_fd = -1,
 		.vsock_cid = (uint32_t)(r->id + 2),
 	};
 	struct snap_source src = {
-		.drv = drv, .host = &b->vmm_host, .proc = &proc, .spec = &spec, .key_text = kt.buf,
-		.image = e.image, .kernel = e.kernel, .vm = r->name, .cmdline = netargs,
-		.work_size = work_size_of(b, r, &e),
+		.drv = drv, .host = &b->vmm_host, .proc = proc, .spec = &spec, .key_text = kt.buf,
+		.image = e->image, .kernel = e->kernel, .vm = r->name, .cmdline = netargs,
+		.work_size = work_size_of(b, r, e),
 		.state_dir = b->paths.state_dir, .guest_quiesce = quiesce, .guest_thaw = thaw,
 		.ctx = a, .cancel = cancel,
 	};
 	ret = snapstore_create(b->snaps, &src, ret_name, err);
 out:
-	vmm_proc_clear(&proc);
 	sbuf_free(&kt);
-	return ret;
-}
-
-/* vmagent's prepare: the first cold boot of a VM whose snapshot does not
- * exist yet makes it, before the VM is ready (nothing of the user's runs
- * yet, so letting go of /root and the network costs nobody anything). */
-void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel)
-{
-	struct vm_rec r = { 0 };
-	struct berr err = { 0 };
-	char name[SNAP_NAME_MAX] = "";
-	if (store_vm_get(b->store, id, &r, NULL) < 0)
-		return;
-	if (strcmp(r.state, "running") == 0) {
-		int ret = snapshot_of(b, &r, a, cancel, true, name, &err);
-		if (ret == 0)
-			vm_log(b, r.name, "snapshot: made %s for the next VMs of this kind", name);
-		else if (ret != -EEXIST)
-			vm_log(b, r.name, "snapshot: none made: %s", err.msg);
-	}
-	vm_rec_clear(&r);
-}
-
-/* echo snapshot > vms/NAME/ctl. */
-int vm_snapshot(struct banger *b, int64_t id, struct berr *err)
-{
-	struct vm_rec r = { 0 };
-	struct vmagent_ref *ref = NULL;
-	struct agent *a = NULL;
-	char name[SNAP_NAME_MAX];
-	int ret = store_vm_get(b->store, id, &r, err);
-	if (ret == 0) {
-		enum vm_state s = VM_FAILED;
-		vm_state_parse(r.state, &s);
-		ret = vm_verb_check(r.name, s, VERB_SNAPSHOT, err);
-	}
-	if (ret == 0 && !vm_snapshots_on(b))
-		ret = berr_set(err, EPERM, "snapshots are off (snapshot = off in config.toml)");
-	if (ret == 0 && (ret = vmagent_hold(b->vmagent, id, &ref, &a, err)) < 0)
-		berr_wrap(err, "a snapshot needs the guest agent");
-	if (ret == 0)
-		ret = snapshot_of(b, &r, a, NULL, false, name, err);
-	vmagent_release(ref);
-	if (ret == 0)
-		vm_log(b, r.name, "snapshot: made %s", name);
-	else if (r.name[0])
-		berr_wrap(err, "snapshot of vm '%s'", r.name);
-	vm_rec_clear(&r);
 	return ret;
 }
 
