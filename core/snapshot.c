@@ -368,8 +368,11 @@ int snapstore_find(struct snapstore *ss, const char key[65], struct snap_use *re
 		pthread_mutex_unlock(&ss->lock);
 		snap_meta_clear(&ret->meta);
 		/* A broken snapshot goes: the next start makes a new one. */
-		if (last && rm_rf(dir) == 0)
-			berr_wrap(err, "refused and removed");
+		if (last && rm_rf(dir) == 0) {
+			char m[BERR_MSG_MAX];
+			snprintf(m, sizeof(m), "%s", err->msg);
+			berr_set(err, err->code ? err->code : EINVAL, "%.470s; refused and removed", m);
+		}
 		blog("%s", err->msg);
 		return r < 0 && r != -ENOENT ? r : -EINVAL;
 	}

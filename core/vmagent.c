@@ -306,101 +306,134 @@ int vmagent_guest_thaw(struct agent *a, struct berr *err)
 	return run_script(a, "bringing the guest back", thaw_sh, NULL, err);
 }
 
-/* The host key half of a restore (a thread of its own, beside the names):
- * entropy first, the key from the reseeded pool, pinned before the network
- * comes up. */
-struct keyjob {
+/* A restored guest becomes itself in three jobs at once (the guest has
+ * vCPUs to spare and every step waits on it): entropy then the host key,
+ * pinned before the network comes up; the clock and the names; the work
+ * disk.  Then the network. */
+struct idjob {
 	struct entry *e;
 	struct agent *a;
+	int (*fn)(struct idjob *j);
 	struct berr err;
 	int r;
 	int64_t ms;
+	pthread_t t;
+	bool threaded;
 };
 
-static void *keyjob_main(void *arg)
+static int job_key(struct idjob *j)
 {
-	struct keyjob *k = arg;
-	struct vmagent *ag = k->e->ag;
+	struct vmagent *ag = j->e->ag;
 	char *key = NULL;
-	int64_t t0 = mono_ms();
-	k->r = agent_reseed_rng(k->a, STEP_MS, &k->err);
-	if (k->r < 0) {
-		berr_wrap(&k->err, "reseeding the guest's RNG");
-		return NULL;
-	}
-	k->r = agent_new_hostkey(k->a, STEP_MS, &key, &k->err);
-	if (k->r < 0) {
-		berr_wrap(&k->err, "making the guest's SSH host key");
-		return NULL;
-	}
-	if (ag->c.pin_hostkey && (k->r = ag->c.pin_hostkey(ag->c.ctx, k->e->id, key, &k->err)) < 0)
-		berr_wrap(&k->err, "pinning the guest's new SSH host key");
+	int r = agent_reseed_rng(j->a, STEP_MS, &j->err);
+	if (r < 0)
+		return berr_wrap(&j->err, "reseeding the guest's RNG");
+	r = agent_new_hostkey(j->a, STEP_MS, &key, &j->err);
+	if (r < 0)
+		return berr_wrap(&j->err, "making the guest's SSH host key");
+	if (ag->c.pin_hostkey && (r = ag->c.pin_hostkey(ag->c.ctx, j->e->id, key, &j->err)) < 0)
+		berr_wrap(&j->err, "pinning the guest's new SSH host key");
 	free(key);
-	k->ms = mono_ms() - t0;
-	return NULL;
+	return r;
 }
 
-/* A restored guest becomes itself: entropy and the host key (one thread),
- * clock and names (this one), then the work disk and the network, which
- * comes up only once the new host key is pinned. */
-static int apply_identity(struct entry *e, struct agent *a, struct berr *err)
+static int job_names(struct idjob *j)
 {
-	const struct vmagent_identity *id = &e->ident;
-	int64_t t0 = mono_ms();
-	int r;
-
-	struct keyjob k = { .e = e, .a = a };
-	pthread_t kt;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	bool threaded = pthread_create(&kt, NULL, keyjob_main, &k) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!threaded)
-		keyjob_main(&k);
-
-	/* Under TCG a restored guest translates every code path afresh:
-	 * few processes (mount, one ip -batch), no shell. */
-	r = agent_set_clock(a, NULL, STEP_MS, err);
+	const struct vmagent_identity *id = &j->e->ident;
+	int r = agent_set_clock(j->a, NULL, STEP_MS, &j->err);
 	if (r < 0)
-		berr_wrap(err, "setting the guest's clock");
-	if (r == 0 && id->work_disk) {
-		const char *mount[] = { "mount", "/root", NULL };
-		r = run_cmd(a, "mounting the work disk on /root", mount, NULL, err);
-	}
+		return berr_wrap(&j->err, "setting the guest's clock");
 	struct agent_identity ai = {
 		.hostname = id->hostname[0] ? id->hostname : NULL,
 		.machine_id = id->machine_id[0] ? id->machine_id : NULL,
 		.dns = id->dns[0] ? id->dns : NULL,
 	};
-	if (r == 0 && (ai.hostname || ai.machine_id || ai.dns) &&
-	    (r = agent_set_identity(a, &ai, STEP_MS, err)) < 0)
-		berr_wrap(err, "setting the guest's identity");
+	if ((ai.hostname || ai.machine_id || ai.dns) &&
+	    (r = agent_set_identity(j->a, &ai, STEP_MS, &j->err)) < 0)
+		berr_wrap(&j->err, "setting the guest's identity");
+	return r;
+}
+
+/* Under TCG a restored guest translates every code path afresh: few
+ * processes, no shell. */
+static int job_disk(struct idjob *j)
+{
+	const char *mount[] = { "mount", "/root", NULL };
+	if (!j->e->ident.work_disk)
+		return 0;
+	return run_cmd(j->a, "mounting the work disk on /root", mount, NULL, &j->err);
+}
+
+static void *job_main(void *arg)
+{
+	struct idjob *j = arg;
+	int64_t t0 = mono_ms();
+	j->r = j->fn(j);
+	j->ms = mono_ms() - t0;
+	return NULL;
+}
+
+static void job_start(struct idjob *j)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	j->threaded = pthread_create(&j->t, NULL, job_main, j) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!j->threaded)
+		job_main(j);
+}
+
+static int job_join(struct idjob *j, struct berr *err)
+{
+	if (j->threaded)
+		pthread_join(j->t, NULL);
+	j->threaded = false;
+	if (j->r < 0)
+		*err = j->err;
+	return j->r;
+}
+
+static int apply_identity(struct entry *e, struct agent *a, struct berr *err)
+{
+	const struct vmagent_identity *id = &e->ident;
+	struct idjob jobs[3] = {
+		{ .e = e, .a = a, .fn = job_key },
+		{ .e = e, .a = a, .fn = job_names },
+		{ .e = e, .a = a, .fn = job_disk },
+	};
+	int64_t t0 = mono_ms();
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(jobs); i++)
+		job_start(&jobs[i]);
+	/* The network waits for the pinned key only. */
+	r = job_join(&jobs[0], err);
 	int64_t t1 = mono_ms();
-	if (threaded)
-		pthread_join(kt, NULL);
-	if (r == 0 && k.r < 0) {
-		*err = k.err;
-		r = k.r;
-	}
-	if (r < 0)
-		return r;
-	int64_t t2 = mono_ms();
-	/* eth0 came out of the snapshot down and unmanaged by
-	 * systemd-networkd (quiesce_sh): its address is set here. */
-	if (id->mac[0] && id->addr[0]) {
+	if (r == 0 && id->mac[0] && id->addr[0]) {
+		/* eth0 came out of the snapshot down and unmanaged by
+		 * systemd-networkd (quiesce_sh): its address is set here. */
 		_cleanup_free_ char *batch = xasprintf(
 			"link set eth0 down\nlink set eth0 address %s\naddr flush dev eth0\n"
 			"addr add %s dev eth0\nlink set eth0 up\n%s%s%s", id->mac, id->addr,
 			id->gw[0] ? "route replace default via " : "", id->gw, id->gw[0] ? "\n" : "");
 		const char *ip[] = { "ip", "-batch", "-", NULL };
-		if ((r = run_cmd(a, "setting the guest's network", ip, batch, err)) < 0)
-			return r;
+		r = run_cmd(a, "setting the guest's network", ip, batch, err);
 	}
-	note(e, "timing: identity %lld ms (clock, disk and names %lld ms, beside rng and host key "
-		"%lld ms; network %lld ms)", (long long)(mono_ms() - t0), (long long)(t1 - t0),
-	     (long long)k.ms, (long long)(mono_ms() - t2));
-	return 0;
+	int64_t t2 = mono_ms();
+	for (size_t i = 1; i < ARRAY_SIZE(jobs); i++) {
+		struct berr e2 = { 0 };
+		if (job_join(&jobs[i], &e2) < 0 && r == 0) {
+			*err = e2;
+			r = -e2.code;
+		}
+	}
+	if (r == 0)
+		note(e, "timing: identity %lld ms (rng and host key %lld ms, clock and names %lld ms, "
+			"work disk %lld ms, all at once; then the network %lld ms)",
+		     (long long)(mono_ms() - t0), (long long)jobs[0].ms, (long long)jobs[1].ms,
+		     (long long)jobs[2].ms, (long long)(t2 - t1));
+	return r;
 }
 
 /* ---- the watch ----------------------------------------------------------- */

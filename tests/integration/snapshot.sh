@@ -81,8 +81,12 @@ SRC_KEY=$(cat "$FS/vms/src/hostkey")
 # ---- 2. three restores at once -------------------------------------------------
 t=$(date +%s)
 for v in r1 r2 r3; do mkvm $v; done
-for v in r1 r2 r3; do (echo start >"$FS/vms/$v/ctl") & done
-wait
+pids=()
+for v in r1 r2 r3; do
+	(echo start >"$FS/vms/$v/ctl") &
+	pids+=($!)
+done
+wait "${pids[@]}" # (not a bare wait: the daemon is a child too)
 for v in r1 r2 r3; do
 	agent_ready $v && ok "$v-agent-ready" || fail "$v-agent-ready: $(st $v agent) $(cat "$FS/vms/$v/err")"
 	[ "$(st $v boot)" = "restored $SNAP" ] && ok "$v-restored" || fail "$v-restored: $(st $v boot); $(vmlog $v | grep snapshot)"
