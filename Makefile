@@ -442,3 +442,10 @@ test_vmagent_SRCS := core/err.c core/util.c core/agent_proto.c core/agent_client
                      core/log.c core/vmfiles.c core/vmagent.c core/vmexec.c
 $(eval $(call unit_rule,test_vmagent))
 unit: $(BUILD)/tests/test_vmagent
+# snapshot restore and agent exec figures (tests/bench/snapshot.sh, docs/benchmarks.md)
+$(BUILD)/bench/execbench: tests/bench/execbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+bench-snapshot: all unit $(BUILD)/bench/execbench
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/snapshot.sh
+.PHONY: bench-snapshot

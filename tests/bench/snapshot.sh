@@ -11,8 +11,10 @@
 #         root disk copy-on-write in QEMU (-drive snapshot=on: no copy),
 #         -incoming defer, QMP migrate-incoming + cont, one agent exec of
 #         `true` over a new connection, quit.  No identity, no disks made.
-#   2. agent exec `true` through execs/ (mkdir, argv, run, status, rmdir)
-#      on a restored VM, N runs, median
+#   2. agent exec `true` round trip, N runs each, medians: through the
+#      daemon's execs/ (tests/bench/execbench.c: mkdir, argv, run, status,
+#      rmdir; no host process started) on a restored VM, and straight on an
+#      open agent connection (agent_cli bench) to a VM restored by hand
 # Output: $BUILD/bench-snapshot.txt.  Everything started here is stopped by
 # the traps (lib.sh's teardown and ours).
 set -u
@@ -53,6 +55,7 @@ in_ns ip tuntap add bnfloor mode tap
 cat >"$T/floor.py" <<'EOF'
 import json, os, socket, subprocess, sys, time
 S, RUN, KDIR, MEM, CLI = sys.argv[1:6]
+KEEP = len(sys.argv) > 6  # leave it running (its pid in RUN/pid)
 for f in ("qmp.sock", "agent.sock"):
     try: os.unlink(os.path.join(RUN, f))
     except OSError: pass
@@ -74,7 +77,10 @@ argv = ["qemu-system-x86_64", "-M", "microvm,acpi=on,memory-backend=microvm.ram"
         "-device", "virtio-serial-device",
         "-chardev", "socket,id=agent,path=%s/agent.sock,server=on,wait=off" % RUN,
         "-device", "virtserialport,chardev=agent,name=banger.agent", "-incoming", "defer"]
-q = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+q = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=KEEP)
+if KEEP:
+    open(os.path.join(RUN, "pid"), "w").write(str(q.pid))
 sock = os.path.join(RUN, "qmp.sock")
 while True:
     try:
@@ -92,6 +98,8 @@ call("migrate-set-capabilities", {"capabilities": [{"capability": "x-ignore-shar
 call("migrate-incoming", {"uri": "exec:cat '%s/state'" % S})
 while call("query-status")["return"]["status"] == "inmigrate": time.sleep(0.002)
 call("cont")
+if KEEP:
+    sys.exit(0)
 rc = subprocess.call([CLI, "--timeout", "20000", os.path.join(RUN, "agent.sock"), "exec", "--", "true"])
 call("quit")
 q.wait()
@@ -109,23 +117,19 @@ in_ns farm-bench -n "$PAIRS" --timeout 3000 \
 	--vs "python3 $T/floor.py $S $T/floor $KDIR $MEM $CLI" \
 	-- "$SHIM" vm run --rm --memory "$MEM" --vcpu 2 -- true 2>&1 | tee -a "$OUT"
 
-# ---- 2. agent exec round trip through the tree ------------------------------------------
+# ---- 2. agent exec round trip: through the tree, and straight ----------------------
 mkdir "$FS/vms/rt" && echo "$MEM" >"$FS/vms/rt/memory_mib" && echo 2 >"$FS/vms/rt/vcpu" && echo start >"$FS/vms/rt/ctl"
 [ "$(timeout 300 cat "$FS/vms/rt/agent")" = ready ] || { echo "rt not ready" >&2; exit 1; }
-cat >"$T/treeexec.sh" <<EOF
-#!/bin/sh
-x=$FS/execs/b\$\$
-mkdir "\$x" && printf 'true\0' >"\$x/argv" && echo "run rt" >"\$x/ctl" && s=\$(cat "\$x/status"); rmdir "\$x"; [ "\$s" = 0 ]
-EOF
-chmod +x "$T/treeexec.sh"
-"$T/treeexec.sh" || { echo "tree exec does not work" >&2; exit 1; }
-times=()
-for _ in $(seq 1 "$N"); do
-	a=$(date +%s%N)
-	"$T/treeexec.sh"
-	times+=($(( ($(date +%s%N) - a) / 1000 )))
-done
-med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+in_ns python3 "$T/floor.py" "$S" "$T/floor" "$KDIR" "$MEM" "$CLI" keep
+HANDPID=$(cat "$T/floor/pid")
+trap 'kill "$HANDPID" 2>/dev/null; bench_cleanup' EXIT
+"$CLI" --timeout 30000 "$T/floor/agent.sock" exec -- true || { echo "the hand-restored VM does not answer" >&2; exit 1; }
+"$BUILD/bench/execbench" "$FS" rt 3 >/dev/null || { echo "execbench does not work" >&2; exit 1; }
+tree=$("$BUILD/bench/execbench" "$FS" rt "$N" | awk '/^median_us/ { print $2 }')
+raw=$("$CLI" --timeout 30000 "$T/floor/agent.sock" bench "$N" -- true | awk '/^median_us/ { print $2 }')
 say ""
-say "## agent exec \`true\` through execs/ (mkdir, argv, run, status, rmdir; sh), $N runs: median $((med / 1000)).$(( (med % 1000) / 100 )) ms"
+say "## agent exec \`true\` round trip, $N runs each (medians)"
+say "through execs/ (execbench: mkdir, argv, run, status, rmdir): $((tree / 1000)).$(( (tree % 1000) / 100 )) ms"
+say "straight, on an open connection (agent_cli bench, a VM restored by hand): $((raw / 1000)).$(( (raw % 1000) / 100 )) ms"
+say "ratio tree/straight: $(awk -v a="$tree" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')"
 say "# done, load $(cut -d' ' -f1-3 /proc/loadavg)"
