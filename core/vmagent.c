@@ -464,6 +464,7 @@ static void *watch_main(void *arg)
 	struct agent *a = NULL;
 	int64_t deadline = mono_ms() + ag->c.wait_ms;
 	int timeouts = 0;
+	bool settled = false;
 
 	for (;;) {
 		if (atomic_load(&e->cancel))
@@ -479,6 +480,7 @@ static void *watch_main(void *arg)
 			note(e, "agent: %s", why);
 			blog("vm %s: %s", e->name, why);
 			set_state(e, AGENT_FAILED, why);
+			settled = true;
 			goto out;
 		}
 		/* A VM whose agent was reached before (adopted after a daemon
@@ -500,6 +502,7 @@ static void *watch_main(void *arg)
 		note(e, "agent: %s", err.msg);
 		blog("vm %s: %s", e->name, err.msg);
 		set_state(e, AGENT_FAILED, err.msg);
+		settled = true;
 		goto out;
 	}
 	/* The connection is the entry's now (one per VM). */
@@ -530,8 +533,11 @@ static void *watch_main(void *arg)
 		note(e, "timing: agent ready %lld ms after the vmm started",
 		     (long long)(mono_ms() - e->started));
 		set_state(e, AGENT_READY, NULL);
+		settled = true;
 	}
 out:
+	if (settled && !atomic_load(&e->cancel) && ag->c.settled)
+		ag->c.settled(ag->c.ctx, e->id, e->started);
 	thread_done(e);
 	return NULL;
 }
@@ -616,6 +622,8 @@ void vmagent_watch(struct vmagent *ag, int64_t id, const char *name, const struc
 	pthread_attr_destroy(&at);
 	if (r != 0) {
 		set_state(e, AGENT_FAILED, "cannot start a thread to wait for the agent");
+		if (ag->c.settled)
+			ag->c.settled(ag->c.ctx, id, started_mono);
 		thread_done(e);
 	}
 	if (ag->c.changed)

@@ -46,6 +46,11 @@ struct vmagent_conf {
 	 * automatic snapshot); cancel becomes true when the VM goes.  What it
 	 * does not manage is its own to note; the agent is ready anyway. */
 	void (*prepare)(void *ctx, int64_t id, struct agent *a, const atomic_bool *cancel);
+	/* The watch ended ready or failed (not cancelled); started_mono is
+	 * what vmagent_watch was given.  The daemon starts the ssh readiness
+	 * wait here, so that `ssh ready` never comes before the guest's
+	 * identity and snapshot are done. */
+	void (*settled)(void *ctx, int64_t id, int64_t started_mono);
 	void *ctx;
 };
 

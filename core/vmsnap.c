@@ -246,12 +246,12 @@ static bool chan_of(const struct vm_rec *r, struct vmagent_chan *ch)
 	return ok;
 }
 
-void vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_snap_plan *p,
+bool vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_snap_plan *p,
 		    bool restored, bool adopted, int64_t vmm_started_mono)
 {
 	struct vmagent_chan ch;
 	if (!chan_of(r, &ch))
-		return;
+		return false;
 	struct vmagent_identity id = { 0 }, *idp = NULL;
 	if (restored) {
 		char ip[16], mac[18], gw[16];
@@ -273,6 +273,16 @@ void vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_sn
 	}
 	bool prepare = !adopted && !restored && p && p->auto_snapshot;
 	vmagent_watch(b->vmagent, r->id, r->name, &ch, idp, prepare, vmm_started_mono);
+	return true;
+}
+
+void vm_agent_settled(struct banger *b, int64_t id, int64_t vmm_started_mono)
+{
+	struct vm_rec r = { 0 };
+	if (store_vm_get(b->store, id, &r, NULL) == 0 && strcmp(r.state, "running") == 0 &&
+	    vmssh_state(b->vmssh, id) == SSH_NONE)
+		vmssh_watch(b->vmssh, &r, vmm_started_mono);
+	vm_rec_clear(&r);
 }
 
 /* vmagent's pin_hostkey: the key a restored guest just made. */
