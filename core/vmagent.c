@@ -364,6 +364,16 @@ static int job_disk(struct idjob *j)
 	return run_cmd(j->a, "mounting the work disk on /root", mount, NULL, &j->err);
 }
 
+/* The snapshot left eth0 down: its MAC can change now, beside the rest. */
+static int job_mac(struct idjob *j)
+{
+	const struct vmagent_identity *id = &j->e->ident;
+	if (!id->mac[0] || !id->addr[0])
+		return 0;
+	const char *ip[] = { "ip", "link", "set", "dev", "eth0", "address", id->mac, NULL };
+	return run_cmd(j->a, "setting the guest's MAC", ip, NULL, &j->err);
+}
+
 static void *job_main(void *arg)
 {
 	struct idjob *j = arg;
@@ -397,31 +407,36 @@ static int job_join(struct idjob *j, struct berr *err)
 static int apply_identity(struct entry *e, struct agent *a, struct berr *err)
 {
 	const struct vmagent_identity *id = &e->ident;
-	struct idjob jobs[3] = {
+	struct idjob jobs[4] = {
 		{ .e = e, .a = a, .fn = job_key },
+		{ .e = e, .a = a, .fn = job_mac },
 		{ .e = e, .a = a, .fn = job_names },
 		{ .e = e, .a = a, .fn = job_disk },
 	};
 	int64_t t0 = mono_ms();
-	int r = 0;
+	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(jobs); i++)
 		job_start(&jobs[i]);
-	/* The network waits for the pinned key only. */
+	/* The network waits for the pinned key and the MAC only. */
 	r = job_join(&jobs[0], err);
+	if (r == 0)
+		r = job_join(&jobs[1], err);
+	else
+		job_join(&jobs[1], &(struct berr){ 0 });
 	int64_t t1 = mono_ms();
 	if (r == 0 && id->mac[0] && id->addr[0]) {
 		/* eth0 came out of the snapshot down and unmanaged by
-		 * systemd-networkd (quiesce_sh): its address is set here. */
-		_cleanup_free_ char *batch = xasprintf(
-			"link set eth0 down\nlink set eth0 address %s\naddr flush dev eth0\n"
-			"addr add %s dev eth0\nlink set eth0 up\n%s%s%s", id->mac, id->addr,
-			id->gw[0] ? "route replace default via " : "", id->gw, id->gw[0] ? "\n" : "");
-		const char *ip[] = { "ip", "-batch", "-", NULL };
-		r = run_cmd(a, "setting the guest's network", ip, batch, err);
+		 * systemd-networkd (quiesce_sh): the agent sets its address,
+		 * brings it up and routes through the gateway (netlink, no
+		 * process). */
+		struct agent_identity net = { .iface = "eth0", .addr = id->addr,
+					      .gw = id->gw[0] ? id->gw : NULL };
+		if ((r = agent_set_identity(a, &net, STEP_MS, err)) < 0)
+			berr_wrap(err, "setting the guest's network");
 	}
 	int64_t t2 = mono_ms();
-	for (size_t i = 1; i < ARRAY_SIZE(jobs); i++) {
+	for (size_t i = 2; i < ARRAY_SIZE(jobs); i++) {
 		struct berr e2 = { 0 };
 		if (job_join(&jobs[i], &e2) < 0 && r == 0) {
 			*err = e2;
@@ -429,10 +444,10 @@ static int apply_identity(struct entry *e, struct agent *a, struct berr *err)
 		}
 	}
 	if (r == 0)
-		note(e, "timing: identity %lld ms (rng and host key %lld ms, clock and names %lld ms, "
-			"work disk %lld ms, all at once; then the network %lld ms)",
+		note(e, "timing: identity %lld ms (all at once: rng and host key %lld ms, MAC %lld ms, "
+			"clock and names %lld ms, work disk %lld ms; then the network %lld ms)",
 		     (long long)(mono_ms() - t0), (long long)jobs[0].ms, (long long)jobs[1].ms,
-		     (long long)jobs[2].ms, (long long)(t2 - t1));
+		     (long long)jobs[2].ms, (long long)jobs[3].ms, (long long)(t2 - t1));
 	return r;
 }
 
