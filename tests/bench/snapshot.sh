@@ -6,7 +6,9 @@
 #
 #   0. a daemon in a test namespace; a first cold boot makes the snapshot
 #      (its time is printed; it is not the figure)
-#   1. A: banger vm run --rm --memory M --vcpu 2 -- true   (the shim, in the namespace)
+#   1. PAIRS pairs in turn (A B A B ...), wall time, medians, the ratio
+#      taken pair by pair:
+#      A: banger vm run --rm --memory M --vcpu 2 -- true   (the shim, in the namespace)
 #      B: the floor: QEMU with the snapshot's memory file (share=off), the
 #         root disk copy-on-write in QEMU (-drive snapshot=on: no copy),
 #         -incoming defer, QMP migrate-incoming + cont, one agent exec of
@@ -112,10 +114,24 @@ truncate -s "$(awk '$1 == "work_size" { print $2 }' "$FS/snapshots/$SNAP/key")" 
 in_ns python3 "$T/floor.py" "$S" "$T/floor" "$KDIR" "$MEM" "$CLI" || { echo "the floor does not work" >&2; exit 1; }
 in_ns "$SHIM" vm run --rm --memory "$MEM" --vcpu 2 -- true </dev/null || { echo "vm run does not work" >&2; exit 1; }
 say ""
-say "## vm run --rm -- true (A) vs the floor (B), $PAIRS pairs"
-in_ns farm-bench -n "$PAIRS" --timeout 3000 \
-	--vs "python3 $T/floor.py $S $T/floor $KDIR $MEM $CLI" \
-	-- "$SHIM" vm run --rm --memory "$MEM" --vcpu 2 -- true 2>&1 | tee -a "$OUT"
+# A and B in turn, pair by pair (the machine's speed drifts: the ratio is
+# taken within each pair); wall-clock ms, medians.
+ms() { local a b; a=$(date +%s%N); "$@" </dev/null >/dev/null 2>&1; b=$(date +%s%N); echo $(((b - a) / 1000000)); }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+: >"$T/a.ms"
+: >"$T/b.ms"
+: >"$T/ratio"
+for _ in $(seq 1 "$PAIRS"); do
+	a=$(ms in_ns "$SHIM" vm run --rm --memory "$MEM" --vcpu 2 -- true)
+	b=$(ms in_ns python3 "$T/floor.py" "$S" "$T/floor" "$KDIR" "$MEM" "$CLI")
+	echo "$a" >>"$T/a.ms"
+	echo "$b" >>"$T/b.ms"
+	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", a / b }' >>"$T/ratio"
+done
+say "## vm run --rm -- true (A) vs the floor (B), $PAIRS pairs in turn, wall ms"
+say "A median $(median <"$T/a.ms") (min $(sort -n "$T/a.ms" | head -1), max $(sort -n "$T/a.ms" | tail -1))"
+say "B median $(median <"$T/b.ms") (min $(sort -n "$T/b.ms" | head -1), max $(sort -n "$T/b.ms" | tail -1))"
+say "A/B median of the pairs' ratios $(median <"$T/ratio")"
 
 # ---- 2. agent exec round trip: through the tree, and straight ----------------------
 mkdir "$FS/vms/rt" && echo "$MEM" >"$FS/vms/rt/memory_mib" && echo 2 >"$FS/vms/rt/vcpu" && echo start >"$FS/vms/rt/ctl"

@@ -118,6 +118,7 @@ static void test_meta_refusals(void **state)
 	struct berr err = { 0 };
 	fill_meta(&m);
 	char *text = snap_meta_format(&m);
+	snap_meta_clear(&m);
 	refused(text, "\"version\": 1", "\"version\": 2", "version 2");
 	refused(text, "\"vcpu\": 2", "\"vcpu\": 0", "vcpu");
 	refused(text, "\"vcpu\": 2", "\"vcpu\": \"2\"", "vcpu");
@@ -135,7 +136,6 @@ static void test_meta_refusals(void **state)
 	assert_int_equal(snap_meta_parse("{", 1, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not JSON"));
 	free(text);
-	snap_meta_clear(&m);
 }
 
 static void test_names(void **state)
