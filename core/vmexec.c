@@ -174,20 +174,6 @@ int vmexec_create(struct vmexec *x, const char *name, int64_t *ret_id, struct be
 	sbuf_init(&o->parts[0]);
 	sbuf_init(&o->parts[1]);
 	pthread_mutex_init(&o->in_lock, NULL);
-	int r = mkdir(o->dir, 0700);
-	for (int i = 1; r == 0 && i <= 2; i++) {
-		_cleanup_free_ char *p = path_join(o->dir, i == 1 ? "stdout" : "stderr");
-		o->fd[i] = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-		if (o->fd[i] < 0)
-			r = -1;
-	}
-	if (r < 0) {
-		int e = errno;
-		pthread_mutex_unlock(&x->lock);
-		rm_rf(o->dir);
-		xo_free(o);
-		return berr_set(err, e, "cannot create the spool files of exec %s: %s", name, strerror(e));
-	}
 	o->next = x->list;
 	x->list = o;
 	x->n++;
@@ -342,6 +328,23 @@ static void on_output(void *ctx, int stream, const void *data, size_t len)
 	if (stream != 1 && stream != 2)
 		return;
 	pthread_mutex_lock(&x->lock);
+	/* The spool file comes with the first output (most commands of a
+	 * round trip have none). */
+	if (o->fd[stream] < 0 && !o->dropped[stream] && !o->removed) {
+		_cleanup_free_ char *p = path_join(o->dir, stream == 1 ? "stdout" : "stderr");
+		if (mkdir(o->dir, 0700) < 0 && errno != EEXIST)
+			o->dropped[stream] = true;
+		else
+			o->fd[stream] = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+		if (o->fd[stream] < 0 && !o->dropped[stream]) {
+			o->dropped[stream] = true;
+			snprintf(o->err, sizeof(o->err), "cannot create %s: %s", p, strerror(errno));
+		}
+	}
+	if (o->fd[stream] < 0) {
+		pthread_mutex_unlock(&x->lock);
+		return;
+	}
 	if (o->len[stream] + len > EXEC_SPOOL_MAX) {
 		o->dropped[stream] = true;
 		len = o->len[stream] < EXEC_SPOOL_MAX ? (size_t)(EXEC_SPOOL_MAX - o->len[stream]) : 0;
@@ -390,7 +393,7 @@ static void *waiter_main(void *arg)
 		snprintf(o->err, sizeof(o->err), "%s", e.msg);
 	}
 	for (int i = 1; i <= 2; i++)
-		if (o->dropped[i] && !o->err[0])
+		if (o->dropped[i] && o->fd[i] >= 0 && !o->err[0])
 			snprintf(o->err, sizeof(o->err), "%s went over %llu bytes: the rest was dropped",
 				 i == 1 ? "stdout" : "stderr", (unsigned long long)EXEC_SPOOL_MAX);
 	struct xo *f = put_locked(o);
@@ -584,7 +587,7 @@ ssize_t vmexec_stream(struct vmexec *x, int64_t id, enum exec_stream s, off_t of
 			n = (ssize_t)(l - (size_t)off < len ? l - (size_t)off : len);
 			memcpy(buf, line + off, (size_t)n);
 		}
-	} else if ((uint64_t)off < o->len[s]) {
+	} else if ((uint64_t)off < o->len[s] && o->fd[s] >= 0) {
 		size_t want = o->len[s] - (uint64_t)off < len ? (size_t)(o->len[s] - (uint64_t)off) : len;
 		n = pread(o->fd[s], buf, want, off);
 		if (n < 0)
