@@ -140,11 +140,6 @@ static void agent_prepare(void *ctx, int64_t id, struct agent *a, const atomic_b
 	vm_agent_prepare(ctx, id, a, cancel);
 }
 
-static void agent_settled(void *ctx, int64_t id, int64_t started_mono)
-{
-	vm_agent_settled(ctx, id, started_mono);
-}
-
 static void exec_changed(void *ctx)
 {
 	banger_changed(ctx);
@@ -238,7 +233,7 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 		_cleanup_free_ char *xd = path_join(p->state_dir, "execs");
 		struct vmagent_conf ac = { .state_dir = b->paths.state_dir, .changed = on_change,
 					   .pin_hostkey = agent_pin, .prepare = agent_prepare,
-					   .settled = agent_settled, .ctx = b };
+					   .ctx = b };
 		if ((r = snapstore_new(sd, &b->snaps, err)) < 0 ||
 		    (r = vmagent_new(&ac, &b->vmagent, err)) < 0)
 			goto fail;

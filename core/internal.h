@@ -154,9 +154,6 @@ bool vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_sn
  * the automatic snapshot after a first cold boot (vm.c). */
 int vm_agent_pin(struct banger *b, int64_t id, const char *pubkey, struct berr *err);
 void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel);
-/* vmagent's settled: a VM's agent is ready or failed; its ssh wait starts
- * now (vm.c holds it back for VMs with an agent). */
-void vm_agent_settled(struct banger *b, int64_t id, int64_t vmm_started_mono);
 /* A snapshot of running VM r (effective settings e, its kernel files and
  * process) through its agent connection a; -EEXIST when only_if_missing
  * and its kind has one.  *ret_name: SNAP_NAME_MAX. */

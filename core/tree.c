@@ -249,7 +249,12 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);
-	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmssh_state(b->vmssh, id)));
+	/* Not ready while the agent still changes the guest under it (its
+	 * identity, the snapshot): a session would see the network go. */
+	enum ssh_state ss = vmssh_state(b->vmssh, id);
+	if (ss == SSH_READY && vmagent_busy(b->vmagent, id))
+		ss = SSH_WAITING;
+	sbuf_printf(out, "ssh %s\n", ssh_state_name(ss));
 	/* The guest agent and where the VM came from (docs/snapshots.md). */
 	sbuf_printf(out, "agent %s\n", agent_state_name(vmagent_state(b->vmagent, id, NULL, 0)));
 	{

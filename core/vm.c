@@ -447,11 +447,9 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		}
 	}
 	if (watch) {
-		/* With an agent, ssh is waited for once the agent is settled
-		 * (vm_agent_settled): `ssh ready` then means the guest has its
-		 * identity and the snapshot, if any, is made. */
-		if (!plan.agent || !vm_agent_watch(b, &cur, &plan, plan.restore, false, t_vmm))
-			vmssh_watch(b->vmssh, &cur, t_vmm);
+		vmssh_watch(b->vmssh, &cur, t_vmm);
+		if (plan.agent)
+			vm_agent_watch(b, &cur, &plan, plan.restore, false, t_vmm);
 	}
 	if (plan.why[0] && !plan.restore)
 		vm_log(b, r.name, "snapshot: %s", plan.why);

@@ -64,6 +64,7 @@ struct entry {
 	struct conn *c;
 	int refs;
 	bool listed, reconnecting;
+	bool busy;                /* connected, identity or prepare under way */
 	unsigned gen;             /* chardev-change count (agent-N.sock) */
 	struct entry *next;
 };
@@ -140,6 +141,8 @@ static void set_state(struct entry *e, enum agent_state st, const char *why)
 	struct vmagent *ag = e->ag;
 	pthread_mutex_lock(&ag->lock);
 	e->st = st;
+	if (st != AGENT_WAITING)
+		e->busy = false;
 	snprintf(e->why, sizeof(e->why), "%s", why ? why : "");
 	pthread_mutex_unlock(&ag->lock);
 	if (ag->c.changed)
@@ -479,7 +482,6 @@ static void *watch_main(void *arg)
 	struct agent *a = NULL;
 	int64_t deadline = mono_ms() + ag->c.wait_ms;
 	int timeouts = 0;
-	bool settled = false;
 
 	for (;;) {
 		if (atomic_load(&e->cancel))
@@ -495,7 +497,6 @@ static void *watch_main(void *arg)
 			note(e, "agent: %s", why);
 			blog("vm %s: %s", e->name, why);
 			set_state(e, AGENT_FAILED, why);
-			settled = true;
 			goto out;
 		}
 		/* A VM whose agent was reached before (adopted after a daemon
@@ -512,12 +513,16 @@ static void *watch_main(void *arg)
 	}
 	note(e, "timing: agent answered %lld ms after the vmm started",
 	     (long long)(mono_ms() - e->started));
+	if (e->has_ident || e->do_prepare) {
+		pthread_mutex_lock(&ag->lock);
+		e->busy = true;
+		pthread_mutex_unlock(&ag->lock);
+	}
 	if (e->has_ident && apply_identity(e, a, &err) < 0) {
 		agent_close(a);
 		note(e, "agent: %s", err.msg);
 		blog("vm %s: %s", e->name, err.msg);
 		set_state(e, AGENT_FAILED, err.msg);
-		settled = true;
 		goto out;
 	}
 	/* The connection is the entry's now (one per VM). */
@@ -548,11 +553,8 @@ static void *watch_main(void *arg)
 		note(e, "timing: agent ready %lld ms after the vmm started",
 		     (long long)(mono_ms() - e->started));
 		set_state(e, AGENT_READY, NULL);
-		settled = true;
 	}
 out:
-	if (settled && !atomic_load(&e->cancel) && ag->c.settled)
-		ag->c.settled(ag->c.ctx, e->id, e->started);
 	thread_done(e);
 	return NULL;
 }
@@ -637,8 +639,6 @@ void vmagent_watch(struct vmagent *ag, int64_t id, const char *name, const struc
 	pthread_attr_destroy(&at);
 	if (r != 0) {
 		set_state(e, AGENT_FAILED, "cannot start a thread to wait for the agent");
-		if (ag->c.settled)
-			ag->c.settled(ag->c.ctx, id, started_mono);
 		thread_done(e);
 	}
 	if (ag->c.changed)
@@ -654,6 +654,15 @@ enum agent_state vmagent_state(struct vmagent *ag, int64_t id, char *why, size_t
 		snprintf(why, len, "%s", e ? e->why : "");
 	pthread_mutex_unlock(&ag->lock);
 	return st;
+}
+
+bool vmagent_busy(struct vmagent *ag, int64_t id)
+{
+	pthread_mutex_lock(&ag->lock);
+	struct entry *e = find_locked(ag, id);
+	bool busy = e && e->busy;
+	pthread_mutex_unlock(&ag->lock);
+	return busy;
 }
 
 /* ---- holders ------------------------------------------------------------- */

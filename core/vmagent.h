@@ -46,11 +46,6 @@ struct vmagent_conf {
 	 * automatic snapshot); cancel becomes true when the VM goes.  What it
 	 * does not manage is its own to note; the agent is ready anyway. */
 	void (*prepare)(void *ctx, int64_t id, struct agent *a, const atomic_bool *cancel);
-	/* The watch ended ready or failed (not cancelled); started_mono is
-	 * what vmagent_watch was given.  The daemon starts the ssh readiness
-	 * wait here, so that `ssh ready` never comes before the guest's
-	 * identity and snapshot are done. */
-	void (*settled)(void *ctx, int64_t id, int64_t started_mono);
 	void *ctx;
 };
 
@@ -85,6 +80,10 @@ void vmagent_watch(struct vmagent *ag, int64_t id, const char *name, const struc
 void vmagent_cancel(struct vmagent *ag, int64_t id);
 /* The state; why (may be NULL, len bytes) gets the reason of a failure. */
 enum agent_state vmagent_state(struct vmagent *ag, int64_t id, char *why, size_t len);
+/* Is the agent connected and still giving a restored guest its identity or
+ * making the snapshot (so the guest's network or /root may come and go)?
+ * The tree shows `ssh waiting` meanwhile. */
+bool vmagent_busy(struct vmagent *ag, int64_t id);
 
 /* A reference to a ready VM's connection; *ret_a is valid until
  * vmagent_release.  -ENOENT: no agent watch (not running, or no agent);

@@ -276,15 +276,6 @@ bool vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_sn
 	return true;
 }
 
-void vm_agent_settled(struct banger *b, int64_t id, int64_t vmm_started_mono)
-{
-	struct vm_rec r = { 0 };
-	if (store_vm_get(b->store, id, &r, NULL) == 0 && strcmp(r.state, "running") == 0 &&
-	    vmssh_state(b->vmssh, id) == SSH_NONE)
-		vmssh_watch(b->vmssh, &r, vmm_started_mono);
-	vm_rec_clear(&r);
-}
-
 /* vmagent's pin_hostkey: the key a restored guest just made. */
 int vm_agent_pin(struct banger *b, int64_t id, const char *pubkey, struct berr *err)
 {
