@@ -185,6 +185,21 @@ r=$(try_write "$FS/vms/src/ctl" snapshot)
 [ "$r" != ok ] && grep -q "exists already" "$FS/vms/src/err" && ok manual-snapshot-exists || fail "manual-snapshot-exists: $r"
 rmdir "$FS/snapshots/$NEW" && [ -z "$(ls "$FS/snapshots")" ] && ok snapshot-rmdir || fail "snapshot-rmdir"
 r=$( (mkdir "$FS/snapshots/x") 2>&1) && fail "snapshot-mkdir-refused" || ok snapshot-mkdir-refused
+# bad input to execs/: the right errno, a sentence in err, nothing left behind
+r=$( (mkdir "$FS/execs/Bad_Name") 2>&1) && fail "exec-bad-name" || ok exec-bad-name
+mkdir "$FS/execs/h" || fail "exec-mkdir"
+r=$(try_write "$FS/execs/h/ctl" "run nosuch")
+[ "$r" != ok ] && grep -q "no VM named 'nosuch'" "$FS/execs/h/err" && ok exec-no-such-vm || fail "exec-no-such-vm: $r $(cat "$FS/execs/h/err")"
+r=$(try_write "$FS/execs/h/ctl" "run r1 bogus")
+[ "$r" != ok ] && grep -q "run takes a VM and optionally 'stdin'" "$FS/execs/h/err" && ok exec-bad-run || fail "exec-bad-run: $r"
+r=$(try_write "$FS/execs/h/ctl" "run r1")
+[ "$r" != ok ] && grep -q "has no arguments" "$FS/execs/h/err" && ok exec-no-argv || fail "exec-no-argv: $r"
+head -c 70000 /dev/zero | tr '\0' a >"$T/big"
+r=$( (cat "$T/big" >"$FS/execs/h/argv") 2>&1) && fail "exec-argv-too-big" ||
+	{ grep -q "over 65536 bytes" "$FS/execs/h/err" && ok exec-argv-too-big || fail "exec-argv-too-big: $(cat "$FS/execs/h/err")"; }
+r=$(try_write "$FS/execs/h/ctl" "kill WHAT")
+[ "$r" != ok ] && grep -q "is not a signal" "$FS/execs/h/err" && ok exec-bad-signal || fail "exec-bad-signal: $r"
+rmdir "$FS/execs/h" && [ ! -e "$T/state/execs/h" ] && ok exec-rmdir || fail exec-rmdir
 kill -0 "$DAEMON_PID" && ok daemon-alive || fail daemon-alive
 
 finish
