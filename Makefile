@@ -38,6 +38,7 @@ CORE_SRCS += core/log.c core/vmfiles.c core/netplan.c core/monitor.c core/sshrea
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
+CORE_SRCS += core/wddir.c
 CORE_SRCS += core/workspace.c core/filesync.c
 CORE_SRCS += core/digest.c core/manifest.c core/catindex.c core/bundle.c core/pull.c \
              core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c
@@ -45,6 +46,7 @@ CORE_SRCS += core/ext4img.c
 FS_SRCS   := fs/fs.c fs/main.c
 # the 9P export (p9/, docs/9p.md): a second adapter over core/tree.h
 P9_SRCS   := p9/codec.c p9/addr.c p9/node.c p9/ops.c p9/conn.c p9/work.c p9/listen.c
+P9_SRCS   += p9/reader.c
 FS_SRCS   += $(P9_SRCS)
 ALL_CFLAGS += -Ip9
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
@@ -71,6 +73,8 @@ test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/ne
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_disk_SRCS     += core/ext4img.c
+test_disk_SRCS     += core/wddir.c
+test_workspace_SRCS += core/wddir.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c core/log.c
 test_vmstate_SRCS  := core/err.c core/util.c core/vmstate.c
@@ -113,6 +117,7 @@ FUZZERS += fuzz_dns
 fuzz_dns_SRCS := core/err.c core/util.c core/dns.c
 FUZZERS += fuzz_wslist
 fuzz_wslist_SRCS := core/err.c core/util.c core/workspace.c core/workdisk.c core/ext4img.c
+fuzz_wslist_SRCS += core/wddir.c
 
 # guest agent: the shared frame codec, the host client, the agent itself
 CORE_SRCS += core/agent_proto.c core/agent_client.c
@@ -139,6 +144,7 @@ $(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core
 # too): the unit tests run it as a child on a socketpair.
 AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(AGENT_HOST_OBJS): guest/agent.h core/agent_proto.h
+$(AGENT_HOST_OBJS) $(BUILD)/guest/banger-agent: guest/agent_session.h guest/agent_sys.h
 $(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ -pthread
@@ -153,6 +159,7 @@ $(BUILD)/tests/agent_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 unit: $(BUILD)/tests/agent_cli
 # a static vsock client the integration test runs inside the guest
 $(BUILD)/tests/agent_vsock_probe: tests/integration/agent_vsock_probe.c $(BUILD)/guest/banger-agent
+	@mkdir -p $(dir $@)
 	$(AGENT_CC) $(AGENT_CFLAGS) -o $@ $<
 unit: $(BUILD)/tests/agent_vsock_probe
 FUZZERS += fuzz_catindex fuzz_manifest fuzz_bundle
@@ -187,6 +194,7 @@ $(BUILD)/tests/helper_cli: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o \
 
 WS_SRCS := core/err.c core/util.c core/toml.c core/config.c helper/netaddr.c core/disk.c \
            core/workdisk.c core/ext4img.c core/workspace.c core/filesync.c
+WS_SRCS += core/wddir.c
 $(BUILD)/tests/workspace_cli: $(WS_SRCS:%.c=$(BUILD)/obj/%.o) tests/unit/workspace_cli.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -365,10 +373,12 @@ deb:
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
 	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
-# Workspace copy before boot vs tar onto a loop-mounted ext4 (root: loop mount).
+# Workspace: vm run DIR's copy before boot vs tar over ssh into a running
+# guest, vm push (a real daemon and a QEMU guest; docs/benchmarks.md).
 .PHONY: bench-workspace
-bench-workspace: $(BUILD)/tests/workspace_cli
-	BUILD=$(BUILD) tests/bench/workspace.sh
+bench-workspace: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/workspace.sh
+bench: bench-workspace
 # the in-tree 9P client (tests/p9/p9c.c): integration checks of 9P2000 and flush, benchmark
 $(BUILD)/tests/p9c: $(BUILD)/obj/core/err.o $(BUILD)/obj/core/util.o $(BUILD)/obj/p9/codec.o \
 		$(BUILD)/obj/p9/addr.o tests/p9/p9c.c
@@ -449,3 +459,26 @@ $(BUILD)/bench/execbench: tests/bench/execbench.c
 bench-snapshot: all unit $(BUILD)/bench/execbench
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/snapshot.sh
 .PHONY: bench-snapshot
+# images/ and kernels/ through the daemon: catalogs, pulls, OCI builds (docs/tree.md)
+CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c core/treeimg.c \
+             core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \
+             core/ocinode.c core/ociapply.c core/ociregistry.c core/oci.c
+CORE_SRCS += $(CATD_SRCS)
+$(BUILD)/bin/bangerd: $(CATD_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS += test_catview
+test_catview_SRCS := $(CATALOG_LIB_SRCS) core/store.c core/catalog.c core/catjobs.c core/catview.c \
+                     core/catpull.c core/disk.c core/log.c $(filter-out core/err.c core/util.c,$(OCI_SRCS))
+$(eval $(call unit_rule,test_catview))
+unit: $(BUILD)/tests/test_catview
+# Pulls and OCI imports through bangerd vs what a user scripts (docs/benchmarks.md)
+.PHONY: bench-pull bench-oci
+bench-pull: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/pull_daemon.sh
+bench-oci: all
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/oci_daemon.sh
+# The golden control tree: a real daemon's tree, captured and normalized;
+# the shim's unit tests build their fixture from it and `make test` checks
+# it still has the daemon's format (tests/golden/README.md).
+.PHONY: golden-tree
+golden-tree: $(BUILD)/bin/bangerd
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/golden/capture.sh tests/golden

@@ -6,12 +6,17 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "catjobs.h"
+#include "catoci.h"
+#include "catsync.h"
+#include "pull.h"
 #include "util.h"
 
 /* $var if set, else base + suffix. */
@@ -145,6 +150,73 @@ static void exec_changed(void *ctx)
 	banger_changed(ctx);
 }
 
+/* The catalogs' and pulls' callback (the engine's or a worker's thread). */
+static void on_catalog_change(void *ctx)
+{
+	banger_changed(ctx);
+}
+
+/* banger's init and sshd for container images (guest/mkinject.sh): the
+ * config's, else next to this binary: build/bin/bangerd ->
+ * build/guest/inject, PREFIX/bin/bangerd -> PREFIX/libexec/banger/inject. */
+static char *find_inject_dir(const char *cfg)
+{
+	char exe[4096];
+	if (cfg)
+		return xstrdup(cfg);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	const char *rel[] = { "../guest/inject", "../libexec/banger/inject" };
+	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
+		_cleanup_free_ char *d = path_join(exe, rel[i]);
+		_cleanup_free_ char *init = path_join(d, "init");
+		char *real = realpath(d, NULL);
+		if (real && access(init, X_OK) == 0)
+			return real;
+		free(real);
+	}
+	return NULL;
+}
+
+/* Catalogs, the pull engine (its thread starts in banger_run) and what
+ * OCI builds need. */
+static int catalogs_open(struct banger *b, struct berr *err)
+{
+	int r;
+	b->inject_dir = find_inject_dir(b->cfg.oci_inject_dir);
+	b->cat.jobs = catjobs_new();
+	b->cat.trusted = !b->cfg.catalog_insecure;
+	b->cat.cache_dir = b->paths.cache_dir;
+	b->cat.inject_dir = b->inject_dir;
+	b->cat.docker_config = b->cfg.docker_config;
+	b->cat.oci_headroom = b->cfg.oci_headroom;
+	b->cat.changed = on_catalog_change;
+	b->cat.ctx = b;
+	if (!b->cfg.n_catalog_urls)
+		return 0;
+	if (b->paths.cache_dir[0] != '/')
+		return berr_set(err, EINVAL, "the cache dir %s must be an absolute path",
+				b->paths.cache_dir);
+	struct pull_config pc = { .cache_dir = b->paths.cache_dir, .nice = 10, .deferred = true };
+	if ((r = pull_engine_new(&pc, &b->cat.engine, err)) < 0)
+		return r;
+	struct catsync_config cc = {
+		.urls = (const char *const *)b->cfg.catalog_urls, .n_urls = b->cfg.n_catalog_urls,
+		.pubkey = b->cfg.catalog_pubkey, .insecure = b->cfg.catalog_insecure,
+		.ttl_s = b->cfg.catalog_ttl, .state_dir = b->paths.state_dir,
+		.changed = on_catalog_change, .opaque = b,
+	};
+	if ((r = catsync_new(&cc, b->cat.engine, &b->cat.sync, err)) < 0)
+		return berr_wrap(err, "%s", b->cfg.path ? b->cfg.path : "config");
+	return 0;
+}
+
 int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *err)
 {
 	struct banger *b = xcalloc(1, sizeof(*b));
@@ -243,6 +315,10 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 			goto fail;
 	}
 
+	r = catalogs_open(b, err);
+	if (r < 0)
+		goto fail;
+	catalog_sweep(&b->cat);
 	catalog_scan(&b->cat);
 	vm_adopt_all(b);
 	/* Taps of VMs that are not running are leftovers of a crash. */
@@ -294,6 +370,20 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 		blog("%s", err.msg);
 		return r;
 	}
+	if (b->cat.engine) {
+		/* Its threads (and the unpackers and hashers it starts) block
+		 * every signal, as the daemon's other threads do. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r = pull_engine_start(b->cat.engine, &err);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r < 0) {
+			blog("%s", err.msg);
+			return r;
+		}
+		catsync_refresh(b->cat.sync, false); /* those not confirmed within catalog_ttl */
+	}
 	/* The bridge may be left from an earlier run, VMs with it. */
 	hostnet_start(b->hostnet);
 	for (size_t i = 0; i < b->n_adopted; i++) {
@@ -314,7 +404,14 @@ void banger_close(struct banger *b)
 {
 	if (!b)
 		return;
-	/* Threads first (their callbacks use the rest); none waits on a guest. */
+	/* Threads first (their callbacks use the rest); none waits on a guest.
+	 * The catalogs' callbacks tell nobody any more: the adapters are gone. */
+	b->notify = NULL;
+	catoci_stop(&b->cat);
+	b->cat.engine = pull_engine_free(b->cat.engine);
+	b->cat.sync = catsync_free(b->cat.sync);
+	b->cat.jobs = catjobs_free(b->cat.jobs);
+	free(b->inject_dir);
 	monitor_free(b->monitor);
 	vmexec_free(b->vmexec);
 	vmagent_free(b->vmagent);

@@ -39,6 +39,9 @@ struct bundle_limits {
 	uint64_t max_unpacked;     /* the listed files may add up to this; 0 = the default */
 	const atomic_bool *cancel; /* when it becomes true: stop with -ECANCELED; may be NULL */
 	bool no_sync;              /* skip the fsyncs (tests) */
+	bool no_file_sums;         /* do not hash the files: the caller proves the archive's
+				      bytes otherwise (a pull whose archive sha256 matched a
+				      signed index, checked before anything is published) */
 };
 
 /* Extract the archive src delivers into dir, which must not exist: it is

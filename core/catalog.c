@@ -1,29 +1,28 @@
-/* core/catalog.c: registering kernels and images.
+/* core/catalog.c: registering kernels and images (see catalog.h).
  *
- * A bundle is a directory with manifest.json and its files (kernel:
- * vmlinux [+ initrd.img]; image: rootfs.ext4).  Import checks the
- * manifest and the sha256 of the main file, links or clones the files into
- * a temporary directory under the state dir, renames it into place and
- * only then inserts the record: a failure at any step leaves nothing
- * registered and nothing half-copied (leftovers of a crash are swept at
- * the next start). */
+ * Every bundle enters through catalog_register(): a directory import
+ * (checked in place by bundle_verify_dir, its files linked or cloned), an
+ * archive import (bundle_extract), a catalog pull (catpull.c) and an OCI
+ * build (catoci.c) all leave a complete bundle in a temporary
+ * dot-directory under the state dir first. */
 #define _GNU_SOURCE
 #include "catalog.h"
-
-#include "disk.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bundle.h"
+#include "catindex.h"
+#include "catsync.h"
+#include "disk.h"
 #include "log.h"
+#include "manifest.h"
 #include "util.h"
-
-#define MANIFEST_MAX (64 * 1024)
 
 static const char *const image_builtin[] = { "debian-bookworm", "debian-bookworm-mini" };
 static const char *const kernel_builtin[] = { "debian-cloud-amd64" };
@@ -34,68 +33,158 @@ static const struct catalog_known recipes[] = {
 	{ "debian-bookworm-mini", "image", "buildable", "images/build.sh", "debian-cloud-amd64" },
 };
 
-/* Names of images and kernels: like VM names but '.' and '_' allowed. */
-static int bundle_name_validate(const char *name, struct berr *err)
+/* One registration at a time: the check that a name is free, the rename
+ * into place and the insert happen together. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_uint tmp_seq;
+
+static const char *kind_dir(const char *kind)
 {
-	size_t n = strlen(name);
-	if (n == 0 || n > 63)
-		return berr_set(err, EINVAL, "bundle name must be 1-63 characters");
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '.' || c == '_'))
-			return berr_set(err, EINVAL,
-					"bundle name '%.63s' may only use a-z, 0-9, '-', '.' and '_'",
-					name);
-	}
-	if (name[0] == '.' || name[0] == '-')
-		return berr_set(err, EINVAL, "bundle name '%s' cannot start with '%c'", name,
-				name[0]);
-	return 0;
+	return strcmp(kind, "kernel") == 0 ? "kernels" : "images";
 }
 
-static int sha256_file(const char *path, char out[65], int64_t *ret_size, struct berr *err)
+bool catalog_name_reserved(const char *name)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	static char buf[1 << 20];
-	static pthread_mutex_t buf_lock = PTHREAD_MUTEX_INITIALIZER;
-	int64_t total = 0;
-	int r = 0;
+	return !strcmp(name, "ctl") || !strcmp(name, "catalogs") || !strcmp(name, "err");
+}
 
-	if (fd < 0)
-		return berr_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		return berr_set(err, ENOMEM, "cannot initialise sha256");
+static char *tmp_dir(struct catalog *c, const char *kind, const char *what)
+{
+	return xasprintf("%s/%s/.%s.%d.%u", c->state_dir, kind_dir(kind), what, (int)getpid(),
+			 atomic_fetch_add(&tmp_seq, 1));
+}
+
+bool catalog_registered(struct catalog *c, const char *kind, const char *name)
+{
+	struct image_rec rec = { 0 };
+	bool yes = store_image_get_by_name(c->store, kind, name, &rec, NULL) == 0;
+	image_rec_clear(&rec);
+	return yes;
+}
+
+bool catalog_listed(struct catalog *c, const char *kind, const char *name)
+{
+	struct cat_entry e = { 0 };
+	bool yes = c->sync && catsync_lookup(c->sync, kind, name, &e, NULL) == 0;
+	cat_entry_clear(&e);
+	return yes;
+}
+
+/* ---- the one way in ------------------------------------------------- */
+
+/* The record's sha256: the main file's from the files list, else the
+ * legacy field, else none (an OCI image built here). */
+static const char *main_sum(json_t *m, const char *main_file)
+{
+	json_t *files = json_object_get(m, "files"), *f;
+	size_t i;
+	json_array_foreach(files, i, f) {
+		const char *p = json_string_value(json_object_get(f, "path"));
+		if (p && strcmp(p, main_file) == 0)
+			return json_string_value(json_object_get(f, "sha256"));
 	}
-	pthread_mutex_lock(&buf_lock);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = berr_set(err, errno, "reading %s: %s", path, strerror(errno));
-			break;
+	return json_string_value(json_object_get(m, "sha256"));
+}
+
+int catalog_register(struct catalog *c, const char *dir, const char *from,
+		     const char *want_kind, const char *want_name, char *ret_name, size_t len,
+		     struct berr *err)
+{
+	_cleanup_free_ char *mpath = path_join(dir, MANIFEST_NAME);
+	_cleanup_free_ char *text = NULL, *final = NULL, *dump = NULL, *main_path = NULL;
+	struct image_rec rec = { 0 };
+	json_error_t jerr;
+	json_t *m = NULL;
+	struct stat st;
+	int r;
+
+	{
+		_cleanup_close_ int fd = open(mpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		char fdp[64];
+		if (fd < 0)
+			return berr_set(err, errno, "cannot open %s: %s", mpath, strerror(errno));
+		snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+		if ((r = read_file(fdp, MANIFEST_MAX_BYTES, &text, NULL)) < 0)
+			return berr_set(err, -r, "cannot read %s: %s", mpath, strerror(-r));
+	}
+	m = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!m || !json_is_object(m)) {
+		r = berr_set(err, EINVAL, "%s:%d: invalid manifest: %s", mpath, jerr.line,
+			     m ? "not a JSON object" : jerr.text);
+		goto out;
+	}
+	const char *name = json_string_value(json_object_get(m, "name"));
+	const char *kind = json_string_value(json_object_get(m, "kind"));
+	if (!name || !kind || !bundle_main_file(kind)) {
+		r = berr_set(err, EINVAL, "%s: manifest needs a name and a kind (image or kernel)",
+			     mpath);
+		goto out;
+	}
+	if ((r = bundle_name_check(name, err)) < 0)
+		goto out;
+	if (catalog_name_reserved(name)) {
+		r = berr_set(err, EINVAL, "'%s' cannot name an image or kernel (the tree's own file)",
+			     name);
+		goto out;
+	}
+	if ((want_kind && strcmp(want_kind, kind)) || (want_name && strcmp(want_name, name))) {
+		r = berr_set(err, EINVAL, "%s: the bundle is %s '%s', not %s '%s'", mpath, kind, name,
+			     want_kind ? want_kind : kind, want_name ? want_name : name);
+		goto out;
+	}
+	main_path = path_join(dir, bundle_main_file(kind));
+	if (lstat(main_path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		r = berr_set(err, EINVAL, "%s is missing or not a regular file", main_path);
+		goto out;
+	}
+	const char *sum = main_sum(m, bundle_main_file(kind));
+	json_object_set_new(m, "imported_at", json_integer(now_ms() / 1000));
+	json_object_set_new(m, "imported_from", json_string(from));
+	dump = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (!dump || (r = write_file_atomic(mpath, dump, strlen(dump), 0600)) < 0) {
+		r = berr_set(err, EIO, "cannot write %s", mpath);
+		goto out;
+	}
+
+	pthread_mutex_lock(&reg_lock);
+	if (catalog_registered(c, kind, name)) {
+		r = berr_set(err, EEXIST, "%s '%s' is already registered", kind, name);
+		goto unlock;
+	}
+	final = xasprintf("%s/%s/%s", c->state_dir, kind_dir(kind), name);
+	if (strcmp(final, dir) != 0) {
+		if (access(final, F_OK) == 0)
+			rm_rf(final); /* unregistered leftover: registrations hold reg_lock */
+		if (rename(dir, final) < 0) {
+			r = berr_set(err, errno, "cannot move %s to %s: %s", dir, final, strerror(errno));
+			goto unlock;
 		}
-		if (n == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		total += n;
 	}
-	pthread_mutex_unlock(&buf_lock);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	snprintf(rec.kind, sizeof(rec.kind), "%s", kind);
+	snprintf(rec.state, sizeof(rec.state), "ready");
+	snprintf(rec.sha256, sizeof(rec.sha256), "%s", sum && sha256_hex_valid(sum) ? sum : "");
+	rec.dir = xstrdup(final);
+	rec.manifest = xstrdup(dump);
+	rec.size = st.st_size;
+	rec.imported_at = now_ms();
+	r = store_image_insert(c->store, &rec, err);
 	if (r < 0)
-		return r;
-	for (unsigned i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	if (ret_size)
-		*ret_size = total;
-	return 0;
+		rm_rf(final);
+unlock:
+	pthread_mutex_unlock(&reg_lock);
+	if (r == 0) {
+		if (ret_name)
+			snprintf(ret_name, len, "%s", name);
+		blog("%s %s registered from %s", kind, name, from);
+	}
+out:
+	json_decref(m);
+	image_rec_clear(&rec);
+	return r;
 }
+
+/* ---- directories and archives --------------------------------------- */
 
 /* Link src to dst; clone when they live on different filesystems. */
 static int place_file(const char *src, const char *dst, struct berr *err)
@@ -107,145 +196,119 @@ static int place_file(const char *src, const char *dst, struct berr *err)
 	return disk_clone(src, dst, NULL, err);
 }
 
-static const char *kind_dir(const char *kind)
+/* The files m lists, from src into tmp; each placed copy is checked to be
+ * the regular file of the listed size it was when verified. */
+static int place_bundle(const char *src, const struct bundle_manifest *m, const char *tmp,
+			struct berr *err)
 {
-	return strcmp(kind, "kernel") == 0 ? "kernels" : "images";
+	for (size_t i = 0; i < m->n_files; i++) {
+		const struct bundle_file *f = &m->files[i];
+		_cleanup_free_ char *from = path_join(src, f->path);
+		_cleanup_free_ char *to = path_join(tmp, f->path);
+		char *slash = strrchr(to, '/');
+		struct stat st;
+		int r;
+		*slash = '\0';
+		r = mkdir_p(to, 0755);
+		*slash = '/';
+		if (r < 0)
+			return berr_set(err, -r, "cannot create the directory of %s: %s", to,
+					strerror(-r));
+		if (f->symlink) {
+			if (symlink(f->symlink, to) < 0)
+				return berr_set(err, errno, "cannot create %s: %s", to, strerror(errno));
+			continue;
+		}
+		if ((r = place_file(from, to, err)) < 0)
+			return r;
+		if (lstat(to, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (f->has_size && (uint64_t)st.st_size != f->size))
+			return berr_set(err, EBADMSG, "%s changed while it was being imported", from);
+	}
+	return 0;
 }
 
-int catalog_import(struct catalog *b, const char *dir, char *ret_name, size_t len,
+int catalog_import(struct catalog *c, const char *dir, char *ret_name, size_t len,
 		   struct berr *err)
 {
-	_cleanup_free_ char *mpath = path_join(dir, "manifest.json");
-	_cleanup_free_ char *text = NULL;
-	_cleanup_free_ char *final = NULL, *tmp = NULL;
-	json_t *m = NULL;
-	json_error_t jerr;
-	struct image_rec rec = { 0 };
-	const char *main_file;
-	char sha[65] = "";
-	int64_t size = 0;
+	struct bundle_manifest *m = NULL;
+	_cleanup_free_ char *tmp = NULL, *mpath = NULL;
 	int r;
 
 	if (dir[0] != '/')
 		return berr_set(err, EINVAL, "import needs an absolute path, not '%.200s'", dir);
-	r = read_file(mpath, MANIFEST_MAX, &text, NULL);
-	if (r < 0)
-		return berr_set(err, -r, "cannot read %s: %s", mpath, strerror(-r));
-	m = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	if (!m || !json_is_object(m)) {
-		r = berr_set(err, EINVAL, "%s:%d: invalid manifest: %s", mpath, jerr.line,
-			     m ? "not a JSON object" : jerr.text);
+	if ((r = bundle_verify_dir(dir, &m, err)) < 0)
+		return r;
+	if (catalog_name_reserved(m->name)) {
+		r = berr_set(err, EINVAL, "'%s' cannot name an image or kernel (the tree's own file)",
+			     m->name);
 		goto out;
 	}
-	const char *name = json_string_value(json_object_get(m, "name"));
-	const char *kind = json_string_value(json_object_get(m, "kind"));
-	const char *want_sha = json_string_value(json_object_get(m, "sha256"));
-	if (!name || !kind) {
-		r = berr_set(err, EINVAL, "%s: manifest needs string fields name and kind", mpath);
+	if (catalog_registered(c, m->kind, m->name)) {
+		r = berr_set(err, EEXIST, "%s '%s' is already registered", m->kind, m->name);
 		goto out;
 	}
-	if (strcmp(kind, "kernel") && strcmp(kind, "image")) {
-		r = berr_set(err, EINVAL, "%s: kind must be kernel or image, not '%.32s'", mpath,
-			     kind);
-		goto out;
-	}
-	if ((r = bundle_name_validate(name, err)) < 0)
-		goto out;
-	main_file = strcmp(kind, "kernel") == 0 ? "vmlinux" : "rootfs.ext4";
-	if (store_image_get_by_name(b->store, kind, name, &rec, NULL) == 0) {
-		r = berr_set(err, EEXIST, "%s '%s' is already registered", kind, name);
-		goto out;
-	}
-	{
-		_cleanup_free_ char *src = path_join(dir, main_file);
-		r = sha256_file(src, sha, &size, err);
-		if (r < 0)
-			goto out;
-		if (want_sha && strcmp(want_sha, sha) != 0) {
-			r = berr_set(err, EBADMSG, "%s: sha256 is %s but the manifest says %.64s",
-				     src, sha, want_sha);
-			goto out;
-		}
-	}
-
-	final = xasprintf("%s/%s/%s", b->state_dir, kind_dir(kind), name);
-	tmp = xasprintf("%s/%s/.import-%s", b->state_dir, kind_dir(kind), name);
-	rm_rf(tmp);
-	if (access(final, F_OK) == 0)
-		rm_rf(final); /* unregistered leftover */
+	tmp = tmp_dir(c, m->kind, "import");
 	if (mkdir(tmp, 0700) < 0) {
 		r = berr_set(err, errno, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	const char *files[] = { main_file, "initrd.img", "config" };
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		_cleanup_free_ char *src = path_join(dir, files[i]);
-		_cleanup_free_ char *dst = path_join(tmp, files[i]);
-		if (i > 0 && access(src, F_OK) < 0)
-			continue;
-		if (i > 0 && strcmp(kind, "kernel") != 0)
-			continue;
-		if ((r = place_file(src, dst, err)) < 0)
-			goto fail;
+	mpath = path_join(tmp, MANIFEST_NAME);
+	if ((r = place_bundle(dir, m, tmp, err)) < 0 ||
+	    (r = write_file_atomic(mpath, m->text, strlen(m->text), 0600)) < 0 ||
+	    (r = catalog_register(c, tmp, dir, m->kind, m->name, ret_name, len, err)) < 0) {
+		if (r < 0 && !err->msg[0])
+			berr_set(err, -r, "cannot write %s: %s", mpath, strerror(-r));
+		rm_rf(tmp);
 	}
-	json_object_set_new(m, "imported_at", json_integer(now_ms() / 1000));
-	json_object_set_new(m, "imported_from", json_string(dir));
-	{
-		_cleanup_free_ char *dump = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-		_cleanup_free_ char *dst = path_join(tmp, "manifest.json");
-		if (!dump || (r = write_file_atomic(dst, dump, strlen(dump), 0600)) < 0) {
-			r = berr_set(err, EIO, "cannot write %s", dst);
-			goto fail;
-		}
-		if (rename(tmp, final) < 0) {
-			r = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		image_rec_clear(&rec);
-		snprintf(rec.name, sizeof(rec.name), "%s", name);
-		snprintf(rec.kind, sizeof(rec.kind), "%s", kind);
-		snprintf(rec.state, sizeof(rec.state), "ready");
-		snprintf(rec.sha256, sizeof(rec.sha256), "%s", sha);
-		rec.dir = xstrdup(final);
-		rec.manifest = xstrdup(dump);
-		rec.size = size;
-		rec.imported_at = now_ms();
-		r = store_image_insert(b->store, &rec, err);
-		if (r < 0) {
-			rm_rf(final);
-			goto out;
-		}
-	}
-	if (ret_name)
-		snprintf(ret_name, len, "%s", name);
-	blog("%s %s imported from %s", kind, name, dir);
-	r = 0;
-	goto out;
-fail:
-	rm_rf(tmp);
 out:
-	json_decref(m);
-	image_rec_clear(&rec);
+	manifest_free(m);
 	return r;
 }
 
-/* Remove directories under state/{images,kernels} that no record names. */
-static void sweep(struct catalog *b, const char *kind)
+int catalog_import_archive(struct catalog *c, const char *file, char *ret_name, size_t len,
+			   struct berr *err)
 {
-	_cleanup_free_ char *d = xasprintf("%s/%s", b->state_dir, kind_dir(kind));
+	struct bundle_limits lim = { 0 };
+	_cleanup_free_ char *tmp = NULL;
+	int r;
+
+	if (file[0] != '/')
+		return berr_set(err, EINVAL, "import needs an absolute path, not '%.200s'", file);
+	/* The kind is known once the manifest is read: extract under images/
+	 * (the same filesystem as kernels/), register moves it. */
+	tmp = tmp_dir(c, "image", "import");
+	if ((r = bundle_extract_file(file, tmp, &lim, NULL, err)) < 0)
+		return berr_wrap(err, "%s", file);
+	if ((r = catalog_register(c, tmp, file, NULL, NULL, ret_name, len, err)) < 0)
+		rm_rf(tmp);
+	return r;
+}
+
+int catalog_import_path(struct catalog *c, const char *path, char *ret_name, size_t len,
+			struct berr *err)
+{
+	size_t n = strlen(path);
+	if (n > 8 && strcmp(path + n - 8, ".tar.zst") == 0)
+		return catalog_import_archive(c, path, ret_name, len, err);
+	return catalog_import(c, path, ret_name, len, err);
+}
+
+/* ---- start: sweep, scan --------------------------------------------- */
+
+/* Remove directories under state/{images,kernels} that no record names. */
+static void sweep(struct catalog *c, const char *kind)
+{
+	_cleanup_free_ char *d = xasprintf("%s/%s", c->state_dir, kind_dir(kind));
 	DIR *dir = opendir(d);
 	struct dirent *de;
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		struct image_rec rec = { 0 };
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (de->d_name[0] != '.' &&
-		    store_image_get_by_name(b->store, kind, de->d_name, &rec, NULL) == 0) {
-			image_rec_clear(&rec);
+		if (de->d_name[0] != '.' && catalog_registered(c, kind, de->d_name))
 			continue;
-		}
 		_cleanup_free_ char *p = path_join(d, de->d_name);
 		blog("removing unregistered %s directory %s", kind, p);
 		rm_rf(p);
@@ -253,108 +316,140 @@ static void sweep(struct catalog *b, const char *kind)
 	closedir(dir);
 }
 
-void catalog_scan(struct catalog *b)
+void catalog_sweep(struct catalog *c)
+{
+	sweep(c, "kernel");
+	sweep(c, "image");
+}
+
+void catalog_scan(struct catalog *c)
 {
 	const char *kinds[] = { "kernel", "image" };
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		sweep(b, kinds[k]);
-		_cleanup_free_ char *d = xasprintf("%s/%s", b->image_cache,
-						   kind_dir(kinds[k]));
+		_cleanup_free_ char *d = xasprintf("%s/%s", c->image_cache, kind_dir(kinds[k]));
 		DIR *dir = opendir(d);
 		struct dirent *de;
 		if (!dir)
 			continue;
 		while ((de = readdir(dir))) {
-			struct image_rec rec = { 0 };
 			struct berr e = { 0 };
 			if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
 				continue;
-			if (store_image_get_by_name(b->store, kinds[k], de->d_name, &rec, NULL) == 0) {
-				image_rec_clear(&rec);
+			if (catalog_registered(c, kinds[k], de->d_name))
 				continue;
-			}
 			_cleanup_free_ char *p = path_join(d, de->d_name);
-			_cleanup_free_ char *mf = path_join(p, "manifest.json");
+			_cleanup_free_ char *mf = path_join(p, MANIFEST_NAME);
 			if (access(mf, F_OK) < 0)
 				continue;
-			if (catalog_import(b, p, NULL, 0, &e) < 0)
+			if (catalog_import(c, p, NULL, 0, &e) < 0)
 				blog("not importing %s: %s", p, e.msg);
 		}
 		closedir(dir);
 	}
 }
 
-int catalog_default(struct catalog *b, const char *kind, char *ret, size_t len,
+/* ---- defaults, recipes, what is missing ------------------------------ */
+
+int catalog_default(struct catalog *c, const char *kind, char *ret, size_t len,
 		    const char **ret_prov)
 {
-	const char *cfg = strcmp(kind, "image") == 0 ? b->default_image
-						       : b->default_kernel;
-	const char *const *chain = strcmp(kind, "image") == 0 ? image_builtin : kernel_builtin;
-	size_t n = strcmp(kind, "image") == 0 ? ARRAY_SIZE(image_builtin)
-					       : ARRAY_SIZE(kernel_builtin);
+	bool image = strcmp(kind, "image") == 0;
+	const char *cfg = image ? c->default_image : c->default_kernel;
+	const char *const *chain = image ? image_builtin : kernel_builtin;
+	size_t n = image ? ARRAY_SIZE(image_builtin) : ARRAY_SIZE(kernel_builtin);
 	if (cfg && *cfg) {
 		snprintf(ret, len, "%s", cfg);
 		*ret_prov = "config";
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct image_rec rec = { 0 };
-		if (store_image_get_by_name(b->store, kind, chain[i], &rec, NULL) == 0) {
-			image_rec_clear(&rec);
+		if (catalog_registered(c, kind, chain[i])) {
 			snprintf(ret, len, "%s", chain[i]);
 			*ret_prov = "builtin";
 			return 0;
 		}
 	}
-	/* Nothing registered: the first of the chain, which a recipe builds. */
+	/* Nothing registered: the first a catalog offers, else the first of
+	 * the chain, which a recipe builds. */
+	for (size_t i = 0; i < n && c->sync; i++) {
+		if (catalog_listed(c, kind, chain[i])) {
+			snprintf(ret, len, "%s", chain[i]);
+			*ret_prov = "catalog";
+			return 0;
+		}
+	}
 	snprintf(ret, len, "%s", chain[0]);
 	*ret_prov = "recipe";
 	return 0;
 }
 
-static bool registered(struct catalog *c, const char *kind, const char *name)
+const struct catalog_known *catalog_recipe(const char *kind, const char *name)
 {
-	struct image_rec rec = { 0 };
-	bool yes = store_image_get_by_name(c->store, kind, name, &rec, NULL) == 0;
-	image_rec_clear(&rec);
-	return yes;
+	for (size_t i = 0; i < ARRAY_SIZE(recipes); i++)
+		if (!strcmp(recipes[i].kind, kind) && !strcmp(recipes[i].name, name))
+			return &recipes[i];
+	return NULL;
 }
 
-size_t catalog_known(struct catalog *c, const char *kind, const struct catalog_known **ret,
-		     int64_t *ret_ids, size_t cap)
+size_t catalog_recipes(const char *kind, const struct catalog_known **ret, size_t cap)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(recipes) && n < cap; i++) {
-		if (strcmp(recipes[i].kind, kind) != 0 || registered(c, kind, recipes[i].name))
-			continue;
-		ret[n] = &recipes[i];
-		ret_ids[n] = CATALOG_KNOWN_ID + (int64_t)i;
-		n++;
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(recipes) && n < cap; i++)
+		if (strcmp(recipes[i].kind, kind) == 0)
+			ret[n++] = &recipes[i];
 	return n;
 }
 
-const struct catalog_known *catalog_known_get(struct catalog *c, const char *kind, int64_t id)
+int catalog_missing(struct catalog *c, const char *kind, const char *name, struct berr *err)
 {
-	int64_t i = id - CATALOG_KNOWN_ID;
-	if (i < 0 || i >= (int64_t)ARRAY_SIZE(recipes) || strcmp(recipes[i].kind, kind) != 0 ||
-	    registered(c, kind, recipes[i].name))
-		return NULL;
-	return &recipes[i];
+	const struct catalog_known *k = catalog_recipe(kind, name);
+	if (catalog_listed(c, kind, name))
+		return berr_set(err, ENOENT, "%s '%s' is not pulled yet: run 'banger %s pull %s' "
+				"(or echo pull > %ss/%s/ctl)", kind, name, kind, name, kind, name);
+	if (k)
+		return berr_set(err, ENOENT, "%s '%s' is not built yet: run 'banger image build %s' "
+				"(or %s, then import it; see %ss/%s/status)",
+				kind, name, name, k->build, kind, name);
+	if (c->sync)
+		return berr_set(err, ENOENT, "no %s named '%s' is registered, and no catalog lists "
+				"it (see %ss/ and %s)", kind, name, kind, "images/catalogs");
+	return berr_set(err, ENOENT, "no %s named '%s' is registered (see %ss/)", kind, name, kind);
 }
 
-int catalog_delete(struct catalog *b, int64_t id, struct berr *err)
+void catalog_image_init(struct catalog *c, const char *name, char *ret, size_t len)
+{
+	struct image_rec rec = { 0 };
+	ret[0] = '\0';
+	if (store_image_get_by_name(c->store, "image", name, &rec, NULL) < 0)
+		return;
+	json_t *m = rec.manifest ? json_loads(rec.manifest, 0, NULL) : NULL;
+	const char *init = json_string_value(json_object_get(m, "init"));
+	bool ok = init && init[0] == '/' && strlen(init) < len && strlen(init) <= 128 &&
+		  !strstr(init, "/../") && !strstr(init, "//");
+	for (const char *p = init; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || strchr("/._-", *p);
+	if (ok)
+		snprintf(ret, len, "%s", init);
+	else if (init)
+		blog("image %s: ignoring its manifest's init '%.64s' (not a plain absolute path)",
+		     name, init);
+	json_decref(m);
+	image_rec_clear(&rec);
+}
+
+int catalog_delete(struct catalog *c, int64_t id, struct berr *err)
 {
 	struct image_rec rec = { 0 };
 	struct vm_rec *vms = NULL;
 	size_t n = 0;
 	int r;
 
-	pthread_mutex_lock(b->lock);
-	r = store_image_get(b->store, id, &rec, err);
+	pthread_mutex_lock(c->lock);
+	r = store_image_get(c->store, id, &rec, err);
 	if (r < 0)
 		goto out;
-	r = store_vm_list(b->store, &vms, &n, err);
+	r = store_vm_list(c->store, &vms, &n, err);
 	if (r < 0)
 		goto out;
 	struct sbuf users;
@@ -371,13 +466,13 @@ int catalog_delete(struct catalog *b, int64_t id, struct berr *err)
 		goto out;
 	}
 	sbuf_free(&users);
-	r = store_image_delete(b->store, id, err);
+	r = store_image_delete(c->store, id, err);
 	if (r == 0) {
 		rm_rf(rec.dir);
 		blog("%s %s removed", rec.kind, rec.name);
 	}
 out:
-	pthread_mutex_unlock(b->lock);
+	pthread_mutex_unlock(c->lock);
 	vm_rec_array_free(vms, n);
 	image_rec_clear(&rec);
 	return r;

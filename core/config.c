@@ -35,6 +35,10 @@ enum kind {
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
 	K_SNAPSHOT,  /* auto | off */
+	K_URLS,      /* a URL or an array of them (catalog_url) */
+	K_KEY,       /* a key: a path, PEM text (newlines allowed) or a base64 line */
+	K_BOOL,
+	K_SIZE,      /* a size string or bytes, 0 to 1T */
 };
 
 struct key_def {
@@ -61,7 +65,17 @@ static const struct key_def top_keys[] = {
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
 	{ "snapshot", K_SNAPSHOT, F(snapshot), 0, 0, 0 },
+	{ "catalog_url", K_URLS, F(catalog_urls), 0, 0, 0 },
+	{ "catalog_pubkey", K_KEY, F(catalog_pubkey), 0, 0, 0 },
+	{ "catalog_insecure", K_BOOL, F(catalog_insecure), 0, 0, 0 },
+	{ "catalog_ttl", K_INT, F(catalog_ttl), 1, 31536000, 0 },
+	{ "oci_headroom", K_SIZE, F(oci_headroom), 0, 0, 0 },
+	{ "docker_config", K_HOMEPATH, F(docker_config), 0, 0, 0 },
+	{ "oci_inject_dir", K_HOMEPATH, F(oci_inject_dir), 0, 0, 0 },
 };
+
+#define CONFIG_MAX_URLS 16
+#define CONFIG_MAX_SIZE (1ULL << 40)
 
 static const struct key_def vm_default_keys[] = {
 	{ "vcpu", K_INT, F(vm_defaults.vcpu), 1, 32, F(vm_defaults.has_vcpu) },
@@ -86,6 +100,8 @@ void config_init(struct banger_config *c)
 	c->stop_timeout_s = 30;
 	c->dns_port = 42053;
 	c->snapshot = xstrdup("auto");
+	c->catalog_ttl = 3600;
+	c->oci_headroom = 512ULL << 20;
 }
 
 static char *dup_or_null(const char *s)
@@ -116,6 +132,12 @@ void config_free(struct banger_config *c)
 	free(c->bridge_name);
 	free(c->bridge_subnet);
 	free(c->snapshot);
+	for (size_t i = 0; i < c->n_catalog_urls; i++)
+		free(c->catalog_urls[i]);
+	free(c->catalog_urls);
+	free(c->catalog_pubkey);
+	free(c->docker_config);
+	free(c->oci_inject_dir);
 	for (size_t i = 0; i < c->n_file_sync; i++)
 		file_sync_clear(&c->file_sync[i]);
 	free(c->file_sync);
@@ -137,6 +159,15 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
 	dst->snapshot = dup_or_null(src->snapshot);
+	dst->catalog_pubkey = dup_or_null(src->catalog_pubkey);
+	dst->docker_config = dup_or_null(src->docker_config);
+	dst->oci_inject_dir = dup_or_null(src->oci_inject_dir);
+	dst->catalog_urls = NULL;
+	if (src->n_catalog_urls) {
+		dst->catalog_urls = xcalloc(src->n_catalog_urls, sizeof(*dst->catalog_urls));
+		for (size_t i = 0; i < src->n_catalog_urls; i++)
+			dst->catalog_urls[i] = xstrdup(src->catalog_urls[i]);
+	}
 	dst->file_sync = NULL;
 	if (src->n_file_sync) {
 		dst->file_sync = xcalloc(src->n_file_sync, sizeof(*dst->file_sync));
@@ -308,6 +339,107 @@ static int set_disk(const struct ctx *cx, const char *key, const struct toml_val
 	return 0;
 }
 
+/* oci_headroom: like disk sizes, but 0 is allowed (exactly the content). */
+static int set_size(const struct ctx *cx, const char *key, const struct toml_value *v,
+		    uint64_t *ret)
+{
+	uint64_t bytes;
+	char b[80];
+
+	if (v->type == TOML_INT) {
+		if (v->u.i < 0)
+			return cerr(cx, v->line, "%s must not be negative", key);
+		bytes = (uint64_t)v->u.i;
+	} else if (v->type == TOML_STRING) {
+		if (parse_size(v->u.s, &bytes) < 0)
+			return cerr(cx, v->line, "%s '%s' is not a size (use e.g. \"512M\", \"1G\" "
+				    "or a number of bytes)", key, shown(b, sizeof(b), v->u.s));
+	} else {
+		return cerr(cx, v->line, "%s must be a size string or an integer, got %s", key,
+			    toml_type_name(v->type));
+	}
+	if (bytes > CONFIG_MAX_SIZE)
+		return cerr(cx, v->line, "%s must be at most 1T, got %llu bytes", key,
+			    (unsigned long long)bytes);
+	*ret = bytes;
+	return 0;
+}
+
+/* One catalog URL: http://, https:// or file://, printable, no spaces
+ * (the catalog code checks the rest when the daemon starts). */
+static int check_url(const struct ctx *cx, const char *key, const struct toml_value *v)
+{
+	char b[80];
+	int r = want_string(cx, key, v, CONFIG_MAX_STR);
+	if (r < 0)
+		return r;
+	const char *s = v->u.s;
+	if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8) && strncmp(s, "file://", 7))
+		return cerr(cx, v->line, "%s '%s' must start with https://, http:// or file://", key,
+			    shown(b, sizeof(b), s));
+	if (strchr(s, ' '))
+		return cerr(cx, v->line, "%s '%s' must not contain spaces", key,
+			    shown(b, sizeof(b), s));
+	return 0;
+}
+
+/* catalog_url = "URL" or ["URL", ...]: replaces what an earlier value set. */
+static int set_urls(const struct ctx *cx, struct banger_config *c, const char *key,
+		    const struct toml_value *v)
+{
+	const struct toml_value *const *items = &v;
+	size_t n = 1;
+	int r;
+
+	if (v->type == TOML_ARRAY) {
+		items = (const struct toml_value *const *)v->u.a.items;
+		n = v->u.a.n;
+		if (n == 0)
+			return cerr(cx, v->line, "%s must list at least one URL", key);
+		if (n > CONFIG_MAX_URLS)
+			return cerr(cx, v->line, "%s lists more than %d URLs", key, CONFIG_MAX_URLS);
+	} else if (v->type != TOML_STRING) {
+		return cerr(cx, v->line, "%s must be a string or an array of strings, got %s", key,
+			    toml_type_name(v->type));
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_url(cx, key, items[i])) < 0)
+			return r;
+	for (size_t i = 0; i < c->n_catalog_urls; i++)
+		free(c->catalog_urls[i]);
+	free(c->catalog_urls);
+	c->catalog_urls = xcalloc(n, sizeof(*c->catalog_urls));
+	for (size_t i = 0; i < n; i++)
+		c->catalog_urls[i] = xstrdup(items[i]->u.s);
+	c->n_catalog_urls = n;
+	return 0;
+}
+
+/* catalog_pubkey: a path, the base64 line of a PEM public key, or PEM text
+ * (its newlines written as \n); checked as a key when the daemon starts. */
+static int set_key(const struct ctx *cx, const char *key, const struct toml_value *v,
+		   char **field)
+{
+	if (v->type != TOML_STRING)
+		return cerr(cx, v->line, "%s must be a string, got %s", key, toml_type_name(v->type));
+	size_t n = strlen(v->u.s);
+	if (n == 0)
+		return cerr(cx, v->line, "%s must not be empty", key);
+	if (n > CONFIG_MAX_STR)
+		return cerr(cx, v->line, "%s is longer than %d bytes", key, CONFIG_MAX_STR);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v->u.s[i];
+		if ((ch < 0x20 && ch != '\n' && ch != '\r') || ch == 0x7f)
+			return cerr(cx, v->line, "%s contains a control character", key);
+	}
+	free(*field);
+	if (strncmp(v->u.s, "~/", 2) == 0 && v->u.s[2])
+		*field = path_join(config_home(), v->u.s + 2);
+	else
+		*field = xstrdup(v->u.s);
+	return 0;
+}
+
 static int apply_key(const struct ctx *cx, struct banger_config *c, const struct key_def *d,
 		     const struct toml_value *v)
 {
@@ -318,6 +450,18 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		r = set_int(cx, d->name, v, d->min, d->max, (int64_t *)(base + d->off));
 	} else if (d->kind == K_DISK) {
 		r = set_disk(cx, d->name, v, (uint64_t *)(base + d->off));
+	} else if (d->kind == K_SIZE) {
+		r = set_size(cx, d->name, v, (uint64_t *)(base + d->off));
+	} else if (d->kind == K_BOOL) {
+		if (v->type != TOML_BOOL)
+			return cerr(cx, v->line, "%s must be true or false, got %s", d->name,
+				    toml_type_name(v->type));
+		*(bool *)(base + d->off) = v->u.b;
+		r = 0;
+	} else if (d->kind == K_URLS) {
+		r = set_urls(cx, c, d->name, v);
+	} else if (d->kind == K_KEY) {
+		r = set_key(cx, d->name, v, (char **)(base + d->off));
 	} else {
 		r = want_string(cx, d->name, v, d->kind == K_NAME ? CONFIG_MAX_NAME : CONFIG_MAX_STR);
 		if (r < 0)
@@ -336,7 +480,8 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 					 shown(b, sizeof(b), v->u.s));
 			}
 			break;
-		case K_PATH: case K_INT: case K_DISK: break;
+		case K_PATH: case K_INT: case K_DISK: case K_URLS: case K_KEY: case K_BOOL:
+		case K_SIZE: break;
 		}
 		if (r < 0)
 			return r;

@@ -40,6 +40,16 @@ struct banger_config {
 	} vm_defaults;
 	struct file_sync *file_sync;
 	size_t n_file_sync;
+
+	/* Catalogs (docs/catalog.md) and OCI images (docs/oci.md). */
+	char **catalog_urls;       /* catalog_url: one or several, in order */
+	size_t n_catalog_urls;
+	char *catalog_pubkey;      /* a PEM file, PEM text or its base64 line; NULL = none */
+	bool catalog_insecure;     /* file:// catalogs may be unsigned */
+	int64_t catalog_ttl;       /* seconds before an index is checked again, default 3600 */
+	uint64_t oci_headroom;     /* free bytes in an OCI image beyond its content */
+	char *docker_config;       /* Docker's config.json for registry credentials; NULL = default */
+	char *oci_inject_dir;      /* banger's init and sshd for container images; NULL = found */
 };
 
 /* Fill c with built-in defaults (no file). */

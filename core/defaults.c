@@ -47,6 +47,9 @@ static void named_why(const struct banger *b, const char *kind, const char *prov
 			 b->cfg.path ? b->cfg.path : "config.toml");
 	else if (strcmp(prov, "builtin") == 0)
 		snprintf(why, len, "the first registered of banger's own %ss", kind);
+	else if (strcmp(prov, "catalog") == 0)
+		snprintf(why, len, "no %s registered: a catalog offers this one (banger %s pull)", kind,
+			 kind);
 	else if (strcmp(prov, "recipe") == 0)
 		snprintf(why, len, "no %s registered: banger's recipe builds this one (banger image build)",
 			 kind);

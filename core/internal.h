@@ -51,6 +51,7 @@ struct banger {
 	enum clone_method clone_method;
 	const char *mount_how;     /* who mounted the tree (priv_tree_mount) */
 	char *home;                /* the owner's home (file_sync), NULL if unknown */
+	char *inject_dir;          /* banger's init for container images (catoci), or NULL */
 
 	/* The modules, each with its own state and locks. */
 	struct store *store;       /* thread-safe by itself */

@@ -2,12 +2,12 @@
  * with libext2fs (see ocifs.h for the name index).
  *
  * This file holds the index, directories (blocks, names, link counts),
- * removal, and the image's life; inodes and file data are ocinode.c's. */
+ * removal, and the image's life; it names the inodes that ocinode.c, below
+ * it, makes (files and their data, symlinks, devices). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <search.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,26 +29,6 @@ struct dirinfo {
 	blk64_t last;       /* the last one (names are added there) */
 	uint32_t subdirs;
 };
-
-/* --- errors --- */
-
-int ocifs_e2err(struct oci_fs *f, errcode_t e, struct berr *err, const char *fmt, ...)
-{
-	char what[BERR_MSG_MAX];
-	va_list ap;
-
-	if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
-	    e == EXT2_ET_DIR_NO_SPACE)
-		f->full = true;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	if (e == EXT2_ET_EA_NO_SPACE)
-		return oci_err(err, E2BIG, "%s: its xattrs do not fit in an inode and one block", what);
-	if (e == EXT2_ET_SHORT_WRITE || e == ENOSPC)
-		return oci_err(err, ENOSPC, "%s: no space left on the host for the image", what);
-	return oci_err(err, ext4img_errno(e), "%s: %s", what, ext4img_msg(e));
-}
 
 /* --- the index --- */
 
@@ -368,7 +348,7 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 			d->parent);
 }
 
-int ocifs_link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+static int link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
 		    uint8_t ftype, struct dent **ret, struct berr *err)
 {
 	blk64_t pblk;
@@ -402,7 +382,6 @@ static int dir_links(struct oci_fs *f, ext2_ino_t dir, int delta, struct berr *e
 }
 
 /* --- creating --- */
-
 
 int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 		const struct ocifs_meta *m, struct dent **ret, struct berr *err)
@@ -446,10 +425,49 @@ int ocifs_mkdir(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	di->nblocks = 1;
 	di->last = blk;
 	tsearch(di, &f->dirs, dirinfo_cmp);
-	r = ocifs_link_new(f, parent, name, ino, EXT2_FT_DIR, ret, err);
+	r = link_new(f, parent, name, ino, EXT2_FT_DIR, ret, err);
 	if (r < 0)
 		return r;
 	return dir_links(f, parent, +1, err);
+}
+
+/* The inodes ocinode.c makes, named. */
+int ocifs_mknod(struct oci_fs *f, ext2_ino_t parent, const char *name,
+		const struct oci_entry *e, struct dent **ret, struct berr *err)
+{
+	ext2_ino_t ino;
+	uint8_t ftype;
+	int r = ocinode_mknod(f, parent, e, &ino, &ftype, err);
+
+	return r < 0 ? r : link_new(f, parent, name, ino, ftype, ret, err);
+}
+
+int ocifs_symlink(struct oci_fs *f, ext2_ino_t parent, const char *name,
+		  const struct ocifs_meta *m, const char *target, struct dent **ret,
+		  struct berr *err)
+{
+	ext2_ino_t ino;
+	int r = ocinode_symlink(f, parent, m, target, &ino, err);
+
+	return r < 0 ? r : link_new(f, parent, name, ino, EXT2_FT_SYMLINK, ret, err);
+}
+
+int ocifs_create_file(struct oci_fs *f, ext2_ino_t parent, const char *name,
+		      const struct ocifs_meta *m, uint64_t size, struct oci_tar *t,
+		      const void *data, struct dent **ret, struct berr *err)
+{
+	ext2_ino_t ino;
+	int r = ocinode_file(f, parent, m, size, t, data, &ino, err);
+
+	return r < 0 ? r : link_new(f, parent, name, ino, EXT2_FT_REG_FILE, ret, err);
+}
+
+int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
+		   uint8_t ftype, struct dent **ret, struct berr *err)
+{
+	int r = ocinode_link_more(f, ino, err);
+
+	return r < 0 ? r : link_new(f, parent, name, ino, ftype, ret, err);
 }
 
 /* --- removing --- */

@@ -1,6 +1,7 @@
-/* core/ocinode.c: inodes of the OCI ext4 builder: regular files and their
- * data, symlinks, devices and fifos, hard links, directory metadata and
- * xattrs (the directories themselves and the name index are ocifs.c's).
+/* core/ocinode.c: inodes of the OCI ext4 builder: errors, regular files
+ * and their data, symlinks, devices and fifos, link counts of hard links,
+ * directory metadata and xattrs.  Every inode made here has no name yet:
+ * ocifs.c, above, links it (directories and the name index are ocifs.c's).
  *
  * File data is written a window (1 MiB) at a time: all-zero blocks are
  * left as holes, every run of data blocks is allocated with one
@@ -12,17 +13,39 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <ext2fs/ext2_err.h>
 #include <ext2fs/ext2fs.h>
 
 #include "ext4img.h"
-#include "ocifs.h"
+#include "ocinode.h"
 #include "util.h"
 
 #define BS EXT4IMG_BLOCK_SIZE
 #define LINK_MAX_FILE 65000u
+
+/* --- errors --- */
+
+int ocifs_e2err(struct oci_fs *f, errcode_t e, struct berr *err, const char *fmt, ...)
+{
+	char what[BERR_MSG_MAX];
+	va_list ap;
+
+	if (e == EXT2_ET_BLOCK_ALLOC_FAIL || e == EXT2_ET_INODE_ALLOC_FAIL ||
+	    e == EXT2_ET_DIR_NO_SPACE)
+		f->full = true;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (e == EXT2_ET_EA_NO_SPACE)
+		return oci_err(err, E2BIG, "%s: its xattrs do not fit in an inode and one block", what);
+	if (e == EXT2_ET_SHORT_WRITE || e == ENOSPC)
+		return oci_err(err, ENOSPC, "%s: no space left on the host for the image", what);
+	return oci_err(err, ext4img_errno(e), "%s: %s", what, ext4img_msg(e));
+}
 
 /* --- inodes --- */
 
@@ -103,8 +126,8 @@ errcode_t ocifs_extents_init(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode
 
 /* --- creating --- */
 
-int ocifs_mknod(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		const struct oci_entry *ent, struct dent **ret, struct berr *err)
+int ocinode_mknod(struct oci_fs *f, ext2_ino_t parent, const struct oci_entry *ent,
+		  ext2_ino_t *ret_ino, uint8_t *ret_ftype, struct berr *err)
 {
 	struct ext2_inode_large in;
 	struct ocifs_meta m;
@@ -141,12 +164,13 @@ int ocifs_mknod(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	if (e)
 		return ocifs_e2err(f, e, err, "writing an inode");
 	ext2fs_inode_alloc_stats2(f->fs, ino, +1, 0);
-	return ocifs_link_new(f, parent, name, ino, ftype, ret, err);
+	*ret_ino = ino;
+	*ret_ftype = ftype;
+	return 0;
 }
 
-int ocifs_symlink(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		  const struct ocifs_meta *m, const char *target, struct dent **ret,
-		  struct berr *err)
+int ocinode_symlink(struct oci_fs *f, ext2_ino_t parent, const struct ocifs_meta *m,
+		    const char *target, ext2_ino_t *ret_ino, struct berr *err)
 {
 	struct ext2_inode_large in, got;
 	ext2_ino_t ino;
@@ -172,11 +196,11 @@ int ocifs_symlink(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	e = ocifs_inode_write(f, ino, &in);
 	if (e)
 		return ocifs_e2err(f, e, err, "writing a symlink inode");
-	return ocifs_link_new(f, parent, name, ino, EXT2_FT_SYMLINK, ret, err);
+	*ret_ino = ino;
+	return 0;
 }
 
-int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
-		   uint8_t ftype, struct dent **ret, struct berr *err)
+int ocinode_link_more(struct oci_fs *f, ext2_ino_t ino, struct berr *err)
 {
 	struct ext2_inode_large in;
 	errcode_t e = ocifs_inode_read(f, ino, &in);
@@ -189,7 +213,7 @@ int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_i
 	e = ocifs_inode_write(f, ino, &in);
 	if (e)
 		return ocifs_e2err(f, e, err, "writing the link target");
-	return ocifs_link_new(f, parent, name, ino, ftype, ret, err);
+	return 0;
 }
 
 /* --- file data --- */
@@ -325,9 +349,8 @@ static int copy_data(struct oci_fs *f, ext2_ino_t ino, struct ext2_inode_large *
 	return r;
 }
 
-int ocifs_create_file(struct oci_fs *f, ext2_ino_t parent, const char *name,
-		      const struct ocifs_meta *m, uint64_t size, struct oci_tar *t,
-		      const void *data, struct dent **ret, struct berr *err)
+int ocinode_file(struct oci_fs *f, ext2_ino_t parent, const struct ocifs_meta *m, uint64_t size,
+		 struct oci_tar *t, const void *data, ext2_ino_t *ret_ino, struct berr *err)
 {
 	struct ext2_inode_large in;
 	ext2_ino_t ino;
@@ -352,7 +375,8 @@ int ocifs_create_file(struct oci_fs *f, ext2_ino_t parent, const char *name,
 	e = ocifs_inode_write(f, ino, &in);
 	if (e)
 		return ocifs_e2err(f, e, err, "writing an inode");
-	return ocifs_link_new(f, parent, name, ino, EXT2_FT_REG_FILE, ret, err);
+	*ret_ino = ino;
+	return 0;
 }
 
 /* --- metadata of existing directories, xattrs --- */

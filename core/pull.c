@@ -120,11 +120,6 @@ static struct job *job_find(struct pull_engine *e, const char *sha)
 	return NULL;
 }
 
-void pull_wake(struct pull_engine *e)
-{
-	curl_multi_wakeup(e->multi);
-}
-
 int pull_start(struct pull_engine *e, const struct pull_request *r, struct berr *err)
 {
 	struct berr ue = { 0 };
@@ -174,6 +169,7 @@ int pull_start(struct pull_engine *e, const struct pull_request *r, struct berr 
 		j->dest = xstrdup(r->dest);
 		j->size = r->size;
 		j->max_unpacked = r->max_unpacked;
+		j->trusted = r->archive_trusted;
 		j->part_fd = -1;
 		j->r_length = -1;
 		j->state = PULL_RUNNING;
@@ -566,11 +562,8 @@ int pull_engine_new(const struct pull_config *c, struct pull_engine **ret, struc
 		r = berr_set(err, ENOMEM, "cannot create a curl multi handle");
 		goto fail;
 	}
-	r = pthread_create(&e->thread, NULL, engine_main, e);
-	if (r != 0) {
-		r = berr_set(err, r, "cannot start the pull engine thread: %s", strerror(r));
+	if (!c->deferred && (r = pull_engine_start(e, err)) < 0)
 		goto fail;
-	}
 	*ret = e;
 	return 0;
 fail:
@@ -583,6 +576,17 @@ fail:
 	return r;
 }
 
+int pull_engine_start(struct pull_engine *e, struct berr *err)
+{
+	if (e->running)
+		return 0;
+	int r = pthread_create(&e->thread, NULL, engine_main, e);
+	if (r != 0)
+		return berr_set(err, r, "cannot start the pull engine thread: %s", strerror(r));
+	e->running = true;
+	return 0;
+}
+
 struct pull_engine *pull_engine_free(struct pull_engine *e)
 {
 	if (!e)
@@ -591,7 +595,10 @@ struct pull_engine *pull_engine_free(struct pull_engine *e)
 	e->stopping = true;
 	pthread_mutex_unlock(&e->lock);
 	pull_wake(e);
-	pthread_join(e->thread, NULL);
+	if (e->running)
+		pthread_join(e->thread, NULL);
+	else
+		engine_shutdown(e); /* never started: end what was asked, here */
 	curl_multi_cleanup(e->multi);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);

@@ -50,6 +50,8 @@ struct pull_config {
 				    own threads keep their latency while a pull saturates
 				    the CPUs; 0 = unchanged */
 	bool no_sync;            /* no fsync (tests) */
+	bool deferred;           /* no thread until pull_engine_start(): a daemon makes
+				    the engine before it forks, and starts it after */
 };
 
 struct pull_engine;
@@ -57,6 +59,8 @@ struct pull_engine;
 /* Start the engine thread (and initialise libcurl once: curl_global_init
  * is thread-safe in libcurl >= 7.84). */
 int pull_engine_new(const struct pull_config *c, struct pull_engine **ret, struct berr *err);
+/* Start the thread of an engine made with deferred (once; 0 if it runs). */
+int pull_engine_start(struct pull_engine *e, struct berr *err);
 /* Cancel every pull and fetch (their callbacks run with -ECANCELED), stop
  * the threads, free.  NULL-safe; returns NULL. */
 struct pull_engine *pull_engine_free(struct pull_engine *e);
@@ -75,6 +79,9 @@ struct pull_request {
 	uint64_t max_unpacked;    /* the entry's unpacked_size (0: the bundle.h default) */
 	const char *kind, *name;  /* the manifest must say these */
 	const char *dest;         /* created by rename; must not exist; its parent must */
+	bool archive_trusted;     /* sha256 and size come from a signed index, so matching
+				     them proves every byte: the files' own sums are not
+				     computed again (bundle_limits.no_file_sums) */
 	pull_done_fn done;        /* may be NULL */
 	void *opaque;
 };
@@ -117,22 +124,7 @@ int pull_get_progress(struct pull_engine *e, const char *sha256, struct pull_pro
  * when unknown), for a progress file. */
 void pull_progress_format(const struct pull_progress *p, char *buf, size_t len);
 
-/* A small document fetched into memory (a catalog index, its signature). */
-struct pull_fetch_result {
-	int status;          /* 200 (body), 304 (not modified), 404 (absent), 0 = failed (err) */
-	char *body;          /* status 200: NUL-terminated; the callback may steal it */
-	size_t len;
-	char *etag;          /* the response's strong or weak ETag, or NULL; may be stolen */
-	struct berr err;
-};
-typedef void (*pull_fetch_fn)(void *opaque, struct pull_fetch_result *res);
-
-/* GET url (If-None-Match: if_none_match when not NULL) into memory, at most
- * max_bytes (a larger body fails), one attempt, bounded in time.  file URLs
- * read the file (status 200, or 404 when absent).  cb runs on the engine
- * thread without any engine lock held; it always runs exactly once, also
- * when the engine stops (status 0, -ECANCELED). */
-int pull_fetch(struct pull_engine *e, const char *url, const char *if_none_match,
-	       size_t max_bytes, pull_fetch_fn cb, void *opaque, struct berr *err);
+/* Small fetches into memory (pull_fetch, its result and callback). */
+#include "pull_fetch.h"
 
 #endif

@@ -52,6 +52,7 @@ struct job {
 	char sha[SHA256_HEX_LEN + 1];
 	char *url, *kind, *name, *dest;
 	uint64_t size, max_unpacked;
+	bool trusted;            /* archive_trusted */
 	struct waiter *w;        /* lock */
 	size_t nw;               /* lock */
 
@@ -117,6 +118,7 @@ struct pull_engine {
 	struct pull_config cfg;
 	char *blob_dir;
 	pthread_t thread;
+	bool running;              /* thread started (deferred engines: by pull_engine_start) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	CURLM *multi;
@@ -129,8 +131,13 @@ struct pull_engine {
 	atomic_uint tmp_seq;
 };
 
-/* pull.c */
-void pull_wake(struct pull_engine *e);
+/* Wake the engine thread (from any thread): its loop runs again.  Here,
+ * not in pull.c, because the files below the engine (pull_fetch.c, the
+ * unpacker) wake it too. */
+static inline void pull_wake(struct pull_engine *e)
+{
+	curl_multi_wakeup(e->multi);
+}
 
 /* pull_http.c: transfers of bundle jobs and their partial files */
 void pull_meta_load(struct job *j);

@@ -87,7 +87,7 @@ static int unpack_once(struct job *j, unsigned gen, struct berr *err)
 	struct psrc s = { .j = j, .gen = gen, .fd = -1 };
 	struct bundle_limits lim = {
 		.kind = j->kind, .name = j->name, .max_unpacked = j->max_unpacked,
-		.cancel = &j->cancel, .no_sync = e->cfg.no_sync,
+		.cancel = &j->cancel, .no_sync = e->cfg.no_sync, .no_file_sums = j->trusted,
 	};
 	struct bundle_source src = { psrc_read, &s };
 	_cleanup_free_ char *parent = pull_dir_of(j->dest);

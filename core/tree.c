@@ -12,7 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "catview.h"
 #include "ctl.h"
+#include "defaults.h"
+#include "treeimg.h"
 #include "workspace.h"
 #include "internal.h"
 #include "tree_int.h"
@@ -41,8 +44,10 @@ static const char readme_text[] =
 	"  defaults   effective VM sizing and where each value comes from\n"
 	"  err        the last error of a global operation (mkdir, import)\n"
 	"  vms/       mkdir vms/NAME creates a VM, rmdir deletes a stopped one\n"
-	"  images/    root filesystem images\n"
-	"  kernels/   kernel bundles\n"
+	"  images/    root filesystem images: registered, pulling, offered by a catalog\n"
+	"             (echo pull > images/NAME/ctl), buildable; images/ctl: refresh,\n"
+	"             import, pull-oci, import-oci; images/catalogs: each catalog\n"
+	"  kernels/   kernel bundles, the same way\n"
 	"  execs/     mkdir execs/NAME, then run a command in a VM through its agent\n"
 	"  snapshots/ what new VMs are restored from; rmdir removes one\n"
 	"\n"
@@ -61,7 +66,7 @@ static int root_readme(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 enum { RC_IMPORT, RC_RESCAN };
 static const struct ctl_cmd root_cmds[] = {
-	{ RC_IMPORT, "import", 1, 1, "import DIR (a bundle directory with manifest.json)" },
+	{ RC_IMPORT, "import", 1, 1, "import DIR|FILE.tar.zst (a bundle directory with manifest.json, or its archive)" },
 	{ RC_RESCAN, "rescan", 0, 0, "rescan (import new bundles from the image cache)" },
 };
 
@@ -88,7 +93,7 @@ static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t
 	if (r == 0) {
 		switch (req->cmd->id) {
 		case RC_IMPORT:
-			r = catalog_import(&b->cat, req->argv[0], NULL, 0, err);
+			r = catalog_import_path(&b->cat, req->argv[0], NULL, 0, err);
 			break;
 		case RC_RESCAN:
 			catalog_scan(&b->cat);
@@ -108,27 +113,12 @@ static int root_doctor(struct banger *b, int64_t id, struct sbuf *out, struct be
 
 static int root_defaults(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
 {
-	char sz[32], name[STORE_NAME_MAX];
-	const char *prov;
+	struct default_row rows[DEFAULTS_MAX];
+	size_t n = defaults_rows(b, rows);
 	(void)id, (void)err;
-	format_size(b->defaults.disk_size, sz, sizeof(sz));
-	sbuf_printf(out, "vcpu %lld %s\n", (long long)b->defaults.vcpu,
-		    prov_name(b->defaults.vcpu_prov));
-	sbuf_printf(out, "memory_mib %lld %s\n", (long long)b->defaults.memory_mib,
-		    prov_name(b->defaults.memory_prov));
-	sbuf_printf(out, "disk_size %s %s\n", sz, prov_name(b->defaults.disk_prov));
-	catalog_default(&b->cat, "image", name, sizeof(name), &prov);
-	sbuf_printf(out, "image %s %s\n", name[0] ? name : "-", prov);
-	catalog_default(&b->cat, "kernel", name, sizeof(name), &prov);
-	sbuf_printf(out, "kernel %s %s\n", name[0] ? name : "-", prov);
-	{
-		char why[256];
-		const struct vmm_driver *d = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
-		sbuf_printf(out, "vmm %s %s\n", d ? d->name : "-",
-			    strcmp(b->cfg.vmm, "auto") ? "config" : "auto");
-	}
-	sbuf_printf(out, "accel %s %s\n", b->vmm_host.accel,
-		    strcmp(b->cfg.qemu_accel, "auto") ? "config" : "auto");
+	/* The same rows doctor explains (core/defaults.c). */
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(out, "%s %s %s\n", rows[i].key, rows[i].value, rows[i].prov);
 	return 0;
 }
 
@@ -467,94 +457,6 @@ static const struct tree_file vm_files[] = {
 	{ "agent", 0444, TF_STREAM, NULL, NULL, tree_vm_agent_stream },
 };
 
-/* ---- image and kernel files ------------------------------------------ */
-
-static int img_get(struct banger *b, int64_t id, struct image_rec *r, struct berr *err)
-{
-	return store_image_get(b->store, id, r, err);
-}
-
-/* An entry banger knows how to make but has not registered (a recipe):
- * its files say what to do. */
-static const struct catalog_known *known_of(struct banger *b, int64_t id)
-{
-	const struct catalog_known *k = catalog_known_get(&b->cat, "image", id);
-	return k ? k : catalog_known_get(&b->cat, "kernel", id);
-}
-
-static int img_manifest(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	if (known_of(b, id))
-		return 0; /* no bundle yet */
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0 && r.manifest) {
-		sbuf_puts(out, r.manifest);
-		if (out->len && out->buf[out->len - 1] != '\n')
-			sbuf_puts(out, "\n");
-	}
-	image_rec_clear(&r);
-	return ret;
-}
-
-static int img_state(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
-		sbuf_printf(out, "%s\n", k->state);
-		return 0;
-	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0)
-		sbuf_printf(out, "%s\n", r.state);
-	image_rec_clear(&r);
-	return ret;
-}
-
-static int img_status(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	char sz[32];
-	const struct catalog_known *k = known_of(b, id);
-	if (k) {
-		/* What a client runs to have it: the recipe, then import its
-		 * kernel (if missing) and it (docs/images.md). */
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nbuild %s\nkernel %s\n", k->name, k->kind,
-			    k->state, k->build, k->kernel);
-		return 0;
-	}
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0) {
-		format_size((uint64_t)r.size, sz, sizeof(sz));
-		sbuf_printf(out, "name %s\nkind %s\nstate %s\nsize %lld\nsha256 %s\ndir %s\n",
-			    r.name, r.kind, r.state, (long long)r.size, r.sha256, r.dir);
-	}
-	image_rec_clear(&r);
-	return ret;
-}
-
-static int img_snapshots(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
-{
-	struct image_rec r = { 0 };
-	if (known_of(b, id))
-		return 0;
-	int ret = img_get(b, id, &r, err);
-	if (ret == 0)
-		tree_image_snapshots(b, r.name, out);
-	image_rec_clear(&r);
-	return ret;
-}
-
-static const struct tree_file image_files[] = {
-	{ "manifest", 0444, 0, img_manifest, NULL, NULL },
-	{ "state", 0444, 0, img_state, NULL, NULL },
-	{ "status", 0444, 0, img_status, NULL, NULL },
-	{ "snapshots", 0444, 0, img_snapshots, NULL, NULL },
-};
-/* kernels/NAME/: the same without snapshots */
-#define N_KERNEL_FILES 3
-
 /* ---- the tables -------------------------------------------------------- */
 
 static const struct tree_subdir subdirs[] = {
@@ -581,11 +483,12 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 		*n = ARRAY_SIZE(vm_files);
 		return vm_files;
 	case NK_IMAGE:
-		*n = ARRAY_SIZE(image_files);
-		return image_files;
 	case NK_KERNEL:
-		*n = N_KERNEL_FILES;
-		return image_files;
+		return treeimg_entry_files(k == NK_IMAGE, n);
+	case NK_IMAGES:
+		return treeimg_dir_files(true, n);
+	case NK_KERNELS:
+		return treeimg_dir_files(false, n);
 	case NK_EXEC:
 		*n = n_exec_files;
 		return exec_files;
@@ -623,25 +526,18 @@ int tree_list(struct banger *b, enum node_kind dir, struct tree_entry **ret, siz
 		return 0;
 	}
 	if (dir == NK_IMAGES || dir == NK_KERNELS) {
-		struct image_rec *all;
+		struct cv_entry *all;
 		size_t n;
-		int r = store_image_list(b->store, coll_kind(dir), &all, &n, NULL);
+		int r = catview_list(&b->cat, coll_kind(dir), &all, &n);
 		if (r < 0)
 			return r;
-		const struct catalog_known *k[16];
-		int64_t ids[16];
-		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
-		*ret = xcalloc(n + nk, sizeof(**ret));
+		*ret = xcalloc(n ? n : 1, sizeof(**ret));
 		for (size_t i = 0; i < n; i++) {
 			(*ret)[i].id = all[i].id;
 			snprintf((*ret)[i].name, sizeof((*ret)[i].name), "%s", all[i].name);
 		}
-		for (size_t i = 0; i < nk; i++) {
-			(*ret)[n + i].id = ids[i];
-			snprintf((*ret)[n + i].name, sizeof((*ret)[n + i].name), "%s", k[i]->name);
-		}
-		*ret_n = n + nk;
-		image_rec_array_free(all, n);
+		*ret_n = n;
+		free(all);
 		return 0;
 	}
 	if (dir == NK_EXECS) {
@@ -685,24 +581,8 @@ int tree_lookup(struct banger *b, enum node_kind dir, const char *name, int64_t 
 		vm_rec_clear(&r);
 		return ret < 0 ? -ENOENT : 0;
 	}
-	if (dir == NK_IMAGES || dir == NK_KERNELS) {
-		struct image_rec r = { 0 };
-		int ret = store_image_get_by_name(b->store, coll_kind(dir), name, &r, NULL);
-		if (ret == 0)
-			*ret_id = r.id;
-		image_rec_clear(&r);
-		if (ret == 0)
-			return 0;
-		const struct catalog_known *k[16];
-		int64_t ids[16];
-		size_t nk = catalog_known(&b->cat, coll_kind(dir), k, ids, ARRAY_SIZE(k));
-		for (size_t i = 0; i < nk; i++)
-			if (strcmp(k[i]->name, name) == 0) {
-				*ret_id = ids[i];
-				return 0;
-			}
-		return -ENOENT;
-	}
+	if (dir == NK_IMAGES || dir == NK_KERNELS)
+		return catview_lookup(&b->cat, coll_kind(dir), name, ret_id) < 0 ? -ENOENT : 0;
 	if (dir == NK_EXECS)
 		return vmexec_lookup(b->vmexec, name, ret_id);
 	if (dir == NK_SNAPSHOTS) {
@@ -724,15 +604,8 @@ int tree_exists(struct banger *b, enum node_kind k, int64_t id)
 		vm_rec_clear(&r);
 		return ret < 0 ? -ENOENT : 0;
 	}
-	if (k == NK_IMAGE || k == NK_KERNEL) {
-		if (id >= CATALOG_KNOWN_ID)
-			return catalog_known_get(&b->cat, coll_kind(k), id) ? 0 : -ENOENT;
-		struct image_rec r = { 0 };
-		int ret = store_image_get(b->store, id, &r, NULL);
-		bool ok = ret == 0 && strcmp(r.kind, coll_kind(k)) == 0;
-		image_rec_clear(&r);
-		return ok ? 0 : -ENOENT;
-	}
+	if (k == NK_IMAGE || k == NK_KERNEL)
+		return catview_exists(&b->cat, coll_kind(k), id);
 	if (k == NK_EXEC)
 		return vmexec_exists(b->vmexec, id) ? 0 : -ENOENT;
 	if (k == NK_SNAPSHOT) {
@@ -769,12 +642,15 @@ int tree_write(struct banger *b, enum node_kind k, int64_t id, const struct tree
 	if (r < 0) {
 		if (!err.msg[0])
 			berr_set(&err, -r, "%s: %s", f->name, strerror(-r));
-		if (k == NK_VM)
+		if (k == NK_VM) {
 			vm_record_error(b, id, &err);
-		else if (k == NK_EXEC)
+		} else if (k == NK_EXEC) {
 			vmexec_set_err(b->vmexec, id, &err);
-		else
+		} else {
+			if (k == NK_IMAGE || k == NK_KERNEL)
+				catview_set_err(&b->cat, coll_kind(k), id, err.msg);
 			set_global_err(b, &err);
+		}
 		blog("write to %s failed: %s", f->name, err.msg);
 	}
 	return r;
@@ -819,10 +695,14 @@ int tree_rmdir(struct banger *b, enum node_kind dir, const char *name)
 	if (dir == NK_VMS)
 		r = vm_delete(b, id, &err);
 	else
-		r = catalog_delete(&b->cat, id, &err);
+		r = catview_remove(&b->cat, coll_kind(dir), name, &err);
+	if (r == 0 && dir != NK_VMS)
+		banger_changed(b);
 	if (r < 0) {
 		if (dir == NK_VMS)
 			vm_record_error(b, id, &err);
+		else
+			catview_set_err(&b->cat, coll_kind(dir), id, err.msg);
 		set_global_err(b, &err);
 		blog("rmdir %s: %s", name, err.msg);
 	}

@@ -230,19 +230,8 @@ int vm_image_path(struct banger *b, const char *kind, const char *name, const ch
 		return berr_set(err, ENOENT, "no %s is configured and none of the built-in defaults "
 				"is registered: run 'make images' or import one", kind);
 	r = store_image_get_by_name(b->store, kind, name, &img, NULL);
-	if (r < 0) {
-		/* One banger's recipes make: say how (the shim does it). */
-		const struct catalog_known *k[8];
-		int64_t ids[8];
-		size_t n = catalog_known(&b->cat, kind, k, ids, ARRAY_SIZE(k));
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(k[i]->name, name) == 0)
-				return berr_set(err, ENOENT, "%s '%s' is not built yet: run 'banger image "
-						"build %s' (or %s, then import it; see %ss/%s/status)",
-						kind, name, name, k[i]->build, kind, name);
-		return berr_set(err, ENOENT, "no %s named '%s' is registered (see %ss/)", kind,
-				name, kind);
-	}
+	if (r < 0) /* which command pulls or builds it */
+		return catalog_missing(&b->cat, kind, name, err);
 	*ret = path_join(img.dir, file);
 	image_rec_clear(&img);
 	if (access(*ret, R_OK) < 0) {
@@ -333,6 +322,16 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	char tap[16] = "", mac[18];
 	_cleanup_close_ int tap_fd = -1;
 	netargs = vmnet_on(b->vmnet) ? netplan_cmdline(&b->plan, r.net_slot, r.name) : xstrdup("");
+	{
+		/* A container image boots with banger's init (docs/oci.md). */
+		char init[160];
+		catalog_image_init(&b->cat, e.image, init, sizeof(init));
+		if (init[0]) {
+			char *with = xasprintf("%s%sinit=%s", netargs, netargs[0] ? " " : "", init);
+			free(netargs);
+			netargs = with;
+		}
+	}
 	netplan_addr(&b->plan, r.net_slot, ip, mac);
 	int64_t t_disks = mono_ms(), t_net = 0, t_vmm = 0;
 	struct vmdisk_req dq = { .state_dir = b->paths.state_dir, .name = r.name,
@@ -881,11 +880,10 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 		berr_wrap(err, "workspace for vm '%s'", r.name);
 		vm_log(b, r.name, "workspace failed: %s", err->msg);
 	} else {
-		char sz[32];
-		format_size(st.bytes, sz, sizeof(sz));
-		vm_log(b, r.name, "workspace: %llu files, %llu directories, %llu symlinks, %s of data, "
-		       "%llu skipped, in %lld ms", (unsigned long long)st.files,
-		       (unsigned long long)st.dirs, (unsigned long long)st.symlinks, sz,
+		vm_log(b, r.name, "workspace: %llu files, %llu directories, %llu symlinks, %.1f MiB of "
+		       "data, %llu skipped, in %lld ms", (unsigned long long)st.files,
+		       (unsigned long long)st.dirs, (unsigned long long)st.symlinks,
+		       (double)st.bytes / (1 << 20),
 		       (unsigned long long)st.skipped, (long long)(mono_ms() - t0));
 	}
 

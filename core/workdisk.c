@@ -24,6 +24,7 @@
 #include "disk.h"
 #include "ext4img.h"
 #include "util.h"
+#include "wddir.h"
 
 #define WD_BLOCK_SIZE EXT4IMG_BLOCK_SIZE
 #define WD_INODE_RATIO 16384
@@ -430,6 +431,7 @@ struct workdisk {
 	ext2_filsys fs;
 	bool no_copy_range;  /* copy_file_range refused once: use read/pwrite */
 	bool freed;          /* blocks were freed since the cache was last emptied */
+	struct wddir *dirs;  /* the directories this session made, their names */
 };
 
 /* File data goes to the image through our own descriptor, around the
@@ -465,6 +467,7 @@ int workdisk_open(const char *image, struct workdisk **ret, struct berr *err)
 	wd->image = xstrdup(image);
 	wd->fd = fd;
 	wd->fs = fs;
+	wd->dirs = wddir_new();
 	*ret = wd;
 	return 0;
 }
@@ -474,6 +477,7 @@ int workdisk_close(struct workdisk *wd, int r, struct berr *err)
 	if (!wd)
 		return r;
 	r = image_close_fs(wd->image, wd->fd, wd->fs, r, err);
+	wddir_free(wd->dirs);
 	free(wd->image);
 	free(wd);
 	return r;
@@ -572,6 +576,60 @@ int workdisk_set_attr(struct workdisk *wd, uint32_t ino, const struct wd_attr *a
 	return 0;
 }
 
+/* ext2fs_lookup, except in a directory this session made, where a name it
+ * did not add is known to be absent without reading the directory
+ * (core/wddir.h). */
+static errcode_t find_entry(struct workdisk *wd, ext2_ino_t dir, const char *name,
+			    ext2_ino_t *ret)
+{
+	if (wddir_fresh(wd->dirs, dir) && !wddir_may_have(wd->dirs, dir, name))
+		return EXT2_ET_FILE_NOT_FOUND;
+	return ext2fs_lookup(wd->fs, dir, name, (int)strlen(name), NULL, ret);
+}
+
+/* A new entry (name must not be in parent) at the end of parent. */
+static errcode_t link_entry(struct workdisk *wd, ext2_ino_t parent, const char *name,
+			    ext2_ino_t ino, int type)
+{
+	errcode_t e = wddir_append(wd->fs, parent, name, ino, type);
+
+	if (!e && wddir_fresh(wd->dirs, parent))
+		wddir_added(wd->dirs, parent, name);
+	return e;
+}
+
+/* Take back an entry link_entry made (when what it names could not be
+ * made). */
+static void unlink_entry(struct workdisk *wd, ext2_ino_t parent, const char *name,
+			 ext2_ino_t ino)
+{
+	if (ext2fs_unlink(wd->fs, parent, name, ino, 0) == 0 && wddir_fresh(wd->dirs, parent))
+		wddir_removed(wd->dirs, parent, name);
+}
+
+/* A new directory name in parent (name is not there): entry first, then
+ * the directory (ext2fs_mkdir without a name does not link it). */
+static int make_dir(struct workdisk *wd, ext2_ino_t parent, const char *name,
+		    ext2_ino_t *ret, struct berr *err)
+{
+	ext2_ino_t ino;
+	errcode_t e = ext2fs_new_inode(wd->fs, parent, LINUX_S_IFDIR | 0755, NULL, &ino);
+
+	if (e)
+		return E2ERR(err, e, "allocating an inode for directory %s failed", name);
+	e = link_entry(wd, parent, name, ino, EXT2_FT_DIR);
+	if (e)
+		return E2ERR(err, e, "linking directory %s failed", name);
+	e = ext2fs_mkdir(wd->fs, parent, ino, NULL);
+	if (e) {
+		unlink_entry(wd, parent, name, ino);
+		return E2ERR(err, e, "creating directory %s failed", name);
+	}
+	wddir_made(wd->dirs, ino);
+	*ret = ino;
+	return 0;
+}
+
 int workdisk_mkdirat(struct workdisk *wd, uint32_t parent, const char *name,
 		     const struct wd_attr *a, uint32_t *ret, struct berr *err)
 {
@@ -583,9 +641,9 @@ int workdisk_mkdirat(struct workdisk *wd, uint32_t parent, const char *name,
 	r = check_name(name, err);
 	if (r < 0)
 		return r;
-	e = ext2fs_lookup(wd->fs, parent, name, (int)strlen(name), NULL, &ino);
+	e = find_entry(wd, parent, name, &ino);
 	if (e == EXT2_ET_FILE_NOT_FOUND) {
-		r = ext4img_make_dir(wd->fs, parent, name, &ino, name, err);
+		r = make_dir(wd, parent, name, &ino, err);
 		if (r < 0)
 			return r;
 	} else if (e) {
@@ -618,7 +676,7 @@ int workdisk_mkdir_p(struct workdisk *wd, const char *guest_path, const struct w
 		return r;
 	while (next_component(&p, name, &last)) {
 		ext2_ino_t ino;
-		errcode_t e = ext2fs_lookup(wd->fs, dir, name, (int)strlen(name), NULL, &ino);
+		errcode_t e = find_entry(wd, dir, name, &ino);
 
 		(void)last;
 		if (e == 0) {
@@ -678,32 +736,23 @@ static int drop_entry(ext2_filsys fs, ext2_ino_t parent, const char *name, ext2_
 }
 
 /* Look name up in parent; an existing non-directory is removed (and
- * *freed set). */
-static int clear_name(ext2_filsys fs, ext2_ino_t parent, const char *name, bool *freed,
+ * wd->freed set). */
+static int clear_name(struct workdisk *wd, ext2_ino_t parent, const char *name,
 		      struct berr *err)
 {
 	ext2_ino_t ino;
-	errcode_t e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
+	errcode_t e = find_entry(wd, parent, name, &ino);
+	int r;
 
 	if (e == EXT2_ET_FILE_NOT_FOUND)
 		return 0;
 	if (e)
 		return E2ERR(err, e, "looking up %s failed", name);
-	*freed = true;
-	return drop_entry(fs, parent, name, ino, err);
-}
-
-static errcode_t link_entry(ext2_filsys fs, ext2_ino_t parent, const char *name,
-			    ext2_ino_t ino, int type)
-{
-	errcode_t e = ext2fs_link(fs, parent, name, ino, type);
-
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(fs, parent);
-		if (!e)
-			e = ext2fs_link(fs, parent, name, ino, type);
-	}
-	return e;
+	wd->freed = true;
+	r = drop_entry(wd->fs, parent, name, ino, err);
+	if (r == 0 && wddir_fresh(wd->dirs, parent))
+		wddir_removed(wd->dirs, parent, name);
+	return r;
 }
 
 /* Copy len bytes of src (from src_off) to the image at dst_off. */
@@ -851,7 +900,7 @@ int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, in
 	if (size > (uint64_t)ext2fs_blocks_count(fs->super) * bs)
 		return berr_set(err, ENOSPC, "%s (%llu bytes) is larger than the disk", name,
 				(unsigned long long)size);
-	r = clear_name(fs, parent, name, &wd->freed, err);
+	r = clear_name(wd, parent, name, err);
 	if (r < 0)
 		return r;
 	e = ext2fs_new_inode(fs, parent, LINUX_S_IFREG | 0600, NULL, &ino);
@@ -872,7 +921,7 @@ int workdisk_put_file(struct workdisk *wd, uint32_t parent, const char *name, in
 	if (e)
 		return E2ERR(err, e, "writing the inode of %s failed", name);
 	ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
-	e = link_entry(fs, parent, name, ino, EXT2_FT_REG_FILE);
+	e = link_entry(wd, parent, name, ino, EXT2_FT_REG_FILE);
 	if (e) {
 		ext2fs_inode_alloc_stats2(fs, ino, -1, 0);
 		return E2ERR(err, e, "linking %s failed", name);
@@ -927,20 +976,22 @@ int workdisk_put_symlink(struct workdisk *wd, uint32_t parent, const char *name,
 	if (tlen == 0 || tlen >= PATH_MAX || tlen >= fs->blocksize)
 		return berr_set(err, EINVAL, "symlink %s: target of %zu bytes (1 to %u allowed)",
 				name, tlen, (unsigned)(fs->blocksize - 1));
-	r = clear_name(fs, parent, name, &wd->freed, err);
+	r = clear_name(wd, parent, name, err);
 	if (r < 0)
 		return r;
-	e = ext2fs_symlink(fs, parent, 0, name, target);
-	if (e == EXT2_ET_DIR_NO_SPACE) {
-		e = ext2fs_expand_dir(fs, parent);
-		if (!e)
-			e = ext2fs_symlink(fs, parent, 0, name, target);
-	}
+	/* entry first, then the link (ext2fs_symlink without a name does not
+	 * link it) */
+	e = ext2fs_new_inode(fs, parent, LINUX_S_IFLNK | 0777, NULL, &ino);
 	if (e)
+		return E2ERR(err, e, "allocating an inode for symlink %s failed", name);
+	e = link_entry(wd, parent, name, ino, EXT2_FT_SYMLINK);
+	if (e)
+		return E2ERR(err, e, "linking symlink %s failed", name);
+	e = ext2fs_symlink(fs, parent, ino, NULL, target);
+	if (e) {
+		unlink_entry(wd, parent, name, ino);
 		return E2ERR(err, e, "creating symlink %s failed", name);
-	e = ext2fs_lookup(fs, parent, name, (int)strlen(name), NULL, &ino);
-	if (e)
-		return E2ERR(err, e, "finding new symlink %s failed", name);
+	}
 	struct wd_attr la = *a;
 	la.mode = 0777;
 	return workdisk_set_attr(wd, ino, &la, err);
@@ -955,7 +1006,7 @@ int workdisk_lookup(struct workdisk *wd, uint32_t dir, const char *name, uint32_
 
 	if (r < 0)
 		return r;
-	e = ext2fs_lookup(wd->fs, dir, name, (int)strlen(name), NULL, &ino);
+	e = find_entry(wd, dir, name, &ino);
 	if (e == EXT2_ET_FILE_NOT_FOUND)
 		return -ENOENT;
 	if (e)

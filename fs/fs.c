@@ -171,6 +171,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (p.tag == TAG_SUBDIR) {
 		const struct tree_subdir *s = subdir_at(p.id);
 		int64_t id;
+		/* A collection's own files (images/ctl) come before its objects. */
+		const struct tree_file *f = s ? tree_files(s->kind, &cnt) : NULL;
+		for (size_t i = 0; f && i < cnt; i++)
+			if (strcmp(f[i].name, name) == 0) {
+				n = (struct node){ TAG_OBJFILE, s->kind, 0, (unsigned)i };
+				reply_entry(req, ino_make(n.tag, n.kind, 0, n.file), &n);
+				return;
+			}
 		if (s && tree_lookup(B, s->kind, name, &id) == 0) {
 			n = (struct node){ TAG_OBJDIR, s->child, id, 0 };
 			reply_entry(req, ino_make(n.tag, n.kind, id, 0), &n);
@@ -273,6 +281,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		const struct tree_subdir *s = subdir_at(n.id);
 		struct tree_entry *ents = NULL;
 		size_t ne = 0;
+		const struct tree_file *f = s ? tree_files(s->kind, &cnt) : NULL;
+		for (size_t i = 0; f && i < cnt; i++)
+			dirbuf_add(req, db, f[i].name, ino_make(TAG_OBJFILE, s->kind, 0, (unsigned)i),
+				   S_IFREG);
 		if (s && tree_list(B, s->kind, &ents, &ne) == 0)
 			for (size_t i = 0; i < ne; i++)
 				dirbuf_add(req, db, ents[i].name,

@@ -30,7 +30,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -44,21 +43,6 @@
 #define VSOCK_SESSIONS_MAX 16
 
 static struct agent_opts opts = { .root = "" };
-
-void agent_log(const char *fmt, ...)
-{
-	char buf[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	dprintf(2, "banger-agent: %s\n", buf);
-}
-
-char *agent_path(const struct agent_opts *o, const char *path)
-{
-	return xasprintf("%s%s", o->root, path);
-}
 
 static void usage(void)
 {

@@ -8,7 +8,7 @@
  * pipes); stdin and put data are bounded by the AGENT_WINDOW credit the
  * host must respect (acks give it back). */
 #define _GNU_SOURCE
-#include "agent.h"
+#include "agent_session.h"
 
 #include <errno.h>
 #include <fcntl.h>

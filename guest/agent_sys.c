@@ -1,4 +1,5 @@
-/* guest/agent_sys.c: the operations that change the guest.
+/* guest/agent_sys.c: the bottom of the agent: its log, guest paths under
+ * --test-root, and the operations that change the guest.
  *
  *   ident     hostname (sethostname + /etc/hostname + /etc/hosts), machine-id,
  *             DNS (/etc/resolv.conf), IPv4 address and default route (netlink)
@@ -11,7 +12,7 @@
  *
  * Every value from the host is checked before anything changes. */
 #define _GNU_SOURCE
-#include "agent.h"
+#include "agent_sys.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/reboot.h>
@@ -31,6 +34,23 @@
 #include <unistd.h>
 
 #define KEYGEN_TIMEOUT_MS 30000
+
+/* ---- log, paths ---- */
+
+void agent_log(const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	dprintf(2, "banger-agent: %s\n", buf);
+}
+
+char *agent_path(const struct agent_opts *o, const char *path)
+{
+	return xasprintf("%s%s", o->root, path);
+}
 
 /* ---- checks ---- */
 

@@ -122,6 +122,13 @@ static int walk_up(struct banger *b, const struct p9_node *n, struct p9_node *re
 	}
 	case PN_OBJFILE: {
 		int64_t idx = subdir_of_child(n->kind);
+		size_t nd;
+		const struct tree_subdir *all = tree_subdirs(&nd);
+		for (size_t i = 0; i < nd; i++)
+			if (all[i].kind == n->kind) { /* a collection's own file (images/ctl) */
+				set(ret, PN_SUBDIR, all[i].kind, (int64_t)i, 0, all[i].name);
+				return 0;
+			}
 		const struct tree_subdir *s = subdir_at(idx);
 		char name[64];
 		if (!s || object_name(b, s->kind, n->id, name, sizeof(name)) < 0)
@@ -164,6 +171,13 @@ int p9_node_walk(struct banger *b, const struct p9_node *dir, const char *name,
 	if (dir->tag == PN_SUBDIR) {
 		const struct tree_subdir *s = subdir_at(dir->id);
 		int64_t id;
+		/* A collection's own files (images/ctl) come before its objects. */
+		const struct tree_file *f = s ? tree_files(s->kind, &cnt) : NULL;
+		for (size_t i = 0; f && i < cnt; i++)
+			if (strcmp(f[i].name, name) == 0) {
+				set(ret, PN_OBJFILE, s->kind, 0, (unsigned)i, name);
+				return 0;
+			}
 		if (!s || strlen(name) >= sizeof(ret->name) || tree_lookup(b, s->kind, name, &id) < 0)
 			return -ENOENT;
 		set(ret, PN_OBJDIR, s->child, id, 0, name);
@@ -263,7 +277,10 @@ int p9_node_list(struct banger *b, const struct p9_node *dir, struct p9_node **r
 		int r = tree_list(b, s->kind, &ents, &ne);
 		if (r < 0)
 			return r;
-		out = xcalloc(ne, sizeof(*out));
+		const struct tree_file *f = tree_files(s->kind, &cnt);
+		out = xcalloc(ne + cnt + 1, sizeof(*out));
+		for (size_t i = 0; f && i < cnt; i++)
+			set(&out[n++], PN_OBJFILE, s->kind, 0, (unsigned)i, f[i].name);
 		for (size_t i = 0; i < ne; i++)
 			set(&out[n++], PN_OBJDIR, s->child, ents[i].id, 0, ents[i].name);
 		free(ents);

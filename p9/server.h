@@ -1,4 +1,11 @@
-/* p9/server.h: what p9/listen.c and p9/server.c share (private to p9/). */
+/* p9/server.h: what the files of the 9P server share (private to p9/).
+ * From the top down, each calling only the ones below it:
+ *   listen.c   the listeners, the server's life (p9.h)
+ *   reader.c   a connection's reader thread: decode, answer or dispatch
+ *   work.c     the worker pool and the waker (parked reads)
+ *   ops.c      what each message does to the control tree
+ *   conn.c     a connection's state: fids, requests, replies
+ * over node.c (the tree as 9P nodes) and codec.c (the wire format). */
 #ifndef BANGER_P9_SERVER_H
 #define BANGER_P9_SERVER_H
 
@@ -131,6 +138,30 @@ void p9_fid_put(struct p9_conn *c, struct p9_fid *f);
 /* Take f out of the table (clunk, remove); the caller's reference stays. */
 void p9_fid_unlink(struct p9_conn *c, struct p9_fid *f);
 void p9_fid_set_busy(struct p9_conn *c, struct p9_fid *f, bool busy);
+/* Release everything a fid holds (its last reference went). */
+void p9_fid_free(struct p9_fid *f);
+
+/* Replies (conn.c).  send_msg sends one encoded message (a peer that
+ * does not take it kills the connection); send_reply encodes o->r (r ==
+ * 0) or an error into buf (msize bytes) and sends it; send_rflush
+ * answers a Tflush.  conn_kill marks the connection dead and shuts its
+ * socket; conn_dead tells.  p9_tracing: BANGER_9P_TRACE=1. */
+void p9_send_msg(struct p9_conn *c, const uint8_t *buf, size_t len);
+void p9_send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, struct p9_out *o);
+void p9_send_rflush(struct p9_conn *c, uint16_t tag);
+void p9_conn_kill(struct p9_conn *c);
+bool p9_conn_dead(struct p9_conn *c);
+bool p9_tracing(void);
+
+/* Requests (conn.c).  find and unlink with c->lock held; free drops q's
+ * fid reference and q.  req_done forgets an answered request and answers
+ * the flushes waiting for it; req_repark parks a read again (false: it
+ * was dropped, flushed or its connection is ending). */
+struct p9_req *p9_req_find(struct p9_conn *c, uint16_t tag);
+void p9_req_unlink(struct p9_conn *c, struct p9_req *q);
+void p9_req_free(struct p9_conn *c, struct p9_req *q);
+void p9_req_done(struct p9_conn *c, struct p9_req *q);
+bool p9_req_repark(struct p9_conn *c, struct p9_req *q);
 
 /* Operations (ops.c).  p9_op returns 0 (o->r is the reply), P9_PARK (a
  * stream read at its end: park it), or -errno (o->ename may say more).
@@ -144,31 +175,20 @@ int p9_op(struct p9_conn *c, const struct p9_msg *t, struct p9_out *o);
 /* A parked read, tried again: 0 answered, P9_PARK still nothing, -errno. */
 int p9_op_stream(struct p9_conn *c, struct p9_fid *f, uint64_t off, uint32_t count,
 		 bool parked, struct p9_out *o);
-/* Release everything a fid holds (its last reference went). */
-void p9_fid_free(struct p9_fid *f);
 /* Clunk time for a fid opened with ORCLOSE: remove its node. */
 int p9_op_orclose(struct p9_conn *c, struct p9_fid *f, struct p9_out *o);
-
-/* Serve one accepted connection on a thread of its own (detached); the
- * server counts it in nconns until it ends.  peer_uid is (uid_t)-1 when
- * unknown (TCP). */
-int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid);
-/* Ask every connection to end (shutdown of its socket). */
-void p9_conns_shutdown(struct p9_server *s);
-/* Requests (conn.c), used by the workers and the waker.  send_reply
- * encodes o->r (r == 0) or an error into buf (msize bytes) and sends it;
- * req_done forgets an answered request and answers the flushes waiting
- * for it; req_repark parks a read again (false: it was dropped, flushed
- * or its connection is ending). */
-void p9_send_reply(struct p9_conn *c, uint8_t *buf, uint16_t tag, int r, struct p9_out *o);
-void p9_req_done(struct p9_conn *c, struct p9_req *q);
-bool p9_req_repark(struct p9_conn *c, struct p9_req *q);
-bool p9_conn_dead(struct p9_conn *c);
 
 /* Threads (work.c).  thread_start blocks every signal in the new thread. */
 int p9_thread_start(pthread_t *ret, bool detached, void *(*fn)(void *), void *arg);
 void p9_enqueue(struct p9_server *s, struct p9_req *q);
 void *p9_waker_main(void *arg);
 void p9_workers_join(struct p9_server *s);
+
+/* Connections (reader.c).  Serve one accepted connection on a thread of
+ * its own (detached); the server counts it in nconns until it ends.
+ * peer_uid is (uid_t)-1 when unknown (TCP). */
+int p9_conn_start(struct p9_server *s, int fd, uid_t peer_uid);
+/* Ask every connection to end (shutdown of its socket) and wait for them. */
+void p9_conns_shutdown(struct p9_server *s);
 
 #endif

@@ -42,10 +42,28 @@ r=$(try_write "$FS/vms/box/disk_size" 8Q); expect disk-junk "$r" "Invalid argume
 r=$(try_write "$FS/vms/box/image" nosuch); expect image-unknown "$r" "No such file" "$FS/vms/box/err" "no image named 'nosuch'"
 r=$(try_write "$FS/vms/box/config" "vcpus 2"); expect config-unknown-key "$r" "Invalid argument" "$FS/vms/box/err" "unknown setting 'vcpus'"
 r=$(try_write "$FS/vms/box/config" "vcpu"); expect config-no-value "$r" "Invalid argument" "$FS/vms/box/err" "key value"
+# One write(2) of several lines applies every line or none: a bad third
+# line leaves the first two unapplied.  (cat writes a small file in one
+# call; bash's printf builtin writes line by line, i.e. three writes.)
+try_write1() { # try_write1 FILE DATA: DATA in one write(2)
+	local out
+	printf '%s\n' "$2" >"$T/one-write"
+	if out=$( (cat "$T/one-write" >"$1") 2>&1); then echo ok; else echo "$out"; fi
+}
+before=$(cat "$FS/vms/box/config")
+r=$(try_write1 "$FS/vms/box/config" "$(printf 'vcpu 3\nmemory_mib 1024\ndisk_size lots')")
+expect config-atomic-refused "$r" "Invalid argument" "$FS/vms/box/err" "line 3 (nothing was changed)"
+[ "$(cat "$FS/vms/box/config")" = "$before" ] && ok config-atomic-nothing-applied ||
+	fail "config-atomic-nothing-applied: $(cat "$FS/vms/box/config")"
+r=$(try_write1 "$FS/vms/box/config" "$(printf 'vcpu 3\nmemory_mib 1024')")
+[ "$r" = ok ] && grep -qx 'vcpu 3' "$FS/vms/box/config" && grep -qx 'memory_mib 1024' "$FS/vms/box/config" &&
+	ok config-atomic-all-applied || fail "config-atomic-all-applied: $r $(cat "$FS/vms/box/config")"
+r=$(try_write1 "$FS/vms/box/config" "$(printf 'vcpu default\nmemory_mib default')")
+[ "$r" = ok ] && ok config-back-to-defaults || fail "config-back-to-defaults: $r"
 r=$(touch "$FS/vms/box/newfile" 2>&1); expect create-file "$r" "Permission denied"
 r=$(rm "$FS/vms/box/state" 2>&1); expect unlink "$r" "not permitted"
 r=$(try_write "$FS/ctl" "import relative/dir"); expect import-relative "$r" "Invalid argument" "$FS/err" "absolute path"
-r=$(try_write "$FS/ctl" "import /nonexistent"); expect import-missing "$r" "No such file" "$FS/err" "manifest.json"
+r=$(try_write "$FS/ctl" "import /nonexistent"); expect import-missing "$r" "No such file" "$FS/err" "cannot open bundle directory /nonexistent"
 # A broken bundle: bad sha256 -> nothing registered.
 mkdir -p "$T/bad/x"; echo junk > "$T/bad/x/rootfs.ext4"
 printf '{"name":"broken","kind":"image","sha256":"%064d"}' 0 > "$T/bad/x/manifest.json"

@@ -95,7 +95,9 @@ daemon_start() { # daemon_start [extra bangerd args]
 		--config "$T/cfg/config.toml" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	local _
-	for _ in $(seq 1 100); do
+	# (DAEMON_START_WAIT: tenths of a second; the daemon hashes every image
+	# it imports first, which a loaded machine makes slow)
+	for _ in $(seq 1 "${DAEMON_START_WAIT:-100}"); do
 		[ -f "$FS/README" ] && return 0
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
 		sleep 0.1

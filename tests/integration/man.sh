@@ -54,8 +54,8 @@ nonempty banger1-table "command table in shims/banger" "$table"
 [ -z "$bad" ] && ok "banger1-every-command-$n" || fail "banger1-every-command: missing$bad"
 
 # ---- banger-tree(7) -------------------------------------------------------
-files=$(grep -oE '^\s*\{ "[A-Za-z_]+", 0[0-7]{3},' core/tree.c | sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
-verbs=$(grep -oE '^\s*\{ [A-Z_]+, "[a-z]+", [0-9]' core/tree.c | sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
+files=$(grep -hoE '^\s*\{ "[A-Za-z_]+", 0[0-7]{3},' core/tree.c core/treeimg.c | sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
+verbs=$(grep -hoE '^\s*\{ [A-Z_]+, "[a-z]+", [0-9]' core/tree.c core/treeimg.c | sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
 dirs=$(grep -oE '^\s*\{ "[a-z]+", NK_' core/tree.c | sed -E 's/.*"([^"]+)".*/\1/' | sort -u)
 states=$(grep -oE '\[VM_[A-Z]+\] *= *"[a-z]+"' core/vmstate.c | sed -E 's/.*"([^"]+)"/\1/' | sort -u)
 nonempty tree-code-files "tree files ({ \"name\", 0644, ...) in core/tree.c" "$files"

@@ -1,8 +1,12 @@
 #!/bin/bash
 # Addresses below are data in a fake tree: no interface, route or packet, so no netns/unshare is needed.
 # Unit tests for the banger shim against a FAKE control tree: plain files and
-# directories laid out like the daemon's tree (DESIGN §3), no daemon, so a
-# write just lands in a file.  The daemon-backed tests live elsewhere.
+# directories, no daemon, so a write just lands in a file.  The fake tree is
+# a copy of tests/golden/tree, a real daemon's tree captured by `make
+# golden-tree` (tests/golden/README.md; tests/integration/golden_tree.sh
+# fails when the daemon's format drifts from it), with the values each check
+# needs set through tests/golden/lib.sh, which refuses a key or file the
+# daemon does not have.  The daemon-backed tests live elsewhere.
 #
 #   tests/integration/shim_unit.sh      (SHIM=path and SH=shell override)
 #
@@ -50,38 +54,60 @@ check() {
 	if "$@"; then ok "$name"; else fail "$name" "$* (stdout: $OUT; stderr: $ERR)"; fi
 }
 
-# ---- the fake tree ------------------------------------------------------
-F=$BANGER_FS
-mkdir -p "$F/vms" "$F/images/debian-bookworm" "$F/kernels/cloud-6.1"
-printf 'import DIR (a bundle directory with manifest.json)\nrescan\n' >"$F/ctl"
-echo "banger control tree" >"$F/README"
-printf 'ok kvm /dev/kvm usable\nwarn reflink not supported on /var/lib/banger\n' >"$F/doctor"
-printf '%s\n' 'vcpu 2 host' 'memory_mib 3072 host' 'disk_size 8G default' \
-	'image debian-bookworm builtin' 'kernel cloud-6.1 builtin' 'vmm qemu auto' \
-	'accel tcg auto' >"$F/defaults"
-: >"$F/err"
+# ---- the fake tree: a copy of the golden tree --------------------------------
+GOLDEN_TREE=$(cd "$HERE/../golden/tree" && pwd) || { echo "FAIL golden-tree: tests/golden/tree is missing (make golden-tree)"; exit 1; }
+GOLDEN_LIB=$HERE/../golden/lib.sh
+export GOLDEN_TREE GOLDEN_LIB # for the stub daemon commands below
+# shellcheck source=tests/golden/lib.sh
+. "$GOLDEN_LIB"
+# fx HELPER ARGS...: a fixture edit; one the daemon's format refuses ends the run
+fx() { "$@" || { echo "FAIL fixture: $*"; exit 1; }; }
+GOLDEN_MKDIR_ERR=$(cat "$GOLDEN_TREE/err") # the daemon's sentence for mkdir vms/Bad_Name
 
-# fake_vm NAME STATE IP MEM: a VM directory with every file of the tree
-fake_vm() {
-	local d=$F/vms/$1
-	mkdir -p "$d"
-	printf '%s\n' "name $1" "state $2" "ip $3" "mac -" "pid -" "vcpu 2" "memory_mib $4" \
-		"disk_size 8G" "image debian-bookworm" "kernel cloud-6.1" "vmm qemu" \
-		"accel tcg" "disk_clone copy" "uptime -" >"$d/status"
-	printf '%s\n' "vcpu 2" "memory_mib $4" "disk_size 8G" "image debian-bookworm" \
-		"kernel cloud-6.1" "vmm default" >"$d/config"
-	echo "$2" >"$d/state"
-	printf 'start\n' >"$d/ctl"
-	printf 'console of %s\nlogin:\n' "$1" >"$d/console"
-	: >"$d/log"
-	: >"$d/err"
+F=$BANGER_FS
+mkdir -p "$F/vms"
+for f in "$GOLDEN_TREE"/*; do [ ! -f "$f" ] || cp "$f" "$F/"; done # README ctl defaults doctor err
+cp -R "$GOLDEN_TREE/images" "$GOLDEN_TREE/kernels" "$F/"
+# the catalog's and the OCI image's golden entries are copied by the checks that need them
+rm -rf "$F/images/available" "$F/images/failed" "$F/images/oci" "$F/kernels/available"
+fx golden_value "$F/err" ""
+fx golden_kv "$F/defaults" vcpu "2 host"
+fx golden_kv "$F/defaults" memory_mib "3072 host"
+fx golden_kv "$F/defaults" disk_size "8G default"
+fx golden_kv "$F/defaults" image "debian-bookworm-mini builtin"
+# the registered bundles (images/debian-bookworm stays buildable)
+fx golden_kv "$F/images/debian-bookworm-mini/status" size 1073741824
+fx golden_kv "$F/images/debian-bookworm-mini/status" sha256 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+fx golden_kv "$F/kernels/debian-cloud-amd64/status" size 31457280
+fx golden_kv "$F/kernels/debian-cloud-amd64/status" sha256 fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210
+
+mac_of() { # the MAC the daemon derives from a guest address (06:00 + its bytes)
+	local IFS=.
+	# shellcheck disable=SC2086 # split on the dots
+	if [ "$1" = - ]; then echo -; else printf '06:00:%02x:%02x:%02x:%02x\n' $1; fi
 }
-fake_vm alpha running 10.77.0.2 4096
+# fake_vm NAME STATE IP MEM: vms/NAME in $F, the golden VM in STATE with
+# these values (2 vCPUs) and a console of two lines
+fake_vm() {
+	local d=$F/vms/$1 f
+	fx golden_vm "$F" "$1" "$2"
+	fx golden_kv "$d/status" ip "$3"
+	fx golden_value "$d/ip" "$3"
+	fx golden_kv "$d/status" mac "$(mac_of "$3")"
+	fx golden_value "$d/mac" "$(mac_of "$3")"
+	for f in status config; do
+		fx golden_kv "$d/$f" vcpu 2
+		fx golden_kv "$d/$f" memory_mib "$4"
+	done
+	fx golden_value "$d/vcpu" 2
+	fx golden_value "$d/memory_mib" "$4"
+	fx golden_value "$d/err" ""
+	fx golden_stream "$d/console" "console of $1
+login:
+"
+}
+fake_vm alpha running 192.0.2.2 4096
 fake_vm beta stopped - 3000
-printf '%s\n' "name debian-bookworm" "kind image" "state ready" "size 1073741824" \
-	"sha256 0123456789abcdef0123456789abcdef" "dir /var/cache/x" >"$F/images/debian-bookworm/status"
-printf '%s\n' "name cloud-6.1" "kind kernel" "state ready" "size 31457280" \
-	"sha256 fedcba9876543210fedcba9876543210" "dir /var/cache/y" >"$F/kernels/cloud-6.1/status"
 
 # ---- top level ------------------------------------------------------------
 run --version
@@ -105,12 +131,15 @@ check vm-no-subcommand bash -c '[ "$1" = 2 ] && grep -q "vm start" <<<"$2"' _ "$
 # --help works on every command and needs no tree
 for c in "vm create" "vm start" "vm stop" "vm kill" "vm restart" "vm delete" "vm list" \
 	"vm show" "vm logs" "vm run" "vm ssh" "vm prune" "image list" "image build" "kernel list" \
+	"image show" "image pull" "image rm" "image register" "image import" "image pull-oci" \
+	"image import-oci" "kernel show" "kernel pull" "kernel rm" "kernel import" "catalog list" \
+	"catalog status" "catalog refresh" "catalog publish" \
 	doctor completion; do
 	# shellcheck disable=SC2086 # split the command words
 	BANGER_FS=$TMP/nowhere run $c --help
 	check "help-${c// /-}" bash -c '[ "$1" = 0 ] && grep -q "^usage: banger $2" <<<"$3"' _ "$RC" "$c" "$OUT"
 done
-for g in vm image kernel; do
+for g in vm image kernel catalog; do
 	run "$g" --help
 	check "help-$g" bash -c '[ "$1" = 0 ] && grep -q "^usage: banger $2 COMMAND" <<<"$3"' _ "$RC" "$g" "$OUT"
 done
@@ -127,8 +156,8 @@ fi
 run vm list
 expect vm-list-exit 0
 check vm-list-header [ "$(head -n1 <<<"$OUT" | tr -s ' ')" = "NAME STATE IP IMAGE VCPU MEM" ]
-check vm-list-alpha grep -qx 'alpha running 10.77.0.2 debian-bookworm 2 4G' <(tr -s ' ' <<<"$OUT")
-check vm-list-beta grep -qx 'beta stopped - debian-bookworm 2 3000M' <(tr -s ' ' <<<"$OUT")
+check vm-list-alpha grep -qx 'alpha running 192.0.2.2 debian-bookworm-mini 2 4G' <(tr -s ' ' <<<"$OUT")
+check vm-list-beta grep -qx 'beta stopped - debian-bookworm-mini 2 3000M' <(tr -s ' ' <<<"$OUT")
 check vm-list-rows [ "$(wc -l <<<"$OUT")" = 3 ]
 # columns line up: every row's second column starts where STATE does
 col=$(head -n1 <<<"$OUT" | awk '{ print index($0, "STATE") }')
@@ -138,7 +167,7 @@ run vm list --quiet
 expect vm-list-quiet 0 "$(printf 'alpha\nbeta')"
 
 mkdir -p "$TMP/empty/vms"
-touch "$TMP/empty/ctl"
+cp "$F/ctl" "$TMP/empty/"
 BANGER_FS=$TMP/empty run vm list
 expect vm-list-empty 0 "NAME  STATE  IP  IMAGE  VCPU  MEM"
 BANGER_FS=$TMP/empty run vm list -q
@@ -157,10 +186,12 @@ run vm show
 expect vm-show-no-name 2
 
 # ---- images, kernels, doctor ------------------------------------------------
+# every image of the tree: the registered one, and the one a recipe builds
 run image list
-expect image-list 0 "$(printf 'NAME             SIZE  SHA256\ndebian-bookworm  1.0G  0123456789ab')"
+expect image-list 0 "$(printf '%-20s  %-9s  %-4s  %s\n' NAME STATE SIZE SHA256 debian-bookworm-mini ready 1.0G \
+	0123456789ab debian-bookworm buildable - -)"
 run kernel list
-expect kernel-list 0 "$(printf 'NAME       SIZE   SHA256\ncloud-6.1  30.0M  fedcba987654')"
+expect kernel-list 0 "$(printf '%-18s  %-5s  %-5s  %s\n' NAME STATE SIZE SHA256 debian-cloud-amd64 ready 30.0M fedcba987654)"
 
 run doctor
 expect doctor-ok 0 "$(cat "$F/doctor")"
@@ -170,25 +201,174 @@ run doctor
 expect doctor-fail 1 "$(cat "$F/doctor")"
 cp "$TMP/doctor.ok" "$F/doctor"
 
+# ---- images, kernels, catalogs (issues 11, 12): the golden entries ------------------
+# images/available, kernels/available (a catalog offers them), images/failed (a
+# refused pull), images/oci (an OCI image) of the golden tree, copied under
+# the names a check needs with golden_entry; a write lands in ctl's file.
+mkdir -p "$TMP/swap"
+# swap FILE HELPER ARGS...: HELPER edits a copy of FILE, then the copy
+# replaces FILE at once (a reader never sees it half written)
+swap() {
+	local f=$1 h=$2 c
+	shift 2
+	c=$TMP/swap/$(basename "$f")
+	cp "$f" "$c" && "$h" "$c" "$@" && mv -f "$c" "$f"
+}
+# fake_pull KIND NAME END [ERR]: what bangerd does once KIND NAME/ctl says
+# "pull": pulling with a progress line, then END (ready, or failed with ERR)
+fake_pull() {
+	local d=$F/$1s/$2 end=$3 e=${4:-}
+	(
+		for _ in $(seq 1 100); do [ "$(cat "$d/ctl" 2>/dev/null)" = pull ] && break; sleep 0.1; done
+		cp "$GOLDEN_TREE/images/failed/progress" "$TMP/swap/progress" &&
+			golden_kv "$TMP/swap/progress" bytes "500 of 1000 rate 1.0kB/s eta 1s" &&
+			golden_kv "$TMP/swap/progress" phase running && mv -f "$TMP/swap/progress" "$d/progress"
+		swap "$d/state" golden_value pulling
+		sleep 1
+		golden_value "$d/err" "$e"
+		swap "$d/state" golden_value "$end"
+	) &
+}
+# fake_oci NAME END [ERR]: the same for an OCI build, once images/ctl names NAME
+fake_oci() {
+	local n=$1 end=$2 e=${3:-}
+	(
+		for _ in $(seq 1 100); do grep -q " $n\( insecure\)\?\$" "$F/images/ctl" 2>/dev/null && break; sleep 0.1; done
+		mkdir -p "$TMP/e.$n/images"
+		golden_entry "$TMP/e.$n" image "$n" pulling && golden_value "$TMP/e.$n/images/$n/err" "" &&
+			golden_kv "$TMP/e.$n/images/$n/progress" bytes "1 of 2 rate - eta -" &&
+			golden_kv "$TMP/e.$n/images/$n/progress" phase fetch &&
+			mv "$TMP/e.$n/images/$n" "$F/images/$n"
+		sleep 1
+		golden_value "$F/images/$n/err" "$e"
+		swap "$F/images/$n/state" golden_value "$end"
+	) &
+}
+avail() { # avail KIND NAME [KERNEL]: an entry a catalog offers, of 1000 bytes
+	fx golden_entry "$F" "$1" "$2" available
+	fx golden_kv "$F/$1s/$2/status" size 1000
+	fx golden_kv "$F/$1s/$2/status" url "http://192.0.2.1/cat/$1s/$2-1.tar.zst"
+	[ -z "${3:-}" ] || fx golden_kv "$F/$1s/$2/status" kernel "$3"
+	cp "$GOLDEN_TREE/images/debian-bookworm-mini/ctl" "$F/$1s/$2/ctl" # no verb yet: the fake daemon waits for "pull"
+}
+
+avail image cat-img cat-k
+avail kernel cat-k
+fake_pull image cat-img ready
+fake_pull kernel cat-k ready
+run image pull cat-img
+wait
+check image-pull-ok bash -c '[ "$1" = 0 ] && grep -q "^pulling image cat-img (1000B)$" <<<"$2" && grep -q "^image cat-img: running, 500 of 1000 bytes, rate 1.0kB/s, eta 1s$" <<<"$2" && grep -q "^image cat-img ready$" <<<"$2"' _ "$RC" "$ERR"
+check image-pull-its-kernel bash -c 'grep -q "^pulling kernel cat-k" <<<"$1" && grep -q "^kernel cat-k ready$" <<<"$1"' _ "$ERR"
+check image-pull-writes-ctl [ "$(cat "$F/images/cat-img/ctl") $(cat "$F/kernels/cat-k/ctl")" = "pull pull" ]
+# on a terminal: a bar, redrawn in place (script(1) gives the shim a pty)
+avail image tty-img
+fake_pull image tty-img ready
+script -qec "$SH $SHIM image pull tty-img" /dev/null >"$TMP/tty.out" 2>&1
+RC=$?
+wait
+check image-pull-bar-on-tty bash -c '[ "$1" = 0 ] && grep -q $'"'"'\rtty-img running   \[###############---------------\]  50.0% 1.0kB/s eta 1s'"'"' "$2"' _ "$RC" "$TMP/tty.out"
+run image pull cat-img
+check image-pull-here-already bash -c '[ "$1" = 0 ] && grep -q "image cat-img is here already" <<<"$2"' _ "$RC" "$ERR"
+avail image bad-img
+fake_pull image bad-img failed "bundle http://192.0.2.1/x.tar.zst has sha256 00, the catalog says 11"
+run image pull bad-img
+wait
+expect image-pull-failed 1
+check image-pull-failed-says-why grep -q "^banger: bundle http://192.0.2.1/x.tar.zst has sha256 00, the catalog says 11$" <<<"$ERR"
+run image pull debian-bookworm
+check image-pull-buildable bash -c '[ "$1" = 1 ] && grep -q "no catalog offers image .debian-bookworm.: build it with .banger image build debian-bookworm." <<<"$2"' _ "$RC" "$ERR"
+run image pull nosuch
+check image-pull-unknown bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or offered by a catalog" <<<"$2"' _ "$RC" "$ERR"
+run image pull a b
+expect image-pull-two-args 2
+run kernel pull cat-k
+check kernel-pull-here-already bash -c '[ "$1" = 0 ] && grep -q "kernel cat-k is here already" <<<"$2"' _ "$RC" "$ERR"
+
+run image show bad-img
+check image-show bash -c '[ "$1" = 0 ] && grep -qx "name bad-img" <<<"$2" && grep -qx "progress bytes 500 of 1000 rate 1.0kB/s eta 1s" <<<"$2" && grep -q "^err bundle http" <<<"$2"' _ "$RC" "$OUT"
+fx golden_entry "$F" kernel show-k available
+run kernel show show-k
+expect kernel-show 0 "$(cat "$F/kernels/show-k/status")"
+run image show nosuch
+expect image-show-unknown 1
+
+# (a fixture's status keeps the state it was copied with)
+run catalog list
+check catalog-list [ "$RC $(tr -s ' ' <<<"$OUT" | tr '\n' ';')" = "0 KIND NAME VERSION SIZE STATE;kernel cat-k 1 1000B available;kernel show-k 1 @SIZE@ available;image bad-img 1 1000B available;image cat-img 1 1000B available;image tty-img 1 1000B available;" ]
+fx golden_value "$F/images/catalogs" ""
+run catalog status
+check catalog-status-none bash -c '[ "$1" = 1 ] && grep -q "no catalog is configured" <<<"$2"' _ "$RC" "$ERR"
+cp "$GOLDEN_TREE/images/catalogs" "$F/images/catalogs"
+run catalog status
+expect catalog-status 0 "$(cat "$F/images/catalogs")"
+run catalog refresh
+check catalog-refresh bash -c '[ "$1" = 0 ] && [ "$(cat "$2")" = refresh ] && grep -q "state ok" <<<"$3"' _ "$RC" "$F/images/ctl" "$OUT"
+run catalog publish
+check catalog-publish-runs-banger-catalog bash -c '[ "$1" = 2 ] && grep -q "^banger-catalog: publish takes one OUTDIR" <<<"$2"' _ "$RC" "$ERR"
+
+mkdir -p "$TMP/bundle dir" "$TMP/bundles/k1"
+(cd "$TMP/bundles" && "$SH" "$SHIM" image register k1 >"$TMP/out" 2>"$TMP/err")
+check image-register-absolute [ "$(cat "$F/images/ctl")" = "import $TMP/bundles/k1" ]
+run image register "$TMP/bundle dir"
+check image-register-blank bash -c '[ "$1" = 1 ] && grep -q "has a blank" <<<"$2"' _ "$RC" "$ERR"
+: >"$TMP/bundles/x.tar"
+run image register "$TMP/bundles/x.tar"
+expect image-register-file 2
+run image import "$TMP/bundles/x.tar"
+expect image-import-not-zst 2
+: >"$TMP/bundles/x.tar.zst"
+run image import "$TMP/bundles/x.tar.zst"
+check image-import [ "$RC $(cat "$F/images/ctl")" = "0 import $TMP/bundles/x.tar.zst" ]
+run kernel import "$TMP/bundles/k1"
+check kernel-import [ "$RC $(cat "$F/kernels/ctl")" = "0 import $TMP/bundles/k1" ]
+run kernel import "$TMP/nowhere"
+check kernel-import-missing bash -c '[ "$1" = 1 ] && grep -q "does not exist" <<<"$2"' _ "$RC" "$ERR"
+
+run image pull-oci docker.io/library/debian:bookworm
+expect pull-oci-needs-name 2
+run image pull-oci --name x
+expect pull-oci-needs-ref 2
+fake_oci deb ready
+run image pull-oci 192.0.2.1:5000/library/debian:bookworm --name deb --insecure
+wait
+check pull-oci-writes [ "$RC $(cat "$F/images/ctl")" = "0 pull-oci 192.0.2.1:5000/library/debian:bookworm deb insecure" ]
+check pull-oci-progress bash -c 'grep -q "^image deb: fetch, 1 of 2 bytes" <<<"$1" && grep -q "^image deb ready$" <<<"$1"' _ "$ERR"
+mkdir -p "$TMP/layout"
+fake_oci mine failed "layer sha256:aa: entry '../x' leaves the image (refused)"
+(cd "$TMP" && "$SH" "$SHIM" image import-oci layout:v1 --name mine >"$TMP/out" 2>"$TMP/err")
+RC=$?
+wait
+check import-oci-writes [ "$(cat "$F/images/ctl")" = "import-oci $TMP/layout:v1 mine" ]
+check import-oci-failed bash -c '[ "$1" = 1 ] && grep -q "^banger: layer sha256:aa: entry .../x. leaves the image (refused)$" "$2"' _ "$RC" "$TMP/err"
+run image import-oci "$TMP/nowhere" --name mine
+expect import-oci-no-dir 2
+run image import-oci "$TMP/layout" --name mine --insecure
+expect import-oci-no-insecure 2
+rm -rf "$F/images/cat-img" "$F/images/tty-img" "$F/images/bad-img" "$F/images/deb" "$F/images/mine" \
+	"$F/kernels/cat-k" "$F/kernels/show-k"
+cp "$GOLDEN_TREE/images/ctl" "$F/images/ctl"
+cp "$GOLDEN_TREE/kernels/ctl" "$F/kernels/ctl"
+
 # ---- verbs --------------------------------------------------------------------
 run vm stop alpha
 expect vm-stop 0 "alpha running"  # the fake tree does not change state
 check vm-stop-wrote [ "$(cat "$F/vms/alpha/ctl")" = stop ]
 
-fake_vm broken failed - 1024
+fake_vm broken failed 192.0.2.3 1024
 rm "$F/vms/broken/ctl"
 mkdir "$F/vms/broken/ctl" # a write to it fails, like a refused verb
-echo "vm 'broken' cannot start: kernel cloud-6.1 is missing" >"$F/vms/broken/err"
+fx golden_value "$F/vms/broken/err" "vm 'broken' cannot start: kernel debian-cloud-amd64 is missing"
 run vm start broken
-check vm-start-err bash -c '[ "$1" = 1 ] && [ "$2" = "banger: vm '\''broken'\'' cannot start: kernel cloud-6.1 is missing" ]' _ "$RC" "$ERR"
+check vm-start-err bash -c '[ "$1" = 1 ] && [ "$2" = "banger: vm '\''broken'\'' cannot start: kernel debian-cloud-amd64 is missing" ]' _ "$RC" "$ERR"
 
 # ---- delete -------------------------------------------------------------------
-mkdir "$F/vms/gone"
+mkdir "$F/vms/gone" # empty: a plain rmdir takes it, as the daemon takes a stopped VM
 run vm delete gone
 expect vm-delete 0 ""
 check vm-delete-removed [ ! -e "$F/vms/gone" ]
 
-echo "vm 'alpha' is running; stop it before deleting it" >"$F/vms/alpha/err"
+fx golden_value "$F/vms/alpha/err" "vm 'alpha' is running; stop it before deleting it"
 run vm delete alpha # rmdir of a non-empty dir fails here, as for a running VM
 check vm-delete-refused bash -c '[ "$1" = 1 ] && [ "$2" = "banger: vm '\''alpha'\'' is running; stop it before deleting it" ]' _ "$RC" "$ERR"
 check vm-delete-no-kill [ "$(cat "$F/vms/alpha/ctl")" = stop ]
@@ -203,7 +383,7 @@ run vm delete --bogus alpha
 expect vm-delete-unknown-option 2
 
 # ---- create -------------------------------------------------------------------
-run vm create --vcpu 3 --memory=2048 --image debian-bookworm newvm
+run vm create --vcpu 3 --memory=2048 --image debian-bookworm newvm # a plain mkdir: an empty VM
 expect vm-create 0 "spec: vcpu 3 (flag) memory_mib 2048 (flag) disk_size 8G (default)"
 check vm-create-files bash -c '[ "$(cat "$1/vcpu")" = 3 ] && [ "$(cat "$1/memory_mib")" = 2048 ] &&
 	[ "$(cat "$1/image")" = debian-bookworm ] && [ ! -e "$1/disk_size" ]' _ "$F/vms/newvm"
@@ -219,12 +399,15 @@ expect vm-create-missing-value 2
 run vm create --bogus x
 expect vm-create-unknown-option 2
 
-# a refused setting: the daemon's mkdir makes the value files; the stubs below
-# make vcpu unwritable and let rmdir remove the VM, as the daemon would
+# a refused setting: the daemon's mkdir makes the VM's files (the golden
+# created VM); the stubs below make vcpu unwritable and let rmdir remove
+# the VM, as the daemon would
 mkdir "$TMP/bin"
 cat >"$TMP/bin/mkdir" <<'EOF'
 #!/bin/sh
-/bin/mkdir "$1" && /bin/mkdir "$1/vcpu" && echo "vcpu 99 is more than the host's 2 cpus" >"$1/err"
+. "$GOLDEN_LIB"
+golden_vm "${1%/vms/*}" "${1##*/}" created && rm "$1/vcpu" && /bin/mkdir "$1/vcpu" &&
+	golden_value "$1/err" "vcpu 99 is more than the host's 2 cpus"
 EOF
 printf '#!/bin/sh\nrm -rf "$1"\n' >"$TMP/bin/rmdir"
 chmod +x "$TMP/bin/mkdir" "$TMP/bin/rmdir"
@@ -234,9 +417,9 @@ check vm-create-refused-removed [ ! -e "$F/vms/big" ]
 
 # mkdir refused: the reason is in the top-level err
 ln -s nowhere "$F/vms/Bad_Name"
-echo "invalid VM name 'Bad_Name': use a DNS label" >"$F/err"
+fx golden_value "$F/err" "$GOLDEN_MKDIR_ERR"
 run vm create Bad_Name
-check vm-create-mkdir-err bash -c '[ "$1" = 1 ] && [ "$2" = "banger: invalid VM name '\''Bad_Name'\'': use a DNS label" ]' _ "$RC" "$ERR"
+check vm-create-mkdir-err bash -c '[ "$1" = 1 ] && [ "$2" = "banger: $3" ]' _ "$RC" "$ERR" "$GOLDEN_MKDIR_ERR"
 rm "$F/vms/Bad_Name"
 
 # ---- logs -----------------------------------------------------------------------
@@ -259,6 +442,8 @@ exec 7>&-
 
 # ---- vm run, vm ssh (stubs: a fake daemon's mkdir, ssh, rmdir) --------------------
 # A stub recipe (images/build.sh) and cache: nothing real is ever built here.
+# Like the real one it makes debian-bookworm with --golden, else
+# debian-bookworm-mini, and the kernel.
 R=$TMP/recipes
 mkdir -p "$R"
 cat >"$R/build.sh" <<'STUB'
@@ -268,26 +453,38 @@ printf '%s\n' "$@" >"$FAKE_BUILD_LOG"
 for c; do cache=$c; done
 name=debian-bookworm-mini
 [ "$1" != --golden ] || name=debian-bookworm
-/bin/mkdir -p "$cache/images/$name" "$cache/kernels/k-test"
-printf '{\n  "name": "%s",\n  "kernel": "k-test"\n}\n' "$name" >"$cache/images/$name/manifest.json"
+/bin/mkdir -p "$cache/images/$name" "$cache/kernels/debian-cloud-amd64"
+[ -n "${FAKE_BUILD_EMPTY:-}" ] ||
+	printf '{\n  "name": "%s",\n  "kernel": "debian-cloud-amd64"\n}\n' "$name" >"$cache/images/$name/manifest.json"
 echo "build.sh: done" >&2
 STUB
 chmod +x "$R/build.sh"
 export BANGER_IMAGES_DIR=$R BANGER_IMAGE_CACHE=$TMP/cache FAKE_BUILD_LOG=$TMP/build.args
 vms_before=$(ls "$F/vms")
-# The stub mkdir makes a VM that is already running with "ssh $FAKE_SSH";
-# the stub ssh records its arguments (NUL-separated) and exits $FAKE_SSH_RC.
+# The stub mkdir makes a VM (the golden one in $FAKE_STATE, default
+# running) sized by the defaults, with "ssh $FAKE_SSH" in its status,
+# address $FAKE_IP and err $FAKE_ERR; the stub ssh records its arguments
+# (NUL-separated) and exits $FAKE_SSH_RC.
 mkdir "$TMP/runbin"
 cat >"$TMP/runbin/mkdir" <<'STUB'
 #!/bin/sh
-/bin/mkdir "$1" || exit 1
-n=${1##*/}
-printf '%s\n' "name $n" "state ${FAKE_STATE:-running}" "ip ${FAKE_IP:-10.77.0.9}" \
-	"ssh ${FAKE_SSH:-ready}" >"$1/status"
-echo "${FAKE_STATE:-running}" >"$1/state"
-[ "${FAKE_IP:-}" = - ] || printf "ssh -F '%s' %s.vm\n" "$FAKE_CFG" "$n" >"$1/ssh"
-printf '%s\n' "${FAKE_ERR:-}" >"$1/err"
-: >"$1/ctl"
+case $1 in */vms/*) ;; *) exec /bin/mkdir "$@" ;; esac
+. "$GOLDEN_LIB"
+d=$1 n=${1##*/} ip=${FAKE_IP:-192.0.2.9}
+golden_vm "${1%/vms/*}" "$n" "${FAKE_STATE:-running}" || exit 1
+for k in vcpu memory_mib; do # the effective sizing: the defaults
+	v=$(awk -v k="$k" '$1 == k { print $2 }' "${1%/vms/*}/defaults")
+	golden_value "$d/$k" "$v" && golden_kv "$d/config" "$k" "$v" && golden_kv "$d/status" "$k" "$v" || exit 1
+done
+[ -z "${FAKE_IMAGE:-}" ] || golden_kv "$d/status" image "$FAKE_IMAGE" || exit 1
+golden_kv "$d/status" ip "$ip" && golden_value "$d/ip" "$ip" &&
+	golden_kv "$d/status" ssh "${FAKE_SSH:-ready}" &&
+	golden_value "$d/err" "${FAKE_ERR:-}" || exit 1
+if [ "$ip" = - ]; then
+	golden_value "$d/ssh" ""
+else
+	golden_value "$d/ssh" "ssh -F '$FAKE_CFG' $n.vm"
+fi || exit 1
 echo "$n" >>"$FAKE_MKDIR_LOG"
 STUB
 cat >"$TMP/runbin/ssh" <<'STUB'
@@ -311,9 +508,11 @@ ssh_last() { # the stub ssh's last argument (the remote command)
 dns_label() { [[ $1 =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]]; }
 
 rm -f "$FAKE_SSH_LOG"
+rm -f "$FAKE_BUILD_LOG"
 FAKE_SSH_RC=7 srun vm run -- sh -c 'exit 7'
 gen=$(tail -n 1 "$FAKE_MKDIR_LOG")
 expect run-exit-status 7 ""
+check run-registered-image-not-built [ ! -e "$FAKE_BUILD_LOG" ]
 check run-generated-name bash -c '[[ $1 =~ ^sandbox-[a-z]+$ ]]' _ "$gen"
 check run-spec-on-stderr grep -q '^spec: vcpu 2 (host) memory_mib 3072 (host) disk_size 8G (default)$' <<<"$ERR"
 check run-started [ "$(cat "$F/vms/$gen/ctl")" = start ]
@@ -336,7 +535,7 @@ expect run-rm-exit-status 3 ""
 check run-rm-deleted [ ! -e "$F/vms/r1" ]
 check run-rm-spec grep -q '^spec: vcpu 1 (flag) memory_mib 512 (flag) disk_size 2G (flag)$' <<<"$ERR"
 
-FAKE_SSH=failed FAKE_ERR="possible MITM: the host key of f1.vm (10.77.0.9) changed" srun vm run --rm --name f1 -- true
+FAKE_SSH=failed FAKE_ERR="possible MITM: the host key of f1.vm (192.0.2.9) changed" srun vm run --rm --name f1 -- true
 check run-ssh-failed-exit [ "$RC" = 1 ]
 check run-ssh-failed-reason grep -q '^banger: possible MITM: the host key of f1.vm' <<<"$ERR"
 check run-ssh-failed-kept grep -qx 'kept f1 for inspection: banger vm logs f1; banger vm delete f1' <<<"$ERR"
@@ -344,7 +543,7 @@ check run-ssh-failed-vm-stays [ -d "$F/vms/f1" ]
 
 FAKE_SSH=waiting BANGER_SSH_TIMEOUT=0 srun vm run --rm --name w1 -- true
 check run-timeout-exit [ "$RC" = 1 ]
-check run-timeout-reason grep -q "^banger: ssh to w1 (10.77.0.9) was not ready after 0 s" <<<"$ERR"
+check run-timeout-reason grep -q "^banger: ssh to w1 (192.0.2.9) was not ready after 0 s" <<<"$ERR"
 check run-timeout-kept grep -qx 'kept w1 for inspection: banger vm logs w1; banger vm delete w1' <<<"$ERR"
 
 FAKE_IP=- FAKE_SSH=- srun vm run --name n1 -- true
@@ -367,7 +566,7 @@ done
 check run-names-valid [ -z "$bad_names" ]
 for w in $words; do dns_label "sandbox-$w" || bad_names="$bad_names sandbox-$w"; done
 check run-words-valid [ -z "$bad_names" ]
-mkdir -p "$TMP/full/vms" "$TMP/full/images/debian-bookworm" && cp "$F/ctl" "$F/defaults" "$TMP/full/"
+mkdir -p "$TMP/full/vms" && cp "$F/ctl" "$F/defaults" "$TMP/full/" && cp -R "$F/images" "$F/kernels" "$TMP/full/"
 for w in $words; do /bin/mkdir "$TMP/full/vms/sandbox-$w"; done
 BANGER_FS=$TMP/full srun vm run -- true
 n=$(tail -n 1 "$FAKE_MKDIR_LOG")
@@ -408,13 +607,14 @@ expect vm-ssh-missing 1
 P=$TMP/prune
 mkdir -p "$P/vms"
 cp "$F/ctl" "$F/defaults" "$P/"
+cp -R "$F/images" "$F/kernels" "$P/"
 for v in run1:running stop1:stopped fail1:failed new1:created start1:starting halt1:stopping; do
 	F=$P fake_vm "${v%%:*}" "${v#*:}" - 1024
 done
 BANGER_FS=$P run vm prune --dry-run
 expect prune-dry-run 0 "$(printf 'fail1\nnew1\nstop1')"
 check prune-dry-run-kept [ -d "$P/vms/stop1" ]
-echo "vm 'fail1': something is holding it" >"$P/vms/fail1/err"
+fx golden_value "$P/vms/fail1/err" "vm 'fail1': something is holding it"
 BANGER_FS=$P run vm prune # rmdir of a non-empty directory fails: like a refusal
 check prune-refused bash -c '[ "$1" = 1 ] && grep -qx "banger: vm .fail1.: something is holding it" <<<"$2"' _ "$RC" "$ERR"
 BANGER_FS=$P srun vm prune
@@ -423,32 +623,85 @@ check prune-left [ "$(find "$P/vms" -mindepth 1 -maxdepth 1 -printf '%f\n' | sor
 BANGER_FS=$P run vm prune extra
 expect prune-extra-arg 2
 
-# ---- image build (a stub recipe) ---------------------------------------------------
-run image build debian-bookworm-mini
-expect image-build-mini 0 "$(printf 'registered %s\nregistered %s' "$TMP/cache/kernels/k-test" "$TMP/cache/images/debian-bookworm-mini")"
-check image-build-mini-args [ "$(cat "$FAKE_BUILD_LOG")" = "$TMP/cache" ]
-check image-build-imports [ "$(cat "$F/ctl")" = "import $TMP/cache/images/debian-bookworm-mini" ]
+# ---- image build: what images/NAME says (state buildable, status build and kernel)
+# debian-bookworm is buildable in the golden tree: "build images/build.sh
+# --golden", "kernel debian-cloud-amd64" (registered here)
+rm -f "$FAKE_BUILD_LOG"
+run image build debian-bookworm
+expect image-build 0 "registered $TMP/cache/images/debian-bookworm"
+check image-build-args [ "$(tr '\n' ' ' <"$FAKE_BUILD_LOG")" = "--golden $TMP/cache " ]
+check image-build-imports [ "$(cat "$F/ctl")" = "import $TMP/cache/images/debian-bookworm" ]
 check image-build-recipe-output grep -q 'build.sh: done' <<<"$ERR"
-mkdir "$F/kernels/k-test"
-run image build # the default is debian-bookworm, registered in the fake tree already
-expect image-build-registered 0 "image debian-bookworm is already registered (rmdir images/debian-bookworm first to replace it)"
-check image-build-golden-args [ "$(tr '\n' ' ' <"$FAKE_BUILD_LOG")" = "--golden $TMP/cache " ]
-FAKE_BUILD_FAIL=1 run image build debian-bookworm-mini
+# its kernel not registered: imported first
+mv "$F/kernels/debian-cloud-amd64" "$TMP/kernel.saved"
+run image build debian-bookworm
+expect image-build-kernel-first 0 "$(printf 'registered %s\nregistered %s' "$TMP/cache/kernels/debian-cloud-amd64" "$TMP/cache/images/debian-bookworm")"
+mv "$TMP/kernel.saved" "$F/kernels/debian-cloud-amd64"
+# a recipe without flags: the status's build line as the daemon writes it
+# for debian-bookworm-mini (the golden buildable image, renamed)
+mv "$F/images/debian-bookworm-mini" "$TMP/mini.saved"
+cp -R "$GOLDEN_TREE/images/debian-bookworm" "$F/images/debian-bookworm-mini"
+fx golden_kv "$F/images/debian-bookworm-mini/status" name debian-bookworm-mini
+fx golden_kv "$F/images/debian-bookworm-mini/status" build images/build.sh
+run image build debian-bookworm-mini
+expect image-build-mini 0 "registered $TMP/cache/images/debian-bookworm-mini"
+check image-build-mini-args [ "$(cat "$FAKE_BUILD_LOG")" = "$TMP/cache" ]
+rm -rf "$F/images/debian-bookworm-mini"
+mv "$TMP/mini.saved" "$F/images/debian-bookworm-mini"
+# a registered image is not built again
+rm -f "$FAKE_BUILD_LOG"
+run image build debian-bookworm-mini
+expect image-build-registered 0 "image debian-bookworm-mini is already registered (rmdir images/debian-bookworm-mini first to replace it)"
+check image-build-registered-no-recipe [ ! -e "$FAKE_BUILD_LOG" ]
+# no NAME: the image defaults names (with none registered: the recipe's)
+fx golden_kv "$F/defaults" image "debian-bookworm recipe"
+run image build
+expect image-build-default 0 "registered $TMP/cache/images/debian-bookworm"
+check image-build-default-args [ "$(tr '\n' ' ' <"$FAKE_BUILD_LOG")" = "--golden $TMP/cache " ]
+fx golden_kv "$F/defaults" image "debian-bookworm-mini builtin"
+FAKE_BUILD_FAIL=1 run image build debian-bookworm
 check image-build-fails bash -c '[ "$1" = 1 ] && grep -q "no mirror" <<<"$2" && grep -q "^banger: .*build.sh .* failed" <<<"$2"' _ "$RC" "$ERR"
+rm -rf "$TMP/cache"
+FAKE_BUILD_EMPTY=1 run image build debian-bookworm
+check image-build-no-bundle bash -c '[ "$1" = 1 ] && grep -q "debian-bookworm/manifest.json is missing after the build" <<<"$2"' _ "$RC" "$ERR"
 run image build nosuch
-check image-build-no-recipe bash -c '[ "$1" = 2 ] && grep -q "no recipe for .nosuch." <<<"$2"' _ "$RC" "$ERR"
+check image-build-unknown bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or known" <<<"$2"' _ "$RC" "$ERR"
 run image build a b
 expect image-build-two-args 2
 BANGER_IMAGES_DIR='' run image build --golden
 expect image-build-option 2
 
-# vm run with a missing image that has a recipe: built first, then set
-srun vm run --name b1 --image debian-bookworm-mini -- true
-check run-builds-image bash -c '[ "$1" = 0 ] && grep -q "^building debian-bookworm-mini (first use, several minutes)" <<<"$2"' _ "$RC" "$ERR"
-check run-built-image-set [ "$(cat "$F/vms/b1/image")" = debian-bookworm-mini ]
-FAKE_BUILD_FAIL=1 srun vm run --name b2 --image debian-bookworm-mini -- true
-check run-build-fails bash -c '[ "$1" = 1 ] && grep -q "building debian-bookworm-mini failed" <<<"$2"' _ "$RC" "$ERR"
+# vm run with an image the daemon says is buildable: built first, then set
+srun vm run --name b1 --image debian-bookworm -- true
+check run-builds-image bash -c '[ "$1" = 0 ] && grep -q "^building debian-bookworm (first use, several minutes)" <<<"$2"' _ "$RC" "$ERR"
+check run-built-image-set [ "$(cat "$F/vms/b1/image")" = debian-bookworm ]
+FAKE_BUILD_FAIL=1 srun vm run --name b2 --image debian-bookworm -- true
+check run-build-fails bash -c '[ "$1" = 1 ] && grep -q "building debian-bookworm failed" <<<"$2"' _ "$RC" "$ERR"
 check run-build-fails-removed [ ! -e "$F/vms/b2" ]
+# the default image, buildable: built, and the VM keeps its default
+fx golden_kv "$F/defaults" image "debian-bookworm recipe"
+srun vm run --name b3 -- true
+check run-builds-default-image bash -c '[ "$1" = 0 ] && grep -q "^building debian-bookworm (first use" <<<"$2"' _ "$RC" "$ERR"
+check run-default-image-not-set [ "$(cat "$F/vms/b3/image")" = "$(cat "$GOLDEN_TREE/vms/running/image")" ]
+fx golden_kv "$F/defaults" image "debian-bookworm-mini builtin"
+
+# vm run with an image a catalog offers: pulled (with its kernel), then set
+avail image pimg pk
+avail kernel pk
+fake_pull image pimg ready
+fake_pull kernel pk ready
+srun vm run --name p1 --image pimg -- true
+wait
+check run-pulls-image bash -c '[ "$1" = 0 ] && grep -q "^pulling image pimg" <<<"$2" && grep -q "^pulling kernel pk" <<<"$2"' _ "$RC" "$ERR"
+check run-pulled-image-set [ "$(cat "$F/vms/p1/image")" = pimg ]
+# a container image: the command goes through its init (images/NAME/status "run")
+fx golden_entry "$F" image oimg oci
+FAKE_IMAGE=oimg srun vm run --name o1 --image oimg -- cat /etc/os-release
+check run-oci-through-init [ "$RC $(ssh_last)" = "0 /.banger/init run -- 'cat' '/etc/os-release'" ]
+srun vm run --name u1 --image nosuch -- true
+check run-unknown-image bash -c '[ "$1" = 1 ] && grep -q "no image named .nosuch. is registered or offered: .*banger image pull-oci REF --name nosuch" <<<"$2"' _ "$RC" "$ERR"
+check run-unknown-image-no-vm [ ! -e "$F/vms/u1" ]
+rm -rf "$F/images/pimg" "$F/images/oimg" "$F/kernels/pk"
 unset BANGER_IMAGES_DIR BANGER_IMAGE_CACHE
 for v in "$F"/vms/*; do # the VMs made above go again
 	grep -qx "${v##*/}" <<<"$vms_before" || rm -rf "$v"
@@ -480,7 +733,7 @@ complete_words() { PATH=$TMP/bin:$PATH bash -c 'source "$1"; shift; COMP_WORDS=(
 check completion-bash-vm-names [ "$(complete_words banger vm start "")" = "alpha beta broken newvm plain --help" ]
 check completion-bash-commands [ "$(complete_words banger v)" = "vm" ]
 check completion-bash-vm-sub [ "$(complete_words banger vm st)" = "start stop" ]
-check completion-bash-image [ "$(complete_words banger vm create --image "")" = "debian-bookworm" ]
+check completion-bash-image [ "$(complete_words banger vm create --image "")" = "debian-bookworm-mini debian-bookworm" ]
 
 # ---- lint -----------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then

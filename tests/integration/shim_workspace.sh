@@ -56,6 +56,10 @@ run() { # run ARGS...: the shim; sets RC, OUT (stdout file $TMP/out), ERR
 H=$TMP/home
 mkdir -p "$H"
 export HOME=$H
+# The shim's workspace directories go here, so the leftover check below sees
+# only this test's (other tests may run beside it).
+mkdir -p "$TMP/tmpdir"
+export TMPDIR=$TMP/tmpdir
 unset XDG_CONFIG_HOME BANGER_CONFIG
 
 run ssh-config
@@ -210,7 +214,7 @@ check dry-run-no-env bash -c '! grep -qx .env "$1" && ! grep -qx debug.log "$1"'
 check dry-run-size grep -q '^5009 files, 50.1M' "$TMP/err"
 check dry-run-submodule-warning grep -q 'skipped sub: a submodule' "$TMP/err"
 check dry-run-creates-no-vm [ -z "$(ls "$F/vms")" ]
-check dry-run-no-tmp-left bash -c '! ls -d /tmp/banger-ws.* 2>/dev/null | grep -q .'
+check dry-run-no-tmp-left bash -c '! ls -d "$TMPDIR"/banger-ws.* 2>/dev/null | grep -q .'
 srun vm run --dry-run --include-untracked "$R"
 check dry-run-untracked bash -c 'grep -qx .env "$1" && ! grep -qx debug.log "$1" && ! grep -q "^build/" "$1"' _ "$TMP/out"
 srun vm run --dry-run --from v1 "$R"

@@ -464,6 +464,57 @@ static void test_load(void **state)
 	assert_int_equal(rm_rf(dir), 0);
 }
 
+/* Catalogs and OCI images: catalog_url as one URL or a list, the key,
+ * the flags, the sizes; bad values name the key and the line. */
+static void test_catalog_keys(void **state)
+{
+	(void)state;
+	struct banger_config c;
+	config_init(&c);
+	assert_int_equal(c.n_catalog_urls, 0);
+	assert_null(c.catalog_pubkey);
+	assert_false(c.catalog_insecure);
+	assert_int_equal(c.catalog_ttl, 3600);
+	assert_int_equal(c.oci_headroom, 512 * MiB);
+	assert_null(c.docker_config);
+	assert_null(c.oci_inject_dir);
+	parse_ok(&c, "catalog_url = \"https://files.example.org/banger/\"\n");
+	assert_int_equal(c.n_catalog_urls, 1);
+	assert_string_equal(c.catalog_urls[0], "https://files.example.org/banger/");
+	parse_ok(&c, "catalog_url = [\"http://127.0.0.1:8080/cat/\", \"file:///mnt/m/index.json\"]\n"
+		     "catalog_pubkey = \"-----BEGIN PUBLIC KEY-----\\nMCowBQYDK2VwAyEA\\n-----END PUBLIC KEY-----\\n\"\n"
+		     "catalog_insecure = true\ncatalog_ttl = 60\noci_headroom = \"0\"\n"
+		     "docker_config = \"/etc/banger/docker.json\"\noci_inject_dir = \"/opt/inject\"\n");
+	assert_int_equal(c.n_catalog_urls, 2);
+	assert_string_equal(c.catalog_urls[1], "file:///mnt/m/index.json");
+	assert_non_null(strchr(c.catalog_pubkey, '\n'));
+	assert_true(c.catalog_insecure);
+	assert_int_equal(c.catalog_ttl, 60);
+	assert_int_equal(c.oci_headroom, 0);
+	assert_string_equal(c.docker_config, "/etc/banger/docker.json");
+	assert_string_equal(c.oci_inject_dir, "/opt/inject");
+	parse_ok(&c, "oci_headroom = \"1G\"\n");
+	assert_int_equal(c.oci_headroom, GiB);
+	/* a copy survives a failed parse */
+	struct berr err = { 0 };
+	assert_true(config_parse(&c, "catalog_url = 3\n", 13, "x", &err) < 0);
+	assert_int_equal(c.n_catalog_urls, 2);
+	config_free(&c);
+
+	expect_err("catalog_url = \"ftp://x/\"\n", EINVAL, 1, "must start with https://");
+	expect_err("catalog_url = []\n", EINVAL, 1, "at least one URL");
+	expect_err("catalog_url = [\"http://a/\", 3]\n", EINVAL, 1, "catalog_url must be a string");
+	expect_err("catalog_url = \"http://a b/\"\n", EINVAL, 1, "spaces");
+	expect_err("\ncatalog_url = 1\n", EINVAL, 2, "string or an array of strings");
+	expect_err("catalog_insecure = \"yes\"\n", EINVAL, 1, "true or false");
+	expect_err("catalog_ttl = 0\n", EINVAL, 1, "between 1 and");
+	expect_err("catalog_pubkey = \"\"\n", EINVAL, 1, "must not be empty");
+	expect_err("catalog_pubkey = \"a\\u0001b\"\n", EINVAL, 1, "control character");
+	expect_err("oci_headroom = \"lots\"\n", EINVAL, 1, "is not a size");
+	expect_err("oci_headroom = \"2T\"\n", EINVAL, 1, "at most 1T");
+	expect_err("docker_config = \"rel/path\"\n", EINVAL, 1, "absolute path");
+}
+
 static void test_prov_name(void **state)
 {
 	(void)state;
@@ -566,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_home_paths),
 		cmocka_unit_test(test_toml_errors_pass_through),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_catalog_keys),
 		cmocka_unit_test(test_prov_name),
 		cmocka_unit_test(test_sizing),
 		cmocka_unit_test(test_hostinfo_read),

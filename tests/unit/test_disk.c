@@ -28,6 +28,7 @@
 
 #include "disk.h"
 #include "util.h"
+#include "wddir.h"
 
 extern char **environ;
 
@@ -570,6 +571,150 @@ static void test_workdisk_bad_paths(void **state)
 	assert_int_equal(workdisk_mkdir(img, "/d", 0700, 0, 0, &err), 0);
 }
 
+/* The names table of core/wddir.c: absent is certain, present is "maybe";
+ * counts survive a removal of one of two names; growth keeps everything. */
+static void test_wddir_table(void **state)
+{
+	(void)state;
+	struct wddir *d = wddir_new();
+	char name[32];
+
+	assert_false(wddir_fresh(d, 12));
+	wddir_made(d, 12);
+	wddir_made(d, 12);
+	assert_true(wddir_fresh(d, 12));
+	assert_false(wddir_fresh(d, 13));
+	assert_false(wddir_fresh(d, 0));
+	assert_false(wddir_may_have(d, 12, "a"));
+	wddir_added(d, 12, "a");
+	wddir_added(d, 12, "a"); /* the same name twice: counted twice */
+	assert_true(wddir_may_have(d, 12, "a"));
+	assert_false(wddir_may_have(d, 13, "a")); /* another directory */
+	wddir_removed(d, 12, "a");
+	assert_true(wddir_may_have(d, 12, "a"));
+	wddir_removed(d, 12, "a");
+	assert_false(wddir_may_have(d, 12, "a"));
+	wddir_removed(d, 12, "a"); /* more removals than adds: stays absent */
+	assert_false(wddir_may_have(d, 12, "a"));
+	/* past the first sizes (1024 names, 64 directories) */
+	for (uint32_t dir = 100; dir < 400; dir++)
+		wddir_made(d, dir);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		wddir_added(d, 100 + (uint32_t)(i % 300), name);
+	}
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_true(wddir_may_have(d, 100 + (uint32_t)(i % 300), name));
+	}
+	int maybe = 0;
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		maybe += wddir_may_have(d, 100 + (uint32_t)(i % 300), name);
+	}
+	assert_int_equal(maybe, 0); /* 64-bit hashes: no false "maybe" among these */
+	for (uint32_t dir = 100; dir < 400; dir++)
+		assert_true(wddir_fresh(d, dir));
+	assert_true(wddir_fresh(d, 12));
+	assert_null(wddir_free(d));
+}
+
+static int count_entries(const char *img, const char *dir)
+{
+	_cleanup_free_ char *req = xasprintf("ls -p %s", dir);
+	char *out = debugfs(img, req);
+	int n = 0;
+
+	for (char *p = out; (p = strstr(p, "\n/")) != NULL; p++)
+		n++;
+	if (out[0] == '/')
+		n++;
+	free(out);
+	return n;
+}
+
+/* The streaming writer's directories (core/wddir.c): thousands of entries
+ * appended to one directory this session made, names of every length so
+ * entries end at every offset of a block, names replaced, then a second
+ * session adding to and replacing in that (no longer fresh) directory. */
+static void test_workdisk_session_dirs(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *img = path_join(f->dir, "work.img");
+	_cleanup_free_ char *src = path_join(f->dir, "src.txt");
+	_cleanup_free_ char *src2 = path_join(f->dir, "src2.txt");
+	struct wd_attr fa = { .mode = 0644, .mtime_sec = 1700000000 };
+	struct wd_attr da = { .mode = 0755, .mtime_sec = 1700000000 };
+	struct berr err = { 0 };
+	struct workdisk *wd = NULL;
+	uint32_t big, ino, again;
+	char name[300], first[300], third[300];
+	const int n = 3000;
+
+	assert_int_equal(write_file_atomic(src, "hello\n", 6, 0644), 0);
+	assert_int_equal(write_file_atomic(src2, "replaced\n", 9, 0644), 0);
+	int fd = open(src, O_RDONLY | O_CLOEXEC), fd2 = open(src2, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0 && fd2 >= 0);
+	assert_int_equal(workdisk_create(img, 256 << 20, NULL, &err), 0);
+	assert_int_equal(workdisk_open(img, &wd, &err), 0);
+	assert_int_equal(workdisk_mkdirat(wd, WD_ROOT_INO, "big", &da, &big, &err), 0);
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(name, sizeof(name), "n%05d-", i);
+		memset(name + len, 'x', (size_t)(i % 249));
+		name[len + i % 249] = '\0';
+		if (i == 0)
+			strcpy(first, name);
+		if (i == 3)
+			strcpy(third, name);
+		int r;
+		if (i % 3 == 0)
+			r = workdisk_put_file(wd, big, name, fd, 6, &fa, NULL, &err);
+		else if (i % 3 == 1)
+			r = workdisk_put_symlink(wd, big, name, "target", &fa, &err);
+		else
+			r = workdisk_mkdirat(wd, big, name, &da, &ino, &err);
+		if (r)
+			print_message("entry %d: %s\n", i, err.msg);
+		assert_int_equal(r, 0);
+	}
+	assert_int_equal(workdisk_lookup(wd, big, first, &ino, &err), 0);
+	assert_int_equal(workdisk_lookup(wd, big, "absent", &ino, &err), -ENOENT);
+	/* a directory made before is found again, not made twice */
+	snprintf(name, sizeof(name), "n%05d-xx", 2);
+	assert_int_equal(workdisk_lookup(wd, big, name, &ino, &err), 0);
+	assert_int_equal(workdisk_mkdirat(wd, big, name, &da, &again, &err), 0);
+	assert_int_equal(again, ino);
+	/* replaced: a file by a file, a file by a symlink */
+	assert_int_equal(workdisk_put_file(wd, big, first, fd2, 9, &fa, NULL, &err), 0);
+	assert_int_equal(workdisk_put_symlink(wd, big, third, "other", &fa, &err), 0);
+	assert_int_equal(workdisk_close(wd, 0, &err), 0);
+	fsck_ok(img);
+	assert_int_equal(count_entries(img, "/big"), n + 2);
+	_cleanup_free_ char *req = xasprintf("cat /big/%s", first);
+	_cleanup_free_ char *cat = debugfs(img, req);
+	assert_non_null(strstr(cat, "replaced"));
+	free(req);
+	req = xasprintf("stat /big/%s", third);
+	_cleanup_free_ char *st = debugfs(img, req);
+	assert_non_null(strstr(st, "Type: symlink"));
+	assert_non_null(strstr(st, "Fast link dest: \"other\""));
+
+	/* A second session: /big is an existing directory now. */
+	assert_int_equal(workdisk_open(img, &wd, &err), 0);
+	assert_int_equal(workdisk_lookup(wd, WD_ROOT_INO, "big", &big, &err), 0);
+	assert_int_equal(workdisk_put_file(wd, big, "late", fd, 6, &fa, NULL, &err), 0);
+	assert_int_equal(workdisk_put_file(wd, big, first, fd, 6, &fa, NULL, &err), 0);
+	assert_int_equal(workdisk_close(wd, 0, &err), 0);
+	fsck_ok(img);
+	assert_int_equal(count_entries(img, "/big"), n + 3);
+	free(req);
+	req = xasprintf("cat /big/%s", first);
+	_cleanup_free_ char *cat2 = debugfs(img, req);
+	assert_non_null(strstr(cat2, "hello"));
+	close(fd);
+	close(fd2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +725,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_bad_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_lock_vs_fork, setup, teardown),
+		cmocka_unit_test(test_wddir_table),
+		cmocka_unit_test_setup_teardown(test_workdisk_session_dirs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("disk", tests, NULL, NULL);

@@ -571,6 +571,87 @@ static void test_nice(void **state)
 	pull_engine_free(e);
 }
 
+/* A deferred engine queues work until pull_engine_start(); one freed
+ * without ever starting ends what was queued (-ECANCELED). */
+static void test_deferred(void **state)
+{
+	(void)state;
+	struct pull_engine *e = NULL;
+	struct berr err = { 0 };
+	struct waiter w;
+	_cleanup_free_ char *dest = dest_path();
+	struct pull_config c = { .cache_dir = p("%s/cache", dir), .no_sync = true, .deferred = true };
+	waiter_init(&w);
+	mkdir_p(p("%s/images", dir), 0700);
+	httpd_add(&srv, "/img.tar.zst", arch, arch_len, "\"v1\"");
+	assert_int_equal(pull_engine_new(&c, &e, &err), 0);
+	assert_int_equal(pull(e, url, arch_sha, arch_len, dest, &w), 0);
+	usleep(200 * 1000);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(srv.nlog, 0); /* no thread, no request */
+	assert_int_equal(pull_engine_start(e, &err), 0);
+	assert_int_equal(pull_engine_start(e, &err), 0); /* once */
+	assert_int_equal(wait_done(&w, 1), 0);
+	check_dest(dest);
+	pull_engine_free(e);
+	rm_rf(dest);
+
+	assert_int_equal(pull_engine_new(&c, &e, &err), 0);
+	assert_int_equal(pull(e, url, arch_sha, arch_len, dest, &w), 0);
+	pull_engine_free(e);
+	assert_int_equal(wait_done(&w, 2), -ECANCELED);
+	no_leftovers(false);
+}
+
+/* archive_trusted: the archive's sha256 (from a signed index) proves every
+ * byte, so the files' sums are not computed again: a manifest whose file
+ * sum is wrong passes, which shows the sum was not checked; without it
+ * the same archive is refused; a wrong archive sha256 is refused either way. */
+static void test_trusted(void **state)
+{
+	(void)state;
+	struct pull_engine *e = engine(1);
+	struct waiter w;
+	struct berr err = { 0 };
+	_cleanup_free_ char *dest = dest_path();
+	waiter_init(&w);
+	mkdir_p(p("%s/images", dir), 0700);
+	char root[8192];
+	memset(root, 7, sizeof(root));
+	char *m = xasprintf("{\"name\":\"img\",\"kind\":\"image\",\"files\":[{\"path\":\"rootfs.ext4\","
+			    "\"size\":%zu,\"sha256\":\"%064d\"}]}", sizeof(root), 0);
+	const struct ct_entry v[] = { { CT_FILE, "manifest.json", m, strlen(m), NULL, 0 },
+				      { CT_FILE, "rootfs.ext4", root, sizeof(root), NULL, 0 } };
+	char *path = xasprintf("%s/lie.tar.zst", dir);
+	ct_archive(path, ARCHIVE_FILTER_ZSTD, v, 2);
+	char *data = NULL, sha[65];
+	size_t len = 0;
+	assert_int_equal(read_file(path, 1u << 20, &data, &len), 0);
+	ct_sha(data, len, sha);
+	char *fu = xasprintf("file://%s", path);
+	struct pull_request r = { .url = fu, .sha256 = sha, .size = len, .kind = "image",
+				  .name = "img", .dest = dest, .done = on_done, .opaque = &w };
+	assert_int_equal(pull_start(e, &r, &err), 0);
+	assert_int_equal(wait_done(&w, 1), -EBADMSG);
+	assert_non_null(strstr(w.err.msg, "the manifest says"));
+	no_leftovers(false);
+	r.archive_trusted = true;
+	assert_int_equal(pull_start(e, &r, &err), 0);
+	assert_int_equal(wait_done(&w, 2), 0);
+	no_leftovers(true);
+	rm_rf(dest);
+	sha[0] = sha[0] == 'a' ? 'b' : 'a';
+	assert_int_equal(pull_start(e, &r, &err), 0);
+	assert_int_equal(wait_done(&w, 3), -EBADMSG);
+	assert_non_null(strstr(w.err.msg, "the catalog says"));
+	no_leftovers(false);
+	pull_engine_free(e);
+	free(fu);
+	free(path);
+	free(data);
+	free(m);
+}
+
 /* ---- catalogs ------------------------------------------------------ */
 
 static int changes;
@@ -726,6 +807,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_servers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_and_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catsync, setup, teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
