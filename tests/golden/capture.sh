@@ -126,8 +126,9 @@ done
 C=$T/capture
 mkdir -p "$C/tree"
 # Stream files: their content is the guest's or the VMM's output, and a
-# read of console at its end blocks while the VM runs.
-STREAMS=' console log '
+# read of console at its end blocks while the VM runs; agent blocks while
+# the guest agent is awaited (docs/agent.md).
+STREAMS=' console log agent '
 # Normalizations (tests/golden/README.md): what differs between two runs
 # on the same machine becomes a fixed token.  Anchored, so a format change
 # (say "pid 123 (qemu)") is left alone and shows in the drift check.

@@ -6,7 +6,7 @@
 #
 # The caller sets GOLDEN_TREE to the captured tree (tests/golden/tree).
 
-# The placeholder a stream file (console, log) is captured as.
+# The placeholder a stream file (console, log, agent) is captured as.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 GOLDEN_STREAM='@STREAM@'
 
@@ -14,7 +14,7 @@ GOLDEN_STREAM='@STREAM@'
 #   prose   README: free text
 #   doctor  "ok|warn|fail NAME DETAIL" lines
 #   json    a bundle's manifest (empty while the image is only buildable)
-#   stream  console, log: captured as $GOLDEN_STREAM
+#   stream  console, log, agent: captured as $GOLDEN_STREAM
 #   verbs   ctl: one verb (with its usage) per line
 #   kv      "key value" lines (progress too: "bytes ...", "phase P")
 #   value   one value (maybe empty, maybe a sentence: err)
@@ -23,7 +23,7 @@ golden_kind() {
 	README) echo prose ;;
 	doctor) echo doctor ;;
 	manifest) echo json ;;
-	console | log) echo stream ;;
+	console | log | agent) echo stream ;;
 	ctl) echo verbs ;;
 	defaults | status | config | progress) echo kv ;;
 	*) echo value ;;
@@ -63,7 +63,7 @@ golden_value() {
 	if [ -n "$2" ]; then printf '%s\n' "$2" >"$1"; else : >"$1"; fi
 }
 
-# golden_stream FILE TEXT: the content of a stream file (console, log).
+# golden_stream FILE TEXT: the content of a stream file (console, log, agent).
 golden_stream() {
 	[ "$(golden_kind "$1")" = stream ] || golden_refuse "$1 is not a stream file" || return 1
 	[ -f "$1" ] || golden_refuse "$1 does not exist in the golden tree" || return 1
