@@ -291,7 +291,7 @@ HELPERDIR      := $(LIBEXECDIR)/banger
 ALL_CFLAGS     += $(CPPFLAGS)
 LDLIBS         += $(LDFLAGS)
 
-MANPAGES := banger.1 bangerd.8 bangerd-root.8 banger-tree.7 banger.toml.5
+MANPAGES := banger.1 banger-catalog.1 bangerd.8 bangerd-root.8 banger-tree.7 banger.toml.5
 MAN_OUT  := $(MANPAGES:%=$(BUILD)/man/%)
 # The image recipes banger image build runs (not the boot test tools).
 IMAGE_RECIPES := images/build.sh images/kernel.sh images/test-image.sh images/golden.sh
@@ -342,6 +342,10 @@ install: all
 	chmod 0755 $(D)$(BINDIR)/banger.tmp && mv -f $(D)$(BINDIR)/banger.tmp $(D)$(BINDIR)/banger
 	install -m 0755 $(BUILD)/bin/bangerd $(D)$(BINDIR)/bangerd
 	install -m 0755 $(BUILD)/bin/bangerd-root $(D)$(HELPERDIR)/bangerd-root
+	install -m 0755 $(BUILD)/bin/banger-catalog $(D)$(BINDIR)/banger-catalog
+	install -m 0755 $(BUILD)/guest/banger-agent $(D)$(HELPERDIR)/banger-agent
+	rm -rf $(D)$(HELPERDIR)/inject.tmp && cp -R $(BUILD)/guest/inject $(D)$(HELPERDIR)/inject.tmp && \
+		rm -rf $(D)$(HELPERDIR)/inject && mv $(D)$(HELPERDIR)/inject.tmp $(D)$(HELPERDIR)/inject
 	for u in bangerd bangerd-root; do \
 		sed $(INSTALL_SED) units/$$u.service.in >$(D)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
 		chmod 0644 $(D)$(SYSTEMDUNITDIR)/$$u.service.tmp && \
@@ -358,11 +362,13 @@ install: all
 # Removes what install wrote, and the directories only banger uses.
 uninstall:
 	rm -f $(D)$(BINDIR)/banger $(D)$(BINDIR)/bangerd $(D)$(HELPERDIR)/bangerd-root \
+		$(D)$(BINDIR)/banger-catalog $(D)$(HELPERDIR)/banger-agent \
 		$(D)$(SYSTEMDUNITDIR)/bangerd.service $(D)$(SYSTEMDUNITDIR)/bangerd-root.service \
 		$(D)$(DATADIR)/banger/units/bangerd-root-jailer.conf.in \
 		$(patsubst images/%,$(D)$(DATADIR)/banger/images/%,$(IMAGE_FILES)) \
 		$(foreach m,$(MANPAGES),$(D)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(m)) \
 		$(D)$(BASHCOMPDIR)/banger $(D)$(ZSHCOMPDIR)/_banger $(D)$(FISHCOMPDIR)/banger.fish
+	rm -rf $(D)$(HELPERDIR)/inject
 	-rmdir $(D)$(HELPERDIR) $(D)$(DATADIR)/banger/units $(D)$(DATADIR)/banger/images \
 		$(D)$(DATADIR)/banger 2>/dev/null
 
@@ -371,7 +377,7 @@ uninstall:
 deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
-	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	cd $(BUILD)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD=build dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
 # Workspace: vm run DIR's copy before boot vs tar over ssh into a running
 # guest, vm push (a real daemon and a QEMU guest; docs/benchmarks.md).

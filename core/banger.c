@@ -158,7 +158,8 @@ static void on_catalog_change(void *ctx)
 
 /* banger's init and sshd for container images (guest/mkinject.sh): the
  * config's, else next to this binary: build/bin/bangerd ->
- * build/guest/inject, PREFIX/bin/bangerd -> PREFIX/libexec/banger/inject. */
+ * build/guest/inject, PREFIX/bin/bangerd -> PREFIX/libexec/banger/inject;
+ * else the one the Debian package's postinst builds. */
 static char *find_inject_dir(const char *cfg)
 {
 	char exe[4096];
@@ -172,9 +173,10 @@ static char *find_inject_dir(const char *cfg)
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	const char *rel[] = { "../guest/inject", "../libexec/banger/inject" };
+	const char *rel[] = { "../guest/inject", "../libexec/banger/inject",
+			      "/var/lib/banger/inject" };
 	for (size_t i = 0; i < ARRAY_SIZE(rel); i++) {
-		_cleanup_free_ char *d = path_join(exe, rel[i]);
+		_cleanup_free_ char *d = rel[i][0] == '/' ? xstrdup(rel[i]) : path_join(exe, rel[i]);
 		_cleanup_free_ char *init = path_join(d, "init");
 		char *real = realpath(d, NULL);
 		if (real && access(init, X_OK) == 0)
@@ -319,7 +321,9 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (r < 0)
 		goto fail;
 	catalog_sweep(&b->cat);
-	catalog_scan(&b->cat);
+	struct berr scan = { 0 };
+	if (catalog_scan(&b->cat, &scan) > 0) /* the top err file says it */
+		snprintf(b->global_err, sizeof(b->global_err), "%s", scan.msg);
 	vm_adopt_all(b);
 	/* Taps of VMs that are not running are leftovers of a crash. */
 	vmnet_sweep(b->vmnet);

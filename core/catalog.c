@@ -18,6 +18,7 @@
 
 #include "bundle.h"
 #include "catindex.h"
+#include "catjobs.h"
 #include "catsync.h"
 #include "disk.h"
 #include "log.h"
@@ -322,9 +323,45 @@ void catalog_sweep(struct catalog *c)
 	sweep(c, "image");
 }
 
-void catalog_scan(struct catalog *c)
+/* The name a bundle directory of the image cache stands for: its own
+ * name when it is a valid one (the manifest may be what is broken). */
+static void scan_failed(struct catalog *c, const char *kind, const char *name,
+			const char *dir, const struct berr *e)
+{
+	struct catjob *jr;
+	if (bundle_name_check(name, NULL) < 0 || catalog_name_reserved(name) ||
+	    !(jr = catjobs_get(c->jobs, kind, name)))
+		return;
+	pthread_mutex_lock(&c->jobs->lock);
+	if (jr->state != CJS_RUNNING) { /* a pull or build of that name goes on */
+		jr->type = CJ_IMPORT;
+		jr->state = CJS_FAILED;
+		jr->errnum = e->code > 0 ? e->code : EIO;
+		snprintf(jr->source, sizeof(jr->source), "%s", dir);
+		snprintf(jr->err, sizeof(jr->err), "%s", e->msg);
+	}
+	pthread_mutex_unlock(&c->jobs->lock);
+}
+
+/* A later scan imported it, or it is registered some other way. */
+static void scan_settled(struct catalog *c, const char *kind, const char *name)
+{
+	struct catjob *jr = catjobs_find(c->jobs, kind, name);
+	if (!jr)
+		return;
+	pthread_mutex_lock(&c->jobs->lock);
+	if (jr->type == CJ_IMPORT && jr->state == CJS_FAILED) {
+		jr->type = CJ_NONE;
+		jr->state = CJS_IDLE;
+		jr->err[0] = '\0';
+	}
+	pthread_mutex_unlock(&c->jobs->lock);
+}
+
+int catalog_scan(struct catalog *c, struct berr *err)
 {
 	const char *kinds[] = { "kernel", "image" };
+	int failed = 0;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", c->image_cache, kind_dir(kinds[k]));
 		DIR *dir = opendir(d);
@@ -335,17 +372,49 @@ void catalog_scan(struct catalog *c)
 			struct berr e = { 0 };
 			if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp"))
 				continue;
-			if (catalog_registered(c, kinds[k], de->d_name))
+			if (catalog_registered(c, kinds[k], de->d_name)) {
+				scan_settled(c, kinds[k], de->d_name);
 				continue;
+			}
 			_cleanup_free_ char *p = path_join(d, de->d_name);
 			_cleanup_free_ char *mf = path_join(p, MANIFEST_NAME);
 			if (access(mf, F_OK) < 0)
 				continue;
-			if (catalog_import(c, p, NULL, 0, &e) < 0)
+			int r = catalog_import(c, p, NULL, 0, &e);
+			if (r == -EEXIST) { /* its manifest names a registered one */
 				blog("not importing %s: %s", p, e.msg);
+				continue;
+			}
+			if (r == 0) {
+				scan_settled(c, kinds[k], de->d_name);
+				continue;
+			}
+			if (!e.msg[0])
+				berr_set(&e, EIO, "import failed");
+			blog("not importing %s: %s", p, e.msg);
+			scan_failed(c, kinds[k], de->d_name, p, &e);
+			if (failed++ == 0)
+				berr_set(err, e.code > 0 ? e.code : EIO,
+					 "%s '%s' in the image cache was not imported: %s", kinds[k],
+					 de->d_name, e.msg);
 		}
 		closedir(dir);
 	}
+	if (failed > 1)
+		berr_wrap(err, "%d bundles of the image cache were not imported (see doctor)", failed);
+	return failed;
+}
+
+void catalog_doctor(struct catalog *c, struct sbuf *out)
+{
+	pthread_mutex_lock(&c->jobs->lock);
+	for (size_t i = 0; i < c->jobs->n; i++) {
+		const struct catjob *jr = c->jobs->v[i];
+		if (jr->type == CJ_IMPORT && jr->state == CJS_FAILED && !jr->hidden)
+			sbuf_printf(out, "fail import %s '%s' from %s: %s (fix it, then echo rescan "
+				    "> ctl)\n", jr->kind, jr->name, jr->source, jr->err);
+	}
+	pthread_mutex_unlock(&c->jobs->lock);
 }
 
 /* ---- defaults, recipes, what is missing ------------------------------ */
@@ -403,6 +472,14 @@ size_t catalog_recipes(const char *kind, const struct catalog_known **ret, size_
 int catalog_missing(struct catalog *c, const char *kind, const char *name, struct berr *err)
 {
 	const struct catalog_known *k = catalog_recipe(kind, name);
+	struct catjob *jr = catjobs_find(c->jobs, kind, name);
+	struct catjob snap;
+	if (jr) {
+		catjobs_snapshot(c->jobs, jr, &snap);
+		if (snap.type == CJ_IMPORT && snap.state == CJS_FAILED)
+			return berr_set(err, snap.errnum, "%s '%s' is not registered: importing it "
+					"from %s failed: %s", kind, name, snap.source, snap.err);
+	}
 	if (catalog_listed(c, kind, name))
 		return berr_set(err, ENOENT, "%s '%s' is not pulled yet: run 'banger %s pull %s' "
 				"(or echo pull > %ss/%s/ctl)", kind, name, kind, name, kind, name);

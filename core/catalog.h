@@ -27,6 +27,7 @@
 struct catjobs;
 struct catsync;
 struct pull_engine;
+struct sbuf;
 
 struct catalog {
 	struct store *store;
@@ -78,8 +79,15 @@ int catalog_import_path(struct catalog *c, const char *path, char *ret_name, siz
  * (temporary dot-directories, directories no record names).  Only while
  * nothing is being imported or pulled. */
 void catalog_sweep(struct catalog *c);
-/* Import new bundles of the image cache. */
-void catalog_scan(struct catalog *c);
+/* Import the bundles of the image cache not registered yet (at start and
+ * on "rescan").  One that fails is a failed entry of images/ or kernels/
+ * (its err says why), a "fail import" line of catalog_doctor, and the
+ * reason catalog_missing gives for its name.  Returns how many failed;
+ * err gets the first one's sentence and errno. */
+int catalog_scan(struct catalog *c, struct berr *err);
+/* One "fail import KIND 'NAME' ..." line per bundle catalog_scan could
+ * not import (nothing when every one was). */
+void catalog_doctor(struct catalog *c, struct sbuf *out);
 
 /* Default image/kernel name and where it came from: "config", "builtin"
  * (the first registered of the built-in chain), "catalog" (none is

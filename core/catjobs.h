@@ -31,6 +31,7 @@ enum catjob_type {
 	CJ_NONE,  /* nothing runs or ran: the record only keeps an id and an err */
 	CJ_PULL,  /* a catalog pull (the pull engine) */
 	CJ_OCI,   /* an OCI pull or layout import (a worker thread) */
+	CJ_IMPORT, /* a bundle of the image cache catalog_scan could not import */
 };
 
 enum catjob_state {
@@ -66,6 +67,7 @@ struct catjob {
 	char sha[SHA256_HEX_LEN + 1];  /* CJ_PULL: the archive, the engine's key */
 	char source[512];              /* CJ_OCI: the reference or layout; CJ_PULL: the URL */
 	char err[BERR_MSG_MAX];        /* the entry's last error, any kind */
+	int errnum;                    /* CJ_IMPORT: the failed import's errno */
 	struct catjob_oci oci;         /* CJ_OCI */
 	/* CJ_OCI worker (catoci.c): cancel is set by anyone, the rest under lock */
 	atomic_int cancel;

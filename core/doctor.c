@@ -149,6 +149,13 @@ void doctor_render(struct banger *b, struct sbuf *out)
 		sbuf_printf(out, "ok device-mapper /dev/mapper/control present\n");
 	else
 		sbuf_printf(out, "warn device-mapper absent: no dm-snapshot clones\n");
+	if (b->inject_dir)
+		sbuf_printf(out, "ok oci-inject %s (banger's init and sshd for OCI images)\n",
+			    b->inject_dir);
+	else
+		sbuf_printf(out, "warn oci-inject none: OCI images cannot be imported (make builds "
+			    "build/guest/inject, make install LIBEXECDIR/banger/inject; or set "
+			    "oci_inject_dir)\n");
 
 	const char *kinds[] = { "kernel", "image" };
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
@@ -162,5 +169,6 @@ void doctor_render(struct banger *b, struct sbuf *out)
 				    "'import DIR' to ctl\n", kinds[k]);
 		image_rec_array_free(all, n);
 	}
+	catalog_doctor(&b->cat, out);
 	defaults_doctor(b, out);
 }

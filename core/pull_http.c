@@ -59,8 +59,10 @@ void pull_part_reset(struct pull_engine *e, struct job *j)
 	j->nsamples = 0;
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->lock);
-	if (j->part_fd >= 0)
-		(void)ftruncate(j->part_fd, 0);
+	if (j->part_fd >= 0 && ftruncate(j->part_fd, 0) < 0) {
+		/* The download still writes from 0, and the archive's sum
+		 * refuses whatever stale tail stays. */
+	}
 	unlink(j->meta_path);
 	j->etag[0] = j->last_modified[0] = '\0';
 }

@@ -96,7 +96,8 @@ static int root_ctl_write(struct banger *b, int64_t id, const char *data, size_t
 			r = catalog_import_path(&b->cat, req->argv[0], NULL, 0, err);
 			break;
 		case RC_RESCAN:
-			catalog_scan(&b->cat);
+			if (catalog_scan(&b->cat, err) > 0)
+				r = -(err->code ? err->code : EIO);
 			break;
 		}
 	}

@@ -384,6 +384,10 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		printf("banger-catalog %s\n", BANGER_VERSION);
+		return 0;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage:\n");
 		for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)

@@ -139,6 +139,7 @@ NORM=(
 	-e 's/^sha256 [0-9a-f]{64}$/sha256 @SHA256@/'              # status of a bundle
 	-e 's/^size [0-9]+$/size @SIZE@/'                          # its size on disk
 	-e 's/^ok tsc [0-9]+ kHz /ok tsc @KHZ@ kHz /'              # doctor: measured TSC
+	-e "s/^ok oci-inject [^ ]+ \\(/ok oci-inject @INJECT@ (/"      # doctor: the checkout's build
 	# manifests: every *sha256, *_at (build and import times), size, disk_usage
 	-e 's/^( *"[a-z_]*sha256": )"[0-9a-f]{64}"/\1"@SHA256@"/'
 	-e 's/^( *"[a-z_]*_at": )("[^"]*"|[0-9]+)/\1"@TIME@"/'

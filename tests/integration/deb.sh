@@ -53,7 +53,7 @@ fi
 . images/common.sh
 pkgs=$(sed 's/([^)]*)//g; s/|[^,]*//g; s/[[:space:]]//g' <<<"$depends" | tr ',' '\n' | sort -u |
 	tr '\n' ',')
-pkgs="${pkgs}man-db,passwd,systemd"
+pkgs="${pkgs}man-db,passwd,systemd,openssh-server"
 key=$(printf 'bookworm apt %s\n' "$pkgs" | sha256sum | cut -c1-16)
 BASE=$CACHE/bookworm-$key.tar
 if [ ! -f "$BASE" ]; then
@@ -98,7 +98,7 @@ check installed-bangerd-version [ "$(in_chroot bangerd --version)" = "bangerd $V
 out=$(in_chroot bangerd --help 2>&1) && grep -q '^usage: bangerd' <<<"$out" && ok bangerd-help ||
 	fail "bangerd-help: $out"
 check installed-helper-version [ "$(in_chroot /usr/libexec/banger/bangerd-root --version)" = "bangerd-root $V" ]
-for p in "1 banger" "8 bangerd" "8 bangerd-root" "7 banger-tree" "5 banger.toml"; do
+for p in "1 banger" "1 banger-catalog" "8 bangerd" "8 bangerd-root" "7 banger-tree" "5 banger.toml"; do
 	# shellcheck disable=SC2086 # section and page
 	set -- $p
 	got=$(in_chroot man -w "$1" "$2" 2>&1)
@@ -108,6 +108,14 @@ for p in "1 banger" "8 bangerd" "8 bangerd-root" "7 banger-tree" "5 banger.toml"
 done
 got=$(in_chroot bash -c '. /usr/share/bash-completion/completions/banger; COMP_WORDS=(banger system ""); COMP_CWORD=2; _banger; echo "${COMPREPLY[*]}"')
 [ "$got" = "install status restart uninstall --help" ] && ok installed-completion || fail "installed-completion: $got"
+# inject/ is built by postinst from the chroot's sshd, not shipped; a
+# package that updates /usr/sbin/sshd triggers a rebuild
+check deb-ships-no-sshd bash -c "! dpkg-deb -c '$DEB' | grep -q 'inject/'"
+check postinst-built-inject bash -c "[ -x '$R/var/lib/banger/inject/init' ] && [ -x '$R/var/lib/banger/inject/ssh/sshd' ] && cmp -s '$R/usr/sbin/sshd' '$R/var/lib/banger/inject/ssh/sshd' && ls '$R/var/lib/banger/inject/ssh/lib' | grep -q '^libc\.so'"
+rm -rf "$R/var/lib/banger/inject"
+out=$(in_chroot sh -c 'dpkg-trigger --no-await /usr/sbin/sshd && dpkg --triggers-only --pending' 2>&1) &&
+	[ -x "$R/var/lib/banger/inject/ssh/sshd" ] && ok sshd-trigger-rebuilds-inject ||
+	fail "sshd-trigger-rebuilds-inject: $out"
 check units-shipped-disabled bash -c "[ -f '$R/lib/systemd/system/bangerd.service' ] && [ ! -e '$R/etc/systemd/system/multi-user.target.wants/bangerd.service' ]"
 
 # configured as on a host: system install (installed layout: nothing

@@ -20,6 +20,7 @@ MK=(make -s --no-print-directory BUILD="$BUILD" DESTDIR="$R")
 # One version, the Makefile's, in every program as built.
 check build-banger-version [ "$("$BUILD/bin/banger" --version)" = "banger $V" ]
 check build-bangerd-version [ "$("$BUILD/bin/bangerd" --version)" = "bangerd $V" ]
+check build-banger-catalog-version [ "$("$BUILD/bin/banger-catalog" --version)" = "banger-catalog $V" ]
 check build-bangerd-root-version [ "$("$BUILD/bin/bangerd-root" --version)" = "bangerd-root $V" ]
 check checkout-shim-version [ "$(shims/banger --version)" = "banger $V" ]
 check man-version grep -q "banger $V" "$BUILD/man/banger.1"
@@ -27,10 +28,16 @@ check man-version grep -q "banger $V" "$BUILD/man/banger.1"
 # ---- the defaults: PREFIX=/usr/local ------------------------------------
 if out=$("${MK[@]}" install 2>&1); then ok install-default; else fail "install-default: $out"; fi
 want='usr/local/bin/banger
+usr/local/bin/banger-catalog
 usr/local/bin/bangerd
 usr/local/lib/systemd/system/bangerd-root.service
 usr/local/lib/systemd/system/bangerd.service
+usr/local/libexec/banger/banger-agent
 usr/local/libexec/banger/bangerd-root
+usr/local/libexec/banger/inject/init
+usr/local/libexec/banger/inject/ssh/ld-linux-x86-64.so.2
+usr/local/libexec/banger/inject/ssh/ssh-keygen
+usr/local/libexec/banger/inject/ssh/sshd
 usr/local/share/banger/images/build.sh
 usr/local/share/banger/images/common.sh
 usr/local/share/banger/images/golden.sh
@@ -40,14 +47,17 @@ usr/local/share/banger/images/test-image.sh
 usr/local/share/banger/units/bangerd-root-jailer.conf.in
 usr/local/share/bash-completion/completions/banger
 usr/local/share/fish/vendor_completions.d/banger.fish
+usr/local/share/man/man1/banger-catalog.1
 usr/local/share/man/man1/banger.1
 usr/local/share/man/man5/banger.toml.5
 usr/local/share/man/man7/banger-tree.7
 usr/local/share/man/man8/bangerd-root.8
 usr/local/share/man/man8/bangerd.8
 usr/local/share/zsh/site-functions/_banger'
-got=$(cd "$R" && find . -type f | sed 's|^\./||' | sort)
+# inject/ssh/lib/ holds the host sshd's libraries (guest/mkinject.sh): as many as ldd says
+got=$(cd "$R" && find . -type f | sed 's|^\./||' | grep -v '^usr/local/libexec/banger/inject/ssh/lib/' | sort)
 [ "$got" = "$want" ] && ok install-default-files || fail "install-default-files: $(diff <(echo "$want") <(echo "$got"))"
+check install-default-inject-libs bash -c "ls '$R/usr/local/libexec/banger/inject/ssh/lib/' | grep -q '^libc\.so'"
 check install-default-modes bash -c "[ -x '$R/usr/local/bin/banger' ] && [ -x '$R/usr/local/bin/bangerd' ] && [ -x '$R/usr/local/libexec/banger/bangerd-root' ] && [ ! -x '$R/usr/local/lib/systemd/system/bangerd.service' ]"
 check uninstall-default "${MK[@]}" uninstall
 left=$(find "$R" -type f)
@@ -61,6 +71,7 @@ DIRS=(PREFIX=/opt/b BINDIR=/opt/bin LIBEXECDIR=/opt/lx MANDIR=/opt/man SYSTEMDUN
 	BASHCOMPDIR=/opt/bash ZSHCOMPDIR=/opt/zsh FISHCOMPDIR=/opt/fish)
 check install-dirs "${MK[@]}" "${DIRS[@]}" install
 for f in opt/bin/banger opt/bin/bangerd opt/lx/banger/bangerd-root opt/man/man1/banger.1 \
+	opt/bin/banger-catalog opt/lx/banger/banger-agent opt/lx/banger/inject/init \
 	opt/man/man8/bangerd.8 opt/units/bangerd.service opt/units/bangerd-root.service \
 	opt/bash/banger opt/zsh/_banger opt/fish/banger.fish opt/b/share/banger/images/build.sh \
 	opt/b/share/banger/units/bangerd-root-jailer.conf.in; do

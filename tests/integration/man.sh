@@ -8,13 +8,15 @@
 #                   term and errno of docs/tree.md is in the page
 #   banger.toml(5)  exactly the keys of core/config.c's tables
 #   bangerd(8), bangerd-root(8)  exactly the options of fs/main.c, helper/root_main.c
+#   banger-catalog(1)  every usage line of banger-catalog --help, every option
+#                   of tools/catalog.c
 # A pattern that finds nothing in the code fails too: when the code moves,
 # this test is updated with it instead of passing on nothing.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 M=$BUILD/man
-PAGES=(banger.1 bangerd.8 bangerd-root.8 banger-tree.7 banger.toml.5)
+PAGES=(banger.1 banger-catalog.1 bangerd.8 bangerd-root.8 banger-tree.7 banger.toml.5)
 
 for p in "${PAGES[@]}"; do
 	if [ ! -f "$M/$p" ]; then
@@ -103,4 +105,17 @@ nonempty bangerd-root-code-options "long options in helper/root_main.c" "$r"
 manopts() { sed -n '/^OPTIONS$/,/^[A-Z]/p' <(render "$1") | grep -E '^       --' | grep -oE -- '--[a-z0-9][a-z0-9-]*'; }
 same bangerd8-options "$d" "$(manopts bangerd.8)"
 same bangerd-root8-options "$r" "$(manopts bangerd-root.8)"
+
+# ---- banger-catalog(1): its commands and options --------------------------
+usage=$("$BUILD/bin/banger-catalog" --help | sed -n 's/^  //p')
+nonempty catalog-usage "usage lines of banger-catalog --help" "$usage"
+syn=$(sed -n '/^SYNOPSIS$/,/^DESCRIPTION$/p' <(render banger-catalog.1) | sed 's/^ *//')
+miss=
+while IFS= read -r u; do grep -qxF -- "$u" <<<"$syn" || miss="$miss [$u]"; done <<<"$usage"
+[ -z "$miss" ] && ok "catalog1-synopsis-$(wc -l <<<"$usage")" || fail "catalog1-synopsis: not in the page:$miss"
+c=$(opts tools/catalog.c | sort -u)
+nonempty catalog-code-options "long options in tools/catalog.c" "$c"
+miss=
+for o in $c; do render banger-catalog.1 | grep -q -- "$o" || miss="$miss $o"; done
+[ -z "$miss" ] && ok "catalog1-options-$(wc -w <<<"$c")" || fail "catalog1-options: not in the page:$miss"
 finish
