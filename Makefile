@@ -14,6 +14,7 @@ BUILD      ?= build
 PKGS       := fuse3 sqlite3 jansson ext2fs com_err libcrypto libssh libcurl \
               libnl-3.0 libnl-route-3.0 libnftables libsystemd mount
 PKGS       += libarchive
+PKGS       += devmapper
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA     := $(shell pkg-config --cflags --libs cmocka 2>/dev/null)
@@ -52,6 +53,9 @@ ALL_CFLAGS += -Ip9
 HELPER_SRCS := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                helper/paths.c helper/ops.c helper/root_main.c helper/resolved.c
 HELPER_SRCS += helper/jail.c helper/fusemount.c
+HELPER_SRCS += helper/fdstore.c
+HELPER_SRCS += helper/dmclone.c
+CORE_SRCS += helper/dmclone.c
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 CATALOG_SRCS := core/err.c core/util.c core/digest.c core/manifest.c core/catindex.c core/bundle.c \
                 core/pull.c core/pull_http.c core/pull_unpack.c core/pull_fetch.c core/catsync.c \
@@ -89,6 +93,10 @@ test_vmm_firecracker_SRCS += core/disk.c helper/jail.c helper/paths.c core/rootc
 test_helper_SRCS   := core/err.c core/util.c helper/net.c helper/netaddr.c helper/nat.c helper/proto.c \
                       helper/paths.c helper/ops.c helper/resolved.c
 test_helper_SRCS   += helper/jail.c helper/fusemount.c
+test_helper_SRCS   += helper/dmclone.c
+UNIT_TESTS += test_dmclone
+test_dmclone_SRCS := $(test_helper_SRCS)
+test_vmm_firecracker_SRCS += helper/dmclone.c
 UNIT_TESTS += test_p9codec
 test_p9codec_SRCS := core/err.c core/util.c p9/codec.c p9/addr.c
 UNIT_TESTS += test_resolved
@@ -465,6 +473,12 @@ $(BUILD)/bench/execbench: tests/bench/execbench.c
 bench-snapshot: all unit $(BUILD)/bench/execbench
 	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/snapshot.sh
 .PHONY: bench-snapshot
+# banger as a service in a guest that has systemd as PID 1, device-mapper and
+# systemd-resolved (tests/guesthost/run.sh, docs/guesthost.md); make test runs
+# it through tests/integration/guesthost.sh.
+.PHONY: check-guesthost
+check-guesthost: all $(BUILD)/tests/helper_cli
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/guesthost/run.sh
 # images/ and kernels/ through the daemon: catalogs, pulls, OCI builds (docs/tree.md)
 CATD_SRCS := core/catjobs.c core/catview.c core/catpull.c core/catoci.c core/treeimg.c \
              core/ocimeta.c core/ociblob.c core/ocitar.c core/ocilayer.c core/ocifs.c \

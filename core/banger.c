@@ -18,6 +18,7 @@
 #include "catsync.h"
 #include "pull.h"
 #include "util.h"
+#include "vmdisk.h"
 
 /* $var if set, else base + suffix. */
 static char *env_or(const char *var, const char *base, const char *suffix)
@@ -279,8 +280,9 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	b->choice = (struct vmm_choice){ .cfg_vmm = b->cfg.vmm,
 					 .firecracker_bin = b->cfg.firecracker_bin,
 					 .accel = accel, .accel_why = b->accel_why };
-	if (disk_probe_clone(p->state_dir, &b->clone_method, NULL) < 0)
-		b->clone_method = CLONE_SPARSE_COPY;
+	/* disk_clone against this host (core/vmdisk.h); doctor says why. */
+	(void)vmdisk_clone_choose(b->cfg.disk_clone, b->priv, p->state_dir,
+				  b->cfg.jailer_bin && *b->cfg.jailer_bin, &b->clone_method, NULL, 0);
 
 	b->cat = (struct catalog){ .store = b->store, .state_dir = b->paths.state_dir,
 				   .image_cache = b->paths.image_cache,
@@ -325,6 +327,20 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	if (catalog_scan(&b->cat, &scan) > 0) /* the top err file says it */
 		snprintf(b->global_err, sizeof(b->global_err), "%s", scan.msg);
 	vm_adopt_all(b);
+	/* dm snapshots of VMs that are gone: left by a daemon killed while
+	 * it made or removed one (core/vmdisk.h). */
+	{
+		struct vm_rec *all = NULL;
+		size_t n = 0;
+		if (store_vm_list(b->store, &all, &n, NULL) == 0) {
+			const char **live = xcalloc(n + 1, sizeof(*live));
+			for (size_t i = 0; i < n; i++)
+				live[i] = all[i].name;
+			(void)vmdisk_sweep(b->priv, p->state_dir, live, n);
+			free(live);
+			vm_rec_array_free(all, n);
+		}
+	}
 	/* Taps of VMs that are not running are leftovers of a crash. */
 	vmnet_sweep(b->vmnet);
 	*ret = b;
@@ -343,7 +359,9 @@ int banger_mount_tree(struct banger *b, const char *mountpoint, int *ret_fd, str
 	 * (ENOTCONN): take it away first.  A tree served by a live daemon is
 	 * refused below (EBUSY) and stays. */
 	struct stat st;
-	if (stat(mountpoint, &st) < 0 && errno == ENOTCONN &&
+	/* A tree the service manager handed over is mounted and waits for
+	 * us to answer FUSE's INIT: a stat would wait for itself. */
+	if (!priv_tree_handed(b->priv) && stat(mountpoint, &st) < 0 && errno == ENOTCONN &&
 	    priv_tree_unmount(b->priv, mountpoint, &e) < 0)
 		blog("cannot remove the stale tree at %s: %s", mountpoint, e.msg);
 	r = mkdir_p(mountpoint, 0755);

@@ -35,6 +35,7 @@ enum kind {
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
 	K_SNAPSHOT,  /* auto | off */
+	K_CLONE,
 	K_URLS,      /* a URL or an array of them (catalog_url) */
 	K_KEY,       /* a key: a path, PEM text (newlines allowed) or a base64 line */
 	K_BOOL,
@@ -65,6 +66,7 @@ static const struct key_def top_keys[] = {
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
 	{ "snapshot", K_SNAPSHOT, F(snapshot), 0, 0, 0 },
+	{ "disk_clone", K_CLONE, F(disk_clone), 0, 0, 0 },
 	{ "catalog_url", K_URLS, F(catalog_urls), 0, 0, 0 },
 	{ "catalog_pubkey", K_KEY, F(catalog_pubkey), 0, 0, 0 },
 	{ "catalog_insecure", K_BOOL, F(catalog_insecure), 0, 0, 0 },
@@ -86,6 +88,9 @@ static const struct key_def vm_default_keys[] = {
 
 static const char *const vmm_choices[] = { "auto", "firecracker", "qemu", NULL };
 static const char *const accel_choices[] = { "auto", "kvm", "tcg", NULL };
+/* How a VM's root disk is cloned from its image (core/vmdisk.h). */
+static const char *const clone_choices[] = { "auto", "reflink", "dm-snapshot", "sparse-copy",
+					      NULL };
 
 /* ---- defaults, copy, free ------------------------------------------ */
 
@@ -95,6 +100,7 @@ void config_init(struct banger_config *c)
 	c->qemu_bin = xstrdup("qemu-system-x86_64");
 	c->vmm = xstrdup("auto");
 	c->qemu_accel = xstrdup("auto");
+	c->disk_clone = xstrdup("auto");
 	c->bridge_name = xstrdup("br-fc");
 	c->bridge_subnet = xstrdup("172.16.0.1/24");
 	c->stop_timeout_s = 30;
@@ -129,6 +135,7 @@ void config_free(struct banger_config *c)
 	free(c->qemu_bin);
 	free(c->vmm);
 	free(c->qemu_accel);
+	free(c->disk_clone);
 	free(c->bridge_name);
 	free(c->bridge_subnet);
 	free(c->snapshot);
@@ -156,6 +163,7 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->qemu_bin = dup_or_null(src->qemu_bin);
 	dst->vmm = dup_or_null(src->vmm);
 	dst->qemu_accel = dup_or_null(src->qemu_accel);
+	dst->disk_clone = dup_or_null(src->disk_clone);
 	dst->bridge_name = dup_or_null(src->bridge_name);
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
 	dst->snapshot = dup_or_null(src->snapshot);
@@ -236,12 +244,20 @@ static int check_choice(const struct ctx *cx, const char *key, const struct toml
 			const char *const *choices)
 {
 	char b[80];
+	struct sbuf list;
+	size_t n = 0;
 
-	for (size_t i = 0; choices[i]; i++)
-		if (strcmp(v->u.s, choices[i]) == 0)
+	for (; choices[n]; n++)
+		if (strcmp(v->u.s, choices[n]) == 0)
 			return 0;
-	return cerr(cx, v->line, "%s must be %s, %s or %s, got '%s'", key, choices[0],
-		    choices[1], choices[2], shown(b, sizeof(b), v->u.s));
+	/* "a, b or c" */
+	sbuf_init(&list);
+	for (size_t i = 0; i < n; i++)
+		sbuf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", choices[i]);
+	int r = cerr(cx, v->line, "%s must be %s, got '%s'", key, list.buf,
+		     shown(b, sizeof(b), v->u.s));
+	sbuf_free(&list);
+	return r;
 }
 
 static int check_name(const struct ctx *cx, const char *key, const struct toml_value *v)
@@ -470,6 +486,7 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_NAME: r = check_name(cx, d->name, v); break;
 		case K_VMM: r = check_choice(cx, d->name, v, vmm_choices); break;
 		case K_ACCEL: r = check_choice(cx, d->name, v, accel_choices); break;
+		case K_CLONE: r = check_choice(cx, d->name, v, clone_choices); break;
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;

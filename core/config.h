@@ -26,6 +26,7 @@ struct banger_config {
 	char *qemu_bin;            /* default "qemu-system-x86_64" */
 	char *vmm;                 /* "auto" | "firecracker" | "qemu" */
 	char *qemu_accel;          /* "auto" | "kvm" | "tcg" */
+	char *disk_clone;          /* "auto" | "reflink" | "dm-snapshot" | "sparse-copy" */
 	char *bridge_name;         /* default "br-fc" */
 	char *bridge_subnet;       /* default "172.16.0.1/24" (gateway/prefix) */
 	int64_t stop_timeout_s;    /* graceful stop before kill, default 30 */

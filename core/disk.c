@@ -22,12 +22,28 @@
 const char *clone_method_name(enum clone_method m)
 {
 	switch (m) {
+	case CLONE_AUTO:
+		return "auto";
 	case CLONE_REFLINK:
 		return "reflink";
 	case CLONE_SPARSE_COPY:
 		return "sparse-copy";
+	case CLONE_DM_SNAPSHOT:
+		return "dm-snapshot";
 	}
 	return "unknown";
+}
+
+int clone_method_parse(const char *s, enum clone_method *ret)
+{
+	const enum clone_method all[] = {CLONE_AUTO, CLONE_REFLINK, CLONE_SPARSE_COPY,
+					 CLONE_DM_SNAPSHOT};
+	for (size_t i = 0; s && i < ARRAY_SIZE(all); i++)
+		if (strcmp(s, clone_method_name(all[i])) == 0) {
+			*ret = all[i];
+			return 0;
+		}
+	return -EINVAL;
 }
 
 /* Errors from FICLONE that mean "this filesystem or pair of files cannot
@@ -148,8 +164,8 @@ static int sparse_copy(int in, int out, off_t size, const char *src, struct berr
 	return 0;
 }
 
-static int clone_fds(int in, int out, const char *src, enum clone_method *ret_method,
-		     struct berr *err)
+static int clone_fds(int in, int out, const char *src, enum clone_method how,
+		     enum clone_method *ret_method, struct berr *err)
 {
 	struct stat st;
 	int r;
@@ -159,12 +175,20 @@ static int clone_fds(int in, int out, const char *src, enum clone_method *ret_me
 	if (!S_ISREG(st.st_mode))
 		return berr_set(err, EINVAL, "%s is not a regular file", src);
 
-	if (ioctl(out, FICLONE, in) == 0) {
-		*ret_method = CLONE_REFLINK;
-		return 0;
+	if (how != CLONE_SPARSE_COPY) {
+		if (ioctl(out, FICLONE, in) == 0) {
+			*ret_method = CLONE_REFLINK;
+			return 0;
+		}
+		if (!reflink_unsupported(errno))
+			return berr_set(err, errno, "reflinking %s failed: %s", src,
+					strerror(errno));
+		if (how == CLONE_REFLINK)
+			return berr_set(err, EOPNOTSUPP,
+					"disk_clone is reflink, but the file system cannot share "
+					"%s's extents (%s)",
+					src, strerror(errno));
 	}
-	if (!reflink_unsupported(errno))
-		return berr_set(err, errno, "reflinking %s failed: %s", src, strerror(errno));
 
 	r = sparse_copy(in, out, st.st_size, src, err);
 	if (r < 0)
@@ -176,10 +200,18 @@ static int clone_fds(int in, int out, const char *src, enum clone_method *ret_me
 int disk_clone(const char *src, const char *dst, enum clone_method *ret_method,
 	       struct berr *err)
 {
+	return disk_clone_as(src, dst, CLONE_AUTO, ret_method, err);
+}
+
+int disk_clone_as(const char *src, const char *dst, enum clone_method how,
+		  enum clone_method *ret_method, struct berr *err)
+{
 	_cleanup_close_ int in = -1, out = -1;
 	enum clone_method method = CLONE_SPARSE_COPY;
 	int r;
 
+	if (how == CLONE_DM_SNAPSHOT)
+		return berr_set(err, EINVAL, "a dm snapshot is not a file copy (core/vmdisk.c)");
 	in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (in < 0)
 		return berr_set(err, errno, "cannot open disk image %s: %s", src,
@@ -188,7 +220,7 @@ int disk_clone(const char *src, const char *dst, enum clone_method *ret_method,
 	if (out < 0)
 		return berr_set(err, errno, "cannot create disk %s: %s", dst, strerror(errno));
 
-	r = clone_fds(in, out, src, &method, err);
+	r = clone_fds(in, out, src, how, &method, err);
 	if (r >= 0 && fsync(out) < 0)
 		r = berr_set(err, errno, "flushing disk %s failed: %s", dst, strerror(errno));
 	if (r >= 0 && close(TAKE_FD(out)) < 0)

@@ -13,13 +13,24 @@
 
 #include "err.h"
 
-enum clone_method { CLONE_REFLINK, CLONE_SPARSE_COPY };
-const char *clone_method_name(enum clone_method m); /* "reflink" | "sparse-copy" */
+/* CLONE_AUTO: reflink where the file system can, else a sparse copy (what
+ * disk_clone() does).  CLONE_DM_SNAPSHOT is made by core/vmdisk.c through
+ * core/priv.h (helper/dmclone.h), not here. */
+enum clone_method { CLONE_AUTO, CLONE_REFLINK, CLONE_SPARSE_COPY, CLONE_DM_SNAPSHOT };
+/* "auto" | "reflink" | "sparse-copy" | "dm-snapshot" */
+const char *clone_method_name(enum clone_method m);
+/* The config word (disk_clone) back: 0, or -EINVAL. */
+int clone_method_parse(const char *s, enum clone_method *ret);
 
 /* Clone src to dst (dst must not exist; created 0600).  On failure dst is
  * removed.  ret_method may be NULL. */
 int disk_clone(const char *src, const char *dst, enum clone_method *ret_method,
 	       struct berr *err);
+/* The same with the method fixed: CLONE_REFLINK fails (EOPNOTSUPP, with a
+ * sentence) where the file system cannot share extents, CLONE_SPARSE_COPY
+ * copies even where it could; CLONE_AUTO is disk_clone(). */
+int disk_clone_as(const char *src, const char *dst, enum clone_method how,
+		  enum clone_method *ret_method, struct berr *err);
 
 /* Which method disk_clone would use for a file in dir (probes with a tiny
  * temp file).  For doctor/status. */

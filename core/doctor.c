@@ -11,6 +11,7 @@
 #include "defaults.h"
 #include "hostarch.h"
 #include "util.h"
+#include "vmdisk.h"
 
 /* "/dev/fuse 0600 root:root" or "/dev/kvm missing". */
 static void device_mode(struct sbuf *out, const char *path)
@@ -135,11 +136,15 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	}
 
 	doctor_devices(b, out);
-	if (b->clone_method == CLONE_REFLINK)
-		sbuf_printf(out, "ok disk-clone reflink (%s)\n", b->paths.state_dir);
-	else
-		sbuf_printf(out, "warn disk-clone sparse-copy: the filesystem of %s has no reflink; "
-			    "clones copy data\n", b->paths.state_dir);
+	/* disk_clone against this host, asked afresh (core/vmdisk.h). */
+	enum clone_method cm;
+	char cwhy[400];
+	bool jailed = b->cfg.jailer_bin && *b->cfg.jailer_bin;
+	int cr = vmdisk_clone_choose(b->cfg.disk_clone, b->priv, b->paths.state_dir, jailed, &cm,
+				     cwhy, sizeof(cwhy));
+	sbuf_printf(out, "%s disk-clone %s (%s)\n",
+		    cr < 0 ? "fail" : cm == CLONE_SPARSE_COPY ? "warn" : "ok",
+		    clone_method_name(cm), cwhy);
 	vmnet_doctor(b->vmnet, out);
 	vmssh_doctor(b->vmssh, out);
 	/* Snapshots (docs/snapshots.md): can a start restore here? */

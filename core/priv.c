@@ -10,9 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "fdstore.h"
+#include "fusemount.h"
 #include "rootc.h"
 #include "util.h"
 
@@ -78,6 +83,22 @@ static int none_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *pi
 	return berr_set(err, EPERM, "jailer_bin is set, but %s: the jailer needs root", p->why);
 }
 
+static int none_dm_clone(struct priv *p, const char *s, const char *vm, const char *image,
+			 char **dev, int64_t *ms, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
+static int none_dm_remove(struct priv *p, const char *s, const char *vm, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
+static int none_dm_list(struct priv *p, const char *s, char ***ret, size_t *n, struct berr *err)
+{
+	return none_fail(p, err);
+}
+
 static const struct priv_ops priv_none_ops = {
 	.mount_how = "by fusermount3",
 	.tree_mount = none_tree_mount,
@@ -90,7 +111,44 @@ static const struct priv_ops priv_none_ops = {
 	.resolved_link = none_resolved_link,
 	.resolved_revert = none_resolved_revert,
 	.jail_launch = none_jail_launch,
+	.dm_clone = none_dm_clone,
+	.dm_remove = none_dm_remove,
+	.dm_list = none_dm_list,
 };
+
+/* ---- a tree handed over by the service manager ---- */
+
+/* The descriptor named TREE_FDNAME among $LISTEN_FDS, if it is /dev/fuse
+ * (10:229); -1 otherwise.  The environment is cleared either way, so no
+ * child sees it. */
+static int handed_tree_fd(void)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), fd = -1;
+
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		int cand = SD_LISTEN_FDS_START + i;
+		if (fd < 0 && names && names[i] && strcmp(names[i], TREE_FDNAME) == 0 &&
+		    fstat(cand, &st) == 0 && S_ISCHR(st.st_mode) &&
+		    st.st_rdev == makedev(10, 229)) {
+			fd = cand;
+			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		}
+	}
+	if (names)
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+	if (fd >= 0) /* ours now: a dead daemon must leave a dead mount */
+		(void)sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" TREE_FDNAME);
+	return fd;
+}
+
+bool priv_tree_handed(const struct priv *p)
+{
+	return p->tree_handed;
+}
 
 /* ---- choosing ---- */
 
@@ -98,6 +156,9 @@ struct priv *priv_open(const char *root_socket)
 {
 	struct priv *p = xcalloc(1, sizeof(*p));
 	struct berr e = {0};
+
+	p->tree_fd = handed_tree_fd();
+	p->tree_handed = p->tree_fd >= 0;
 
 	if (geteuid() == 0) {
 		p->mode = PRIV_LOCAL;
@@ -125,6 +186,8 @@ void priv_close(struct priv *p)
 {
 	if (!p)
 		return;
+	if (p->tree_fd >= 0)
+		close(p->tree_fd);
 	rootc_close(p->rootc);
 	free(p);
 }
@@ -141,9 +204,37 @@ const char *priv_why(const struct priv *p)
 
 /* ---- dispatch ---- */
 
+/* The handed-over tree must be the one at mountpoint: a banger tree of
+ * this uid (the service's mount namespace has a copy of the host's). */
+static int handed_tree_take(struct priv *p, const char *mountpoint, int *ret_fd,
+			    struct berr *err)
+{
+	uid_t who = 0;
+	int other = 0;
+	int r = fusemount_find(mountpoint, &who, &other, err);
+
+	if (r < 0)
+		return r;
+	if (r == 0 || who != getuid())
+		return berr_set(err, ENOENT,
+				"the service manager handed over a tree, but %s has %s; "
+				"bangerd.service's ExecStartPre and --mount must name the "
+				"same place",
+				mountpoint, r == 0 ? (other ? "another file system" : "nothing mounted")
+						   : "a tree of another uid");
+	*ret_fd = TAKE_FD(p->tree_fd);
+	return 0;
+}
+
 int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
 		    struct berr *err)
 {
+	if (p->tree_handed) {
+		*ret_how = "by bangerd.service's ExecStartPre (fd store)";
+		if (p->tree_fd < 0)
+			return berr_set(err, EBADF, "the handed-over tree is served already");
+		return handed_tree_take(p, mountpoint, ret_fd, err);
+	}
 	int r = p->ops->tree_mount(p, mountpoint, ret_fd, err);
 	*ret_how = p->ops->mount_how;
 	/* A helper without --mount (bangerd-root.service today: a mount made
@@ -158,6 +249,8 @@ int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const c
 
 int priv_tree_unmount(struct priv *p, const char *mountpoint, struct berr *err)
 {
+	if (p->tree_handed)
+		return 0;
 	int r = p->ops->tree_unmount(p, mountpoint, err);
 	if (r == -EOPNOTSUPP && p->mode == PRIV_HELPER) {
 		berr_clear(err);
@@ -217,6 +310,23 @@ int priv_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *ret_pid, 
 		     char **ret_via, struct berr *err)
 {
 	return p->ops->jail_launch(p, j, ret_pid, ret_child, ret_via, err);
+}
+
+int priv_dm_clone(struct priv *p, const char *state_dir, const char *vm, const char *image,
+		  char **ret_dev, int64_t *ret_ms, struct berr *err)
+{
+	return p->ops->dm_clone(p, state_dir, vm, image, ret_dev, ret_ms, err);
+}
+
+int priv_dm_remove(struct priv *p, const char *state_dir, const char *vm, struct berr *err)
+{
+	return p->ops->dm_remove(p, state_dir, vm, err);
+}
+
+int priv_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		 struct berr *err)
+{
+	return p->ops->dm_list(p, state_dir, ret, ret_n, err);
 }
 
 /* ---- fusermount3 ---- */

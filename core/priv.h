@@ -40,11 +40,22 @@ const char *priv_why(const struct priv *p);
 /* The control tree.  *ret_fd is a /dev/fuse descriptor already mounted at
  * mountpoint for this process's uid (serve it as "/dev/fd/N"); *ret_how
  * (static) says by whom: "in-process (root)", "by bangerd-root", "by
- * fusermount3". */
+ * fusermount3", or "by bangerd.service's ExecStartPre (fd store)" when the
+ * service manager handed the tree over (see priv_tree_handed()). */
 int priv_tree_mount(struct priv *p, const char *mountpoint, int *ret_fd, const char **ret_how,
 		    struct berr *err);
-/* Unmount (lazily) the tree at mountpoint; nothing mounted is success. */
+/* Unmount (lazily) the tree at mountpoint; nothing mounted is success.
+ * A handed-over tree is left alone: its unit's ExecStopPost=+ unmounts it
+ * (the daemon runs in a mount namespace of its own, with no right to). */
 int priv_tree_unmount(struct priv *p, const char *mountpoint, struct berr *err);
+/* The service manager handed this process its tree: a descriptor named
+ * TREE_FDNAME in $LISTEN_FDS, taken by priv_open() (which also drops it
+ * from the manager's fd store, so a daemon that dies leaves a dead mount,
+ * not one that hangs its users).  The tree is then mounted already and
+ * waits for this process to answer FUSE's INIT: the caller must not touch
+ * the mount point before it serves the descriptor (a stat would wait for
+ * itself).  See docs/privileges.md, "bangerd.service and the tree". */
+bool priv_tree_handed(const struct priv *p);
 
 /* Network (helper/net.h for what each does; the tap belongs to this
  * process's uid). */
@@ -77,5 +88,22 @@ struct priv_jail {
  * ran the jailer (static or the jailer's path, xmalloc'ed). */
 int priv_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *ret_pid, bool *ret_child,
 		     char **ret_via, struct berr *err);
+
+/* dm-snapshot clones (helper/dmclone.h): banger-<vm>, a snapshot of image
+ * over <state_dir>/vms/<vm>/rootfs.cow (which the caller made, sparse, of
+ * dmclone_cow_size()), its node given to this process's uid; *ret_dev is
+ * that node (xmalloc'ed), *ret_ms (may be NULL) what making it took.  In
+ * helper mode bangerd-root uses its own --state-dir and --cache-dir as the
+ * roots, so state_dir must be the same directory.  Idempotent.  Without
+ * root or helper: -EPERM with the reason. */
+int priv_dm_clone(struct priv *p, const char *state_dir, const char *vm, const char *image,
+		  char **ret_dev, int64_t *ret_ms, struct berr *err);
+/* Remove banger-<vm> (nothing there is success; in use is -EBUSY). */
+int priv_dm_remove(struct priv *p, const char *state_dir, const char *vm, struct berr *err);
+/* The VM names with a banger-<vm> device of this uid; free with
+ * priv_strv_free().  Failing means no dm-snapshot clones here (the
+ * sentence says why). */
+int priv_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		 struct berr *err);
 
 #endif

@@ -76,6 +76,25 @@ static int helper_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *
 	return 0;
 }
 
+/* bangerd-root's own --state-dir and --cache-dir are the roots. */
+static int helper_dm_clone(struct priv *p, const char *state_dir, const char *vm,
+			   const char *image, char **ret_dev, int64_t *ret_ms, struct berr *err)
+{
+	return rootc_dm_clone(p->rootc, vm, image, ret_dev, ret_ms, err);
+}
+
+static int helper_dm_remove(struct priv *p, const char *state_dir, const char *vm,
+			    struct berr *err)
+{
+	return rootc_dm_remove(p->rootc, vm, err);
+}
+
+static int helper_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+			  struct berr *err)
+{
+	return rootc_dm_list(p->rootc, ret, ret_n, err);
+}
+
 const struct priv_ops priv_helper_ops = {
 	.mount_how = "by bangerd-root",
 	.tree_mount = helper_tree_mount,
@@ -88,4 +107,7 @@ const struct priv_ops priv_helper_ops = {
 	.resolved_link = helper_resolved_link,
 	.resolved_revert = helper_resolved_revert,
 	.jail_launch = helper_jail_launch,
+	.dm_clone = helper_dm_clone,
+	.dm_remove = helper_dm_remove,
+	.dm_list = helper_dm_list,
 };

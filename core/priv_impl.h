@@ -22,6 +22,11 @@ struct priv_ops {
 	int (*resolved_revert)(struct priv *p, const char *bridge, struct berr *err);
 	int (*jail_launch)(struct priv *p, const struct priv_jail *j, pid_t *ret_pid,
 			   bool *ret_child, char **ret_via, struct berr *err);
+	int (*dm_clone)(struct priv *p, const char *state_dir, const char *vm, const char *image,
+			char **ret_dev, int64_t *ret_ms, struct berr *err);
+	int (*dm_remove)(struct priv *p, const char *state_dir, const char *vm, struct berr *err);
+	int (*dm_list)(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+		       struct berr *err);
 };
 
 struct priv {
@@ -29,6 +34,11 @@ struct priv {
 	const struct priv_ops *ops;
 	struct rootc *rootc; /* helper mode */
 	char why[320];
+	/* The tree handed over by the service manager ($LISTEN_FDS, named
+	 * TREE_FDNAME: bangerd.service's ExecStartPre=+ mounted it), any
+	 * mode; -1 once priv_tree_mount() gave it away or when none came. */
+	int tree_fd;
+	bool tree_handed;
 };
 
 extern const struct priv_ops priv_local_ops;  /* core/priv_local.c */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dmclone.h"
 #include "fusemount.h"
 #include "jail.h"
 #include "net.h"
@@ -97,6 +98,41 @@ static int local_jail_launch(struct priv *p, const struct priv_jail *j, pid_t *r
 	return 0;
 }
 
+/* The images are the daemon's (<state_dir>/images): the state dir is the
+ * one root. */
+static struct dmclone_conf local_dm_conf(const char *state_dir)
+{
+	return (struct dmclone_conf){.state_dir = state_dir, .uid = getuid(), .gid = getgid()};
+}
+
+static int local_dm_clone(struct priv *p, const char *state_dir, const char *vm,
+			  const char *image, char **ret_dev, int64_t *ret_ms, struct berr *err)
+{
+	struct dmclone_conf c = local_dm_conf(state_dir);
+	char dev[DMCLONE_DEV_MAX];
+	struct dmclone_times t;
+	int r = dmclone_create(&c, vm, image, dev, &t, err);
+	if (r == 0)
+		*ret_dev = xstrdup(dev);
+	if (r == 0 && ret_ms)
+		*ret_ms = t.total_us / 1000;
+	return r;
+}
+
+static int local_dm_remove(struct priv *p, const char *state_dir, const char *vm,
+			   struct berr *err)
+{
+	struct dmclone_conf c = local_dm_conf(state_dir);
+	return dmclone_remove(&c, vm, err);
+}
+
+static int local_dm_list(struct priv *p, const char *state_dir, char ***ret, size_t *ret_n,
+			 struct berr *err)
+{
+	struct dmclone_conf c = local_dm_conf(state_dir);
+	return dmclone_list(&c, ret, ret_n, err);
+}
+
 const struct priv_ops priv_local_ops = {
 	.mount_how = "in-process (root)",
 	.tree_mount = local_tree_mount,
@@ -109,4 +145,7 @@ const struct priv_ops priv_local_ops = {
 	.resolved_link = local_resolved_link,
 	.resolved_revert = local_resolved_revert,
 	.jail_launch = local_jail_launch,
+	.dm_clone = local_dm_clone,
+	.dm_remove = local_dm_remove,
+	.dm_list = local_dm_list,
 };

@@ -316,3 +316,36 @@ int rootc_fuse_unmount(struct rootc *c, const char *mountpoint, struct berr *err
 	const char *const a[] = {mountpoint};
 	return rootc_call(c, PROTO_OP_FUSE_UNMOUNT, a, 1, NULL, NULL, err);
 }
+
+int rootc_dm_clone(struct rootc *c, const char *vm, const char *image, char **ret_dev,
+		   int64_t *ret_ms, struct berr *err)
+{
+	const char *const a[] = {vm, image};
+	char **list = NULL;
+	size_t n = 0;
+	int64_t ms = 0;
+	int r = rootc_call(c, PROTO_OP_DM_CLONE, a, 2, &list, &n, err);
+	if (r < 0)
+		return r;
+	if (n != 2 || list[0][0] != '/' || parse_i64(list[1], &ms) < 0)
+		r = berr_set(err, EPROTO,
+			     "bangerd-root: DM_CLONE answered %zu strings, not a device and a time", n);
+	else {
+		*ret_dev = xstrdup(list[0]);
+		if (ret_ms)
+			*ret_ms = ms;
+	}
+	rootc_strv_free(list);
+	return r;
+}
+
+int rootc_dm_remove(struct rootc *c, const char *vm, struct berr *err)
+{
+	const char *const a[] = {vm};
+	return rootc_call(c, PROTO_OP_DM_REMOVE, a, 1, NULL, NULL, err);
+}
+
+int rootc_dm_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err)
+{
+	return rootc_call(c, PROTO_OP_DM_LIST, NULL, 0, ret, ret_n, err);
+}

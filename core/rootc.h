@@ -67,4 +67,13 @@ int rootc_resolved_revert(struct rootc *c, const char *bridge, struct berr *err)
 int rootc_jail_launch(struct rootc *c, const char *id, bool serial_api, pid_t *ret_pid,
 		      struct berr *err);
 
+/* A dm-snapshot clone of image for vm (helper/dmclone.h): *ret_dev is the
+ * device node, now the owner's (xmalloc'ed); *ret_ms what the helper took.
+ * Idempotent: a device banger made over the same files is answered as is. */
+int rootc_dm_clone(struct rootc *c, const char *vm, const char *image, char **ret_dev,
+		   int64_t *ret_ms, struct berr *err);
+int rootc_dm_remove(struct rootc *c, const char *vm, struct berr *err);
+/* VM names with a banger-<vm> device of the owner. */
+int rootc_dm_list(struct rootc *c, char ***ret, size_t *ret_n, struct berr *err);
+
 #endif

@@ -205,6 +205,12 @@ int vm_delete(struct banger *b, int64_t id, struct berr *err)
 	vmssh_write_config(b->vmssh);
 	dir = vm_dir(b, r.name);
 	run = vm_run_dir(b, r.name);
+	{
+		/* Its dm snapshot, when it has one (core/vmdisk.h). */
+		struct berr e = { 0 };
+		if (vmdisk_forget(b->priv, b->paths.state_dir, r.name, &e) < 0)
+			blog("vm %s: %s", r.name, e.msg);
+	}
 	rm_rf(dir);
 	rm_rf(run);
 	/* What a driver keeps elsewhere (Firecracker's jail). */
@@ -337,7 +343,9 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	struct vmdisk_req dq = { .state_dir = b->paths.state_dir, .name = r.name,
 				 .image_path = image_path, .disk_size = e.disk_size,
 				 .pubkey = vmssh_pubkey(b->vmssh), .file_sync = b->cfg.file_sync,
-				 .n_file_sync = b->cfg.n_file_sync, .home = b->home };
+				 .n_file_sync = b->cfg.n_file_sync, .home = b->home,
+				 /* disk_clone, resolved at open (vmdisk_clone_choose) */
+				 .clone = b->clone_method, .priv = b->priv };
 	/* Snapshots (vmsnap.c): a first start may restore; the root disk is
 	 * then a clone of the snapshot's, which nothing may write into. */
 	vm_snap_plan(b, &r, &e, drv, &plan);

@@ -378,7 +378,11 @@ int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_
 	if (ret < 0)
 		return berr_set(err, -ret, "cannot create %s: %s", dir, strerror(-ret));
 	unlink(tmp);
-	ret = disk_clone(p->use.rootfs, tmp, &m, err);
+	/* As disk_clone says, but always a file (reflink or sparse copy): a
+	 * restore's root disk is made here, not through vmdisk.c's dm path. */
+	ret = disk_clone_as(p->use.rootfs, tmp,
+			    b->clone_method == CLONE_DM_SNAPSHOT ? CLONE_AUTO : b->clone_method, &m,
+			    err);
 	if (ret == 0 && rename(tmp, root) < 0)
 		ret = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
 	if (ret < 0) {

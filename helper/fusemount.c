@@ -65,11 +65,7 @@ int fusemount_find(const char *mountpoint, uid_t *ret_uid, int *ret_other, struc
 /* An O_PATH descriptor of path, reached without following any symlink. */
 static int open_nofollow(const char *path, int flags, int *ret_fd, struct berr *err)
 {
-	struct open_how how = {
-		.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	int fd = path_openat2(AT_FDCWD, path, O_PATH | flags, false);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ELOOP)

@@ -131,12 +131,7 @@ int jail_build_argv(const struct jail_conf *c, const char *id, bool daemonize,
  * crossing, nothing outside. */
 static int open_below(int dirfd, const char *rel, int flags)
 {
-	struct open_how how = {
-	    .flags = (uint64_t)flags | O_CLOEXEC,
-	    .resolve =
-		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	return path_openat2(dirfd, rel, flags, true);
 }
 
 /* Reopen an O_PATH descriptor of a file we have checked with real access

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmclone.h"
 #include "fusemount.h"
 #include "jail.h"
 #include "net.h"
@@ -390,6 +391,87 @@ static int op_fuse_unmount(const struct helper_conf *c, uid_t peer, const struct
 	return 0;
 }
 
+static struct dmclone_conf dm_conf(const struct helper_conf *c)
+{
+	return (struct dmclone_conf){.state_dir = c->state_dir, .cache_dir = c->cache_dir,
+				     .uid = c->owner_uid, .gid = c->owner_gid};
+}
+
+/* What a dm operation's error means: a request that names what it may
+ * not (a bad name, a path outside the roots or through a symlink, a file
+ * the owner may not read, a device that is not banger's) is refused; the
+ * rest (nothing to clone, no device-mapper, busy) failed. */
+static bool dm_refusal(int r)
+{
+	return r == -EINVAL || r == -EPERM || r == -ELOOP || r == -EXDEV || r == -ENOTDIR;
+}
+
+static int op_dm_clone(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+		       struct ops_result *res, struct berr *err)
+{
+	struct dmclone_conf dc = dm_conf(c);
+	char dev[DMCLONE_DEV_MAX], ms[24];
+	struct dmclone_times t = {0};
+	int r;
+
+	if ((r = dmclone_name_validate(q->args[0], err)) < 0)
+		return reject(res, r);
+	if (peer != c->owner_uid)
+		return reject(res, berr_set(err, EPERM, "uid %u is not the owner", (unsigned)peer));
+	if (c->owner_gid == (gid_t)-1)
+		return berr_set(err, EINVAL, "the owner (uid %u) has no primary group for the "
+				"device node", (unsigned)c->owner_uid);
+	r = dmclone_create(&dc, q->args[0], q->args[1], dev, &t, err);
+	if (r < 0)
+		return dm_refusal(r) ? reject(res, r) : r;
+	snprintf(ms, sizeof(ms), "%lld", (long long)(t.total_us / 1000));
+	res->list = xcalloc(3, sizeof(char *));
+	res->list[0] = xstrdup(dev);
+	res->list[1] = xstrdup(ms);
+	res->n = 2;
+	say(res, "%s%s is a snapshot of %s for uid %u (%.1f ms: checks %.1f, loop devices %.1f, "
+	    "device-mapper %.1f, node %.1f)", DMCLONE_NAME_PREFIX, q->args[0], q->args[1],
+	    (unsigned)c->owner_uid, t.total_us / 1000.0, t.checks_us / 1000.0, t.loops_us / 1000.0,
+	    t.device_us / 1000.0, t.node_us / 1000.0);
+	return 0;
+}
+
+static int op_dm_remove(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+			struct ops_result *res, struct berr *err)
+{
+	struct dmclone_conf dc = dm_conf(c);
+	int r;
+
+	if ((r = dmclone_name_validate(q->args[0], err)) < 0)
+		return reject(res, r);
+	r = dmclone_remove(&dc, q->args[0], err);
+	if (r < 0)
+		return dm_refusal(r) ? reject(res, r) : r;
+	say(res, "no device %s%s", DMCLONE_NAME_PREFIX, q->args[0]);
+	return 0;
+}
+
+static int op_dm_list(const struct helper_conf *c, uid_t peer, const struct proto_req *q,
+		      struct ops_result *res, struct berr *err)
+{
+	struct dmclone_conf dc = dm_conf(c);
+	char **v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = dmclone_list(&dc, &v, &n, err)) < 0)
+		return r;
+	if (n > PROTO_LIST_MAX) {
+		net_strv_free(v);
+		return berr_set(err, EMSGSIZE, "%zu devices are more than one reply holds (%d)", n,
+				PROTO_LIST_MAX);
+	}
+	res->list = v;
+	res->n = n;
+	say(res, "%zu device%s", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 /* The closed set.  Why each is safe to do for the owner: */
 static const struct op {
 	uint16_t op;
@@ -454,6 +536,23 @@ static const struct op {
     /* Unmounts the tree at that mount point, only when the topmost mount
      * there is a banger tree of the owner (mountinfo). */
     {PROTO_OP_FUSE_UNMOUNT, "FUSE_UNMOUNT", 1, op_fuse_unmount, false},
+    /* Makes banger-<vm>, a dm snapshot of an image over the VM's own COW
+     * file, and gives its node to the owner: the image must lie below the
+     * state or cache root, reached without symlinks or mount crossings,
+     * and be readable by the owner by its mode (so the clone shows the
+     * owner nothing it could not read); the COW file is always
+     * <state root>/vms/<vm>/rootfs.cow, the owner's, with one link (the
+     * request names the VM, not the file).  The owner gains a block
+     * device over files it can already read and write.  An existing
+     * device is reused only when it carries banger's uuid for this owner
+     * and sits over those same two files. */
+    {PROTO_OP_DM_CLONE, "DM_CLONE", 2, op_dm_clone, false},
+    /* Removes banger-<vm> only when it carries banger's uuid for this
+     * owner (set at creation; only root can set a dm uuid), and only when
+     * nothing has it open. */
+    {PROTO_OP_DM_REMOVE, "DM_REMOVE", 1, op_dm_remove, false},
+    /* Read-only: the VM names of this owner's banger devices. */
+    {PROTO_OP_DM_LIST, "DM_LIST", 0, op_dm_list, true},
 };
 
 static const struct op *op_find(unsigned op)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/stat.h>
 
 #include <linux/openat2.h>
 
@@ -180,6 +181,108 @@ int path_under_root(const char *path, const char *const roots[], size_t n, bool 
 	}
 }
 
+/* The mount id of fd (statx), or its st_dev when the kernel has none. */
+static int mount_of(int fd, uint64_t *ret)
+{
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+		return -1;
+	*ret = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id
+					    : ((uint64_t)sx.stx_dev_major << 32 | sx.stx_dev_minor);
+	return 0;
+}
+
+/* The walk of path_openat2() where openat2 is not allowed. */
+static int walk_open(int dirfd, const char *rel, int flags, bool beneath)
+{
+	_cleanup_free_ char *buf = NULL;
+	uint64_t mnt0 = 0, mnt;
+	int cur = -1, e;
+
+	if (!rel || !*rel || (beneath && rel[0] == '/')) {
+		errno = rel && *rel ? EXDEV : ENOENT;
+		return -1;
+	}
+	if (rel[0] == '/') {
+		cur = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		rel++;
+	} else {
+		cur = dirfd == AT_FDCWD ? open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)
+					: fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	}
+	if (cur < 0)
+		return -1;
+	if (beneath && mount_of(cur, &mnt0) < 0)
+		goto fail;
+	if (!*rel) { /* "/" itself */
+		int fd = openat(cur, ".", flags | O_CLOEXEC);
+		e = errno;
+		close(cur);
+		errno = e;
+		return fd;
+	}
+	buf = strdup(rel);
+	if (!buf) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	for (char *c = buf;;) {
+		char *slash = strchr(c, '/');
+		bool last = !slash;
+		if (slash)
+			*slash = '\0';
+		if (!*c || strcmp(c, ".") == 0 || strcmp(c, "..") == 0) {
+			errno = EXDEV;
+			goto fail;
+		}
+		int next = openat(cur, c, last ? flags | O_NOFOLLOW | O_CLOEXEC
+					      : O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			goto fail;
+		close(cur);
+		cur = next;
+		struct stat st;
+		if (fstat(cur, &st) < 0)
+			goto fail;
+		if (S_ISLNK(st.st_mode)) { /* O_PATH | O_NOFOLLOW opens a symlink itself */
+			errno = ELOOP;
+			goto fail;
+		}
+		if (beneath && mount_of(cur, &mnt) < 0)
+			goto fail;
+		if (beneath && mnt != mnt0) {
+			errno = EXDEV;
+			goto fail;
+		}
+		if (last)
+			return cur;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			goto fail;
+		}
+		c = slash + 1;
+	}
+fail:
+	e = errno;
+	if (cur >= 0)
+		close(cur);
+	errno = e;
+	return -1;
+}
+
+int path_openat2(int dirfd, const char *rel, int flags, bool beneath)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   (beneath ? RESOLVE_BENEATH | RESOLVE_NO_XDEV : 0),
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		return walk_open(dirfd, rel, flags, beneath);
+	return fd;
+}
+
 int path_open_beneath(const char *root, const char *path, int *ret_fd, struct berr *err)
 {
 	char s[160];
@@ -194,12 +297,7 @@ int path_open_beneath(const char *root, const char *path, int *ret_fd, struct be
 	}
 	/* No O_NOFOLLOW: with it, O_PATH would open a trailing symlink
 	 * itself; without it, RESOLVE_NO_SYMLINKS refuses it with ELOOP. */
-	struct open_how how = {
-	    .flags = O_PATH | O_CLOEXEC,
-	    .resolve =
-		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-	};
-	int fd = (int)syscall(SYS_openat2, rfd, path + rl + 1, &how, sizeof(how));
+	int fd = path_openat2(rfd, path + rl + 1, O_PATH, true);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ELOOP)

@@ -45,4 +45,17 @@ int path_under_root(const char *path, const char *const roots[], size_t n, bool 
  * RESOLVE_NO_XDEV. */
 int path_open_beneath(const char *root, const char *path, int *ret_fd, struct berr *err);
 
+/* openat2(dirfd, rel, flags | O_CLOEXEC) with RESOLVE_NO_SYMLINKS |
+ * RESOLVE_NO_MAGICLINKS, plus RESOLVE_BENEATH | RESOLVE_NO_XDEV when
+ * beneath.  Where openat2 answers ENOSYS (a seccomp filter: systemd's
+ * RestrictSUIDSGID=, which bangerd-root.service sets, does so because
+ * openat2's flags cannot be inspected), the same is done by hand: one
+ * openat(O_PATH | O_NOFOLLOW) per component from dirfd, refusing a symlink
+ * (ELOOP), a mount crossing when beneath (EXDEV, by mount id), a
+ * non-directory in the middle (ENOTDIR), and "." or ".." anywhere (EXDEV:
+ * never resolved); the last component is opened with flags | O_NOFOLLOW.
+ * rel is relative when beneath; otherwise it may be absolute (resolved
+ * from "/").  Returns the descriptor, or -1 with errno set. */
+int path_openat2(int dirfd, const char *rel, int flags, bool beneath);
+
 #endif

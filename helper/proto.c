@@ -23,6 +23,9 @@ static const struct proto_op_info op_table[] = {
     {PROTO_OP_TAP_OPEN, "TAP_OPEN", 2, true},
     {PROTO_OP_FUSE_MOUNT, "FUSE_MOUNT", 1, true},
     {PROTO_OP_FUSE_UNMOUNT, "FUSE_UNMOUNT", 1, false},
+    {PROTO_OP_DM_CLONE, "DM_CLONE", 2, false},
+    {PROTO_OP_DM_REMOVE, "DM_REMOVE", 1, false},
+    {PROTO_OP_DM_LIST, "DM_LIST", 0, false},
 };
 
 const struct proto_op_info *proto_op_lookup(unsigned op)

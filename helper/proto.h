@@ -62,6 +62,9 @@ enum proto_op {
 	PROTO_OP_TAP_OPEN = 10,       /* tap, bridge -> a descriptor of the tap */
 	PROTO_OP_FUSE_MOUNT = 11,     /* mount point -> the /dev/fuse descriptor */
 	PROTO_OP_FUSE_UNMOUNT = 12,   /* mount point */
+	PROTO_OP_DM_CLONE = 13,       /* vm, image path -> the device node, milliseconds */
+	PROTO_OP_DM_REMOVE = 14,      /* vm */
+	PROTO_OP_DM_LIST = 15,        /* (none) -> names of the VMs with a device */
 };
 
 /* Descriptor passing: a successful reply to an op with fd_reply carries

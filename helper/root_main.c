@@ -4,6 +4,7 @@
  *                [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]
  *                [--subnet CIDR] [--jailer PATH --firecracker PATH]
  *                [--mount DIR]
+ *   bangerd-root --owner USER|UID --mount DIR --fdstore | --unmount
  *
  * Listens on a SOCK_SEQPACKET Unix socket that only the owner may open
  * (0600, owned by the owner, in a root-owned 0755 directory), checks the
@@ -11,7 +12,9 @@
  * at a time from a single-threaded poll loop (helper/ops.c does the work).
  * A malformed message gets an error reply and its connection is closed;
  * nothing a client sends ends the helper.  SIGTERM and SIGINT end it
- * cleanly (the socket is removed).  See docs/privileges.md. */
+ * cleanly (the socket is removed).  With --fdstore or --unmount it serves
+ * nothing: it mounts the tree for bangerd.service and hands it over, or
+ * unmounts it, and exits (helper/fdstore.h).  See docs/privileges.md. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +32,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdstore.h"
 #include "jail.h"
 #include "net.h"
 #include "paths.h"
@@ -51,6 +55,7 @@ static void usage(FILE *f)
 		   "                    [--runtime-dir DIR] [--cache-dir DIR] [--bridge NAME]\n"
 		   "                    [--subnet CIDR] [--jailer PATH --firecracker PATH]\n"
 		   "                    [--mount DIR]\n"
+		   "       bangerd-root --owner USER|UID --mount DIR --fdstore | --unmount\n"
 		   "defaults: --socket " DEFAULT_SOCKET " --state-dir /var/lib/banger\n"
 		   "          --runtime-dir /run/banger --cache-dir /var/cache/banger\n"
 		   "          --bridge br-fc --subnet 172.16.0.1/24\n");
@@ -342,6 +347,8 @@ int main(int argc, char **argv)
 	    {"jailer", required_argument, NULL, 'j'},
 	    {"firecracker", required_argument, NULL, 'f'},
 	    {"mount", required_argument, NULL, 'm'},
+	    {"fdstore", no_argument, NULL, 'F'},
+	    {"unmount", no_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -357,7 +364,7 @@ int main(int argc, char **argv)
 	};
 	struct berr err;
 	uint32_t gw, net;
-	int c, prefix;
+	int c, prefix, once = 0;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -391,6 +398,14 @@ int main(int argc, char **argv)
 		case 'm':
 			conf.mountpoint = optarg;
 			break;
+		case 'F':
+		case 'U':
+			if (once && once != c) {
+				fprintf(stderr, "bangerd-root: --fdstore and --unmount exclude each other\n");
+				return 2;
+			}
+			once = c;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -411,6 +426,29 @@ int main(int argc, char **argv)
 	if (geteuid() != 0) {
 		fprintf(stderr, "bangerd-root: must run as root\n");
 		return 1;
+	}
+	/* The tree of bangerd.service (helper/fdstore.h): once, then exit. */
+	if (once) {
+		if (!conf.mountpoint) {
+			fprintf(stderr, "bangerd-root: --%s needs --mount DIR\n",
+				once == 'F' ? "fdstore" : "unmount");
+			return 2;
+		}
+		if (owner_parse(owner, &conf.owner_uid, &conf.owner_gid, &err) < 0 ||
+		    (once == 'F' && conf.owner_gid == (gid_t)-1 &&
+		     berr_set(&err, EINVAL, "the owner (uid %u) has no primary group for the mount",
+			      (unsigned)conf.owner_uid) < 0) ||
+		    (once == 'F' ? fdstore_tree_mount(conf.mountpoint, conf.owner_uid,
+						       conf.owner_gid, &err)
+				 : fdstore_tree_unmount(conf.mountpoint, conf.owner_uid, &err)) < 0) {
+			fprintf(stderr, "bangerd-root: %s\n", err.msg);
+			return 1;
+		}
+		fprintf(stderr, "bangerd-root: %s %s for uid %u\n",
+			once == 'F' ? "the tree is mounted, its descriptor handed to the service, at"
+				    : "no banger tree is mounted at",
+			conf.mountpoint, (unsigned)conf.owner_uid);
+		return 0;
 	}
 	/* JAIL_LAUNCH runs exactly these two binaries (helper/jail.h). */
 	if (!jailer != !firecracker) {

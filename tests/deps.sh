@@ -9,7 +9,7 @@ qemu-system-x86 mmdebstrap busybox-static lz4 cpio kmod zstd jq
 iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3
-libsystemd-dev libmount-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
+libsystemd-dev libmount-dev libdevmapper-dev dbus-daemon python3-dbus python3-gi bind9-dnsutils systemd
 git diod xz-utils musl-tools file libarchive-dev nginx openssl curl tar
 libisal-dev libzstd-dev docker-registry skopeo umoci apache2-utils gzip"
 # man pages, the Debian package and its test, the completion tests

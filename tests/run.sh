@@ -57,7 +57,7 @@ for fz in "$BUILD"/fuzz/fuzz_*; do
 done
 
 echo "== shellcheck"
-for f in shims/banger tests/*.sh tests/integration/*.sh tests/golden/*.sh images/*.sh .ci/run; do
+for f in shims/banger tests/*.sh tests/integration/*.sh tests/golden/*.sh tests/guesthost/*.sh tests/kvmhost/*.sh images/*.sh .ci/run; do
 	[ -f "$f" ] || continue
 	if shellcheck -x "$f" >"$LOG/shellcheck.log" 2>&1; then
 		count pass "shellcheck $f"

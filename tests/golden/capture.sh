@@ -70,6 +70,7 @@ cat >"$T/cfg/config.toml" <<EOF
 bridge_subnet = "198.51.100.1/24"
 vmm = "qemu"
 qemu_accel = "tcg"
+disk_clone = "sparse-copy"
 catalog_url = "file://$T/cat/"
 catalog_pubkey = "$T/cat.pub"
 oci_inject_dir = "$BUILD/guest/inject"

@@ -9,8 +9,10 @@
 # The helper runs as root inside a private network namespace (every bridge,
 # tap, address and nftables table is created there; the namespace is
 # deleted at the end), with its capability bounding set cut to the list
-# bangerd-root.service grants (CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH),
-# so the happy path also proves that list is enough.  The owner is a
+# bangerd-root.service grants (CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH
+# CAP_SYS_ADMIN CAP_MKNOD), so the happy path also proves that list is enough (the
+# dm-snapshot operations' happy path needs device-mapper, which these hosts
+# lack: tests/guesthost/run.sh runs it under the real unit).  The owner is a
 # dedicated system user "banger-test" (created when missing, never deleted:
 # other runs reuse it); the stranger is "nobody".  Needs root.
 #
@@ -28,7 +30,7 @@ CLI=${HELPER_CLI:-$BUILD/tests/helper_cli}
 OWNER=banger-test
 BR=br-t
 GW=172.30.99.1/24
-CAPS=-all,+net_admin,+chown,+dac_read_search
+CAPS=-all,+net_admin,+chown,+dac_read_search,+sys_admin,+mknod
 
 for f in "$HELPER" "$CLI"; do
 	[ -x "$f" ] || { fail "prerequisites: $f is missing (make $f)"; finish; exit 1; }
@@ -149,7 +151,7 @@ startup_refused startup-bad-subnet "not an IPv4" --owner "$OWNER" --socket "$SOC
 
 helper_start || { fail "helper-start"; finish; exit 1; }
 ok helper-start
-grep -q 'CapEff:.*0000000000001005' "/proc/$HPID/status" && ok helper-capabilities-cut ||
+grep -q 'CapEff:.*0000000008201005' "/proc/$HPID/status" && ok helper-capabilities-cut ||
 	fail "helper-capabilities-cut: $(grep CapEff "/proc/$HPID/status")"
 
 # ---- the socket ----
@@ -290,6 +292,55 @@ if command -v python3 >/dev/null; then
 	[ "$(stat -c %U "$T/run/vm/api.sock")" = "$OWNER" ] && ok chown-socket-owner ||
 		fail "chown-socket-owner"
 fi
+
+# ---- DM_CLONE, DM_REMOVE, DM_LIST: every refusal comes before
+# device-mapper; this host has none, so an allowed request then fails
+# (ENODEV) without touching anything.  The devices themselves are made in
+# the guest test host (tests/guesthost/run.sh), under the real unit. ----
+
+IMGP=$T/state/images/i/rootfs.ext4
+install -d -o "$OU" -g "$OG" -m 0700 "$T/state/images" "$T/state/images/i" "$T/state/vms" \
+	"$T/state/vms/v1"
+install -o "$OU" -g "$OG" -m 0644 /dev/null "$IMGP"
+truncate -s 1M "$IMGP"
+expect dm-bad-name -22 "is not a VM name" "$REJ DM_CLONE from uid $OU" \
+	-- cli "$SOCK" DM_CLONE 'v1;reboot' "$IMGP"
+expect dm-dotdot-name -22 "is not a VM name" "$REJ DM_CLONE" -- cli "$SOCK" DM_CLONE .. "$IMGP"
+expect dm-image-outside -1 "not below a managed root" "$REJ DM_CLONE" \
+	-- cli "$SOCK" DM_CLONE v1 /etc/shadow
+ln -s /etc/shadow "$T/state/images/shadow.ext4"
+expect dm-image-symlink -40 "is a symlink" "$REJ DM_CLONE" \
+	-- cli "$SOCK" DM_CLONE v1 "$T/state/images/shadow.ext4"
+expect dm-image-dotdot -22 'has a ".." component' "$REJ DM_CLONE" \
+	-- cli "$SOCK" DM_CLONE v1 "$T/state/images/../images/i/rootfs.ext4"
+install -m 0600 /dev/null "$T/cache/root.img"
+truncate -s 1M "$T/cache/root.img"
+expect dm-image-unreadable -1 "not readable by uid $OU" "$REJ DM_CLONE" \
+	-- cli "$SOCK" DM_CLONE v1 "$T/cache/root.img"
+expect dm-cow-missing -2 "does not exist" "priv operation DM_CLONE from uid $OU failed" \
+	-- cli "$SOCK" DM_CLONE v1 "$IMGP"
+ln -s /etc/shadow "$T/state/vms/v1/rootfs.cow"
+expect dm-cow-symlink -40 "is a symlink" "$REJ DM_CLONE" -- cli "$SOCK" DM_CLONE v1 "$IMGP"
+rm "$T/state/vms/v1/rootfs.cow"
+ln /etc/passwd "$T/state/vms/v1/rootfs.cow" # root can; protected_hardlinks stops the owner
+expect dm-cow-hardlink -1 "links" "$REJ DM_CLONE" -- cli "$SOCK" DM_CLONE v1 "$IMGP"
+rm "$T/state/vms/v1/rootfs.cow"
+[ "$(stat -c '%U %a' /etc/passwd)" = "root 644" ] && ok dm-system-files-untouched ||
+	fail "dm-system-files-untouched: $(stat -c '%U %a' /etc/passwd)"
+install -o "$OU" -g "$OG" -m 0600 /dev/null "$T/state/vms/v1/rootfs.cow"
+truncate -s 1M "$T/state/vms/v1/rootfs.cow"
+expect dm-cow-too-small -22 "needs at least" "$REJ DM_CLONE" -- cli "$SOCK" DM_CLONE v1 "$IMGP"
+truncate -s 6M "$T/state/vms/v1/rootfs.cow"
+expect dm-no-device-mapper -19 "no device-mapper" "priv operation DM_CLONE from uid $OU failed" \
+	-- cli "$SOCK" DM_CLONE v1 "$IMGP"
+[ "$(stat -c %U "$T/state/vms/v1/rootfs.cow")" = "$OWNER" ] && ok dm-cow-not-taken-on-failure ||
+	fail "dm-cow-not-taken-on-failure: $(stat -c %U "$T/state/vms/v1/rootfs.cow")"
+expect dm-remove-bad-name -22 "is not a VM name" "$REJ DM_REMOVE from uid $OU" \
+	-- cli "$SOCK" DM_REMOVE 'x/../y'
+expect dm-remove-nothing 0 "ok" - -- cli "$SOCK" DM_REMOVE v1
+expect dm-list-no-device-mapper -19 "no device-mapper" - -- cli "$SOCK" DM_LIST
+expect dm-clone-one-argument -74 "length cut off" "rejected message" \
+	-- cli --forge "$SOCK" DM_CLONE v1
 
 # ---- the happy path ----
 

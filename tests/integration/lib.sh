@@ -187,7 +187,17 @@ units_verify() {
 	fi
 	mkdir -p "$v"
 	for u in bangerd bangerd-root; do
-		sed "s|^ExecStart=/|ExecStart=$root/|" "$root$unitdir/$u.service" >"$v/$u.service"
+		# Every Exec*= program installed under ROOT is taken from there
+		# (ExecStart, and bangerd.service's ExecStartPre=+/ExecStopPost=-+
+		# of bangerd-root); the system's own (/usr/bin/install) stay.
+		local line prog pre
+		while IFS= read -r line; do
+			if [[ $line =~ ^(Exec[A-Za-z]*=[-+!@:]*)(/[^ ]*)(.*)$ ]]; then
+				pre=${BASH_REMATCH[1]} prog=${BASH_REMATCH[2]}
+				[ -e "$root$prog" ] && line="$pre$root$prog${BASH_REMATCH[3]}"
+			fi
+			printf '%s\n' "$line"
+		done <"$root$unitdir/$u.service" >"$v/$u.service"
 		if [ -d "$root/etc/systemd/system/$u.service.d" ]; then
 			mkdir -p "$v/$u.service.d"
 			cp "$root/etc/systemd/system/$u.service.d"/*.conf "$v/$u.service.d/"

@@ -29,9 +29,9 @@ fi
 ROOTD=${ROOTD:-$BUILD/bin/bangerd-root}
 USER_NAME=banger-test
 L=$PRIVSEP_LAYOUT
-# bangerd-root.service's capabilities, plus CAP_SYS_ADMIN for --mount
+# bangerd-root.service's capabilities (CAP_SYS_ADMIN among them, which --mount needs)
 # (docs/privileges.md).
-CAPS=-all,+net_admin,+chown,+dac_read_search,+sys_admin
+CAPS=-all,+net_admin,+chown,+dac_read_search,+sys_admin,+mknod
 id "$USER_NAME" >/dev/null 2>&1 ||
 	useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
 

@@ -43,7 +43,7 @@ done
 V=$(sed -n 's/^VERSION *:= *//p' Makefile)
 check copied-shim-version [ "$("$R/usr/local/bin/banger" --version)" = "banger $V" ]
 check copied-shim-paths grep -qx 'INST_HELPERDIR=/usr/local/libexec/banger *# bangerd-root' "$R/usr/local/bin/banger"
-check helper-caps grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH$' "$R/etc/systemd/system/bangerd-root.service"
+check helper-caps grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN CAP_CHOWN CAP_DAC_READ_SEARCH CAP_SYS_ADMIN CAP_MKNOD$' "$R/etc/systemd/system/bangerd-root.service"
 [ "$(grep -c '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")" = 1 ] &&
 	ok helper-caps-only-those || fail "helper-caps-only-those: $(grep '^CapabilityBoundingSet=' "$R/etc/systemd/system/bangerd-root.service")"
 check no-jailer-dropin test ! -e "$R/etc/systemd/system/bangerd-root.service.d/jailer.conf"

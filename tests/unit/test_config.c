@@ -71,6 +71,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.qemu_bin, "qemu-system-x86_64");
 	assert_string_equal(c.vmm, "auto");
 	assert_string_equal(c.qemu_accel, "auto");
+	assert_string_equal(c.disk_clone, "auto");
 	assert_string_equal(c.bridge_name, "br-fc");
 	assert_string_equal(c.bridge_subnet, "172.16.0.1/24");
 	assert_int_equal(c.stop_timeout_s, 30);
@@ -202,6 +203,8 @@ static void test_valid_values(void **state)
 	static const char *const ok[] = {
 		"vmm = \"auto\"\n", "vmm = \"firecracker\"\n", "qemu_accel = \"kvm\"\n",
 		"qemu_accel = \"auto\"\n", "bridge_name = \"b\"\n",
+		"disk_clone = \"auto\"\n", "disk_clone = \"reflink\"\n",
+		"disk_clone = \"dm-snapshot\"\n", "disk_clone = \"sparse-copy\"\n",
 		"bridge_name = \"abcdefghijklmno\"\n", "bridge_subnet = \"192.168.100.1/30\"\n",
 		"bridge_subnet = \"10.0.255.254/16\"\n", "bridge_subnet = \"172.16.0.9/29\"\n",
 		"stop_timeout_s = 1\n", "[vm_defaults]\nvcpu = 1\nmemory_mib = 128\n",
@@ -278,6 +281,9 @@ static void test_bad_values(void **state)
 	expect_err("stop_timeout_s = 601\n", EINVAL, 1, "between 1 and 600");
 	expect_err("stop_timeout_s = -5\n", EINVAL, 1, "between 1 and 600");
 	expect_err("dns_port = 65536\n", EINVAL, 1, "between 0 and 65535");
+	expect_err("disk_clone = \"zfs\"\n", EINVAL, 1,
+		   "disk_clone must be auto, reflink, dm-snapshot or sparse-copy, got 'zfs'");
+	expect_err("disk_clone = 1\n", EINVAL, 1, "disk_clone must be a string, got integer");
 	expect_err("[vm_defaults]\nvcpu = 0\n", EINVAL, 2, "vcpu must be between 1 and 32");
 	expect_err("[vm_defaults]\nvcpu = 33\n", EINVAL, 2, "vcpu must be between 1 and 32");
 	expect_err("[vm_defaults]\nmemory_mib = 127\n", EINVAL, 2, "between 128 and 1048576");

@@ -170,6 +170,40 @@ static void test_clone_errors(void **state)
 	assert_int_equal(err.code, ENOENT);
 }
 
+/* disk_clone_as: a fixed method (config disk_clone); the names back. */
+static void test_clone_as(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *src = make_sparse(f->dir);
+	_cleanup_free_ char *a = path_join(f->dir, "as-reflink.img");
+	_cleanup_free_ char *b = path_join(f->dir, "as-copy.img");
+	_cleanup_free_ char *c = path_join(f->dir, "as-dm.img");
+	struct berr err = { 0 };
+	enum clone_method m = CLONE_AUTO;
+	struct stat st;
+
+	/* /tmp is ext4 here: reflink asked for fails, and leaves nothing. */
+	assert_int_equal(disk_clone_as(src, a, CLONE_REFLINK, &m, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "cannot share"));
+	assert_int_equal(stat(a, &st), -1);
+	berr_clear(&err);
+	assert_int_equal(disk_clone_as(src, b, CLONE_SPARSE_COPY, &m, &err), 0);
+	assert_int_equal(m, CLONE_SPARSE_COPY);
+	assert_same_content(src, b);
+	/* A dm snapshot is not a file copy. */
+	assert_int_equal(disk_clone_as(src, c, CLONE_DM_SNAPSHOT, &m, &err), -EINVAL);
+	assert_int_equal(stat(c, &st), -1);
+
+	const char *names[] = { "auto", "reflink", "sparse-copy", "dm-snapshot" };
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		assert_int_equal(clone_method_parse(names[i], &m), 0);
+		assert_string_equal(clone_method_name(m), names[i]);
+	}
+	assert_int_equal(clone_method_parse("dm_snapshot", &m), -EINVAL);
+	assert_int_equal(clone_method_parse("", &m), -EINVAL);
+	assert_int_equal(clone_method_parse(NULL, &m), -EINVAL);
+}
+
 /* Reflink on a loop-mounted XFS image. */
 static void test_clone_reflink_xfs(void **state)
 {
@@ -720,6 +754,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clone_sparse_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clone_as, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_reflink_xfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
