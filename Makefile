@@ -451,6 +451,37 @@ $(BUILD)/guest/banger-init: guest/init.c
 $(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
 	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
 all: $(BUILD)/guest/inject
+# issue 13: the guest agent in the daemon (core/vmagent.c, core/vmexec.c,
+# the tree's execs/), snapshots (core/snapmeta.c, core/snapshot.c,
+# core/vmsnap.c, core/vmm_qemu_snap.c); docs/snapshots.md
+CORE_SRCS += core/vmagent.c core/vmexec.c core/tree_agent.c
+CORE_SRCS += core/snapmeta.c core/snapshot.c core/vmsnap.c core/vmm_qemu_snap.c
+$(BUILD)/tests/test_vmm_qemu: $(BUILD)/obj/core/vmm_qemu_snap.o $(BUILD)/obj/core/disk.o
+ISSUE13_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,core/agent_proto.c core/agent_client.c \
+	core/vmagent.c core/vmexec.c core/tree_agent.c core/snapmeta.c core/snapshot.c \
+	core/vmsnap.c core/vmm_qemu_snap.c core/digest.c)
+$(BUILD)/bin/bangerd: $(ISSUE13_OBJS)
+UNIT_TESTS += test_snapshot
+test_snapshot_SRCS := core/err.c core/util.c core/digest.c core/snapmeta.c core/snapshot.c \
+                      core/disk.c core/log.c core/vmfiles.c
+$(eval $(call unit_rule,test_snapshot))
+unit: $(BUILD)/tests/test_snapshot
+FUZZERS += fuzz_snapmeta
+fuzz_snapmeta_SRCS := core/err.c core/util.c core/digest.c core/snapmeta.c
+$(eval $(call fuzz_rule,fuzz_snapmeta))
+fuzzers: $(BUILD)/fuzz/fuzz_snapmeta
+UNIT_TESTS += test_vmagent
+test_vmagent_SRCS := core/err.c core/util.c core/agent_proto.c core/agent_client.c core/qmp.c \
+                     core/log.c core/vmfiles.c core/vmagent.c core/vmexec.c
+$(eval $(call unit_rule,test_vmagent))
+unit: $(BUILD)/tests/test_vmagent
+# snapshot restore and agent exec figures (tests/bench/snapshot.sh, docs/benchmarks.md)
+$(BUILD)/bench/execbench: tests/bench/execbench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+bench-snapshot: all unit $(BUILD)/bench/execbench
+	BUILD=$(BUILD) IMAGE_CACHE=$(IMAGE_CACHE) tests/bench/snapshot.sh
+.PHONY: bench-snapshot
 # banger as a service in a guest that has systemd as PID 1, device-mapper and
 # systemd-resolved (tests/guesthost/run.sh, docs/guesthost.md); make test runs
 # it through tests/integration/guesthost.sh.

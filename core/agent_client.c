@@ -673,6 +673,16 @@ void agent_close(struct agent *a)
 	free(a);
 }
 
+bool agent_broken(struct agent *a, struct berr *why)
+{
+	pthread_mutex_lock(&a->mu);
+	bool b = a->broken;
+	if (b && why)
+		*why = a->why;
+	pthread_mutex_unlock(&a->mu);
+	return b;
+}
+
 /* ---- operations ---- */
 
 int agent_ping(struct agent *a, int timeout_ms, int64_t *ret_uptime_ms, struct berr *err)

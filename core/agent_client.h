@@ -44,6 +44,11 @@ int agent_open_fd(int fd, int timeout_ms, struct agent **ret, struct berr *err);
  * may still be in a call on a (the caller owns that ordering). */
 void agent_close(struct agent *a);
 
+/* Has the connection broken (EOF, a malformed frame, ...)?  Then every
+ * call fails at once; *why (may be NULL) gets the first reason.  Never
+ * waits. */
+bool agent_broken(struct agent *a, struct berr *why);
+
 /* Answer from the agent; *ret_uptime_ms (may be NULL): the guest's
  * CLOCK_BOOTTIME in ms. */
 int agent_ping(struct agent *a, int timeout_ms, int64_t *ret_uptime_ms, struct berr *err);

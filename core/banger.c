@@ -138,6 +138,23 @@ static void on_change(void *ctx, int64_t id)
 	banger_changed(ctx);
 }
 
+/* The guest agents' and the execs' hooks (vmagent.c, vmexec.c). */
+static int agent_pin(void *ctx, int64_t id, const char *pubkey, struct berr *err)
+{
+	return vm_agent_pin(ctx, id, pubkey, err);
+}
+
+static void agent_prepare(void *ctx, int64_t id, struct agent *a, const atomic_bool *cancel)
+{
+	vm_agent_prepare(ctx, id, a, cancel);
+}
+
+static void exec_changed(void *ctx)
+{
+	banger_changed(ctx);
+}
+
+
 /* vmssh: a VM's ssh state changed: status shows it, ready answers, and
  * events says so. */
 static void on_ssh(void *ctx, int64_t id)
@@ -334,6 +351,22 @@ int banger_open(struct banger **ret, const struct banger_paths *p, struct berr *
 	r = monitor_new(&mo, &b->monitor, err);
 	if (r < 0)
 		goto fail;
+	{
+		/* Snapshots, the guest agents and the execs (docs/snapshots.md,
+		 * docs/agent.md): made here, their threads start with the VMs. */
+		_cleanup_free_ char *sd = path_join(p->state_dir, "snapshots");
+		_cleanup_free_ char *xd = path_join(p->state_dir, "execs");
+		struct vmagent_conf ac = { .state_dir = b->paths.state_dir, .changed = on_change,
+					   .pin_hostkey = agent_pin, .prepare = agent_prepare,
+					   .ctx = b };
+		if ((r = snapstore_new(sd, &b->snaps, err)) < 0 ||
+		    (r = vmagent_new(&ac, &b->vmagent, err)) < 0)
+			goto fail;
+		struct vmexec_conf xc = { .dir = xd, .ag = b->vmagent, .changed = exec_changed,
+					  .ctx = b };
+		if ((r = vmexec_new(&xc, &b->vmexec, err)) < 0)
+			goto fail;
+	}
 
 	r = vmports_new(b->store, &b->plan, b->cfg.port_bind, &b->ports, err);
 	if (r < 0)
@@ -454,8 +487,11 @@ int banger_run(struct banger *b, void (*notify)(void *), void *arg)
 	for (size_t i = 0; i < b->n_adopted; i++) {
 		struct vm_rec rec = { 0 };
 		if (store_vm_get(b->store, b->adopted[i], &rec, NULL) == 0 &&
-		    strcmp(rec.state, "running") == 0)
+		    strcmp(rec.state, "running") == 0) {
 			vmssh_watch(b->vmssh, &rec, mono_ms());
+			if (vm_image_has_agent(b, rec.image))
+				vm_agent_watch(b, &rec, NULL, false, true, mono_ms());
+		}
 		vm_rec_clear(&rec);
 	}
 	b->n_adopted = 0;
@@ -476,6 +512,9 @@ void banger_close(struct banger *b)
 	free(b->inject_dir);
 	monitor_free(b->monitor);
 	vmports_free(b->ports);
+	vmexec_free(b->vmexec);
+	vmagent_free(b->vmagent);
+	snapstore_free(b->snaps);
 	vmssh_free(b->vmssh);
 	hostnet_free(b->hostnet);
 	vmnet_free(b->vmnet);

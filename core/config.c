@@ -35,6 +35,7 @@ enum kind {
 	K_SUBNET,
 	K_INT,       /* integer in [min, max] */
 	K_DISK,
+	K_SNAPSHOT,  /* auto | off */
 	K_CLONE,
 	K_BOOL,
 	K_MODE,      /* "0700": octal permission bits, stored as an integer */
@@ -68,6 +69,7 @@ static const struct key_def top_keys[] = {
 	{ "bridge_subnet", K_SUBNET, F(bridge_subnet), 0, 0, 0 },
 	{ "stop_timeout_s", K_INT, F(stop_timeout_s), 1, 600, 0 },
 	{ "dns_port", K_INT, F(dns_port), 0, 65535, 0 },
+	{ "snapshot", K_SNAPSHOT, F(snapshot), 0, 0, 0 },
 	{ "disk_clone", K_CLONE, F(disk_clone), 0, 0, 0 },
 	{ "allow_other", K_BOOL, F(allow_other), 0, 0, 0 },
 	{ "vm_group", K_GROUP, F(vm_group), 0, 0, 0 },
@@ -113,6 +115,7 @@ void config_init(struct banger_config *c)
 	c->dns_port = 42053;
 	c->vm_mode = 0700;
 	c->port_bind = xstrdup("127.0.0.1");
+	c->snapshot = xstrdup("auto");
 	c->catalog_ttl = 3600;
 	c->oci_headroom = 512ULL << 20;
 }
@@ -147,6 +150,7 @@ void config_free(struct banger_config *c)
 	free(c->bridge_subnet);
 	free(c->vm_group);
 	free(c->port_bind);
+	free(c->snapshot);
 	for (size_t i = 0; i < c->n_catalog_urls; i++)
 		free(c->catalog_urls[i]);
 	free(c->catalog_urls);
@@ -176,6 +180,7 @@ static void config_copy(struct banger_config *dst, const struct banger_config *s
 	dst->bridge_subnet = dup_or_null(src->bridge_subnet);
 	dst->vm_group = dup_or_null(src->vm_group);
 	dst->port_bind = dup_or_null(src->port_bind);
+	dst->snapshot = dup_or_null(src->snapshot);
 	dst->catalog_pubkey = dup_or_null(src->catalog_pubkey);
 	dst->docker_config = dup_or_null(src->docker_config);
 	dst->oci_inject_dir = dup_or_null(src->oci_inject_dir);
@@ -549,6 +554,13 @@ static int apply_key(const struct ctx *cx, struct banger_config *c, const struct
 		case K_BRIDGE: r = check_ifname(cx, d->name, v); break;
 		case K_SUBNET: r = check_subnet(cx, d->name, v); break;
 		case K_HOMEPATH: r = check_home_path(cx, d->name, v); break;
+		case K_SNAPSHOT:
+			if (strcmp(v->u.s, "auto") != 0 && strcmp(v->u.s, "off") != 0) {
+				char b[80];
+				r = cerr(cx, v->line, "%s must be auto or off, got '%s'", d->name,
+					 shown(b, sizeof(b), v->u.s));
+			}
+			break;
 		case K_GROUP: r = check_group(cx, d->name, v); break;
 		case K_IPV4: r = check_ipv4(cx, d->name, v); break;
 		case K_PATH: case K_INT: case K_DISK: case K_BOOL: case K_MODE: case K_URLS:

@@ -36,6 +36,8 @@ struct banger_config {
 	char *vm_group;            /* group (name or number) that may make VMs; NULL: none */
 	int64_t vm_mode;           /* a new VM's mode, default 0700 */
 	char *port_bind;           /* where ports/ listen, default "127.0.0.1" */
+	char *snapshot;            /* "auto" (default) | "off": restore VMs from snapshots
+				      (docs/snapshots.md) */
 	struct {
 		bool has_vcpu, has_memory_mib, has_disk_size;
 		int64_t vcpu;

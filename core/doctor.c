@@ -147,6 +147,8 @@ void doctor_render(struct banger *b, struct sbuf *out)
 		    clone_method_name(cm), cwhy);
 	vmnet_doctor(b->vmnet, out);
 	vmssh_doctor(b->vmssh, out);
+	/* Snapshots (docs/snapshots.md): can a start restore here? */
+	vm_snap_doctor(b, out);
 	hostnet_doctor(b->hostnet, out);
 	if (access("/dev/mapper/control", F_OK) == 0)
 		sbuf_printf(out, "ok device-mapper /dev/mapper/control present\n");

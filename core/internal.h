@@ -20,9 +20,12 @@
 #include "monitor.h"
 #include "netplan.h"
 #include "priv.h"
+#include "snapshot.h"
 #include "store.h"
 #include "treecache.h"
 #include "util.h"
+#include "vmagent.h"
+#include "vmexec.h"
 #include "vmfiles.h"
 #include "vmm.h"
 #include "vmmselect.h"
@@ -61,6 +64,10 @@ struct banger {
 	struct vmnet *vmnet;
 	struct vmssh *vmssh;
 	struct monitor *monitor;
+	/* The guest agents, the tree's execs, the snapshots (vmsnap.c). */
+	struct vmagent *vmagent;
+	struct vmexec *vmexec;
+	struct snapstore *snaps;
 
 	char global_err[BERR_MSG_MAX]; /* the top-level err file (under lock) */
 
@@ -143,6 +150,66 @@ struct vm_eff {
 	const char *image_prov, *kernel_prov;
 };
 void vm_effective(struct banger *b, const struct vm_rec *r, struct vm_eff *e);
+
+/* A registered image or kernel's file (dir + file), checked readable;
+ * a sentence saying how to get it when it is missing. */
+int vm_image_path(struct banger *b, const char *kind, const char *name, const char *file,
+		  char **ret, struct berr *err);
+/* pid, start time and runtime of a VM record (-ESRCH when it has none). */
+struct vmm_proc;
+int vm_load_proc(const struct vm_rec *r, struct vmm_proc *p);
+
+/* vmsnap.c: snapshots and the guest agent at the VM level
+ * (docs/snapshots.md, docs/agent.md). */
+struct vm_snap_plan {
+	bool agent;              /* the image has the guest agent */
+	bool restore;            /* restore from use */
+	bool auto_snapshot;      /* a cold boot after which a snapshot may be made */
+	bool serious;            /* why belongs in err too (a corrupt snapshot) */
+	struct snap_use use;
+	char why[BERR_MSG_MAX];  /* why a cold boot, one sentence */
+};
+bool vm_snapshots_on(struct banger *b);
+bool vm_image_has_agent(struct banger *b, const char *image);
+/* The "key value" lines a snapshot of r must match. */
+int vm_snap_key_text(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		     const struct vmm_driver *drv, struct sbuf *out, struct berr *err);
+/* Before a start (unlocked): restore or cold boot, and why. */
+void vm_snap_plan(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		  const struct vmm_driver *drv, struct vm_snap_plan *p);
+void vm_snap_plan_clear(struct banger *b, struct vm_snap_plan *p);
+/* After a start (or an adoption): watch r's agent; a restored VM gets
+ * its own identity first, a first cold boot may make the snapshot.  False
+ * when r has no agent channel (nothing is watched). */
+bool vm_agent_watch(struct banger *b, const struct vm_rec *r, const struct vm_snap_plan *p,
+		    bool restored, bool adopted, int64_t vmm_started_mono);
+/* vmagent's hooks (banger.c hands them over): pin a restored guest's key;
+ * the automatic snapshot after a first cold boot (vm.c). */
+int vm_agent_pin(struct banger *b, int64_t id, const char *pubkey, struct berr *err);
+void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel);
+/* A snapshot of running VM r (effective settings e, its kernel files and
+ * process) through its agent connection a; -EEXIST when only_if_missing
+ * and its kind has one.  *ret_name: SNAP_NAME_MAX. */
+int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *e,
+		 const char *kernel, const char *initrd, const struct vmm_proc *proc,
+		 struct agent *a, const atomic_bool *cancel, bool only_if_missing, char *ret_name,
+		 struct berr *err);
+/* The start's steps of a restore: the root disk from the snapshot, the
+ * VMM from it; a failure falls back to a cold boot (fall_back says why in
+ * p->why and removes what the restore made). */
+struct vmdisk_req;
+int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		       struct berr *err);
+void vm_snap_fall_back(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		       const struct berr *why);
+int vm_snap_restore(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		    const struct vmm_driver *drv, struct vmm_spec *spec,
+		    const struct vmdisk_req *dq, const char *netargs, struct vmm_proc *ret,
+		    struct berr *err);
+/* doctor's snapshot line: can a start restore here, and why not. */
+void vm_snap_doctor(struct banger *b, struct sbuf *out);
+/* echo snapshot > vms/NAME/ctl */
+int vm_snapshot(struct banger *b, int64_t id, struct berr *err);
 
 /* doctor.c */
 void doctor_render(struct banger *b, struct sbuf *out);

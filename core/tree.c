@@ -21,6 +21,7 @@
 #include "treeimg.h"
 #include "treeint.h"
 #include "treelive.h"
+#include "tree_int.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -45,6 +46,8 @@ static const char readme_text[] =
 	"             (echo pull > images/NAME/ctl), buildable; images/ctl: refresh,\n"
 	"             import, pull-oci, import-oci; images/catalogs: each catalog\n"
 	"  kernels/   kernel bundles, the same way\n"
+	"  execs/     mkdir execs/NAME, then run a command in a VM through its agent\n"
+	"  snapshots/ what new VMs are restored from; rmdir removes one\n"
 	"\n"
 	"A VM directory holds: ctl (write start|stop|kill|restart), state, status,\n"
 	"config, vcpu, memory_mib, disk_size, image, kernel, vmm, ready and wait\n"
@@ -232,7 +235,23 @@ static int vm_status_read(struct banger *b, int64_t id, struct sbuf *out, struct
 	sbuf_printf(out, "accel %s\n", b->vmm_host.accel);
 	sbuf_printf(out, "disk_clone %s\n", clone_method_name(b->clone_method));
 	sbuf_printf(out, "uptime %s\n", up);
-	sbuf_printf(out, "ssh %s\n", ssh_state_name(vmssh_state(b->vmssh, id)));
+	/* Not ready while the agent still changes the guest under it (its
+	 * identity, the snapshot): a session would see the network go. */
+	enum ssh_state ss = vmssh_state(b->vmssh, id);
+	if (ss == SSH_READY && vmagent_busy(b->vmagent, id))
+		ss = SSH_WAITING;
+	sbuf_printf(out, "ssh %s\n", ssh_state_name(ss));
+	/* The guest agent and where the VM came from (docs/snapshots.md). */
+	sbuf_printf(out, "agent %s\n", agent_state_name(vmagent_state(b->vmagent, id, NULL, 0)));
+	{
+		json_error_t je;
+		json_t *rt = r.runtime && vm_state_live(s) ? json_loads(r.runtime, 0, &je) : NULL;
+		const char *snap = json_string_value(json_object_get(rt, "snapshot"));
+		const char *base = snap ? strrchr(snap, '/') : NULL;
+		sbuf_printf(out, "boot %s%s\n", !vm_state_live(s) ? "-" : snap ? "restored " : "cold",
+			    snap ? (base ? base + 1 : snap) : "");
+		json_decref(rt);
+	}
 	vm_rec_clear(&r);
 	return 0;
 }
@@ -468,6 +487,8 @@ static const struct tree_file vm_files[] = {
 	  .hread = live_text_read, .hready = live_text_ready, .release = live_release },
 	{ "wait", 0444, TF_HANDLE | TF_BLOCKS, .open = live_wait_open, .hread = live_text_read,
 	  .hready = live_text_ready, .release = live_release },
+	/* "ready", "failed" or "none" once the agent settled: a read waits till then */
+	{ "agent", 0444, TF_STREAM | TF_BLOCKS, .stream = tree_vm_agent_stream },
 };
 
 /* ---- vms/: the clone file --------------------------------------------------- */
@@ -498,6 +519,8 @@ static const struct tree_subdir subdirs[] = {
 	{ "vms", NK_VMS, NK_VM, true },
 	{ "images", NK_IMAGES, NK_IMAGE, false },
 	{ "kernels", NK_KERNELS, NK_KERNEL, false },
+	{ "execs", NK_EXECS, NK_EXEC, true },
+	{ "snapshots", NK_SNAPSHOTS, NK_SNAPSHOT, false },
 };
 
 static const struct tree_subdir vm_subdirs[] = {
@@ -537,11 +560,17 @@ const struct tree_file *tree_files(enum node_kind k, size_t *n)
 		return port_files;
 	case NK_IMAGE:
 	case NK_KERNEL:
-		return treeimg_entry_files(n);
+		return treeimg_entry_files(k == NK_IMAGE, n);
 	case NK_IMAGES:
 		return treeimg_dir_files(true, n);
 	case NK_KERNELS:
 		return treeimg_dir_files(false, n);
+	case NK_EXEC:
+		*n = n_exec_files;
+		return exec_files;
+	case NK_SNAPSHOT:
+		*n = n_snap_files;
+		return snap_files;
 	default:
 		*n = 0;
 		return NULL;
@@ -618,7 +647,12 @@ int tree_write(struct banger *b, const struct tree_node *n, const char *data, si
 			catview_set_err(&b->cat, n->kind == NK_KERNEL ? "kernel" : "image", n->id,
 					err.msg);
 		snprintf(what, sizeof(what), "write to %s failed", f->name);
-		tree_fail(b, n->kind, vm_of(b, n), &err, what);
+		if (n->kind == NK_EXEC) { /* an exec's own err */
+			vmexec_set_err(b->vmexec, n->id, &err);
+			blog("%s: %s", what, err.msg);
+		} else {
+			tree_fail(b, n->kind, vm_of(b, n), &err, what);
+		}
 	}
 	banger_changed(b);
 	return r;

@@ -147,6 +147,18 @@ int tree_dir_perm(struct banger *b, const struct tree_node *dir, struct tree_per
 			return -ENOENT;
 		a->mode = S_IFDIR | 0555;
 		return 0;
+	/* Commands run in the daemon's VMs and what they print: its user's
+	 * only, whatever allow_other lets others see (docs/tree.md). */
+	case NK_EXECS:
+	case NK_EXEC:
+		a->mode = S_IFDIR | 0700;
+		return 0;
+	case NK_SNAPSHOTS:
+		a->mode = S_IFDIR | 0755;
+		return 0;
+	case NK_SNAPSHOT:
+		a->mode = S_IFDIR | 0555;
+		return 0;
 	case NK_VM:
 	case NK_PORTS:
 	case NK_PORT:

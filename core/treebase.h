@@ -21,6 +21,10 @@ enum node_kind {
 	NK_KERNEL,    /* kernels/NAME/ */
 	NK_PORTS,     /* vms/NAME/ports/ (its id is the VM's) */
 	NK_PORT,      /* vms/NAME/ports/PORT/ (its id is the forward's) */
+	NK_EXECS,     /* execs/: commands run through guest agents */
+	NK_EXEC,      /* execs/NAME/ */
+	NK_SNAPSHOTS, /* snapshots/ */
+	NK_SNAPSHOT,  /* snapshots/NAME/ */
 	NK_COUNT
 };
 

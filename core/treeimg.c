@@ -15,6 +15,7 @@
 #include "catview.h"
 #include "ctl.h"
 #include "internal.h"
+#include "tree_int.h"
 
 /* ---- image and kernel files ------------------------------------------ */
 
@@ -208,6 +209,21 @@ static int img_ctl_write(struct banger *b, int64_t id, const char *data, size_t 
 	return r;
 }
 
+/* images/NAME/snapshots: the snapshots of a registered image (issue 13,
+ * docs/snapshots.md); kernels have none. */
+static int img_snapshots(struct banger *b, int64_t id, struct sbuf *out, struct berr *err)
+{
+	struct cv_info i;
+	int r = img_get(b, id, &i);
+	if (r < 0)
+		return r;
+	if (i.registered)
+		tree_image_snapshots(b, i.name, out);
+	cv_info_clear(&i);
+	return 0;
+}
+
+/* The last one (snapshots) is images' only. */
 static const struct tree_file entry_files[] = {
 	{ "manifest", 0444, 0, .read = img_manifest },
 	{ "state", 0444, 0, .read = img_state },
@@ -216,6 +232,8 @@ static const struct tree_file entry_files[] = {
 	{ "progress", 0444, TF_NOCACHE, .read = img_progress },
 	{ "ctl", 0644, 0, .read = img_ctl_read, .write = img_ctl_write },
 	{ "err", 0444, 0, .read = img_err },
+	/* Made and removed by VMs' agents and snapshots/: read anew. */
+	{ "snapshots", 0444, TF_NOCACHE, .read = img_snapshots },
 };
 
 /* ---- images/ and kernels/ themselves ------------------------------------ */
@@ -307,9 +325,9 @@ static const struct tree_file kernels_files[] = {
 	{ "catalogs", 0444, TF_NOCACHE, .read = coll_catalogs }, /* ages; a failed fetch is not reported */
 };
 
-const struct tree_file *treeimg_entry_files(size_t *n)
+const struct tree_file *treeimg_entry_files(bool images, size_t *n)
 {
-	*n = ARRAY_SIZE(entry_files);
+	*n = ARRAY_SIZE(entry_files) - (images ? 0 : 1);
 	return entry_files;
 }
 

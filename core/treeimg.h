@@ -8,8 +8,9 @@
 
 #include "tree.h"
 
-/* images/NAME/ and kernels/NAME/: manifest state status progress ctl err. */
-const struct tree_file *treeimg_entry_files(size_t *n);
+/* images/NAME/ and kernels/NAME/: manifest state status progress ctl err,
+ * and for images (images true) snapshots. */
+const struct tree_file *treeimg_entry_files(bool images, size_t *n);
 /* images/ (images true) or kernels/ themselves: ctl catalogs. */
 const struct tree_file *treeimg_dir_files(bool images, size_t *n);
 

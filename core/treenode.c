@@ -16,11 +16,14 @@
 #include <string.h>
 
 #include "catview.h"
+#include "tree_int.h"
 #include "treeint.h"
+#include "vmexec.h"
 
 static bool is_coll(enum node_kind k)
 {
-	return k == NK_VMS || k == NK_IMAGES || k == NK_KERNELS || k == NK_PORTS;
+	return k == NK_VMS || k == NK_IMAGES || k == NK_KERNELS || k == NK_PORTS || k == NK_EXECS ||
+	       k == NK_SNAPSHOTS;
 }
 
 static const char *image_kind(enum node_kind k)
@@ -38,9 +41,20 @@ int tree_exists(struct banger *b, const struct tree_node *n)
 	case NK_VMS:
 	case NK_IMAGES:
 	case NK_KERNELS:
+	case NK_EXECS:
+	case NK_SNAPSHOTS:
 		return n->id == 0 ? 0 : -ENOENT;
 	case NK_PORTS:
 		return tree_meta(b, NK_VM, n->id, &m);
+	case NK_EXEC:
+		return vmexec_exists(b->vmexec, n->id) ? 0 : -ENOENT;
+	case NK_SNAPSHOT: {
+		struct snap_info si;
+		if (tree_snap_by_id(b, n->id, &si) < 0)
+			return -ENOENT;
+		snap_meta_clear(&si.meta);
+		return 0;
+	}
 	case NK_VM:
 	case NK_IMAGE:
 	case NK_KERNEL:
@@ -83,6 +97,16 @@ int tree_lookup(struct banger *b, enum node_kind coll, int64_t parent, const cha
 	}
 	if (coll == NK_IMAGES || coll == NK_KERNELS)
 		return catview_lookup(&b->cat, image_kind(coll), name, ret_id) < 0 ? -ENOENT : 0;
+	if (coll == NK_EXECS)
+		return vmexec_lookup(b->vmexec, name, ret_id) < 0 ? -ENOENT : 0;
+	if (coll == NK_SNAPSHOTS) {
+		struct snap_info si;
+		if (snapstore_get(b->snaps, name, &si, NULL) < 0)
+			return -ENOENT;
+		*ret_id = tree_snap_id(si.meta.key);
+		snap_meta_clear(&si.meta);
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -121,6 +145,27 @@ static int list_objects(struct banger *b, const struct tree_node *dir, struct tr
 		for (size_t i = 0; i < cnt; i++)
 			add(v, n, cap, NK_PORT, all[i].id, -1, all[i].name);
 		free(all);
+		return 0;
+	}
+	if (dir->kind == NK_EXECS) {
+		struct vmexec_ent *all;
+		size_t cnt;
+		vmexec_list(b->vmexec, &all, &cnt);
+		for (size_t i = 0; i < cnt; i++)
+			add(v, n, cap, NK_EXEC, all[i].id, -1, all[i].name);
+		free(all);
+		return 0;
+	}
+	if (dir->kind == NK_SNAPSHOTS) {
+		struct snap_info *all;
+		size_t cnt;
+		int r = snapstore_list(b->snaps, &all, &cnt, NULL);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < cnt; i++)
+			add(v, n, cap, NK_SNAPSHOT, tree_snap_id(all[i].meta.key), -1,
+			    all[i].meta.name);
+		snap_info_array_free(all, cnt);
 		return 0;
 	}
 	enum node_kind child = dir->kind == NK_KERNELS ? NK_KERNEL : NK_IMAGE;
@@ -179,7 +224,15 @@ static int parent_of(struct banger *b, const struct tree_node *n, struct tree_no
 	case NK_VMS:
 	case NK_IMAGES:
 	case NK_KERNELS:
+	case NK_EXECS:
+	case NK_SNAPSHOTS:
 		tree_root(ret);
+		return 0;
+	case NK_EXEC:
+		*ret = (struct tree_node){ NK_EXECS, 0, -1 };
+		return 0;
+	case NK_SNAPSHOT:
+		*ret = (struct tree_node){ NK_SNAPSHOTS, 0, -1 };
 		return 0;
 	case NK_VM:
 		*ret = (struct tree_node){ NK_VMS, 0, -1 };
@@ -238,7 +291,9 @@ int tree_walk(struct banger *b, const struct tree_node *dir, const char *name,
 	if (is_coll(dir->kind)) {
 		int64_t id;
 		enum node_kind child = dir->kind == NK_VMS ? NK_VM : dir->kind == NK_PORTS ? NK_PORT
-				     : dir->kind == NK_KERNELS ? NK_KERNEL : NK_IMAGE;
+				     : dir->kind == NK_KERNELS ? NK_KERNEL
+				     : dir->kind == NK_EXECS ? NK_EXEC
+				     : dir->kind == NK_SNAPSHOTS ? NK_SNAPSHOT : NK_IMAGE;
 		if (tree_lookup(b, dir->kind, dir->id, name, &id) < 0)
 			return -ENOENT;
 		*ret = (struct tree_node){ child, id, -1 };
@@ -286,9 +341,20 @@ int tree_mkdir(struct banger *b, const struct tree_node *dir, const char *name,
 				*ret = (struct tree_node){ NK_PORT, id, -1 };
 			}
 		}
+	} else if (dir->kind == NK_EXECS) {
+		r = tree_access(b, dir, who, TREE_W | TREE_X);
+		if (r < 0)
+			berr_set(&err, -r, "execs/ is the daemon's user's");
+		else
+			r = vmexec_create(b->vmexec, name, &id, &err);
+		if (r == 0) {
+			events_touch(b->events, 0);
+			*ret = (struct tree_node){ NK_EXEC, id, -1 };
+		}
 	} else {
-		r = berr_set(&err, EPERM, "mkdir is only for vms/ and a VM's ports/ (images and "
-			     "kernels are imported)");
+		r = berr_set(&err, EPERM, "mkdir is only for vms/, a VM's ports/ and execs/ (images "
+			     "and kernels are imported, snapshots made with 'echo snapshot > "
+			     "vms/NAME/ctl')");
 	}
 	if (r < 0) {
 		char what[96];
@@ -329,6 +395,12 @@ int tree_rmdir(struct banger *b, const struct tree_node *dir, const char *name,
 		berr_set(&err, -r, "%s is not yours to delete", name);
 	} else if (dir->kind == NK_VMS) {
 		r = vm_delete(b, n.id, &err);
+	} else if (dir->kind == NK_EXECS || dir->kind == NK_SNAPSHOTS) {
+		r = dir->kind == NK_EXECS ? vmexec_remove(b->vmexec, name, &err)
+					  : snapstore_remove(b->snaps, name, &err);
+		if (r == 0)
+			events_unlink(b->events, dir->kind, 0, name);
+		events_touch(b->events, 0);
 	} else if (dir->kind == NK_PORTS) {
 		r = vmports_remove(b->ports, n.id, &err);
 		if (r == 0)

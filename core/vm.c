@@ -256,8 +256,8 @@ out:
 	return ret;
 }
 
-static int image_file(struct banger *b, const char *kind, const char *name,
-		      const char *file, char **ret, struct berr *err)
+int vm_image_path(struct banger *b, const char *kind, const char *name, const char *file,
+		  char **ret, struct berr *err)
 {
 	struct image_rec img = { 0 };
 	int r;
@@ -286,7 +286,7 @@ static const struct vmm_driver *pick_driver(struct banger *b, const struct vm_re
 	return vmm_of_vm(&b->choice, r, err);
 }
 
-static int load_proc(const struct vm_rec *r, struct vmm_proc *p)
+int vm_load_proc(const struct vm_rec *r, struct vmm_proc *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->pid = (pid_t)r->pid;
@@ -300,6 +300,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	struct vm_rec r = { 0 };
 	struct vm_eff e;
 	struct vmm_proc proc = { 0 };
+	struct vm_snap_plan plan = { 0 };
 	_cleanup_free_ char *image_path = NULL, *kernel_path = NULL, *initrd = NULL;
 	_cleanup_free_ char *netargs = NULL;
 	const struct vmm_driver *drv;
@@ -322,13 +323,13 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		ret = -err->code;
 		goto unlock;
 	}
-	ret = image_file(b, "image", e.image, "rootfs.ext4", &image_path, err);
+	ret = vm_image_path(b, "image", e.image, "rootfs.ext4", &image_path, err);
 	if (ret < 0)
 		goto unlock;
-	ret = image_file(b, "kernel", e.kernel, "vmlinux", &kernel_path, err);
+	ret = vm_image_path(b, "kernel", e.kernel, "vmlinux", &kernel_path, err);
 	if (ret < 0)
 		goto unlock;
-	if (image_file(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
+	if (vm_image_path(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
 		initrd = NULL;
 	{
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
@@ -375,6 +376,14 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				 .n_file_sync = b->cfg.n_file_sync, .home = b->home,
 				 /* disk_clone, resolved at open (vmdisk_clone_choose) */
 				 .clone = b->clone_method, .priv = b->priv };
+	/* Snapshots (vmsnap.c): a first start may restore; the root disk is
+	 * then a clone of the snapshot's, which nothing may write into. */
+	vm_snap_plan(b, &r, &e, drv, &plan);
+	if (plan.restore) {
+		struct berr ce = { 0 };
+		if (vm_snap_clone_root(b, &r, &plan, &ce) < 0)
+			vm_snap_fall_back(b, &r, &plan, &ce);
+	}
 	ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
 	if (ret == 0)
@@ -403,11 +412,16 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 				.tap_fd = tap_fd,
 				/* ids are never reused (AUTOINCREMENT): a unique CID */
 				.vsock_cid = (uint32_t)(r.id + 2),
+				/* QEMU: memory a snapshot can copy (docs/snapshots.md) */
+				.snapshottable = vm_snapshots_on(b),
 			};
 			vm_log(b, r.name, "starting: vcpu %lld memory_mib %lld image %s kernel %s accel %s",
 			       (long long)e.vcpu, (long long)e.memory_mib, e.image, e.kernel,
 			       b->vmm_host.accel);
-			ret = drv->start(&b->vmm_host, &spec, &proc, err);
+			if (plan.restore)
+				ret = vm_snap_restore(b, &r, &plan, drv, &spec, &dq, netargs, &proc, err);
+			else
+				ret = drv->start(&b->vmm_host, &spec, &proc, err);
 			if (ret == 0)
 				vm_log(b, r.name, "timing: disks %lld ms, network %lld ms, vmm %lld ms",
 				       (long long)(t_net - t_disks), (long long)(t_vmm - t_net),
@@ -469,13 +483,24 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 			     ip);
 		}
 	}
-	if (watch)
+	if (watch) {
 		vmssh_watch(b->vmssh, &cur, t_vmm);
+		if (plan.agent)
+			vm_agent_watch(b, &cur, &plan, plan.restore, false, t_vmm);
+	}
+	if (plan.why[0] && !plan.restore)
+		vm_log(b, r.name, "snapshot: %s", plan.why);
+	if (plan.serious && ret == 0) {
+		/* A snapshot refused on the way: worth the VM's err. */
+		rec_set_error(&cur, plan.why);
+		store_vm_update(b->store, &cur, NULL);
+	}
 	vm_rec_clear(&cur);
 	pthread_cond_broadcast(&b->changed);
 unlock:
 	pthread_mutex_unlock(&b->lock);
 	banger_changed(b);
+	vm_snap_plan_clear(b, &plan);
 	vmm_proc_clear(&proc);
 	vm_rec_clear(&r);
 	return ret;
@@ -528,7 +553,7 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 		drv = &vmm_qemu_driver;
 	if (s == VM_FAILED) {
 		/* Nothing should be running; make sure and settle. */
-		if (load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
+		if (vm_load_proc(&r, &proc) == 0 && proc_alive(proc.pid, proc.pid_start))
 			drv->kill(&b->vmm_host, &proc, NULL);
 		vmnet_down(b->vmnet, &r);
 		rec_set_state(&r, VM_STOPPED);
@@ -542,14 +567,15 @@ static int do_stop(struct banger *b, int64_t id, bool graceful, struct berr *err
 	if (ret < 0)
 		goto unlock;
 	pthread_cond_broadcast(&b->changed);
-	/* The guest is going: nobody waits for its sshd any more. */
+	/* The guest is going: nobody waits for its sshd or agent any more. */
 	vmssh_cancel(b->vmssh, id);
+	vmagent_cancel(b->vmagent, id);
 	if (s == VM_STARTING) {
 		/* The starting thread sees "stopping" and kills what it made. */
 		wait_leave(b, id, VM_STOPPING, mono_ms() + KILL_WAIT_MS * 4);
 		goto unlock;
 	}
-	load_proc(&r, &proc);
+	vm_load_proc(&r, &proc);
 	pthread_mutex_unlock(&b->lock);
 	banger_changed(b); /* "stopping" reaches readers of wait and events now */
 
@@ -611,6 +637,8 @@ int vm_verb(struct banger *b, int64_t id, enum vm_verb v, struct berr *err)
 			return ret;
 		return do_start(b, id, err);
 	}
+	case VERB_SNAPSHOT:
+		return vm_snapshot(b, id, err);
 	case VERB_WORKSPACE: /* takes a directory: vm_workspace() */
 	case VERB_COUNT:
 		break;
@@ -623,8 +651,9 @@ void vm_exited(struct banger *b, int64_t id, bool have_status, int status)
 	struct vm_rec r = { 0 };
 	char how[96];
 
-	/* Its readiness wait ends now, whatever the record says. */
+	/* Its readiness waits end now, whatever the record says. */
 	vmssh_cancel(b->vmssh, id);
+	vmagent_cancel(b->vmagent, id);
 	pthread_mutex_lock(&b->lock);
 	if (store_vm_get(b->store, id, &r, NULL) < 0)
 		goto out;
@@ -678,7 +707,7 @@ void vm_adopt_all(struct banger *b)
 		if (!vm_state_live(s))
 			continue;
 		const struct vmm_driver *drv = pick_driver(b, r, NULL);
-		if (drv && load_proc(r, &proc) == 0 &&
+		if (drv && vm_load_proc(r, &proc) == 0 &&
 		    drv->adopt(&b->vmm_host, &proc, NULL) == 0) {
 			if (s == VM_STARTING)
 				rec_set_state(r, VM_RUNNING);
@@ -974,5 +1003,71 @@ int vm_chown(struct banger *b, int64_t id, int64_t uid, int64_t gid, int64_t mod
 		events_touch(b->events, id);
 		banger_changed(b);
 	}
+	return ret;
+}
+
+/* ---- snapshots (docs/snapshots.md): the verb and the automatic one --------- */
+
+/* Settings, kernel files and process of a running VM, for vm_snap_make. */
+static int snap_of(struct banger *b, const struct vm_rec *r, struct agent *a,
+		   const atomic_bool *cancel, bool only_if_missing, char *name, struct berr *err)
+{
+	struct vm_eff e;
+	struct vmm_proc proc = { 0 };
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL;
+	vm_effective(b, r, &e);
+	int ret = vm_image_path(b, "kernel", e.kernel, "vmlinux", &kernel, err);
+	if (ret < 0)
+		return ret;
+	if (vm_image_path(b, "kernel", e.kernel, "initrd.img", &initrd, NULL) < 0)
+		initrd = NULL;
+	vm_load_proc(r, &proc);
+	ret = vm_snap_make(b, r, &e, kernel, initrd, &proc, a, cancel, only_if_missing, name, err);
+	vmm_proc_clear(&proc);
+	return ret;
+}
+
+/* vmagent's prepare: the first cold boot of a VM whose kind has no
+ * snapshot makes it, before the VM is ready (nothing of the user's runs
+ * yet, so letting go of /root and the network costs nobody anything). */
+void vm_agent_prepare(struct banger *b, int64_t id, struct agent *a, const atomic_bool *cancel)
+{
+	struct vm_rec r = { 0 };
+	struct berr err = { 0 };
+	char name[SNAP_NAME_MAX] = "";
+	if (store_vm_get(b->store, id, &r, NULL) < 0)
+		return;
+	if (rec_state(&r) == VM_RUNNING) {
+		int ret = snap_of(b, &r, a, cancel, true, name, &err);
+		if (ret == 0)
+			vm_log(b, r.name, "snapshot: made %s for the next VMs of this kind", name);
+		else if (ret != -EEXIST)
+			vm_log(b, r.name, "snapshot: none made: %s", err.msg);
+	}
+	vm_rec_clear(&r);
+}
+
+/* echo snapshot > vms/NAME/ctl */
+int vm_snapshot(struct banger *b, int64_t id, struct berr *err)
+{
+	struct vm_rec r = { 0 };
+	struct vmagent_ref *ref = NULL;
+	struct agent *a = NULL;
+	char name[SNAP_NAME_MAX];
+	int ret = store_vm_get(b->store, id, &r, err);
+	if (ret == 0)
+		ret = vm_verb_check(r.name, rec_state(&r), VERB_SNAPSHOT, err);
+	if (ret == 0 && !vm_snapshots_on(b))
+		ret = berr_set(err, EPERM, "snapshots are off (snapshot = off in config.toml)");
+	if (ret == 0 && (ret = vmagent_hold(b->vmagent, id, &ref, &a, err)) < 0)
+		berr_wrap(err, "a snapshot needs the guest agent");
+	if (ret == 0)
+		ret = snap_of(b, &r, a, NULL, false, name, err);
+	vmagent_release(ref);
+	if (ret == 0)
+		vm_log(b, r.name, "snapshot: made %s", name);
+	else if (r.name[0])
+		berr_wrap(err, "snapshot of vm '%s'", r.name);
+	vm_rec_clear(&r);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "util.h"
 
 struct vmm_spec {
 	const char *name;          /* VM name (DNS label) */
@@ -33,6 +34,20 @@ struct vmm_spec {
 				      VMM inherits; the caller keeps and closes its own copy */
 	const char *mac;           /* guest MAC or NULL */
 	uint32_t vsock_cid;        /* guest CID (>= 3, unique per VM) for drivers with vsock */
+	bool snapshottable;        /* the VM may be snapshotted (docs/snapshots.md): QEMU keeps
+				      its memory in a shared memfd a snapshot can copy; an
+				      unjailed Firecracker runs in the VM's directory and opens
+				      its drives by relative paths, which a snapshot records, so
+				      that every restore opens its own */
+};
+
+/* A snapshot's files, as a driver writes and reads them (docs/snapshots.md).
+ * The core makes dir, copies the disks and checksums everything; the
+ * driver only captures and restores the machine. */
+struct vmm_snap {
+	const char *dir;        /* the snapshot's directory (exists, 0700) */
+	const char *state;      /* device state (the driver's format) */
+	const char *mem;        /* guest memory: read-only, mapped privately by every restore */
 };
 
 struct priv; /* core/priv.h */
@@ -90,6 +105,30 @@ struct vmm_driver {
 	 * outside the VM's state and run dirs (Firecracker's jail).  May be
 	 * NULL. */
 	int (*forget)(const struct vmm_host *h, const char *name, struct berr *err);
+
+	/* ---- Snapshots (docs/snapshots.md); all NULL: the driver has none.
+	 * The core calls pause, snap_save (while paused), copies the disks,
+	 * resume, and writes the metadata. */
+	/* Everything a restore needs to match beyond the core's own key
+	 * (image, kernel, sizes): "key value" lines (binary, accelerator,
+	 * machine, device set), appended to out. */
+	int (*snap_machine)(const struct vmm_host *h, const struct vmm_spec *s,
+			    struct sbuf *out, struct berr *err);
+	/* May this running VM be snapshotted at all (before anything is
+	 * touched)?  NULL: yes. */
+	int (*snap_possible)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
+	int (*pause)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
+	int (*resume)(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err);
+	/* The VM is paused: write sn->state and sn->mem (complete files, or
+	 * none).  s is the spec the VM was started with. */
+	int (*snap_save)(const struct vmm_host *h, const struct vmm_proc *p,
+			 const struct vmm_spec *s, const struct vmm_snap *sn, struct berr *err);
+	/* Like start, from a snapshot: a fresh VMM process whose guest runs
+	 * where the snapshot left it.  s describes the new VM (its disks,
+	 * tap, sockets); what the guest saw at snapshot time (sizes, devices)
+	 * must match, which the core checks through snap_machine. */
+	int (*restore)(const struct vmm_host *h, const struct vmm_spec *s,
+		       const struct vmm_snap *sn, struct vmm_proc *ret, struct berr *err);
 };
 
 extern const struct vmm_driver vmm_qemu_driver;

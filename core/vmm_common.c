@@ -175,6 +175,12 @@ char *vmm_runtime_get(const struct vmm_proc *p, const char *key)
 int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *log_path,
 	      pid_t *ret_pid, struct berr *err)
 {
+	return vmm_spawn_in(NULL, argv, outfd, errfd, passfd, log_path, ret_pid, err);
+}
+
+int vmm_spawn_in(const char *cwd, char *const argv[], int outfd, int errfd, int passfd,
+		 const char *log_path, pid_t *ret_pid, struct berr *err)
+{
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
@@ -198,6 +204,8 @@ int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *
 	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
 	if (passfd >= 0)
 		posix_spawn_file_actions_adddup2(&fa, passfd, 3);
+	if (cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	sigemptyset(&none);
 	sigfillset(&all);
 	sigdelset(&all, SIGKILL);

@@ -27,6 +27,10 @@ int vmm_kill_exact(pid_t pid, int64_t start, const char *what, struct berr *err)
  * descriptor 3, default signal state. */
 int vmm_spawn(char *const argv[], int outfd, int errfd, int passfd, const char *log_path,
 	      pid_t *ret_pid, struct berr *err);
+/* The same with the working directory cwd (argv[0] must then be absolute
+ * or found in PATH). */
+int vmm_spawn_in(const char *cwd, char *const argv[], int outfd, int errfd, int passfd,
+		 const char *log_path, pid_t *ret_pid, struct berr *err);
 bool vmm_valid_ifname(const char *s);
 bool vmm_valid_mac(const char *s);
 /* A string field of a runtime JSON (xmalloc'ed) or NULL. */

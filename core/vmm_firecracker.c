@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -255,6 +256,7 @@ static int fc_put(const char *sock, const char *log_path, const char *path, json
 struct fc_paths {
 	char *api, *vsock, *fc_log, *metrics; /* host paths */
 	char *jail_vm, *jail_root;	      /* NULL when not jailed */
+	char *cwd;			      /* unjailed snapshottable: the VM's dir */
 	const char *fc_kernel, *fc_initrd, *fc_rootfs, *fc_work, *fc_console, *fc_log_in,
 	    *fc_metrics, *fc_vsock;
 };
@@ -273,10 +275,26 @@ static void fc_paths_init(struct fc_paths *p, const struct vmm_spec *s)
 	p->fc_log_in = p->fc_log;
 	p->fc_metrics = p->metrics;
 	p->fc_vsock = p->vsock;
+	/* A snapshot records the drives' paths and every restore opens them
+	 * again: relative to the VM's directory (Firecracker's working
+	 * directory), each restore opens its own (docs/snapshots.md). */
+	if (s->snapshottable && s->rootfs && strrchr(s->rootfs, '/')) {
+		const char *rb = strrchr(s->rootfs, '/') + 1;
+		const char *wb = s->workdisk && strrchr(s->workdisk, '/') ? strrchr(s->workdisk, '/') + 1
+									   : NULL;
+		size_t dl = (size_t)(rb - s->rootfs);
+		if (!s->workdisk || (wb && (size_t)(wb - s->workdisk) == dl &&
+				     strncmp(s->workdisk, s->rootfs, dl) == 0)) {
+			p->cwd = xasprintf("%.*s", (int)(dl > 1 ? dl - 1 : dl), s->rootfs);
+			p->fc_rootfs = rb;
+			p->fc_work = wb;
+		}
+	}
 }
 
 static void fc_paths_free(struct fc_paths *p)
 {
+	free(p->cwd);
 	free(p->api);
 	free(p->vsock);
 	free(p->fc_log);
@@ -553,8 +571,13 @@ static void kill_started(pid_t pid, int64_t start, bool child)
 		vmm_sleep_ms(10);
 }
 
-static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
-		    struct berr *err)
+static int load_snapshot(const struct vmm_host *h, const struct vmm_spec *s,
+			 const struct fc_paths *fp, const struct fc_version *fv,
+			 const struct vmm_snap *sn, struct berr *err);
+
+/* A boot (sn NULL) or a restore from snapshot sn in a fresh process. */
+static int fc_launch(const struct vmm_host *h, const struct vmm_spec *s, const struct vmm_snap *sn,
+		     struct vmm_proc *ret, struct berr *err)
 {
 	struct fc_paths fp = { 0 };
 	_cleanup_free_ char *runtime = NULL, *via = NULL;
@@ -599,8 +622,15 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	r = probe_version(fc_bin(h), s->log_path, version, sizeof(version), &fv, err);
 	if (r < 0)
 		goto out;
-	/* PUT /serial exists since 1.14.0; before, serial output is stdout. */
-	serial_api = fc_version_at_least(&fv, 1, 14, 0);
+	/* PUT /serial exists since 1.14.0; before, serial output is stdout.
+	 * A restore may configure nothing but the logger and metrics before
+	 * its load: its serial output is stdout too. */
+	serial_api = fc_version_at_least(&fv, 1, 14, 0) && !sn;
+	if (sn && !fc_version_at_least(&fv, 1, 16, 0)) {
+		r = berr_set(err, ENOTSUP, "firecracker %s cannot restore banger's snapshots "
+			     "(vsock_override needs 1.16.0)", version);
+		goto out;
+	}
 	/* Under the jailer the jail is made afresh, with the VM's files in it
 	 * (the console emptied first); through bangerd-root without PUT
 	 * /serial, the helper also needs the VM log there for stderr. */
@@ -648,15 +678,23 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 	} else {
 		struct sbuf line;
 		sbuf_init(&line);
-		sbuf_printf(&line, "banger: exec %s --api-sock %s --id %s (firecracker %s, serial %s)\n",
+		sbuf_printf(&line, "banger: exec %s --api-sock %s --id %s (firecracker %s, serial %s%s%s)\n",
 			    argv[0], fp.api, s->name, version,
-			    serial_api ? "via PUT /serial" : "on stdout");
+			    serial_api ? "via PUT /serial" : "on stdout", fp.cwd ? ", in " : "",
+			    fp.cwd ? fp.cwd : "");
 		ssize_t wn = write(logfd, line.buf, line.len);
 		(void)wn;
 		sbuf_free(&line);
 		/* With PUT /serial, stdout only carries Firecracker's own early
 		 * log lines: both go to the VM log. */
-		r = vmm_spawn(argv, serial_api ? logfd : outfd, logfd, -1, s->log_path, &pid, err);
+		/* In its directory, argv[0] must not be relative. */
+		_cleanup_free_ char *abs = fp.cwd && strchr(argv[0], '/') && argv[0][0] != '/'
+						   ? realpath(argv[0], NULL) : NULL;
+		if (abs)
+			argv[0] = abs;
+		r = vmm_spawn_in(fp.cwd, argv, serial_api ? logfd : outfd, logfd, -1, s->log_path, &pid,
+				 err);
+		argv[0] = (char *)fc_bin(h);
 		if (r < 0)
 			goto out;
 	}
@@ -721,15 +759,31 @@ static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct v
 		vmm_sleep_ms(20);
 	}
 
-	r = configure(h, s, &fp, serial_api, err);
+	r = sn ? load_snapshot(h, s, &fp, &fv, sn, err) : configure(h, s, &fp, serial_api, err);
 	if (r < 0)
 		goto out;
 	if (!proc_alive(pid, start)) {
-		r = berr_set(err, ECHILD, "firecracker exited right after InstanceStart");
+		r = berr_set(err, ECHILD, "firecracker exited right after %s",
+			     sn ? "the snapshot load" : "InstanceStart");
 		goto out;
 	}
-	log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)", version,
-		 (int)pid, fp.api, (unsigned)s->vsock_cid);
+	if (sn) {
+		/* The runtime says where the VM came from. */
+		json_error_t je;
+		json_t *rt = json_loads(runtime, 0, &je);
+		if (rt) {
+			json_object_set_new(rt, "snapshot", json_string(sn->dir));
+			char *t = json_dumps(rt, JSON_COMPACT);
+			if (t) {
+				free(runtime);
+				runtime = t;
+			}
+			json_decref(rt);
+		}
+	}
+	log_note(s->log_path, "firecracker %s running as pid %d (api %s, vsock cid %u)%s%s", version,
+		 (int)pid, fp.api, (unsigned)s->vsock_cid, sn ? ", restored from " : "",
+		 sn ? sn->dir : "");
 	ret->pid = pid;
 	ret->pid_start = start;
 	ret->runtime = TAKE_PTR(runtime);
@@ -758,6 +812,12 @@ out:
 	}
 	fc_paths_free(&fp);
 	return r;
+}
+
+static int fc_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
+		    struct berr *err)
+{
+	return fc_launch(h, s, NULL, ret, err);
 }
 
 static int fc_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
@@ -857,6 +917,161 @@ static int fc_forget(const struct vmm_host *h, const char *name, struct berr *er
 	return 0;
 }
 
+
+/* ---- snapshots (docs/snapshots.md; FIRECRACKER.md §1.3) -------------------- */
+
+#define API_SNAP_MS (5 * 60 * 1000) /* /snapshot/create and /load: the whole memory */
+#define J_SNAP_STATE "snapshot.state"
+#define J_SNAP_MEM "snapshot.mem"
+
+/* In a fresh process, nothing but the logger and metrics before the load
+ * ("Loading a microVM snapshot not allowed after configuring
+ * boot-specific resources"); the load reopens the drives by the paths the
+ * snapshot recorded (relative: this VM's own), binds the vsock socket
+ * where vsock_override says, and takes this VM's tap. */
+static int load_snapshot(const struct vmm_host *h, const struct vmm_spec *s,
+			 const struct fc_paths *fp, const struct fc_version *fv,
+			 const struct vmm_snap *sn, struct berr *err)
+{
+	const char *lp = s->log_path;
+	const char *state = sn->state, *mem = sn->mem;
+	int r;
+	(void)h, (void)fv;
+
+	r = fc_put(fp->api, lp, "/logger",
+		   json_pack("{s:s, s:s, s:b}", "log_path", fp->fc_log_in, "level", "Info",
+			     "show_level", 1),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+	r = fc_put(fp->api, lp, "/metrics", json_pack("{s:s}", "metrics_path", fp->fc_metrics),
+		   API_PUT_MS, err);
+	if (r < 0)
+		return r;
+	if (fp->jail_root) {
+		/* Read-only inputs: hard links, else copies. */
+		_cleanup_free_ char *js = path_join(fp->jail_root, J_SNAP_STATE);
+		_cleanup_free_ char *jm = path_join(fp->jail_root, J_SNAP_MEM);
+		if ((r = link_into(sn->state, js, false, lp, err)) < 0 ||
+		    (r = link_into(sn->mem, jm, false, lp, err)) < 0)
+			return r;
+		state = "/" J_SNAP_STATE;
+		mem = "/" J_SNAP_MEM;
+	}
+	json_t *body = json_pack("{s:s, s:{s:s, s:s}, s:b, s:{s:s}}", "snapshot_path", state,
+				 "mem_backend", "backend_type", "File", "backend_path", mem,
+				 "resume_vm", 1, "vsock_override", "uds_path", fp->fc_vsock);
+	if (body && s->tap)
+		json_object_set_new(body, "network_overrides",
+				    json_pack("[{s:s, s:s}]", "iface_id", "eth0", "host_dev_name",
+					      s->tap));
+	return fc_put(fp->api, lp, "/snapshot/load", body, API_SNAP_MS, err);
+}
+
+static int fc_restore(const struct vmm_host *h, const struct vmm_spec *s, const struct vmm_snap *sn,
+		      struct vmm_proc *ret, struct berr *err)
+{
+	struct vmm_spec rs = *s;
+	/* The drives must be opened by the paths the snapshot recorded. */
+	rs.snapshottable = true;
+	int r = fc_launch(h, &rs, sn, ret, err);
+	return r < 0 ? berr_wrap(err, "restoring from %s", sn->dir) : 0;
+}
+
+static int vm_state(const struct vmm_proc *p, const char *state, struct berr *err)
+{
+	if (!p || !proc_alive(p->pid, p->pid_start))
+		return berr_set(err, ESRCH, "firecracker (pid %d) is not running", p ? (int)p->pid : 0);
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "api");
+	if (!sock)
+		return berr_set(err, EINVAL, "the stored firecracker runtime has no API socket path");
+	json_t *body = json_pack("{s:s}", "state", state);
+	int r = fc_api_call(sock, "PATCH", "/vm", body, API_CTL_MS, NULL, err);
+	json_decref(body);
+	return r;
+}
+
+static int fc_pause(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	return vm_state(p, "Paused", err);
+}
+
+static int fc_resume(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
+{
+	(void)h;
+	return vm_state(p, "Resumed", err);
+}
+
+/* Paused: PUT /snapshot/create.  Under the jailer Firecracker writes in
+ * its jail (the same filesystem as the snapshots: both are below the state
+ * dir), and the files are moved out. */
+static int fc_snap_save(const struct vmm_host *h, const struct vmm_proc *p, const struct vmm_spec *s,
+			const struct vmm_snap *sn, struct berr *err)
+{
+	_cleanup_free_ char *sock = vmm_runtime_get(p, "api");
+	_cleanup_free_ char *jail = vmm_runtime_get(p, "jail");
+	_cleanup_free_ char *log = vmm_runtime_get(p, "log");
+	_cleanup_free_ char *version = vmm_runtime_get(p, "version");
+	_cleanup_free_ char *st_tmp = NULL, *mem_tmp = NULL;
+	const char *fc_state, *fc_mem;
+	struct fc_version fv;
+	(void)h, (void)s;
+
+	if (!sock)
+		return berr_set(err, EINVAL, "the stored firecracker runtime has no API socket path");
+	if (!version || fc_version_parse(version, &fv) < 0 || !fc_version_at_least(&fv, 1, 16, 0))
+		return berr_set(err, ENOTSUP, "firecracker %s cannot make banger's snapshots (a "
+				"restore needs vsock_override, 1.16.0)", version ? version : "?");
+	if (jail) {
+		st_tmp = path_join(jail, J_SNAP_STATE);
+		mem_tmp = path_join(jail, J_SNAP_MEM);
+		fc_state = "/" J_SNAP_STATE;
+		fc_mem = "/" J_SNAP_MEM;
+	} else {
+		st_tmp = xasprintf("%s.tmp", sn->state);
+		mem_tmp = xasprintf("%s.tmp", sn->mem);
+		fc_state = st_tmp;
+		fc_mem = mem_tmp;
+	}
+	unlink(st_tmp);
+	unlink(mem_tmp);
+	json_t *body = json_pack("{s:s, s:s, s:s}", "snapshot_type", "Full", "snapshot_path", fc_state,
+				 "mem_file_path", fc_mem);
+	int r = fc_api_call(sock, "PUT", "/snapshot/create", body, API_SNAP_MS, NULL, err);
+	json_decref(body);
+	if (r == 0 && (rename(st_tmp, sn->state) < 0 || rename(mem_tmp, sn->mem) < 0))
+		r = berr_set(err, errno, "cannot move the snapshot's files to %s: %s", sn->dir,
+			     strerror(errno));
+	if (r < 0) {
+		unlink(st_tmp);
+		unlink(mem_tmp);
+		log_note(log, "snapshot: %s", err->msg);
+		return r;
+	}
+	return 0;
+}
+
+/* What a restore must match: the binary (and so the version), whether
+ * jailed, the devices in the order they are configured. */
+static int fc_snap_machine(const struct vmm_host *h, const struct vmm_spec *s, struct sbuf *out,
+			   struct berr *err)
+{
+	const char *bin = fc_bin(h);
+	_cleanup_free_ char *path = strchr(bin, '/') ? xstrdup(bin) : find_program(bin);
+	_cleanup_free_ char *real = path ? realpath(path, NULL) : NULL;
+	struct stat st;
+	if (!real || stat(real, &st) < 0)
+		return berr_set(err, ENOENT, "cannot find the firecracker binary %s", bin);
+	sbuf_printf(out, "vmm firecracker\n");
+	sbuf_printf(out, "binary %s %lld %lld\n", real, (long long)st.st_size,
+		    (long long)st.st_mtim.tv_sec);
+	sbuf_printf(out, "jailed %s\n", jailed(h) ? "yes" : "no");
+	sbuf_printf(out, "devices drive:rootfs%s%s vsock\n", s->workdisk ? " drive:work" : "",
+		    s->tap ? " net:eth0" : "");
+	return 0;
+}
+
 const struct vmm_driver vmm_firecracker_driver = {
 	.name = "firecracker",
 	.start = fc_start,
@@ -864,4 +1079,9 @@ const struct vmm_driver vmm_firecracker_driver = {
 	.kill = fc_kill,
 	.adopt = fc_adopt,
 	.forget = fc_forget,
+	.snap_machine = fc_snap_machine,
+	.pause = fc_pause,
+	.resume = fc_resume,
+	.snap_save = fc_snap_save,
+	.restore = fc_restore,
 };

@@ -4,11 +4,12 @@
  * returns once QMP answers.  Everything needed later goes into the runtime
  * JSON the core stores:
  *   {"qmp": SOCK, "agent": SOCK, "log": PATH, "accel": "tcg", "argv": [...]}
- * "agent" is a virtio-serial port (guest: /dev/virtio-ports/banger.agent)
- * reserved for a future guest agent. */
+ * "agent" is the guest agent's virtio-serial port (docs/agent.md).  A VM
+ * restored from a snapshot (vmm_qemu_snap.c) also has "snapshot": DIR. */
 #define _GNU_SOURCE
 #include "vmm.h"
 #include "vmm_common.h"
+#include "vmm_qemu_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,7 +124,7 @@ static int check_spec(const struct vmm_host *h, const struct vmm_spec *s, struct
 }
 
 static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const char *qmp_sock,
-		       const char *agent_sock, struct argv *a)
+		       const char *agent_sock, const char *restore_mem, struct argv *a)
 {
 	bool tcg = strcmp(h->accel, "tcg") == 0;
 	struct sbuf cmd;
@@ -131,7 +132,24 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 
 	argv_add(a, xstrdup(h->qemu_bin && *h->qemu_bin ? h->qemu_bin : "qemu-system-x86_64"));
 	argv_add(a, xstrdup("-M"));
-	argv_add(a, xstrdup("microvm,acpi=on"));
+	if (!s->snapshottable && !restore_mem) {
+		argv_add(a, xstrdup("microvm,acpi=on"));
+	} else {
+		/* Guest memory a snapshot can copy (a shared memfd), or a
+		 * snapshot's memory file mapped privately (docs/snapshots.md).
+		 * The backend's id is the RAM block's name either way. */
+		argv_add(a, xstrdup("microvm,acpi=on,memory-backend=microvm.ram"));
+		argv_add(a, xstrdup("-object"));
+		if (restore_mem) {
+			e = opt_escape(restore_mem);
+			argv_addf(a, "memory-backend-file,id=microvm.ram,size=%lldM,mem-path=%s,share=off",
+				  (long long)s->memory_mib, e);
+			free(e);
+		} else {
+			argv_addf(a, "memory-backend-memfd,id=microvm.ram,size=%lldM,share=on",
+				  (long long)s->memory_mib);
+		}
+	}
 	argv_add(a, xstrdup("-accel"));
 	argv_add(a, xstrdup(h->accel));
 	argv_add(a, xstrdup("-cpu"));
@@ -215,6 +233,11 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	free(e2);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtserialport,chardev=agent,name=banger.agent"));
+	if (restore_mem) {
+		/* The device state comes over QMP (migrate-incoming). */
+		argv_add(a, xstrdup("-incoming"));
+		argv_add(a, xstrdup("defer"));
+	}
 }
 
 static char *runtime_json(const char *qmp_sock, const char *agent_sock, const char *log_path,
@@ -232,8 +255,9 @@ static char *runtime_json(const char *qmp_sock, const char *agent_sock, const ch
 	return s;
 }
 
-static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
-		      struct berr *err)
+/* See vmm_qemu_int.h: the body of start, shared with restore. */
+int qemu_launch(const struct vmm_host *h, const struct vmm_spec *s, const char *restore_mem,
+		struct vmm_proc *ret, struct berr *err)
 {
 	_cleanup_free_ char *qmp_sock = NULL, *agent_sock = NULL, *runtime = NULL;
 	_cleanup_close_ int logfd = -1;
@@ -277,7 +301,7 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 		logfd = fd;
 	}
 
-	build_argv(h, s, qmp_sock, agent_sock, &a);
+	build_argv(h, s, qmp_sock, agent_sock, restore_mem, &a);
 	sbuf_init(&line);
 	sbuf_puts(&line, "banger: exec");
 	for (size_t i = 0; i < a.n; i++) {
@@ -343,6 +367,12 @@ static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct
 	ret->pid_start = start;
 	ret->runtime = TAKE_PTR(runtime);
 	return 0;
+}
+
+static int qemu_start(const struct vmm_host *h, const struct vmm_spec *s, struct vmm_proc *ret,
+		      struct berr *err)
+{
+	return qemu_launch(h, s, NULL, ret, err);
 }
 
 static int qemu_shutdown(const struct vmm_host *h, const struct vmm_proc *p, struct berr *err)
@@ -421,4 +451,10 @@ const struct vmm_driver vmm_qemu_driver = {
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,
 	.adopt = qemu_adopt,
+	.snap_machine = qemu_snap_machine,
+	.snap_possible = qemu_snap_possible,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.snap_save = qemu_snap_save,
+	.restore = qemu_restore,
 };

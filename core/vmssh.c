@@ -213,6 +213,20 @@ enum ssh_state vmssh_state(struct vmssh *s, int64_t id)
 	return st;
 }
 
+int vmssh_pin(struct vmssh *s, const struct vm_rec *r, const char *pubkey, struct berr *err)
+{
+	char ip[16], mac[18];
+	_cleanup_free_ char *alias = xasprintf("%s.vm", r->name);
+	bool first = false;
+	netplan_addr(s->c.plan, r->net_slot, ip, mac);
+	int ret = kh_remove(s->known_hosts, alias, err);
+	if (ret == 0)
+		ret = kh_check(s->known_hosts, alias, ip[0] ? ip : "0.0.0.0", pubkey, &first, err);
+	if (ret == 0)
+		store_vm_set_hostkey(s->c.store, r->id, pubkey, NULL);
+	return ret;
+}
+
 void vmssh_forget(struct vmssh *s, const struct vm_rec *r)
 {
 	_cleanup_free_ char *alias = xasprintf("%s.vm", r->name);

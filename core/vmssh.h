@@ -39,6 +39,11 @@ void vmssh_watch(struct vmssh *s, const struct vm_rec *r, int64_t vmm_started_mo
 /* r's VMM is gone or going: end its wait now (returns once its thread has). */
 void vmssh_cancel(struct vmssh *s, int64_t id);
 enum ssh_state vmssh_state(struct vmssh *s, int64_t id);
+/* Pin pubkey ("ssh-ed25519 AAAA...") as r's host key, replacing any
+ * earlier one: the key a restored guest made and reported through its
+ * agent (docs/snapshots.md), so its first ssh connection is checked, not
+ * trusted on first use. */
+int vmssh_pin(struct vmssh *s, const struct vm_rec *r, const char *pubkey, struct berr *err);
 /* r is deleted: its pinned key goes. */
 void vmssh_forget(struct vmssh *s, const struct vm_rec *r);
 /* Rewrite ssh_config from the store: one Host NAME.vm per VM with an address. */

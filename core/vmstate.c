@@ -21,6 +21,8 @@ const struct ctl_cmd vm_verb_cmds[VERB_COUNT] = {
 	[VERB_RESTART] = { VERB_RESTART, "restart", 0, 0, "restart" },
 	/* Before the first start: a repository into the work disk. */
 	[VERB_WORKSPACE] = { VERB_WORKSPACE, "workspace", 1, 1, "workspace DIR" },
+	/* a snapshot of the running VM (docs/snapshots.md) */
+	[VERB_SNAPSHOT] = { VERB_SNAPSHOT, "snapshot", 0, 0, "snapshot" },
 };
 #define verb_names(v) (vm_verb_cmds[v].name)
 
@@ -39,7 +41,7 @@ static const unsigned legal[VM_STATE_COUNT] = {
 static const unsigned verbs[VM_STATE_COUNT] = {
 	[VM_CREATED] = B(VERB_START) | B(VERB_RESTART) | B(VERB_WORKSPACE),
 	[VM_STARTING] = B(VERB_KILL),
-	[VM_RUNNING] = B(VERB_STOP) | B(VERB_KILL) | B(VERB_RESTART),
+	[VM_RUNNING] = B(VERB_STOP) | B(VERB_KILL) | B(VERB_RESTART) | B(VERB_SNAPSHOT),
 	[VM_STOPPING] = B(VERB_KILL),
 	[VM_STOPPED] = B(VERB_START) | B(VERB_RESTART),
 	[VM_FAILED] = B(VERB_START) | B(VERB_RESTART) | B(VERB_KILL),

@@ -26,7 +26,8 @@ enum vm_state {
 	VM_STATE_COUNT
 };
 
-enum vm_verb { VERB_START, VERB_STOP, VERB_KILL, VERB_RESTART, VERB_WORKSPACE, VERB_COUNT };
+enum vm_verb { VERB_START, VERB_STOP, VERB_KILL, VERB_RESTART, VERB_WORKSPACE, VERB_SNAPSHOT,
+	       VERB_COUNT };
 /* The verbs as a ctl table (core/ctl.h), indexed by enum vm_verb. */
 extern const struct ctl_cmd vm_verb_cmds[VERB_COUNT];
 

@@ -131,9 +131,10 @@ C=$T/capture
 mkdir -p "$C/tree"
 # Stream files: their content is the guest's or the VMM's output (console,
 # console.log, log), a read of console at its end blocks while the VM runs,
-# wait and events block until something changes, and an open of vms/clone
-# makes a VM: none is read.  ready is read without waiting (below).
-STREAMS=' console console.log log wait events clone '
+# wait and events block until something changes, agent while the guest
+# agent is awaited (docs/agent.md), and an open of vms/clone makes a VM:
+# none is read.  ready is read without waiting (below).
+STREAMS=' console console.log log agent wait events clone '
 # READ_NOW FILE TOKEN (python3): FILE's text, or TOKEN when a read would
 # wait (O_NONBLOCK: ready while the guest boots).
 READ_NOW='

@@ -6,7 +6,7 @@
 #
 # The caller sets GOLDEN_TREE to the captured tree (tests/golden/tree).
 
-# The placeholder a stream file is captured as (console, console.log, log;
+# The placeholder a stream file is captured as (console, console.log, log, agent;
 # wait, events and clone, whose reads wait or make a VM; ready while the
 # guest boots).
 # shellcheck disable=SC2034 # used by the scripts that source this file
@@ -16,7 +16,7 @@ GOLDEN_STREAM='@STREAM@'
 #   prose   README: free text
 #   doctor  "ok|warn|fail NAME DETAIL" lines
 #   json    a bundle's manifest (empty while the image is only buildable)
-#   stream  console, console.log, log, wait, events, clone: captured as
+#   stream  console, console.log, log, agent, wait, events, clone: captured as
 #           $GOLDEN_STREAM
 #   verbs   ctl: one verb (with its usage) per line
 #   kv      "key value" lines (progress too: "bytes ...", "phase P")
@@ -26,7 +26,7 @@ golden_kind() {
 	README) echo prose ;;
 	doctor) echo doctor ;;
 	manifest) echo json ;;
-	console | console.log | log | wait | events | clone) echo stream ;;
+	console | console.log | log | agent | wait | events | clone) echo stream ;;
 	ctl) echo verbs ;;
 	defaults | status | config | progress) echo kv ;;
 	*) echo value ;;

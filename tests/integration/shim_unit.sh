@@ -463,12 +463,28 @@ export BANGER_IMAGES_DIR=$R BANGER_IMAGE_CACHE=$TMP/cache FAKE_BUILD_LOG=$TMP/bu
 vms_before=$(ls "$F/vms")
 # The stub mkdir makes a VM (the golden one in $FAKE_STATE, default
 # running) sized by the defaults, with "ssh $FAKE_SSH" in its status,
-# address $FAKE_IP and err $FAKE_ERR; the stub ssh records its arguments
-# (NUL-separated) and exits $FAKE_SSH_RC.
+# address $FAKE_IP, err $FAKE_ERR and agent $FAKE_AGENT (default none: an
+# image without the guest agent, so vm run -- CMD goes over ssh); the stub
+# ssh records its arguments (NUL-separated) and exits $FAKE_SSH_RC.  An
+# exec (execs/X) is made with $FAKE_EXEC_OUT on stdout, $FAKE_EXEC_ERR on
+# stderr and status $FAKE_EXEC_STATUS, as the daemon's reads give them
+# once the command ended; the stub rmdir keeps its argv and cwd.
 mkdir "$TMP/runbin"
 cat >"$TMP/runbin/mkdir" <<'STUB'
 #!/bin/sh
-case $1 in */vms/*) ;; *) exec /bin/mkdir "$@" ;; esac
+case $1 in
+*/execs/*)
+	/bin/mkdir "$1" || exit 1
+	printf '%s' "${FAKE_EXEC_OUT:-}" >"$1/stdout"
+	printf '%s' "${FAKE_EXEC_ERR:-}" >"$1/stderr"
+	if [ -n "${FAKE_EXEC_STATUS:-}" ]; then printf '%s\n' "$FAKE_EXEC_STATUS" >"$1/status"; else : >"$1/status"; fi
+	printf 'state exited\n' >"$1/state"
+	if [ -n "${FAKE_EXEC_RUN_ERR:-}" ]; then printf '%s\n' "$FAKE_EXEC_RUN_ERR" >"$1/err"; else : >"$1/err"; fi
+	exit 0
+	;;
+*/vms/*) ;;
+*) exec /bin/mkdir "$@" ;;
+esac
 . "$GOLDEN_LIB"
 d=$1 n=${1##*/} ip=${FAKE_IP:-192.0.2.9}
 golden_vm "${1%/vms/*}" "$n" "${FAKE_STATE:-running}" || exit 1
@@ -479,7 +495,9 @@ done
 [ -z "${FAKE_IMAGE:-}" ] || golden_kv "$d/status" image "$FAKE_IMAGE" || exit 1
 golden_kv "$d/status" ip "$ip" && golden_value "$d/ip" "$ip" &&
 	golden_kv "$d/status" ssh "${FAKE_SSH:-ready}" &&
-	golden_value "$d/err" "${FAKE_ERR:-}" || exit 1
+	golden_value "$d/err" "${FAKE_ERR:-}" &&
+	golden_stream "$d/agent" "${FAKE_AGENT:-none}
+" || exit 1
 if [ "$ip" = - ]; then
 	golden_value "$d/ssh" ""
 else
@@ -492,9 +510,14 @@ cat >"$TMP/runbin/ssh" <<'STUB'
 printf '%s\0' "$@" >"$FAKE_SSH_LOG"
 exit "${FAKE_SSH_RC:-0}"
 STUB
-printf '#!/bin/sh\nrm -rf "$1"\n' >"$TMP/runbin/rmdir"
+cat >"$TMP/runbin/rmdir" <<'STUB'
+#!/bin/sh
+case $1 in */execs/*) cp "$1/argv" "$FAKE_ARGV_LOG" && { cp "$1/cwd" "$FAKE_CWD_LOG" 2>/dev/null || :; } ;; esac
+rm -rf "$1"
+STUB
 chmod +x "$TMP/runbin/"*
 export FAKE_CFG="$TMP/cfg dir/ssh_config" FAKE_SSH_LOG=$TMP/ssh.args FAKE_MKDIR_LOG=$TMP/mkdir.log
+export FAKE_ARGV_LOG=$TMP/exec.argv FAKE_CWD_LOG=$TMP/exec.cwd
 : >"$FAKE_MKDIR_LOG"
 srun() { PATH=$TMP/runbin:$PATH run "$@"; }
 ssh_args() { # the stub ssh's arguments, one per line (for comparisons)
@@ -554,6 +577,25 @@ check run-vm-failed bash -c '[ "$1" = 1 ] && grep -q "VM .d1. is failed: the VMM
 
 BANGER_SSH_TIMEOUT=soon srun vm run --name t1 -- true
 check run-bad-timeout bash -c '[ "$1" = 1 ] && grep -q "BANGER_SSH_TIMEOUT must be a whole number" <<<"$2"' _ "$RC" "$ERR"
+
+# CMD through the guest agent (docs/agent.md): an exec with the arguments
+# NUL-separated, its output and exit status passed through; --ssh, or an
+# agent that failed
+mkdir -p "$F/execs"
+rm -f "$FAKE_SSH_LOG" "$FAKE_ARGV_LOG"
+args=(printf '<%s>' "it's" 'a  b' '$HOME' '' 'x"y' '*')
+FAKE_AGENT=ready FAKE_EXEC_OUT=out-text FAKE_EXEC_ERR=err-text FAKE_EXEC_STATUS=6 srun vm run --rm --name a1 -- "${args[@]}"
+check run-agent-status-output bash -c '[ "$1" = 6 ] && [ "$2" = out-text ] && grep -qx err-text <<<"$3"' _ "$RC" "$OUT" "$ERR"
+check run-agent-argv bash -c 'mapfile -d "" a <"$1"; shift; [ "${#a[@]}" = $# ] && for i in "${!a[@]}"; do [ "${a[$i]}" = "${@:$((i + 1)):1}" ] || exit 1; done' _ "$FAKE_ARGV_LOG" "${args[@]}"
+check run-agent-no-ssh [ ! -e "$FAKE_SSH_LOG" ]
+check run-agent-exec-removed [ -z "$(ls "$F/execs")" ]
+check run-agent-rm [ ! -e "$F/vms/a1" ]
+FAKE_AGENT=ready FAKE_SSH_RC=4 srun vm run --rm --ssh --name a2 -- true
+check run-agent-ssh-flag bash -c '[ "$1" = 4 ] && [ -e "$2" ]' _ "$RC" "$FAKE_SSH_LOG"
+FAKE_AGENT=ready FAKE_EXEC_STATUS=error FAKE_EXEC_RUN_ERR="the guest agent of a3 went away" srun vm run --name a3 -- true
+check run-agent-no-status bash -c '[ "$1" = 255 ] && grep -q "^banger: the command in a3 did not finish: the guest agent of a3 went away" <<<"$2"' _ "$RC" "$ERR"
+FAKE_AGENT=failed FAKE_ERR="the agent did not answer within 60 s" srun vm run --name a4 -- true
+check run-agent-failed bash -c '[ "$1" = 1 ] && grep -q "^banger: the guest agent of a4 failed: the agent did not answer within 60 s" <<<"$2"' _ "$RC" "$ERR"
 
 # names: always DNS labels; all words taken -> a numbered one
 words=$(sed -n "/^WORDS='/,/'$/p" "$SHIM" | tr -d "'" | sed 's/^WORDS=//')

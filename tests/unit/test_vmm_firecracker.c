@@ -29,6 +29,7 @@
 #include "jail.h"
 #include "util.h"
 #include "vmm.h"
+#include "vmm_common.h"
 
 #define BOOT_LOGIN_MS 180000
 #define SHUTDOWN_MS 60000
@@ -489,6 +490,73 @@ static void test_api_double(void **state)
 	double_stop(&d);
 }
 
+
+/* Snapshot loads in the double, without a guest: only a fresh process,
+ * exactly one memory backend, a broken state file ends the process. */
+static void test_double_snapshot_rules(void **state)
+{
+	(void)state;
+	if (!have_python())
+		skip();
+	struct dbl d;
+	struct berr err = { 0 };
+	json_t *o = NULL;
+
+	/* post-boot only: create, PATCH /vm */
+	double_start(&d, NULL);
+	assert_int_equal(put(d.sock, "/snapshot/create",
+			     "{\"snapshot_path\":\"/tmp/x\",\"mem_file_path\":\"/tmp/y\"}", &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "not supported before starting the microVM"));
+	/* neither or both memory sources */
+	assert_int_equal(put(d.sock, "/snapshot/load", "{\"snapshot_path\":\"/tmp/x\"}", &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "either `mem_backend` or `mem_file_path`"));
+	assert_int_equal(put(d.sock, "/snapshot/load",
+			     "{\"snapshot_path\":\"/tmp/x\",\"mem_file_path\":\"/tmp/y\","
+			     "\"mem_backend\":{\"backend_type\":\"File\",\"backend_path\":\"/tmp/y\"}}",
+			     &err),
+			 -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "exclusively"));
+	/* after a boot-specific resource: refused, and the process goes on */
+	assert_int_equal(put(d.sock, "/machine-config", "{\"vcpu_count\":1,\"mem_size_mib\":128}",
+			     &err),
+			 0);
+	assert_int_equal(put(d.sock, "/snapshot/load",
+			     "{\"snapshot_path\":\"/tmp/x\",\"mem_backend\":{\"backend_type\":\"File\","
+			     "\"backend_path\":\"/tmp/y\"}}", &err),
+			 -EREMOTEIO);
+	assert_string_equal(err.msg, "firecracker refused PUT /snapshot/load: Load microVM snapshot "
+				     "error: Loading a microVM snapshot not allowed after configuring "
+				     "boot-specific resources.");
+	assert_int_equal(fc_api_call(d.sock, "GET", "/version", NULL, 2000, &o, &err), 0);
+	json_decref(o);
+	double_stop(&d);
+
+	/* logger and metrics do not count; a truncated state file is fatal */
+	double_start(&d, NULL);
+	_cleanup_free_ char *trunc = path_join(d.dir, "state");
+	_cleanup_free_ char *mem = path_join(d.dir, "mem");
+	_cleanup_free_ char *lg = path_join(d.dir, "fc.log");
+	assert_int_equal(write_file_atomic(trunc, "{\"f", 3, 0600), 0);
+	assert_int_equal(write_file_atomic(mem, "", 0, 0600), 0);
+	_cleanup_free_ char *body = xasprintf("{\"log_path\":\"%s\"}", lg);
+	assert_int_equal(put(d.sock, "/logger", body, &err), 0);
+	free(body);
+	body = xasprintf("{\"snapshot_path\":\"%s\",\"mem_backend\":{\"backend_type\":\"File\","
+			 "\"backend_path\":\"%s\"},\"resume_vm\":true}", trunc, mem);
+	assert_int_equal(put(d.sock, "/snapshot/load", body, &err), -EREMOTEIO);
+	assert_non_null(strstr(err.msg, "Snapshot file is smaller than CRC length."));
+	int st = 0;
+	for (int i = 0; i < 300 && waitpid(d.pid, &st, WNOHANG) == 0; i++)
+		sleep_ms(10);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	d.pid = fork(); /* double_stop kills and reaps: give it something harmless */
+	if (d.pid == 0)
+		_exit(0);
+	double_stop(&d);
+}
+
 /* The double refuses an existing socket and the `--name=value` syntax. */
 static void test_double_cli(void **state)
 {
@@ -687,6 +755,121 @@ static int vm_teardown(void **state)
 	unsetenv("FC_DOUBLE_FAIL");
 	unsetenv("FC_DOUBLE_VERSION");
 	return 0;
+}
+
+
+/* Snapshot and restore through the double: pause, create, resume in the
+ * first process; in a fresh one the logger, the metrics, then the load
+ * (nothing else before it), with this VM's vsock socket; the drives by the
+ * relative paths the first recorded, so the second opens its own. */
+static void test_snapshot_restore(void **state)
+{
+	struct vmfix *f = *state;
+	if (!f->ok)
+		skip();
+	struct vmm_proc p = { 0 }, p2 = { 0 };
+	struct berr err = { 0 };
+	f->s.snapshottable = true;
+	if (vmm_firecracker_driver.start(&f->h, &f->s, &p, &err) < 0)
+		fail_msg("start: %s", err.msg);
+	f->live = p.pid;
+	_cleanup_free_ char *sd = path_join(f->dir, "snap");
+	_cleanup_free_ char *sst = path_join(sd, "state");
+	_cleanup_free_ char *smem = path_join(sd, "mem");
+	assert_int_equal(mkdir(sd, 0700), 0);
+	struct vmm_snap sn = { .dir = sd, .state = sst, .mem = smem };
+	sleep_ms(2000); /* let the guest run a little */
+	assert_int_equal(vmm_firecracker_driver.pause(&f->h, &p, &err), 0);
+	if (vmm_firecracker_driver.snap_save(&f->h, &p, &f->s, &sn, &err) < 0)
+		fail_msg("snap_save: %s", err.msg);
+	assert_int_equal(vmm_firecracker_driver.resume(&f->h, &p, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(sst, &st), 0);
+	assert_int_equal(stat(smem, &st), 0);
+	assert_true(st.st_size > 0);
+	_cleanup_free_ char *log1 = NULL;
+	assert_int_equal(read_file(f->reqlog, 1 << 20, &log1, NULL), 0);
+	char *a = strstr(log1, "\"body\": {\"state\": \"Paused\"}, \"method\": \"PATCH\", \"path\": \"/vm\"");
+	char *b = strstr(log1, "\"path\": \"/snapshot/create\", \"status\": 204");
+	char *c = strstr(log1, "\"body\": {\"state\": \"Resumed\"}, \"method\": \"PATCH\", \"path\": \"/vm\"");
+	if (!a || !b || !c || !(a < b && b < c))
+		fail_msg("pause, create, resume not in order: %s", log1);
+	/* the drives went in by relative paths (the VM's own directory) */
+	assert_non_null(strstr(log1, "\"path_on_host\": \"rootfs.ext4\""));
+	assert_non_null(strstr(log1, "\"path_on_host\": \"work.ext4\""));
+	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p, &err), 0);
+	reap_within(p.pid, 5000);
+	f->live = 0;
+
+	/* a second VM of its own, restored from the snapshot */
+	_cleanup_free_ char *d2 = path_join(f->dir, "vm2");
+	_cleanup_free_ char *run2 = path_join(d2, "run");
+	_cleanup_free_ char *root2 = path_join(d2, "rootfs.ext4");
+	_cleanup_free_ char *work2 = path_join(d2, "work.ext4");
+	_cleanup_free_ char *con2 = path_join(d2, "console");
+	_cleanup_free_ char *lg2 = path_join(d2, "vmm.log");
+	_cleanup_free_ char *req2 = path_join(d2, "requests.jsonl");
+	assert_int_equal(mkdir(d2, 0700), 0);
+	assert_int_equal(mkdir(run2, 0700), 0);
+	_cleanup_free_ char *cmd = xasprintf("cp --sparse=always '%s' '%s' && cp --sparse=always "
+					     "'%s' '%s'", f->rootfs, root2, f->work, work2);
+	assert_int_equal(system(cmd), 0);
+	setenv("FC_DOUBLE_LOG", req2, 1);
+	struct vmm_spec s2 = f->s;
+	s2.name = "fc-unit2";
+	s2.rootfs = root2;
+	s2.workdisk = work2;
+	s2.console_path = con2;
+	s2.log_path = lg2;
+	s2.run_dir = run2;
+	s2.snapshottable = false; /* restore needs no flag: it uses the recorded paths */
+	if (vmm_firecracker_driver.restore(&f->h, &s2, &sn, &p2, &err) < 0)
+		fail_msg("restore: %s", err.msg);
+	f->live = p2.pid;
+	_cleanup_free_ char *api = vmm_runtime_get(&p2, "api");
+	_cleanup_free_ char *from = vmm_runtime_get(&p2, "snapshot");
+	assert_string_equal(from, sd);
+	json_t *info = NULL;
+	assert_int_equal(fc_api_call(api, "GET", "/", NULL, 2000, &info, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(info, "state")), "Running");
+	json_decref(info);
+	/* the fresh process: GETs, then logger, metrics, load, nothing else */
+	_cleanup_free_ char *log2 = NULL;
+	assert_int_equal(read_file(req2, 1 << 20, &log2, NULL), 0);
+	struct sbuf seq;
+	sbuf_init(&seq);
+	for (char *l = log2; l && *l;) {
+		char *nl = strchr(l, '\n');
+		json_error_t je;
+		json_t *rq = json_loadb(l, nl ? (size_t)(nl - l) : strlen(l), 0, &je);
+		const char *m = json_string_value(json_object_get(rq, "method"));
+		const char *pa = json_string_value(json_object_get(rq, "path"));
+		if (m && strcmp(m, "GET") != 0)
+			sbuf_printf(&seq, "%s %s;", m, pa);
+		if (pa && strcmp(pa, "/snapshot/load") == 0) {
+			json_t *bd = json_object_get(rq, "body");
+			assert_string_equal(json_string_value(json_object_get(bd, "snapshot_path")), sst);
+			json_t *mb = json_object_get(bd, "mem_backend");
+			assert_string_equal(json_string_value(json_object_get(mb, "backend_type")), "File");
+			assert_string_equal(json_string_value(json_object_get(mb, "backend_path")), smem);
+			assert_true(json_is_true(json_object_get(bd, "resume_vm")));
+			_cleanup_free_ char *vs = path_join(run2, "vsock.sock");
+			assert_string_equal(json_string_value(json_object_get(
+						    json_object_get(bd, "vsock_override"), "uds_path")),
+					    vs);
+			assert_null(json_object_get(bd, "network_overrides")); /* no tap here */
+			assert_int_equal(json_integer_value(json_object_get(rq, "status")), 204);
+		}
+		json_decref(rq);
+		l = nl ? nl + 1 : NULL;
+	}
+	assert_string_equal(seq.buf, "PUT /logger;PUT /metrics;PUT /snapshot/load;");
+	sbuf_free(&seq);
+	assert_int_equal(vmm_firecracker_driver.kill(&f->h, &p2, &err), 0);
+	reap_within(p2.pid, 5000);
+	f->live = 0;
+	vmm_proc_clear(&p);
+	vmm_proc_clear(&p2);
 }
 
 static bool file_has(const char *path, const char *needle)
@@ -1272,6 +1455,7 @@ int main(void)
 		cmocka_unit_test(test_api_transport),
 		cmocka_unit_test(test_api_double),
 		cmocka_unit_test(test_double_cli),
+		cmocka_unit_test(test_double_snapshot_rules),
 		cmocka_unit_test(test_start_bad_input),
 		cmocka_unit_test(test_kill_wrong_start),
 		cmocka_unit_test(test_jail_id),
@@ -1283,6 +1467,7 @@ int main(void)
 		cmocka_unit_test(test_jail_launch_fails),
 		cmocka_unit_test_setup_teardown(test_start_refused, vm_setup, vm_teardown),
 		cmocka_unit_test_setup_teardown(test_boot_shutdown, vm_setup, vm_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_restore, vm_setup, vm_teardown),
 		cmocka_unit_test_setup_teardown(test_old_version_kill, vm_setup, vm_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

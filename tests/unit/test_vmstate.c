@@ -115,7 +115,11 @@ static void test_verbs(void **state)
 		assert_string_equal(vm_verb_cmds[v].name, vm_verb_name((enum vm_verb)v));
 	}
 	vm_verbs_valid(VM_RUNNING, buf, sizeof(buf));
-	assert_string_equal(buf, "stop kill restart");
+	assert_string_equal(buf, "stop kill restart snapshot");
+	/* A snapshot is of a running VM only (docs/snapshots.md). */
+	assert_int_equal(vm_verb_check("x", VM_RUNNING, VERB_SNAPSHOT, &err), 0);
+	assert_int_equal(vm_verb_check("x", VM_STOPPED, VERB_SNAPSHOT, &err), -EBUSY);
+	assert_int_equal(vm_verb_check("x", VM_CREATED, VERB_SNAPSHOT, &err), -EBUSY);
 	vm_verbs_valid(VM_STOPPING, buf, sizeof(buf));
 	assert_string_equal(buf, "kill");
 	assert_true(vm_state_live(VM_RUNNING));
