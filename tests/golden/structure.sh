@@ -68,7 +68,15 @@ detail() { # detail KIND FILE
 	while read -r type mode rel; do
 		p=$D/tree/$rel
 		case $type in
-		d) [ -d "$p" ] && echo "d $mode $rel" || echo "d $mode $rel MISSING-IN-TREE" ;;
+		d)
+			# git keeps no empty directory: one that modes lists with
+			# nothing below it (execs/, snapshots/) may be absent from a clone
+			if [ -d "$p" ] || ! awk -v d="$rel/" 'index($3, d) == 1 { found = 1 } END { exit !found }' "$D/modes"; then
+				echo "d $mode $rel"
+			else
+				echo "d $mode $rel MISSING-IN-TREE"
+			fi
+			;;
 		f)
 			if [ -f "$p" ]; then
 				k=$(golden_kind "$rel")

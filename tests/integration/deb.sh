@@ -129,7 +129,11 @@ out=$(in_chroot systemctl enable bangerd-root.service bangerd.service 2>&1) &&
 files=$(in_chroot dpkg -L banger)
 out=$(in_chroot dpkg --purge banger 2>&1) && ok dpkg-purge || fail "dpkg-purge: $out"
 after=$(snapshot)
-added=$(comm -13 <(echo "$before") <(echo "$after"))
+# the owner's ~/.config/banger is the owner's (system install makes it as
+# the owner, for the daemon's ssh_config): a package never touches /home
+owned=$(in_chroot stat -c '%U %a' /home/tester/.config/banger 2>/dev/null)
+case $owned in "" | "tester "*) ok "owner-config-is-the-owners ${owned:-absent}" ;; *) fail "owner-config-is-the-owners: $owned" ;; esac
+added=$(comm -13 <(echo "$before") <(echo "$after") | grep -vxE 'd /home/tester/\.config(/banger)?')
 removed=$(comm -23 <(echo "$before") <(echo "$after"))
 [ -z "$added" ] && ok purge-leaves-nothing || fail "purge-leaves-nothing: $(head -20 <<<"$added" | tr '\n' ' ')"
 [ -z "$removed" ] && ok purge-takes-nothing-else || fail "purge-takes-nothing-else: $(head -20 <<<"$removed" | tr '\n' ' ')"

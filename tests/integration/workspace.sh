@@ -109,7 +109,8 @@ same_file() { # same_file NAME GOT WANT
 	if cmp -s "$2" "$3"; then ok "$1"; else fail "$1: $(diff "$3" "$2" | head -8 | tr '\n' '|')"; fi
 }
 expect_in() { if grep -Eq -- "$3" "$2"; then ok "$1"; else fail "$1: no '$3' in: $(head -c 600 "$2")"; fi; }
-vms() { find "$FS/vms" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '; }
+# the VMs: directories of vms/ (vms/clone is a file)
+vms() { find "$FS/vms" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tr '\n' ' '; }
 took() { echo "# $1: $(($(date +%s) - $2)) s"; }
 
 # SNAP (sh, run on the host and in the guest): for the NUL-separated paths
@@ -426,7 +427,7 @@ usb() { as_user env BANGER_FS="$T/ufs" "$SHIM" "$@" </dev/null >"$T/out" 2>"$T/e
 usb vm run --name u1 "$UR" -- true
 same unreadable-git-fails "$RC" 1
 expect_in unreadable-git-says-file "$T/err" 'secret\.txt.*Permission denied'
-same unreadable-git-no-vm "$(as_user ls "$T/ufs/vms")" ""
+same unreadable-git-no-vm "$(as_user find "$T/ufs/vms" -mindepth 1 -maxdepth 1 -type d)" ""
 # with git trusting its stat cache (mtime and size only), the shim lists
 # the file and the daemon refuses it as the caller
 as_user git config --global core.trustctime false
@@ -434,7 +435,7 @@ as_user git config --global core.checkStat minimal
 usb vm run --name u1 "$UR" -- true
 same unreadable-daemon-fails "$RC" 1
 expect_in unreadable-daemon-says-why "$T/err" "secret\.txt may not be read by uid $uid .*\(u1 was removed again\)"
-same unreadable-daemon-no-vm "$(as_user ls "$T/ufs/vms")" ""
+same unreadable-daemon-no-vm "$(as_user find "$T/ufs/vms" -mindepth 1 -maxdepth 1 -type d)" ""
 same unreadable-no-state-left "$(ls "$T/ustate/vms" 2>/dev/null)" ""
 # a list made by hand: the tree says EACCES and err names the file
 as_user mkdir "$T/ufs/vms/u2"
