@@ -28,6 +28,11 @@
 #define TRY_MS 2000           /* one connection attempt (handshake included) */
 #define RETRY_MS 250          /* between attempts */
 #define STEP_MS 30000         /* one identity or snapshot step in the guest */
+/* Quiescing waits for the boot to settle (systemctl is-system-running
+ * --wait), which on a slow TCG host can take longer than a step: the
+ * guest's own bound, and the daemon's a little above it. */
+#define QUIESCE_SETTLE_S "120"
+#define QUIESCE_MS 150000
 #define RECONNECT_MS 5000     /* a reconnect on hold */
 #define QMP_MS 3000
 #define SCRIPT_OUT_MAX 4096
@@ -220,12 +225,11 @@ static void capture_out(void *ctx, int stream, const void *data, size_t len)
 	sbuf_add(&c->out, data, len);
 }
 
-/* Run sh -c SCRIPT sh ARGS... in / : 0 when it exits 0, else its last
- * line of output in err. */
-/* Run argv in / (stdin_text, may be NULL, as its stdin): 0 when it exits
- * 0, else its last line of output in err. */
+/* Run argv in / (stdin_text, may be NULL, as its stdin), waiting at most
+ * wait_ms for it to end: 0 when it exits 0, else its last line of output
+ * in err. */
 static int run_cmd(struct agent *a, const char *what, const char *const *argv,
-		   const char *stdin_text, struct berr *err)
+		   const char *stdin_text, int wait_ms, struct berr *err)
 {
 	struct capture c;
 	sbuf_init(&c.out);
@@ -239,7 +243,7 @@ static int run_cmd(struct agent *a, const char *what, const char *const *argv,
 	if (r == 0 && stdin_text)
 		r = agent_exec_stdin_close(x, err);
 	if (r == 0)
-		r = agent_exec_wait(x, STEP_MS, &status, err);
+		r = agent_exec_wait(x, wait_ms, &status, err);
 	agent_exec_free(x);
 	if (r == 0 && status != 0) {
 		sbuf_add(&c.out, "", 1);
@@ -257,16 +261,16 @@ static int run_cmd(struct agent *a, const char *what, const char *const *argv,
 	return r;
 }
 
-/* sh -c SCRIPT sh ARGS... */
+/* sh -c SCRIPT sh ARGS... (see run_cmd) */
 static int run_script(struct agent *a, const char *what, const char *script,
-		      const char *const *args, struct berr *err)
+		      const char *const *args, int wait_ms, struct berr *err)
 {
 	const char *argv[16] = { "/bin/sh", "-c", script, "sh" };
 	size_t n = 4;
 	for (size_t i = 0; args && args[i] && n < ARRAY_SIZE(argv) - 1; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return run_cmd(a, what, argv, NULL, err);
+	return run_cmd(a, what, argv, NULL, wait_ms, err);
 }
 
 /* Wait for the boot to settle (systemd), flush, let go of /root, take eth0
@@ -274,7 +278,7 @@ static int run_script(struct agent *a, const char *what, const char *script,
  * itself): the state every restore starts from. */
 static const char quiesce_sh[] =
 	"cd / || exit 1\n"
-	"if command -v systemctl >/dev/null 2>&1; then timeout 120 systemctl is-system-running "
+	"if command -v systemctl >/dev/null 2>&1; then timeout " QUIESCE_SETTLE_S " systemctl is-system-running "
 	"--wait >/dev/null 2>&1; fi\n"
 	"sync\n"
 	"if grep -q ' /root ' /proc/mounts; then umount /root || exit 1; fi\n"
@@ -301,12 +305,12 @@ static const char thaw_sh[] =
 
 int vmagent_guest_quiesce(struct agent *a, struct berr *err)
 {
-	return run_script(a, "quiescing the guest", quiesce_sh, NULL, err);
+	return run_script(a, "quiescing the guest", quiesce_sh, NULL, QUIESCE_MS, err);
 }
 
 int vmagent_guest_thaw(struct agent *a, struct berr *err)
 {
-	return run_script(a, "bringing the guest back", thaw_sh, NULL, err);
+	return run_script(a, "bringing the guest back", thaw_sh, NULL, STEP_MS, err);
 }
 
 /* A restored guest becomes itself in three jobs at once (the guest has
@@ -364,7 +368,7 @@ static int job_disk(struct idjob *j)
 	const char *mount[] = { "mount", "/root", NULL };
 	if (!j->e->ident.work_disk)
 		return 0;
-	return run_cmd(j->a, "mounting the work disk on /root", mount, NULL, &j->err);
+	return run_cmd(j->a, "mounting the work disk on /root", mount, NULL, STEP_MS, &j->err);
 }
 
 /* The snapshot left eth0 down: its MAC can change now, beside the rest. */
@@ -374,7 +378,7 @@ static int job_mac(struct idjob *j)
 	if (!id->mac[0] || !id->addr[0])
 		return 0;
 	const char *ip[] = { "ip", "link", "set", "dev", "eth0", "address", id->mac, NULL };
-	return run_cmd(j->a, "setting the guest's MAC", ip, NULL, &j->err);
+	return run_cmd(j->a, "setting the guest's MAC", ip, NULL, STEP_MS, &j->err);
 }
 
 static void *job_main(void *arg)

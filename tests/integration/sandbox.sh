@@ -44,7 +44,8 @@ st() { awk -v k="$2" '$1 == k { print $2 }' "$FS/vms/$1/status" 2>/dev/null; } #
 taps() { in_ns ip -o link | awk -F': ' '$2 ~ /^bn-/ { print $2 }' | sort; }
 ntaps() { taps | grep -c .; }
 tap_of() { grep -o 'network: tap bn-[0-9]*' "$FS/vms/$1/log" 2>/dev/null | tail -n 1 | cut -d' ' -f3; }
-vms() { find "$FS/vms" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '; }
+# the VMs: directories of vms/ (vms/clone is a file)
+vms() { find "$FS/vms" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tr '\n' ' '; }
 wait_ssh_state() { # wait_ssh_state VM WANT SECONDS
 	local _
 	for _ in $(seq 1 "$3"); do
