@@ -64,6 +64,7 @@ detail() { # detail KIND FILE
 }
 
 # every path of modes, and every path of tree/ that modes does not list
+paths=$(awk '{ print $3 }' "$D/modes")
 {
 	while read -r type mode rel; do
 		p=$D/tree/$rel
@@ -71,7 +72,7 @@ detail() { # detail KIND FILE
 		d)
 			# git keeps no empty directory: one that modes lists with
 			# nothing below it (execs/, snapshots/) may be absent from a clone
-			if [ -d "$p" ] || ! awk -v d="$rel/" 'index($3, d) == 1 { found = 1 } END { exit !found }' "$D/modes"; then
+			if [ -d "$p" ] || ! awk -v d="$rel/" 'index($0, d) == 1 { found = 1 } END { exit !found }' <<<"$paths"; then
 				echo "d $mode $rel"
 			else
 				echo "d $mode $rel MISSING-IN-TREE"
