@@ -474,7 +474,7 @@ int ocifs_hardlink(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_i
 
 struct listing {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static int list_proc(struct ext2_dir_entry *de, int offset, int blocksize, char *buf, void *ctx)
@@ -485,7 +485,10 @@ static int list_proc(struct ext2_dir_entry *de, int offset, int blocksize, char 
 	if (!de->inode || (n == 1 && de->name[0] == '.') ||
 	    (n == 2 && de->name[0] == '.' && de->name[1] == '.'))
 		return 0;
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if (l->n == l->cap) { /* doubling: a layer's directory may hold millions */
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
 	l->v[l->n++] = xasprintf("%.*s", n, de->name);
 	return 0;
 }

@@ -84,9 +84,9 @@ int main(int argc, char **argv)
 		case 'F': foreground = true; break;
 		case '9': slot = &p9_sock; break;
 		case 'T': slot = &p9_tcp; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("bangerd %s\n", BANGER_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); ret = 0; goto args_done;
+		case 'V': printf("bangerd %s\n", BANGER_VERSION); ret = 0; goto args_done;
+		default: usage(stderr); ret = 2; goto args_done;
 		}
 		if (slot) {
 			free(*slot);
@@ -95,7 +95,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 2;
+		ret = 2;
+		goto args_done;
 	}
 
 	struct berr err = { 0 };
@@ -176,6 +177,7 @@ out:
 		close(fuse_fd);
 	banger_close(b);
 	p9_free(p9srv);
+args_done: /* what the options took */
 	free(p9_sock), free(p9_tcp);
 	banger_paths_free(&paths);
 	free(mountpoint);

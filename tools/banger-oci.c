@@ -62,7 +62,7 @@ struct item {
 
 struct list {
 	struct item *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static void escape(struct sbuf *s, const char *p, size_t n)
@@ -78,7 +78,10 @@ static void escape(struct sbuf *s, const char *p, size_t n)
 
 static struct item *add_item(struct list *l)
 {
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if (l->n == l->cap) { /* doubling: a million files is one of the tests */
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
 	memset(&l->v[l->n], 0, sizeof(l->v[0]));
 	return &l->v[l->n++];
 }
