@@ -103,7 +103,9 @@ for t in tests/integration/*.sh; do
 	rc=$?
 	p=$(grep -c '^ok ' "$LOG/it-$name.log")
 	f=$(grep -c '^FAIL ' "$LOG/it-$name.log")
-	grep -E '^(FAIL|# )' "$LOG/it-$name.log"
+	s=$(grep -c '^SKIP ' "$LOG/it-$name.log")
+	SKIP=$((SKIP + s))
+	grep -E '^(FAIL|SKIP|# )' "$LOG/it-$name.log"
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1; echo "$name exited $rc"; tail -20 "$LOG/it-$name.log"
 	fi
