@@ -437,8 +437,8 @@ $(eval $(call fuzz_rule,fuzz_oci_layer))
 fuzzers: $(BUILD)/fuzz/fuzz_oci_meta $(BUILD)/fuzz/fuzz_oci_layer
 
 # banger's init for container images (guest/init.c), static with musl, and
-# the directory the OCI builder injects into images as /.banger: the init
-# and the host's sshd with its libraries (guest/mkinject.sh).
+# the directory the OCI builder injects into images as /.banger: the init,
+# the guest agent and the host's sshd with its libraries (guest/mkinject.sh).
 INIT_CC ?= musl-gcc
 $(BUILD)/guest/banger-init: guest/init.c
 	@mkdir -p $(dir $@) $(BUILD)/musl-include
@@ -448,8 +448,8 @@ $(BUILD)/guest/banger-init: guest/init.c
 	ln -sfn /usr/include/asm-generic $(BUILD)/musl-include/asm-generic
 	$(INIT_CC) -std=gnu11 -static -Os -Wall -Wextra -Werror -Wno-unused-parameter \
 		-I$(BUILD)/musl-include -o $@ $<
-$(BUILD)/guest/inject: $(BUILD)/guest/banger-init guest/mkinject.sh
-	guest/mkinject.sh $@ $(BUILD)/guest/banger-init
+$(BUILD)/guest/inject: $(BUILD)/guest/banger-init $(BUILD)/guest/banger-agent guest/mkinject.sh
+	guest/mkinject.sh $@ $(BUILD)/guest/banger-init $(BUILD)/guest/banger-agent
 all: $(BUILD)/guest/inject
 # issue 13: the guest agent in the daemon (core/vmagent.c, core/vmexec.c,
 # the tree's execs/), snapshots (core/snapmeta.c, core/snapshot.c,

@@ -155,7 +155,7 @@ void doctor_render(struct banger *b, struct sbuf *out)
 	else
 		sbuf_printf(out, "warn device-mapper absent: no dm-snapshot clones\n");
 	if (b->inject_dir)
-		sbuf_printf(out, "ok oci-inject %s (banger's init and sshd for OCI images)\n",
+		sbuf_printf(out, "ok oci-inject %s (banger's init, agent and sshd for OCI images)\n",
 			    b->inject_dir);
 	else
 		sbuf_printf(out, "warn oci-inject none: OCI images cannot be imported (make builds "

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include "ociint.h"
@@ -53,6 +54,7 @@ struct job {
 	struct oci_layer_stats *stats;
 	struct oci_progress p;
 	uint64_t max_size;
+	char agent_sha256[65];    /* of the agent injected as /.banger/agent, or "" */
 };
 
 static void report(struct job *j, enum oci_phase ph, unsigned layer, const char *digest,
@@ -406,9 +408,11 @@ static uint64_t inject_blocks(const char *dir, int depth)
 }
 
 /* Copy the host directory dir into the image at guest (regular files and
- * directories; anything else is refused: the tree is banger's own). */
+ * directories; anything else is refused: the tree is banger's own).  The
+ * sha256 of the bytes written as GUEST/agent (the guest agent, at the top)
+ * goes to agent_sha (left alone when there is none). */
 static int inject_tree(struct oci_fs *f, const char *dir, const char *guest, int depth,
-		       struct berr *err)
+		       char agent_sha[65], struct berr *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -431,13 +435,18 @@ static int inject_tree(struct oci_fs *f, const char *dir, const char *guest, int
 		if (lstat(src, &st) < 0) {
 			r = oci_err(err, errno, "cannot stat %s: %s", src, strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
-			r = inject_tree(f, src, dst, depth + 1, err);
+			r = inject_tree(f, src, dst, depth + 1, agent_sha, err);
 		} else if (!S_ISREG(st.st_mode)) {
 			r = oci_err(err, EINVAL, "%s is not a regular file or directory", src);
 		} else if ((r = read_file(src, INJECT_FILE_MAX, &data, &len)) < 0) {
 			r = oci_err(err, -r, "cannot read %s: %s", src, strerror(-r));
 		} else {
 			r = oci_fs_put_file(f, dst, data, len, st.st_mode & 07777, err);
+			if (r == 0 && depth == 0 && !strcmp(de->d_name, "agent")) {
+				unsigned char md[32];
+				EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
+				oci_hex(md, agent_sha);
+			}
 		}
 	}
 	closedir(d);
@@ -490,7 +499,7 @@ static int build_rootfs(struct job *j, const char *path, const struct oci_layer_
 			return r;
 		r = apply_layers(j, f, err);
 		if (r == 0 && j->o->inject_dir) {
-			r = inject_tree(f, j->o->inject_dir, "/.banger", 0, err);
+			r = inject_tree(f, j->o->inject_dir, "/.banger", 0, j->agent_sha256, err);
 			if (r == 0)
 				r = put_run_config(j, f, err);
 			if (r < 0)
@@ -541,6 +550,10 @@ static int write_bundle_manifest(struct job *j, const char *name, const char *tm
 		_cleanup_free_ char *init = path_join(j->o->inject_dir, "init");
 		if (access(init, X_OK) == 0)
 			json_object_set_new(m, "init", json_string("/.banger/init"));
+		/* The init runs it: the daemon reaches this image's VMs through
+		 * it (readiness, execs/), as it does banger's own images. */
+		if (j->agent_sha256[0])
+			json_object_set_new(m, "agent_sha256", json_string(j->agent_sha256));
 	}
 	text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(m);

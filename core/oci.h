@@ -64,9 +64,11 @@ struct oci_opts {
 	uint64_t max_size;      /* bound on the uncompressed content; 0: default */
 	unsigned max_layers;    /* 0: 128 */
 	const char *label;      /* ext4 label; NULL: "rootfs" */
-	/* A host directory copied into the image as /.banger (banger's init
-	 * and sshd: build/guest/inject, made by guest/mkinject.sh), or NULL.
-	 * With an "init" in it, manifest.json says "init": "/.banger/init". */
+	/* A host directory copied into the image as /.banger (banger's init,
+	 * guest agent and sshd: build/guest/inject, made by guest/mkinject.sh),
+	 * or NULL.  With an "init" in it, manifest.json says "init":
+	 * "/.banger/init"; with an "agent", "agent_sha256": the sha256 of the
+	 * agent put in the image. */
 	const char *inject_dir;
 	oci_progress_fn progress;
 	void *progress_ctx;

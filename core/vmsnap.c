@@ -24,20 +24,47 @@ bool vm_snapshots_on(struct banger *b)
 	return b->cfg.snapshot && strcmp(b->cfg.snapshot, "off") != 0;
 }
 
-/* The image's manifest names the guest agent it carries. */
-bool vm_image_has_agent(struct banger *b, const char *image)
+/* The image's manifest (NULL: no such image, or none). */
+static json_t *image_manifest(struct banger *b, const char *image)
 {
 	struct image_rec img = { 0 };
-	bool yes = false;
-	if (image[0] && store_image_get_by_name(b->store, "image", image, &img, NULL) == 0) {
+	json_t *m = NULL;
+	if (image[0] && store_image_get_by_name(b->store, "image", image, &img, NULL) == 0 &&
+	    img.manifest) {
 		json_error_t je;
-		json_t *m = img.manifest ? json_loads(img.manifest, 0, &je) : NULL;
-		const char *sha = json_string_value(json_object_get(m, "agent_sha256"));
-		yes = sha && *sha;
-		json_decref(m);
+		m = json_loads(img.manifest, 0, &je);
 	}
 	image_rec_clear(&img);
+	return m;
+}
+
+/* The image's manifest names the guest agent it carries (banger's images,
+ * and container images with the agent injected: docs/oci.md). */
+bool vm_image_has_agent(struct banger *b, const char *image)
+{
+	json_t *m = image_manifest(b, image);
+	const char *sha = json_string_value(json_object_get(m, "agent_sha256"));
+	bool yes = sha && *sha;
+	json_decref(m);
 	return yes;
+}
+
+/* A restored guest becomes itself through the agent running the quiesce
+ * script, mount, ip and ssh-keygen and rewriting /etc (vmagent.c): what
+ * banger's own images have.  A container image booted by banger's init
+ * (its manifest names an "init") may have no /bin/sh, ip, mount or
+ * ssh-keygen, and its sshd's host key is where that init put it: no
+ * snapshot is made of its VMs or restored into them, so none keeps a
+ * snapshot's identity.  NULL when it can; else why not, one sentence. */
+static const char *image_no_restore(struct banger *b, const char *image)
+{
+	json_t *m = image_manifest(b, image);
+	bool container = json_string_value(json_object_get(m, "init")) != NULL;
+	json_decref(m);
+	return container ? "it is a container image booted by banger's init, whose guest may lack "
+			   "the /bin/sh, ip, mount and ssh-keygen a restored VM needs to take its own "
+			   "host key, address and machine-id"
+			 : NULL;
 }
 
 static const char *sha_of(struct banger *b, const char *kind, const char *name, char out[65])
@@ -174,6 +201,12 @@ void vm_snap_plan(struct banger *b, const struct vm_rec *r, const struct vm_eff 
 	if (!agent) {
 		snprintf(p->why, sizeof(p->why), "image %s has no guest agent, which a restored VM needs "
 			 "to become itself; cold boot", e->image);
+		return;
+	}
+	const char *no = image_no_restore(b, e->image);
+	if (no) {
+		snprintf(p->why, sizeof(p->why), "image %s takes no snapshots: %s; cold boot", e->image,
+			 no);
 		return;
 	}
 	struct sbuf kt;
@@ -313,6 +346,9 @@ int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *
 
 	if (!drv)
 		return -err->code;
+	const char *no = image_no_restore(b, e->image);
+	if (no)
+		return berr_set(err, ENOTSUP, "image %s takes no snapshots: %s", e->image, no);
 	struct sbuf kt;
 	sbuf_init(&kt);
 	if ((ret = vm_snap_key_text(b, r, e, drv, &kt, err)) < 0)
@@ -443,6 +479,9 @@ void vm_snap_doctor(struct banger *b, struct sbuf *out)
 		sbuf_printf(out, "warn snapshot the default image %s has no guest agent, which a "
 			    "restored VM needs: its VMs boot cold (rebuild it: banger image build)\n",
 			    image);
+	else if (image[0] && image_no_restore(b, image))
+		sbuf_printf(out, "warn snapshot the default image %s takes no snapshots: %s; its VMs "
+			    "boot cold\n", image, image_no_restore(b, image));
 	else
 		sbuf_printf(out, "ok snapshot restore possible with %s: %zu snapshot%s in %s; a VM's "
 			    "first start restores from the one matching its image, kernel, vcpu, "

@@ -7,6 +7,11 @@
  *   - configures lo and the NIC from ip=CLIENT::GW:MASK:HOST:DEV:off and
  *     writes /etc/resolv.conf from banger.dns=A[,B...];
  *   - mounts the work disk (/dev/vdb) at /root: authorized_keys is there;
+ *   - runs banger's guest agent (/.banger/agent, docs/agent.md) on its
+ *     channel to the host (QEMU's virtio-serial port, Firecracker's
+ *     vsock): from then on the host can run commands; restarted if it
+ *     dies (at most once a second), left alone if it exits 0 (it found no
+ *     channel to the host);
  *   - runs an sshd: the image's (/usr/sbin/sshd; its host keys replaced by
  *     a fresh ed25519 key on a VM's first boot, since every copy of the
  *     image shares them), else banger's own from /.banger/ssh (the host's
@@ -56,6 +61,7 @@
 #define SSH_KEYS SSH_DIR "/keys"
 #define SSH_CONF "/run/banger/sshd_config"
 #define KEYS_DONE "/.banger/host-keys-done"
+#define AGENT "/.banger/agent"
 #define MAX_BUTTONS 8
 
 static char cmdline[4096];
@@ -396,6 +402,17 @@ static pid_t start_sshd(void)
 	return spawn(argv, false);
 }
 
+/* --- the guest agent --- */
+
+/* With no arguments the agent serves whichever channel the guest has and
+ * exits 0 when it finds none within 10 s. */
+static pid_t start_agent(void)
+{
+	char *argv[] = { AGENT, NULL };
+
+	return spawn(argv, false);
+}
+
 /* --- power --- */
 
 static int open_buttons(struct pollfd *pfd, int max)
@@ -591,8 +608,9 @@ int main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	char host[64] = "";
 	sigset_t set;
-	pid_t sshd = -1;
-	time_t last_start = 0;
+	pid_t sshd = -1, agent = -1;
+	time_t last_start = 0, agent_last = 0;
+	bool want_agent;
 	int fd, nb;
 
 	if (getpid() != 1 && argc >= 2 && !strcmp(argv[1], "run"))
@@ -624,6 +642,13 @@ int main(int argc, char **argv)
 	mount_work();
 	setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
 	setenv("HOME", "/root", 1);
+	/* The agent first: /root is mounted, so once it answers the host can
+	 * run commands; the host key below takes a while under TCG. */
+	want_agent = access(AGENT, X_OK) == 0;
+	if (want_agent) {
+		agent_last = time(NULL);
+		agent = start_agent();
+	}
 	sshd_prereqs();
 	host_keys();
 
@@ -637,7 +662,12 @@ int main(int argc, char **argv)
 			last_start = time(NULL);
 			sshd = start_sshd();
 		}
-		if (poll(pfd, (nfds_t)(1 + nb), sshd > 0 ? -1 : 1000) < 0 && errno != EINTR)
+		if (want_agent && agent <= 0 && time(NULL) != agent_last) {
+			agent_last = time(NULL);
+			agent = start_agent();
+		}
+		bool waiting = sshd <= 0 || (want_agent && agent <= 0);
+		if (poll(pfd, (nfds_t)(1 + nb), waiting ? 1000 : -1) < 0 && errno != EINTR)
 			continue;
 		for (int i = 1; i <= nb; i++)
 			if ((pfd[i].revents & POLLIN) && power_pressed(pfd[i].fd))
@@ -647,11 +677,19 @@ int main(int argc, char **argv)
 		if (si.ssi_signo == SIGCHLD) {
 			pid_t p;
 			int status;
-			while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+			while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (p == sshd) {
 					say("sshd exited (status %d); starting it again", status);
 					sshd = -1;
+				} else if (p == agent && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+					say("the guest agent found no channel to the host; not starting it again");
+					agent = -1;
+					want_agent = false;
+				} else if (p == agent) {
+					say("the guest agent exited (status %d); starting it again", status);
+					agent = -1;
 				}
+			}
 		} else if (si.ssi_signo != SIGHUP) {
 			power_off();
 		}

@@ -111,7 +111,7 @@ got=$(in_chroot bash -c '. /usr/share/bash-completion/completions/banger; COMP_W
 # inject/ is built by postinst from the chroot's sshd, not shipped; a
 # package that updates /usr/sbin/sshd triggers a rebuild
 check deb-ships-no-sshd bash -c "! dpkg-deb -c '$DEB' | grep -q 'inject/'"
-check postinst-built-inject bash -c "[ -x '$R/var/lib/banger/inject/init' ] && [ -x '$R/var/lib/banger/inject/ssh/sshd' ] && cmp -s '$R/usr/sbin/sshd' '$R/var/lib/banger/inject/ssh/sshd' && ls '$R/var/lib/banger/inject/ssh/lib' | grep -q '^libc\.so'"
+check postinst-built-inject bash -c "[ -x '$R/var/lib/banger/inject/init' ] && cmp -s '$R/usr/libexec/banger/banger-agent' '$R/var/lib/banger/inject/agent' && [ -x '$R/var/lib/banger/inject/ssh/sshd' ] && cmp -s '$R/usr/sbin/sshd' '$R/var/lib/banger/inject/ssh/sshd' && ls '$R/var/lib/banger/inject/ssh/lib' | grep -q '^libc\.so'"
 rm -rf "$R/var/lib/banger/inject"
 out=$(in_chroot sh -c 'dpkg-trigger --no-await /usr/sbin/sshd && dpkg --triggers-only --pending' 2>&1) &&
 	[ -x "$R/var/lib/banger/inject/ssh/sshd" ] && ok sshd-trigger-rebuilds-inject ||

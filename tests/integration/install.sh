@@ -34,6 +34,7 @@ usr/local/lib/systemd/system/bangerd-root.service
 usr/local/lib/systemd/system/bangerd.service
 usr/local/libexec/banger/banger-agent
 usr/local/libexec/banger/bangerd-root
+usr/local/libexec/banger/inject/agent
 usr/local/libexec/banger/inject/init
 usr/local/libexec/banger/inject/ssh/ld-linux-x86-64.so.2
 usr/local/libexec/banger/inject/ssh/ssh-keygen

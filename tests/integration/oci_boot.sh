@@ -6,15 +6,21 @@
 # the way banger's qemu driver boots (microvm, ACPI, virtio disks: the
 # image and a work disk holding /.ssh/authorized_keys), plus a NIC on
 # QEMU's user network, whose only port is forwarded to 127.0.0.1 in a
-# network namespace this test creates.  For each: ssh in as root with the
-# key, the hostname and network come from the kernel command line, PID 1
-# is banger's init, the exit status of a command comes back, orphans are
-# reaped, and the ACPI power button powers the guest off cleanly.
+# network namespace this test creates, and the virtio-serial port of
+# banger's guest agent (the qemu driver's three arguments) on a Unix socket.
+# For each: the image's manifest records the injected agent's sha256, the
+# agent (started by the init) answers on the port, runs commands with their
+# output, stderr and exit status (through "init run" too) and is restarted
+# by the init when killed; ssh in as root with the key, the hostname and
+# network come from the kernel command line, PID 1 is banger's init, the
+# exit status of a command comes back, orphans are reaped, and the ACPI
+# power button powers the guest off cleanly.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 OCI=$BUILD/bin/banger-oci
 INJECT=$BUILD/guest/inject
+CLI=$BUILD/tests/agent_cli
 H=$PWD/tests/integration/oci-helper.py
 KDIR=$IMAGE_CACHE/kernels/debian-cloud-amd64
 DEB_TAR=${OCI_TEST_CACHE:-$(dirname "$IMAGE_CACHE")/oci-test}/debian-minbase.tar
@@ -31,8 +37,8 @@ cleanup() {
 	if [ -n "${KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-for f in "$KDIR/vmlinux" "$KDIR/initrd.img" "$INJECT/init" "$INJECT/ssh/sshd"; do
-	[ -e "$f" ] || { echo "missing $f (make images; make)" >&2; exit 1; }
+for f in "$KDIR/vmlinux" "$KDIR/initrd.img" "$INJECT/init" "$INJECT/agent" "$INJECT/ssh/sshd" "$CLI"; do
+	[ -e "$f" ] || { echo "missing $f (make images; make; make unit)" >&2; exit 1; }
 done
 ip netns add "$NS" && ip -n "$NS" link set lo up || exit 1
 in_ns() { nsenter --net="/run/netns/$NS" -- "$@"; }
@@ -73,9 +79,62 @@ boot() { # boot NAME BUNDLE: boot a copy of the image; sets QPID
 		-drive "id=root,file=$run/root.ext4,format=raw,if=none" -device virtio-blk-device,drive=root \
 		-drive "id=work,file=$run/work.ext4,format=raw,if=none" -device virtio-blk-device,drive=work \
 		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:2222-:22 -device virtio-net-device,netdev=n0 \
+		-device virtio-serial-device -chardev "socket,id=agent,path=$run/agent.sock,server=on,wait=off" \
+		-device virtserialport,chardev=agent,name=banger.agent \
 		-chardev "file,id=con,path=$run/console.log" -serial chardev:con \
 		-qmp "unix:$run/qmp.sock,server=on,wait=off" >"$run/qemu.out" 2>&1 &
 	QPID=$!
+}
+
+# cli NAME ARGS...: agent_cli on NAME's agent socket
+cli() { "$CLI" --timeout 20000 "$T/run-$1/agent.sock" "${@:2}"; }
+agent_up() { # agent_up NAME SECONDS: the agent answers a ping within SECONDS
+	local _
+	for _ in $(seq 1 "$2"); do
+		"$CLI" --timeout 2000 "$T/run-$1/agent.sock" ping >/dev/null 2>&1 && return 0
+		kill -0 "$QPID" 2>/dev/null || return 1
+		sleep 1
+	done
+	return 1
+}
+# the pids of the guest's agent processes, through the agent
+agent_pids() { cli "$1" exec -- /bin/sh -c 'for p in /proc/[0-9]*; do [ "$(readlink "$p/exe")" = /.banger/agent ] && echo "${p#/proc/}"; done' | sort -n | tr '\n' ' '; }
+
+check_agent() { # check_agent NAME: the guest agent the init runs
+	local run=$T/run-$1 t0 out err rc pids
+	t0=$(date +%s)
+	if ! agent_up "$1" 180; then
+		fail "$1-agent-ready: no answer after $(($(date +%s) - t0)) s; console: $(grep -i agent "$run/console.log" | tail -3)"
+		return
+	fi
+	ok "$1-agent-ready (about $(($(date +%s) - t0)) s after QEMU started)"
+	out=$(cli "$1" exec -- /bin/sh -c 'echo hi; echo oops >&2; cat /proc/$PPID/cmdline | tr "\0" " "; exit 3' 2>"$T/err")
+	rc=$?
+	err=$(cat "$T/err")
+	[ "$out" = "$(printf 'hi\n/.banger/agent ')" ] && [ "$err" = oops ] && [ "$rc" = 3 ] &&
+		ok "$1-agent-exec-output-status" || fail "$1-agent-exec-output-status: rc $rc, out '$out', err '$err'"
+	out=$(cli "$1" exec -- /bin/sh -c 'pwd; grep -c " /root " /proc/mounts')
+	[ "$out" = "$(printf '/root\n1')" ] && ok "$1-agent-exec-in-root-on-work-disk" ||
+		fail "$1-agent-exec-in-root-on-work-disk: $out"
+	if [ "$1" = busybox ]; then
+		# through the init, as banger vm run does: the image's Env, WorkingDir and User
+		out=$(cli "$1" exec -- /.banger/init run -- sh -c 'echo "$GREETING"; pwd; id -u; exit 4')
+		rc=$?
+		[ "$out" = "$(printf 'hello world\n/srv\n1000')" ] && [ "$rc" = 4 ] &&
+			ok "$1-agent-exec-through-init-run" || fail "$1-agent-exec-through-init-run: rc $rc: $out"
+	fi
+	# killed, the agent is started again by the init (at most once a second);
+	# killed a second after this client left (a command of a client that
+	# is still there would be killed with its session)
+	pids=$(agent_pids "$1")
+	cli "$1" exec -- /bin/sh -c "setsid sh -c 'sleep 1; kill -KILL $pids' </dev/null >/dev/null 2>&1 &"
+	sleep 2
+	if agent_up "$1" 30 && out=$(agent_pids "$1") && [ -n "$out" ] && [ "$out" != "$pids" ] &&
+		grep -q 'banger-init: the guest agent exited' "$run/console.log"; then
+		ok "$1-agent-restarted-after-kill (was $pids, now $out)"
+	else
+		fail "$1-agent-restarted-after-kill: before '$pids', after '$out'; $(grep -i agent "$run/console.log" | tail -3)"
+	fi
 }
 
 check_guest() { # check_guest NAME
@@ -136,7 +195,14 @@ for img in busybox:latest debian:bookworm; do
 		fail "$name-import-with-init: $(cat "$T/out")"
 		continue
 	fi
+	# the manifest names the agent put in the image, as banger's images do
+	sha=$(sha256sum <"$INJECT/agent" | cut -d' ' -f1)
+	[ "$(jq -r .agent_sha256 "$T/b/$name/manifest.json")" = "$sha" ] &&
+		[ "$("$OCI" ls "$T/b/$name/rootfs.ext4" | awk '$1 == "/.banger/agent" { print $2, $3, $7 }')" = "f 0755 $sha" ] &&
+		ok "$name-manifest-agent-sha256" ||
+		fail "$name-manifest-agent-sha256: $(jq -r .agent_sha256 "$T/b/$name/manifest.json") vs $sha; $("$OCI" ls "$T/b/$name/rootfs.ext4" | grep '^/.banger/agent ')"
 	boot "$name" "$T/b/$name"
+	check_agent "$name"
 	check_guest "$name"
 done
 

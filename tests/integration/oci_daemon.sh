@@ -6,9 +6,14 @@
 # sshd), and a daemon with only the test kernel registered:
 #   - banger image pull-oci (echo pull-oci > images/ctl): progress per
 #     layer, images/NAME shows the reference, digest, layers, size, init;
-#   - banger vm run --image NAME -- CMD boots it with init=/.banger/init and
-#     runs CMD through /.banger/init run (the image's Env, WorkingDir and
-#     User), its exit status back; on the image without sshd and on Debian;
+#   - the image carries banger's guest agent (manifest agent_sha256, as
+#     banger's images): banger vm run --image NAME -- CMD boots it with
+#     init=/.banger/init, waits for the agent and runs CMD through it and
+#     /.banger/init run (the image's Env, WorkingDir and User), its exit
+#     status back; on the image without sshd and on Debian; execs/ runs
+#     commands in such a VM; its VMs take no snapshots (the log says why, the
+#     snapshot verb is refused), so none is ever restored with a snapshot's
+#     identity;
 #   - import-oci of a local layout; bad references, names and registries
 #     refused with a sentence in err and nothing registered; rmdir cancels a
 #     pull (a slow scripted registry); kill -9 of bangerd mid-pull leaves
@@ -122,17 +127,41 @@ sb image pull-oci 127.0.0.1:5000/test/busybox:latest --name bb --insecure
 	ok "status-shows-oci-source ($BB_DIGEST)" || fail "status-shows-oci-source: $(cat "$FS/images/bb/status")"
 [ "$(jq -r .oci.layers[0].digest "$FS/images/bb/manifest")" = "$BB_LAYER" ] && ok manifest-lists-layers ||
 	fail "manifest-lists-layers: $(head -c 400 "$FS/images/bb/manifest")"
+[ "$(jq -r .agent_sha256 "$FS/images/bb/manifest")" = "$(sha256sum <"$BUILD/guest/inject/agent" | cut -d' ' -f1)" ] &&
+	ok manifest-names-agent || fail "manifest-names-agent: $(jq -r .agent_sha256 "$FS/images/bb/manifest")"
 check registered-dir test -f "$T/state/images/bb/rootfs.ext4"
 
 t0=$(date +%s)
-sb vm run --name o1 --image bb --memory 512 -- sh -c 'cat /etc/os-release; id -u; id -G; pwd; echo "$GREETING"; exit 3'
-want=$(printf 'NAME="banger busybox"\nID=bbtest\nVERSION_ID=1\n1000\n1000 2000\n/srv\nhello world')
+# the command's parent is the guest agent (over ssh it would be sshd)
+sb vm run --name o1 --image bb --memory 512 -- sh -c 'cat /etc/os-release; id -u; id -G; pwd; echo "$GREETING"; cat /proc/$PPID/comm; exit 3'
+want=$(printf 'NAME="banger busybox"\nID=bbtest\nVERSION_ID=1\n1000\n1000 2000\n/srv\nhello world\nagent')
 if [ "$RC" = 3 ] && [ "$(cat "$T/out")" = "$want" ]; then
-	ok "run-busybox-through-init ($(($(date +%s) - t0)) s)"
+	ok "run-busybox-through-agent-and-init ($(($(date +%s) - t0)) s)"
 else
-	fail "run-busybox-through-init: rc $RC, out: $(cat "$T/out"); err: $(tail -5 "$T/err")"
+	fail "run-busybox-through-agent-and-init: rc $RC, out: $(cat "$T/out"); err: $(tail -5 "$T/err")"
 fi
 grep -q "init=/.banger/init" "$FS/vms/o1/log" && ok vm-cmdline-has-init || fail "vm-cmdline-has-init: $(grep -o "append '[^']*'" "$FS/vms/o1/log" | head -1)"
+[ "$(timeout 10 cat "$FS/vms/o1/agent")" = ready ] && grep -q 'timing: agent ready' "$FS/vms/o1/log" &&
+	ok vm-agent-ready || fail "vm-agent-ready: $(timeout 2 cat "$FS/vms/o1/agent"); $(grep agent "$FS/vms/o1/log")"
+# execs/ (docs/agent.md): a command with stdin, its output, stderr and status
+x=$FS/execs/oci1
+if mkdir "$x" && printf '%s\0' sh -c 'read l; echo "got $l in $(pwd)"; echo e >&2; exit 6' >"$x/argv" &&
+	echo "run o1 stdin" >"$x/ctl"; then
+	echo hello >"$x/stdin" && echo eof >"$x/ctl"
+	out=$(timeout 60 cat "$x/stdout") err=$(timeout 60 cat "$x/stderr") rc=$(timeout 60 cat "$x/status")
+	[ "$out" = "got hello in /root" ] && [ "$err" = e ] && [ "$rc" = 6 ] && ok execs-in-oci-vm ||
+		fail "execs-in-oci-vm: rc '$rc' out '$out' err '$err' $(cat "$x/err")"
+else
+	fail "execs-in-oci-vm: $(cat "$x/err" "$FS/err" 2>/dev/null)"
+fi
+rmdir "$x" 2>/dev/null
+# no snapshot of a container image: said in the log, the verb refused, none made
+grep -q "snapshot: image bb takes no snapshots: it is a container image booted by banger's init" "$FS/vms/o1/log" &&
+	ok oci-vm-no-auto-snapshot-logged || fail "oci-vm-no-auto-snapshot-logged: $(grep snapshot "$FS/vms/o1/log")"
+r=$(try_write "$FS/vms/o1/ctl" snapshot)
+[ "$r" != ok ] && grep -q "image bb takes no snapshots" "$FS/vms/o1/err" && [ -z "$(ls -A "$FS/snapshots" 2>/dev/null)" ] &&
+	[ -z "$(ls -A "$T/state/snapshots" 2>/dev/null)" ] && ok oci-vm-snapshot-refused ||
+	fail "oci-vm-snapshot-refused: $r, $(cat "$FS/vms/o1/err"), $(ls -A "$FS/snapshots" "$T/state/snapshots" 2>&1)"
 if ! rmdir "$FS/images/bb" 2>/dev/null && grep -q "is used by vm o1" "$FS/err"; then
 	ok rmdir-used-image-refused
 else
@@ -153,11 +182,11 @@ done
 [ -n "$seen" ] && ok "progress-per-layer ($(sed -n 3p <<<"$seen"))" || fail "progress-per-layer: $(cat "$FS/images/deb/progress")"
 [ "$(st deb)" = ready ] && ok pull-oci-debian || fail "pull-oci-debian: $(st deb) $(cat "$FS/images/deb/err")"
 t0=$(date +%s)
-sb vm run --rm --name o2 --image deb --memory 1024 -- cat /etc/os-release
-if [ "$RC" = 0 ] && grep -q 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' "$T/out"; then
-	ok "run-debian-through-init ($(($(date +%s) - t0)) s)"
+sb vm run --rm --name o2 --image deb --memory 1024 -- sh -c 'cat /etc/os-release; cat /proc/$PPID/comm'
+if [ "$RC" = 0 ] && grep -q 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' "$T/out" && [ "$(tail -1 "$T/out")" = agent ]; then
+	ok "run-debian-through-agent-and-init ($(($(date +%s) - t0)) s)"
 else
-	fail "run-debian-through-init: rc $RC, $(tail -5 "$T/err")"
+	fail "run-debian-through-agent-and-init: rc $RC, $(tail -2 "$T/out"), $(tail -5 "$T/err")"
 fi
 
 # ---- a local layout through the tree --------------------------------------------------
