@@ -394,7 +394,10 @@ uninstall:
 deb:
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
 	tar -C . --exclude=./.git --exclude='./build*' -cf - . | tar -C $(BUILD)/deb/src -xf -
-	cd $(BUILD)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL BUILD=build dpkg-buildpackage -us -uc -b
+	# a release build with Debian's flags (dpkg-buildflags), whatever
+	# CFLAGS, SAN or make flags the caller has (make check-asan sets them)
+	cd $(BUILD)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u CFLAGS -u CPPFLAGS -u LDFLAGS -u SAN \
+		BUILD=build dpkg-buildpackage -us -uc -b
 	@ls $(BUILD)/deb/*.deb
 # Workspace: vm run DIR's copy before boot vs tar over ssh into a running
 # guest, vm push (a real daemon and a QEMU guest; docs/benchmarks.md).

@@ -351,7 +351,7 @@ static int dirent_remove(struct oci_fs *f, const struct dent *d, struct berr *er
 static int link_new(struct oci_fs *f, ext2_ino_t parent, const char *name, ext2_ino_t ino,
 		    uint8_t ftype, struct dent **ret, struct berr *err)
 {
-	blk64_t pblk;
+	blk64_t pblk = 0; /* dirent_insert sets it when it succeeds */
 	int r = dirent_insert(f, parent, name, ino, ftype, &pblk, err);
 
 	if (r < 0)
