@@ -467,6 +467,7 @@ void vm_snap_doctor(struct banger *b, struct sbuf *out)
 	const struct vmm_driver *drv = vmm_select(&b->choice, NULL, why, sizeof(why), NULL);
 	size_t n = snapstore_count(b->snaps);
 	catalog_default(&b->cat, "image", image, sizeof(image), &prov);
+	const char *no = image[0] ? image_no_restore(b, image) : NULL;
 	if (!vm_snapshots_on(b))
 		sbuf_printf(out, "warn snapshot off (snapshot = off in config.toml): every start is a "
 			    "cold boot\n");
@@ -479,9 +480,9 @@ void vm_snap_doctor(struct banger *b, struct sbuf *out)
 		sbuf_printf(out, "warn snapshot the default image %s has no guest agent, which a "
 			    "restored VM needs: its VMs boot cold (rebuild it: banger image build)\n",
 			    image);
-	else if (image[0] && image_no_restore(b, image))
+	else if (no)
 		sbuf_printf(out, "warn snapshot the default image %s takes no snapshots: %s; its VMs "
-			    "boot cold\n", image, image_no_restore(b, image));
+			    "boot cold\n", image, no);
 	else
 		sbuf_printf(out, "ok snapshot restore possible with %s: %zu snapshot%s in %s; a VM's "
 			    "first start restores from the one matching its image, kernel, vcpu, "
