@@ -38,6 +38,8 @@ setup() {
 	FS=$T/fs
 	NS=bgt-${T##*.}
 	export BANGER_FS=$FS
+	# the shim's own cache (vm push: ~/.cache/banger/push) stays in $T
+	export XDG_CACHE_HOME=$T/xdg-cache
 	mkdir -p "$T/cfg"
 	: > "$T/cfg/config.toml"
 	trap teardown EXIT

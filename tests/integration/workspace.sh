@@ -263,6 +263,10 @@ guest_snap w1 "$T/snap.guest"
 same_file push-guest-matches "$T/snap.guest" "$T/snap.host"
 g w1 'cd /root/repo && git status --porcelain; git rev-list --count HEAD; [ "$(git rev-parse HEAD)" = "$(git rev-parse refs/banger/base)" ] && echo at-base' </dev/null >"$T/out" 2>&1
 same push-clean-two-commits-at-base "$(tr '\n' ' ' <"$T/out")" "2 at-base "
+# the fast way (the push cache knew the base vm run made): the host made
+# the new base commit, and the cache now holds it
+g w1 'cd /root/repo && git rev-parse refs/banger/base' </dev/null >"$T/out" 2>&1
+check push-cache-holds-new-base test -d "$XDG_CACHE_HOME/banger/push/$(cat "$T/out")/git/objects/pack"
 sb vm push w1 "$R"
 expect_in push-again-up-to-date "$T/out" 'up to date'
 
@@ -303,6 +307,22 @@ sb vm diff w1
 same pull-then-push-no-diff "$RC $(head -c 300 "$T/out")" "0 "
 g w1 'cd /root/repo && git log --format=%s -3 | cut -c1-21 | tr "\n" "|"' </dev/null >"$T/out" 2>&1
 same pull-then-push-guest-commit-kept "$(cat "$T/out")" "a guest commit|banger: vm push|banger: the work tree|"
+
+# ---- vm push the slow way: a broken push cache, then none, over ssh ------------
+# The guest then lists its base and commits itself (its own commit stays
+# on its branch, HEAD is not at the base).
+for f in "$XDG_CACHE_HOME"/banger/push/*/git/objects/pack/*.pack; do : >"$f"; done
+echo 'slow edit' >>"$R/run-tests.sh"
+sb vm push w1 "$R"
+same push-broken-cache-exit "$RC $(cat "$T/err")" "0 "
+expect_in push-broken-cache-summary "$T/out" '^w1: 1 changed, 0 deleted$'
+rm -rf "$XDG_CACHE_HOME/banger/push"
+rm "$R/many/03/00.txt"
+sb vm push --ssh w1 "$R"
+same push-no-cache-ssh-exit "$RC $(cat "$T/err")" "0 "
+expect_in push-no-cache-ssh-summary "$T/out" '^w1: 0 changed, 1 deleted$'
+g w1 'cd /root/repo && tail -n 1 run-tests.sh; test -e many/03/00.txt || echo gone; git log -1 --format=%s refs/banger/base; git log -1 --format=%s HEAD; git diff --stat refs/banger/base -- run-tests.sh many | wc -l' </dev/null >"$T/out" 2>&1
+same push-slow-arrived "$(tr '\n' '|' <"$T/out")" "slow edit|gone|banger: vm push|a guest commit|0|"
 
 # ---- w2 (--include-untracked --branch) and w3 (--from) boot together ----------
 expected >"$T/list.tracked"
