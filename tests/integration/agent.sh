@@ -150,7 +150,7 @@ case $key in ssh-ed25519\ AAAA*) [ "$key" = "$gkey" ] && ok hostkey || fail "hos
 # reads the private key back to the same public key
 gread=$(cli exec -- ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key | cut -d' ' -f1,2)
 [ "$gread" = "$key" ] && ok hostkey-read-by-ssh-keygen || fail "hostkey-read-by-ssh-keygen: '$gread' vs '$key'"
-gmode=$(cli exec -- stat -c '%a %U %a %U' /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub | tr '\n' ' ')
+gmode=$(cli exec -- stat -c '%a %U' /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub | tr '\n' ' ')
 [ "$gmode" = "600 root 644 root " ] && ok hostkey-modes || fail "hostkey-modes: '$gmode'"
 key2=$(cli hostkey)
 [ -n "$key2" ] && [ "$key2" != "$key" ] && ok hostkey-new-each-time || fail "hostkey-new-each-time"
