@@ -138,13 +138,17 @@ FUZZERS += fuzz_agent_proto
 fuzz_agent_proto_SRCS := core/err.c core/util.c core/agent_proto.c
 # The agent itself, static with musl (small), with fixed flags of its own so
 # every build dir makes the same bytes: the images record its sha256.
-AGENT_SRCS := guest/agent.c guest/agent_session.c guest/agent_sys.c core/agent_proto.c \
-              core/err.c core/util.c
+AGENT_SRCS := guest/agent.c guest/agent_session.c guest/agent_sys.c guest/agent_hostkey.c \
+              core/agent_proto.c core/err.c core/util.c
+# Monocypher 4.0.3 (guest/monocypher/README.md): the host key's ed25519
+AGENT_SRCS += guest/monocypher/monocypher.c guest/monocypher/monocypher-ed25519.c
 AGENT_CC ?= musl-gcc
 AGENT_CFLAGS := -std=gnu11 $(WARN) -Os -static -s -ffunction-sections -fdata-sections \
-                -Wl,--gc-sections -Icore -I$(BUILD)/musl-include -DBANGER_VERSION='"$(VERSION)"'
+                -Wl,--gc-sections -Icore -Iguest/monocypher -I$(BUILD)/musl-include \
+                -DBANGER_VERSION='"$(VERSION)"'
 all: $(BUILD)/guest/banger-agent
-$(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core/util.h core/err.h
+$(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core/util.h core/err.h \
+		guest/monocypher/monocypher.h guest/monocypher/monocypher-ed25519.h
 	@mkdir -p $(dir $@) $(BUILD)/musl-include
 	@command -v $(AGENT_CC) >/dev/null || { echo "$(AGENT_CC) missing: make deps (musl-tools)"; exit 1; }
 	ln -sfn /usr/include/linux $(BUILD)/musl-include/linux
@@ -155,6 +159,7 @@ $(BUILD)/guest/banger-agent: $(AGENT_SRCS) guest/agent.h core/agent_proto.h core
 # too): the unit tests run it as a child on a socketpair.
 AGENT_HOST_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(AGENT_HOST_OBJS): guest/agent.h core/agent_proto.h
+$(AGENT_HOST_OBJS): ALL_CFLAGS += -Iguest/monocypher
 $(AGENT_HOST_OBJS) $(BUILD)/guest/banger-agent: guest/agent_session.h guest/agent_sys.h
 $(BUILD)/tests/banger-agent-host: $(AGENT_HOST_OBJS)
 	@mkdir -p $(dir $@)

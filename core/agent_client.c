@@ -64,6 +64,7 @@ struct agent {
 	uint32_t next_id;
 	bool hello_ok;
 	char nonce[33];
+	char version[256]; /* hello's AGENTVERSION: "VERSION[ FEATURE...]" */
 	bool broken;
 	struct berr why;
 };
@@ -145,6 +146,7 @@ static void dispatch(struct agent *a, char *line, size_t len, struct agent_frame
 			if (fr->f[0].n != AGENT_PROTO_VERSION)
 				broke(a, EPROTONOSUPPORT, "the agent speaks protocol %llu, not %d",
 				      (unsigned long long)fr->f[0].n, AGENT_PROTO_VERSION);
+			snprintf(a->version, sizeof(a->version), "%s", fr->nf > 2 ? fr->f[2].s : "");
 			a->hello_ok = true;
 			pthread_cond_broadcast(&a->cv);
 		} else if (rc == 0 && fr->v->verb == AV_ERR && fr->id == 0 &&
@@ -685,6 +687,14 @@ bool agent_broken(struct agent *a, struct berr *why)
 
 /* ---- operations ---- */
 
+bool agent_has_feature(struct agent *a, const char *feature)
+{
+	pthread_mutex_lock(&a->mu);
+	bool found = agent_version_has(a->version, feature);
+	pthread_mutex_unlock(&a->mu);
+	return found;
+}
+
 int agent_ping(struct agent *a, int timeout_ms, int64_t *ret_uptime_ms, struct berr *err)
 {
 	struct pend *p;
@@ -1106,8 +1116,9 @@ int agent_get(struct agent *a, const char *path, int dst_fd, uint64_t max, int t
 int agent_set_identity(struct agent *a, const struct agent_identity *id, int timeout_ms,
 		       struct berr *err)
 {
-	const char *keys[] = { "hostname", "iface", "addr", "gw", "dns", "machine_id" };
-	const char *vals[] = { id->hostname, id->iface, id->addr, id->gw, id->dns, id->machine_id };
+	const char *keys[] = { "hostname", "iface", "addr", "gw", "dns", "machine_id", "mac", "mount" };
+	const char *vals[] = { id->hostname, id->iface, id->addr, id->gw, id->dns, id->machine_id,
+			       id->mac, id->mount };
 	struct pend *p;
 	struct sbuf f;
 	bool any = false;

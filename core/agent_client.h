@@ -49,6 +49,10 @@ void agent_close(struct agent *a);
  * waits. */
 bool agent_broken(struct agent *a, struct berr *why);
 
+/* Does the agent's hello list feature (a word such as "ident-mac", after
+ * its version; docs/agent.md)?  An older agent lists none. */
+bool agent_has_feature(struct agent *a, const char *feature);
+
 /* Answer from the agent; *ret_uptime_ms (may be NULL): the guest's
  * CLOCK_BOOTTIME in ms. */
 int agent_ping(struct agent *a, int timeout_ms, int64_t *ret_uptime_ms, struct berr *err);
@@ -112,6 +116,8 @@ struct agent_identity { /* NULL fields are left as they are */
 	const char *gw;         /* IPv4: the default route */
 	const char *dns;        /* "IP[,IP[,IP]]": /etc/resolv.conf */
 	const char *machine_id; /* 32 lowercase hex digits */
+	const char *mac;        /* xx:xx:xx:xx:xx:xx: the interface's MAC (set while it is down) */
+	const char *mount;      /* a mount point: mounted as the guest's /etc/fstab says */
 };
 int agent_set_identity(struct agent *a, const struct agent_identity *id, int timeout_ms,
 		       struct berr *err);

@@ -17,7 +17,7 @@ static const struct agent_verb_info verbs[] = {
 	{ AV_PUT, "put", "snn", 3 },         /* PATH MODE SIZE */
 	{ AV_DATA, "data", "d", 1 },
 	{ AV_GET, "get", "sn", 2 },          /* PATH MAX */
-	{ AV_IDENT, "ident", "k*", 6 },
+	{ AV_IDENT, "ident", "k*", 8 },
 	{ AV_HOSTKEY, "hostkey", "", 0 },
 	{ AV_CLOCK, "clock", "nn", 2 },      /* SEC NSEC */
 	{ AV_RNG, "rng", "d", 1 },
@@ -30,7 +30,8 @@ static const struct agent_verb_info verbs[] = {
 	{ AV_EXIT, "exit", "wn", 2 },        /* code|signal N */
 };
 
-static const char *const ident_keys[] = { "hostname", "iface", "addr", "gw", "dns", "machine_id" };
+static const char *const ident_keys[] = { "hostname", "iface", "addr", "gw", "dns", "machine_id",
+					   "mac", "mount" };
 
 const struct agent_verb_info *agent_verb_lookup(enum agent_verb v)
 {
@@ -561,6 +562,17 @@ int agent_frame_decode(char *line, size_t len, struct agent_frame *fr, struct be
 			return berr_wrap(err, "%s", fr->v->name);
 	}
 	return check_verb(fr, err);
+}
+
+bool agent_version_has(const char *version, const char *feature)
+{
+	size_t n = strlen(feature);
+	if (n == 0)
+		return false;
+	for (const char *w = strchr(version, ' '); w; w = strchr(w + 1, ' '))
+		if (strncmp(w + 1, feature, n) == 0 && (w[1 + n] == ' ' || w[1 + n] == '\0'))
+			return true;
+	return false;
 }
 
 /* ---- line reader ---- */

@@ -139,6 +139,10 @@ void agent_lines_commit(struct agent_lines *l, size_t n);
  * AGENT_LINE_MAX (its bytes are dropped up to its LF). */
 int agent_lines_next(struct agent_lines *l, char **line, size_t *len);
 
+/* hello's answer carries AGENTVERSION, "VERSION[ FEATURE...]": does
+ * version list feature (a whole word after the first)? */
+bool agent_version_has(const char *version, const char *feature);
+
 /* base64 (standard alphabet, padded).  decode: strict and canonical;
  * out may be in; returns 0 or -EINVAL. */
 size_t agent_b64_len(size_t n);

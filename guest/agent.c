@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -242,9 +243,10 @@ int main(int argc, char **argv)
 			agent_log("--test-root needs an absolute directory");
 			return 2;
 		}
-		/* Hostname and addresses change only a private copy. */
-		if (unshare(CLONE_NEWUTS | CLONE_NEWNET) < 0) {
-			agent_log("--test-root: cannot make private UTS and network namespaces: %s",
+		/* Hostname, addresses and mounts change only a private copy. */
+		if (unshare(CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+			agent_log("--test-root: cannot make private UTS, network and mount namespaces: %s",
 				  strerror(errno));
 			return 1;
 		}

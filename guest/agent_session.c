@@ -653,7 +653,7 @@ static void handle(struct sess *s, char *line, size_t len)
 		size_t b = agent_frame_begin(&s->out, AV_HELLO, 0);
 		agent_put_num(&s->out, AGENT_PROTO_VERSION);
 		agent_put_str(&s->out, fr->f[1].s, fr->f[1].len);
-		agent_put_cstr(&s->out, AGENT_VERSION_STRING);
+		agent_put_cstr(&s->out, AGENT_VERSION_STRING " " AGENT_FEATURES);
 		(void)agent_frame_end(&s->out, b);
 		return;
 	}

@@ -10,6 +10,9 @@
 
 /* What the agent says it is (hello, --version). */
 #define AGENT_VERSION_STRING BANGER_VERSION
+/* What it can do beyond protocol 1's first agent, after the version in
+ * hello's answer (docs/agent.md): ident's mac and mount keys. */
+#define AGENT_FEATURES "ident-mac ident-mount"
 
 enum agent_conn {
 	AGENT_CONN_SOCKET, /* a stream socket: EOF ends the session and the connection */

@@ -2,9 +2,9 @@
  * --test-root, and the operations that change the guest.
  *
  *   ident     hostname (sethostname + /etc/hostname + /etc/hosts), machine-id,
- *             DNS (/etc/resolv.conf), IPv4 address and default route (netlink)
- *   hostkey   a new ed25519 key made by the guest's ssh-keygen, installed
- *             as sshd's host key; sshd is told to reload (SIGHUP)
+ *             DNS (/etc/resolv.conf), MAC, IPv4 address and default route
+ *             (netlink), a mount from /etc/fstab (mount(2)): no process
+ *   hostkey   agent_hostkey.c
  *   clock     CLOCK_REALTIME
  *   rng       host bytes mixed into the kernel pool and credited
  *             (RNDADDENTROPY), then the CRNG reseeded (RNDRESEEDCRNG)
@@ -17,6 +17,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mntent.h>
+#include <linux/if_link.h>
 #include <linux/random.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -26,14 +28,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#define KEYGEN_TIMEOUT_MS 30000
 
 /* ---- log, paths ---- */
 
@@ -88,6 +88,33 @@ static bool machine_id_ok(const char *s)
 		nonzero = nonzero || *c != '0';
 	}
 	return nonzero;
+}
+
+static int hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "xx:xx:xx:xx:xx:xx", unicast, not all zero. */
+static bool mac_parse(const char *s, uint8_t m[6])
+{
+	bool nonzero = false;
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		int hi = hexdigit(s[3 * i]), lo = hexdigit(s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return false;
+		m[i] = (uint8_t)(hi << 4 | lo);
+		nonzero = nonzero || m[i];
+	}
+	return nonzero && !(m[0] & 1);
 }
 
 /* "A.B.C.D/N" */
@@ -192,10 +219,17 @@ static int nl_talk(int fd, struct nlreq *q, int ifindex, struct in_addr *addrs, 
 	}
 }
 
-static int net_apply(const char *iface, const char *addr, const char *gw, struct berr *err)
+/* The MAC (mac, may be NULL: left as it is; set while the link is down,
+ * as a restore leaves eth0), then, when addr or gw is set, the address,
+ * the link up and the default route. */
+static int net_apply(const char *iface, const char *mac, const char *addr, const char *gw,
+		     struct berr *err)
 {
 	struct in_addr a = { 0 }, g = { 0 };
+	uint8_t m[6];
 	unsigned plen = 0;
+	if (mac && !mac_parse(mac, m))
+		return berr_set(err, EINVAL, "MAC \"%s\" is not a unicast xx:xx:xx:xx:xx:xx", mac);
 	if (addr && !cidr_parse(addr, &a, &plen))
 		return berr_set(err, EINVAL, "address \"%s\" is not IPv4 A.B.C.D/N", addr);
 	if (gw && inet_pton(AF_INET, gw, &g) != 1)
@@ -209,6 +243,22 @@ static int net_apply(const char *iface, const char *addr, const char *gw, struct
 		return berr_set(err, errno, "cannot open a netlink socket: %s", strerror(errno));
 	struct nlreq q;
 	int r;
+
+	if (mac) {
+		memset(&q, 0, sizeof(q));
+		q.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+		q.h.nlmsg_type = RTM_NEWLINK;
+		q.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+		q.u.i.ifi_family = AF_UNSPEC;
+		q.u.i.ifi_index = ifindex;
+		nl_attr(&q, IFLA_ADDRESS, m, sizeof(m));
+		r = nl_talk(fd, &q, 0, NULL, NULL, NULL, 0);
+		if (r < 0)
+			return berr_set(err, -r, "cannot set the MAC of %s to %s: %s", iface, mac,
+					strerror(-r));
+	}
+	if (!addr && !gw)
+		return 0;
 
 	if (addr) {
 		struct in_addr old[32];
@@ -288,6 +338,114 @@ static int net_apply(const char *iface, const char *addr, const char *gw, struct
 	return 0;
 }
 
+/* ---- a mount from /etc/fstab ---- */
+
+struct fsent {
+	char *dev, *dir, *type;
+	struct sbuf data; /* the options mount(2) passes to the filesystem */
+	unsigned long flags;
+	bool nofail;
+};
+
+static void fsent_free(struct fsent *f)
+{
+	free(f->dev);
+	free(f->dir);
+	free(f->type);
+	sbuf_free(&f->data);
+}
+
+/* fstab options as mount(8) reads them: flags, options for mount(8) alone
+ * (dropped), the rest for the filesystem. */
+static void fs_options(const char *opts, struct fsent *f)
+{
+	static const struct {
+		const char *name;
+		unsigned long set, clear;
+	} flags[] = {
+		{ "defaults", 0, 0 },
+		{ "rw", 0, MS_RDONLY },		{ "ro", MS_RDONLY, 0 },
+		{ "suid", 0, MS_NOSUID },	{ "nosuid", MS_NOSUID, 0 },
+		{ "dev", 0, MS_NODEV },		{ "nodev", MS_NODEV, 0 },
+		{ "exec", 0, MS_NOEXEC },	{ "noexec", MS_NOEXEC, 0 },
+		{ "async", 0, MS_SYNCHRONOUS }, { "sync", MS_SYNCHRONOUS, 0 },
+		{ "dirsync", MS_DIRSYNC, 0 },
+		{ "atime", 0, MS_NOATIME },	{ "noatime", MS_NOATIME, 0 },
+		{ "diratime", 0, MS_NODIRATIME }, { "nodiratime", MS_NODIRATIME, 0 },
+		{ "relatime", MS_RELATIME, 0 }, { "norelatime", 0, MS_RELATIME },
+		{ "strictatime", MS_STRICTATIME, 0 },
+		{ "lazytime", MS_LAZYTIME, 0 }, { "nolazytime", 0, MS_LAZYTIME },
+		{ "mand", MS_MANDLOCK, 0 },	{ "nomand", 0, MS_MANDLOCK },
+		{ "silent", MS_SILENT, 0 },	{ "loud", 0, MS_SILENT },
+	};
+	static const char *const userspace[] = { "auto", "noauto", "user", "nouser", "users",
+						  "owner", "group", "_netdev", "nofail" };
+	_cleanup_free_ char *copy = xstrdup(opts);
+	char *save = NULL;
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(flags) && !known; i++)
+			if (strcmp(o, flags[i].name) == 0) {
+				f->flags = (f->flags | flags[i].set) & ~flags[i].clear;
+				known = true;
+			}
+		for (size_t i = 0; i < ARRAY_SIZE(userspace) && !known; i++)
+			known = strcmp(o, userspace[i]) == 0;
+		if (strcmp(o, "nofail") == 0)
+			f->nofail = true;
+		if (known || strncmp(o, "x-", 2) == 0 || strncmp(o, "comment=", 8) == 0)
+			continue;
+		if (f->data.len)
+			sbuf_add(&f->data, ",", 1);
+		sbuf_puts(&f->data, o);
+	}
+}
+
+/* The /etc/fstab entry of mount point dir. */
+static int fstab_find(const struct agent_opts *o, const char *dir, struct fsent *ret, struct berr *err)
+{
+	_cleanup_free_ char *p = agent_path(o, "/etc/fstab");
+	FILE *fp = setmntent(p, "re");
+	struct mntent *m;
+	if (!fp)
+		return berr_set(err, errno, "cannot read /etc/fstab: %s", strerror(errno));
+	while ((m = getmntent(fp)))
+		if (strcmp(m->mnt_dir, dir) == 0)
+			break;
+	if (m) {
+		memset(ret, 0, sizeof(*ret));
+		ret->dev = xstrdup(m->mnt_fsname);
+		ret->dir = agent_path(o, dir);
+		ret->type = xstrdup(m->mnt_type);
+		sbuf_init(&ret->data);
+		sbuf_puts(&ret->data, "");
+		fs_options(m->mnt_opts, ret);
+	}
+	endmntent(fp);
+	if (!m)
+		return berr_set(err, ENOENT, "/etc/fstab has no entry for %s", dir);
+	struct stat st;
+	if (stat(ret->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fsent_free(ret);
+		return berr_set(err, ENOTDIR, "mount point %s is not a directory", dir);
+	}
+	return 0;
+}
+
+/* mount(2) what fstab says; a missing device with nofail is no error,
+ * as for mount(8). */
+static int fs_mount(const struct fsent *f, const char *dir, struct berr *err)
+{
+	if (mount(f->dev, f->dir, f->type, f->flags, f->data.len ? f->data.buf : NULL) == 0)
+		return 0;
+	int e = errno;
+	if (e == ENOENT && f->nofail) {
+		agent_log("%s: %s is missing (nofail): not mounted", dir, f->dev);
+		return 0;
+	}
+	return berr_set(err, e, "cannot mount %s on %s: %s", f->dev, dir, strerror(e));
+}
+
 /* ---- files ---- */
 
 static int write_guest_file(const struct agent_opts *o, const char *path, const char *text,
@@ -336,6 +494,9 @@ static int hosts_update(const struct agent_opts *o, const char *host, struct ber
 int agent_sys_ident(const struct agent_opts *o, const struct agent_frame *fr, struct berr *err)
 {
 	const char *host = NULL, *iface = "eth0", *addr = NULL, *gw = NULL, *dns = NULL, *mid = NULL;
+	const char *mac = NULL, *mnt = NULL;
+	struct fsent fs = { 0 };
+	bool have_fs = false;
 	struct sbuf resolv;
 	int r = 0;
 
@@ -353,6 +514,10 @@ int agent_sys_ident(const struct agent_opts *o, const struct agent_frame *fr, st
 			dns = v;
 		else if (strcmp(k, "machine_id") == 0)
 			mid = v;
+		else if (strcmp(k, "mac") == 0)
+			mac = v;
+		else if (strcmp(k, "mount") == 0)
+			mnt = v;
 	}
 	/* Check everything first. */
 	if (host && !hostname_ok(host))
@@ -367,6 +532,16 @@ int agent_sys_ident(const struct agent_opts *o, const struct agent_frame *fr, st
 		return berr_set(err, EINVAL, "address \"%s\" is not IPv4 A.B.C.D/N", addr);
 	if (gw && inet_pton(AF_INET, gw, &tmp) != 1)
 		return berr_set(err, EINVAL, "gateway \"%s\" is not an IPv4 address", gw);
+	uint8_t m[6];
+	if (mac && !mac_parse(mac, m))
+		return berr_set(err, EINVAL, "MAC \"%s\" is not a unicast xx:xx:xx:xx:xx:xx", mac);
+	if (mnt && mnt[0] != '/')
+		return berr_set(err, EINVAL, "mount point \"%s\" is not an absolute path", mnt);
+	if ((mac || addr || gw) && if_nametoindex(iface) == 0)
+		return berr_set(err, ENODEV, "no network interface %s", iface);
+	if (mnt && (r = fstab_find(o, mnt, &fs, err)) < 0)
+		return r;
+	have_fs = mnt != NULL;
 	sbuf_init(&resolv);
 	if (dns && (r = dns_text(dns, &resolv, err)) < 0)
 		goto out;
@@ -399,139 +574,15 @@ int agent_sys_ident(const struct agent_opts *o, const struct agent_frame *fr, st
 	}
 	if (dns && (r = write_guest_file(o, "/etc/resolv.conf", resolv.buf, 0644, err)) < 0)
 		goto out;
-	if (addr || gw)
-		r = net_apply(iface, addr, gw, err);
+	if ((mac || addr || gw) && (r = net_apply(iface, mac, addr, gw, err)) < 0)
+		goto out;
+	if (have_fs)
+		r = fs_mount(&fs, mnt, err);
 out:
+	if (have_fs)
+		fsent_free(&fs);
 	sbuf_free(&resolv);
 	return r;
-}
-
-/* ---- host key ---- */
-
-/* Run argv with stdin from /dev/null; its output (bounded) goes to *out. */
-static int run_wait(char *const argv[], int timeout_ms, struct sbuf *out, int *ret_status,
-		    struct berr *err)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return berr_set(err, errno, "cannot make a pipe: %s", strerror(errno));
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return berr_set(err, errno, "cannot fork: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		int nul = open("/dev/null", O_RDONLY);
-		if (nul < 0 || dup2(nul, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
-			_exit(127);
-		static char *const env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-		environ = (char **)env;
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	int64_t end = mono_ms() + timeout_ms;
-	char buf[512];
-	for (;;) {
-		struct pollfd pf = { .fd = p[0], .events = POLLIN };
-		int64_t left = end - mono_ms();
-		if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(p[0]);
-			return berr_set(err, ETIMEDOUT, "%s did not finish within %d s", argv[0],
-					timeout_ms / 1000);
-		}
-		ssize_t n = read(p[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (out->len < 4096)
-			sbuf_add(out, buf, (size_t)n);
-	}
-	close(p[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	*ret_status = st;
-	return 0;
-}
-
-int agent_sys_hostkey(const struct agent_opts *o, char **ret_pub, struct berr *err)
-{
-	_cleanup_free_ char *dir = agent_path(o, "/etc/ssh");
-	_cleanup_free_ char *tmpl = NULL, *key = NULL, *keypub = NULL, *pub = NULL;
-	_cleanup_free_ char *dst = NULL, *dstpub = NULL;
-	struct sbuf out;
-	size_t len;
-	int st = 0, r;
-
-	r = mkdir_p(dir, 0755);
-	if (r < 0)
-		return berr_set(err, -r, "cannot create /etc/ssh: %s", strerror(-r));
-	tmpl = xasprintf("%s/.banger-hostkey.XXXXXX", dir);
-	if (!mkdtemp(tmpl))
-		return berr_set(err, errno, "cannot make a directory in /etc/ssh: %s", strerror(errno));
-	key = xasprintf("%s/key", tmpl);
-	keypub = xasprintf("%s/key.pub", tmpl);
-	char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", key, NULL };
-	sbuf_init(&out);
-	r = run_wait(argv, KEYGEN_TIMEOUT_MS, &out, &st, err);
-	if (r == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
-		while (out.len && (out.buf[out.len - 1] == '\n' || out.buf[out.len - 1] == '\r'))
-			out.buf[--out.len] = '\0';
-		r = berr_set(err, EIO, "ssh-keygen failed: %s", out.len ? out.buf : "no output");
-	}
-	sbuf_free(&out);
-	if (r == 0) {
-		r = read_file(keypub, 4096, &pub, &len);
-		if (r < 0)
-			r = berr_set(err, -r, "cannot read the new public key: %s", strerror(-r));
-	}
-	if (r == 0) {
-		/* "ssh-ed25519 AAAA... [comment]": keep type and key only. */
-		char *sp = strchr(pub, ' ');
-		char *end = sp ? strpbrk(sp + 1, " \n\r") : NULL;
-		if (!sp || strncmp(pub, "ssh-ed25519 ", 12) != 0)
-			r = berr_set(err, EIO, "ssh-keygen wrote an unexpected public key");
-		else if (end)
-			*end = '\0';
-	}
-	if (r == 0) {
-		dst = xasprintf("%s/ssh_host_ed25519_key", dir);
-		dstpub = xasprintf("%s/ssh_host_ed25519_key.pub", dir);
-		if (rename(key, dst) < 0 || rename(keypub, dstpub) < 0)
-			r = berr_set(err, errno, "cannot install the host key: %s", strerror(errno));
-	}
-	unlink(key);
-	unlink(keypub);
-	rmdir(tmpl);
-	if (r < 0)
-		return r;
-
-	/* A running sshd re-executes itself on SIGHUP and loads the new key. */
-	_cleanup_free_ char *pidf = agent_path(o, "/run/sshd.pid");
-	_cleanup_free_ char *pidtxt = NULL;
-	uint64_t pid;
-	if (read_file(pidf, 64, &pidtxt, &len) == 0) {
-		pidtxt[strcspn(pidtxt, "\n")] = '\0';
-		char comm[64] = "";
-		_cleanup_free_ char *cpath = NULL, *ctext = NULL;
-		if (parse_u64(pidtxt, &pid) == 0 && pid > 1 && pid < INT32_MAX) {
-			cpath = xasprintf("/proc/%llu/comm", (unsigned long long)pid);
-			if (read_file(cpath, sizeof(comm), &ctext, &len) == 0 && strncmp(ctext, "sshd", 4) == 0)
-				kill((pid_t)pid, SIGHUP);
-		}
-	}
-	*ret_pub = TAKE_PTR(pub);
-	return 0;
 }
 
 /* ---- clock, rng, shutdown ---- */

@@ -15,8 +15,8 @@
 struct agent_opts {
 	/* "" on a real guest.  With --test-root DIR: the files the agent
 	 * writes or reads for put, get, identity and the host key live under
-	 * DIR, the agent runs in private UTS and network namespaces, and clock,
-	 * rng and shutdown are refused.  For the unit tests on a host. */
+	 * DIR (a mount's point too), the agent runs in private UTS, network
+	 * and mount namespaces, and clock, rng and shutdown are refused.  For the unit tests on a host. */
 	const char *root;
 	bool test;
 	bool verbose;

@@ -16,7 +16,8 @@
 #   2. agent exec `true` round trip, N runs each, medians: through the
 #      daemon's execs/ (tests/bench/execbench.c: mkdir, argv, run, status,
 #      rmdir; no host process started) on a restored VM, and straight on an
-#      open agent connection (agent_cli bench) to a VM restored by hand
+#      open agent connection (agent_cli bench) to a VM restored by hand;
+#      that restored VM's `timing:` lines (the identity's jobs among them)
 # Output: $BUILD/bench-snapshot.txt.  Everything started here is stopped by
 # the traps (lib.sh's teardown and ours).
 set -u
@@ -136,6 +137,9 @@ say "A/B median of the pairs' ratios $(median <"$T/ratio")"
 # ---- 2. agent exec round trip: through the tree, and straight ----------------------
 mkdir "$FS/vms/rt" && echo "$MEM" >"$FS/vms/rt/memory_mib" && echo 2 >"$FS/vms/rt/vcpu" && echo start >"$FS/vms/rt/ctl"
 [ "$(timeout 300 cat "$FS/vms/rt/agent")" = ready ] || { echo "rt not ready" >&2; exit 1; }
+say ""
+say "## a restored VM's own timing (rt's log, restored alone)"
+grep -o 'timing: .*' "$FS/vms/rt/log" | while IFS= read -r l; do say "$l"; done
 in_ns python3 "$T/floor.py" "$S" "$T/floor" "$KDIR" "$MEM" "$CLI" keep
 HANDPID=$(cat "$T/floor/pid")
 trap 'kill "$HANDPID" 2>/dev/null; bench_cleanup' EXIT

@@ -5,7 +5,8 @@
  * line reader hands out lines no longer than the bound, fed in arbitrary
  * pieces; every frame the decoder accepts re-encodes to exactly the bytes it
  * came from (one meaning per frame); every accepted frame's fields respect
- * the verb's bounds. */
+ * the verb's bounds; hello's feature list (agent_version_has) is read
+ * within its string. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ static void check_line(const char *line, size_t len)
 	for (size_t i = 0; i < fr.nf; i++)
 		if (fr.f[i].type == 'd' && (fr.f[i].len == 0 || fr.f[i].len > AGENT_DATA_MAX))
 			abort();
+	/* hello's version and features: a listed feature is in the text */
+	if (fr.v->verb == AV_HELLO && fr.nf > 2 && agent_version_has(fr.f[2].s, "ident-mac") &&
+	    !strstr(fr.f[2].s, " ident-mac"))
+		abort();
 	sbuf_init(&out);
 	agent_frame_encode(&fr, &out);
 	if (out.len != len + 1 || memcmp(out.buf, line, len) != 0 || out.buf[len] != '\n')

@@ -146,8 +146,21 @@ key=$(cli hostkey)
 gkey=$(cli exec -- cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)
 case $key in ssh-ed25519\ AAAA*) [ "$key" = "$gkey" ] && ok hostkey || fail "hostkey: '$key' vs '$gkey'" ;;
 *) fail "hostkey: '$key'" ;; esac
+# made in the agent (no ssh-keygen process): the guest's own ssh-keygen
+# reads the private key back to the same public key
+gread=$(cli exec -- ssh-keygen -y -f /etc/ssh/ssh_host_ed25519_key | cut -d' ' -f1,2)
+[ "$gread" = "$key" ] && ok hostkey-read-by-ssh-keygen || fail "hostkey-read-by-ssh-keygen: '$gread' vs '$key'"
+gmode=$(cli exec -- stat -c '%a %U' /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub | tr '\n' ' ')
+[ "$gmode" = "600 root 644 root " ] && ok hostkey-modes || fail "hostkey-modes: '$gmode'"
 key2=$(cli hostkey)
 [ -n "$key2" ] && [ "$key2" != "$key" ] && ok hostkey-new-each-time || fail "hostkey-new-each-time"
+# the work disk: the agent mounts /root as the guest's fstab says (mount(2))
+if cli exec -- sh -c 'cd / && umount /root' && cli ident mount=/root; then
+	got=$(cli exec -- sh -c "grep ' /root ' /proc/mounts | cut -d' ' -f1-3")
+	[ "$got" = "/dev/vdb /root ext4" ] && ok ident-mount || fail "ident-mount: '$got'"
+else
+	fail "ident-mount: refused"
+fi
 cli exec -- date -s @1000000000 >/dev/null
 cli clock || fail "clock: refused"
 gt=$(cli exec -- date +%s); ht=$(date +%s)

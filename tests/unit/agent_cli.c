@@ -201,6 +201,8 @@ int main(int argc, char **argv)
 			else if (!strcmp(rest[k], "gw")) id.gw = v;
 			else if (!strcmp(rest[k], "dns")) id.dns = v;
 			else if (!strcmp(rest[k], "machine_id")) id.machine_id = v;
+			else if (!strcmp(rest[k], "mac")) id.mac = v;
+			else if (!strcmp(rest[k], "mount")) id.mount = v;
 			else return 125;
 		}
 		if (agent_set_identity(a, &id, timeout_ms, &err) < 0)

@@ -378,6 +378,66 @@ static void test_identity_hostkey(void **state)
 	cap_free(&c);
 	mkdir(p("%s/etc", root), 0755);
 	assert_int_equal(system(p("printf '127.0.0.1 localhost\\n127.0.1.1 old\\n' > %s/etc/hosts", root)), 0);
+
+	/* the MAC, over netlink while the link is down (as a restore has it) */
+	struct agent_identity mac = { .iface = "eth0", .mac = "52:54:00:ab:cd:ef" };
+	if (agent_set_identity(l.a, &mac, 5000, &err) < 0)
+		fail_msg("mac: %s", err.msg);
+	cap_init(&c);
+	const char *link[] = { "ip", "-o", "link", "show", "eth0", NULL };
+	assert_int_equal(run(l.a, &c, link, &st, &err), 0);
+	assert_non_null(strstr(c.out[1].buf, "link/ether 52:54:00:ab:cd:ef"));
+	assert_non_null(strstr(c.out[1].buf, "state DOWN")); /* a MAC alone leaves it down */
+	cap_free(&c);
+	/* refused before anything changes: multicast, short, all zero, junk */
+	const char *badmacs[] = { "01:00:5e:00:00:01", "52:54:00:ab:cd", "00:00:00:00:00:00",
+				  "52:54:00:ab:cd:eg", "52-54-00-ab-cd-ef", "52:54:00:ab:cd:ef0" };
+	for (size_t i = 0; i < ARRAY_SIZE(badmacs); i++) {
+		struct agent_identity bm = { .hostname = "not-set", .mac = badmacs[i] };
+		assert_int_equal(agent_set_identity(l.a, &bm, 5000, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "is not a unicast"));
+	}
+	assert_int_equal(access(p("%s/etc/hostname", root), F_OK), -1);
+	struct agent_identity nomac = { .iface = "eth9", .mac = "52:54:00:ab:cd:ef" };
+	assert_int_equal(agent_set_identity(l.a, &nomac, 5000, &err), -ENODEV);
+
+	/* a mount as /etc/fstab says (mount(2) in the agent's private mount
+	 * namespace): flags from the options, mount(8)'s own dropped, the
+	 * rest for the filesystem; nofail forgives a missing device */
+	mkdir(p("%s/root", root), 0700);
+	mkdir(p("%s/mnt", root), 0755);
+	mkdir(p("%s/srv", root), 0755);
+	assert_int_equal(system(p("printf '# test\\n/dev/vda / ext4 rw 0 1\\n"
+				  "tmpfs /root tmpfs defaults,noatime,nosuid,nofail,x-systemd.foo,mode=0750,size=1m 0 2\\n"
+				  "/dev/banger-none /mnt ext4 defaults,nofail 0 2\\n"
+				  "/dev/banger-none /srv ext4 defaults 0 2\\n' > %s/etc/fstab", root)), 0);
+	struct agent_identity mnt = { .mount = "/root" };
+	if (agent_set_identity(l.a, &mnt, 5000, &err) < 0)
+		fail_msg("mount: %s", err.msg);
+	cap_init(&c);
+	const char *mounts[] = { "cat", "/proc/self/mounts", NULL };
+	assert_int_equal(run(l.a, &c, mounts, &st, &err), 0);
+	const char *line = strstr(c.out[1].buf, p("tmpfs %s/root tmpfs ", root));
+	assert_non_null(line);
+	char *eol = strchr(line, '\n');
+	assert_non_null(eol);
+	*eol = '\0';
+	assert_non_null(strstr(line, "nosuid"));
+	assert_non_null(strstr(line, "noatime"));
+	assert_non_null(strstr(line, "mode=750"));
+	assert_null(strstr(line, "x-systemd"));
+	cap_free(&c);
+	struct agent_identity mnt2 = { .mount = "/mnt" }; /* missing device, nofail */
+	assert_int_equal(agent_set_identity(l.a, &mnt2, 5000, &err), 0);
+	struct agent_identity mnt3 = { .mount = "/srv" };
+	assert_int_equal(agent_set_identity(l.a, &mnt3, 5000, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "cannot mount /dev/banger-none on /srv"));
+	struct agent_identity mnt4 = { .hostname = "not-set", .mount = "/home" };
+	assert_int_equal(agent_set_identity(l.a, &mnt4, 5000, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "/etc/fstab has no entry for /home"));
+	assert_int_equal(access(p("%s/etc/hostname", root), F_OK), -1);
+	struct agent_identity mnt5 = { .mount = "root" };
+	assert_int_equal(agent_set_identity(l.a, &mnt5, 5000, &err), -EINVAL);
 	struct agent_identity id = { .hostname = "vm-7", .addr = "192.0.2.10/24", .gw = "192.0.2.1",
 				     .dns = "192.0.2.53,2001:db8::53",
 				     .machine_id = "0123456789abcdef0123456789abcdef" };
@@ -442,7 +502,27 @@ static void test_identity_hostkey(void **state)
 	free(text);
 	struct stat sst;
 	assert_int_equal(stat(p("%s/etc/ssh/ssh_host_ed25519_key", root), &sst), 0);
-	assert_int_equal(sst.st_mode & 077, 0);
+	assert_int_equal(sst.st_mode & 07777, 0600);
+	assert_int_equal(sst.st_uid, 0);
+	assert_int_equal(stat(p("%s/etc/ssh/ssh_host_ed25519_key.pub", root), &sst), 0);
+	assert_int_equal(sst.st_mode & 07777, 0644);
+	/* as ssh-keygen -C "" writes it, and the real ssh-keygen reads the
+	 * private key back to the same public key */
+	assert_int_equal(read_file(p("%s/etc/ssh/ssh_host_ed25519_key.pub", root), 1000, &text, &len), 0);
+	assert_string_equal(text, p("%s \n", k1));
+	free(text);
+	if (system("command -v ssh-keygen >/dev/null") == 0) {
+		FILE *f = popen(p("ssh-keygen -y -f %s/etc/ssh/ssh_host_ed25519_key", root), "r");
+		char got[256] = "";
+		assert_non_null(f);
+		assert_non_null(fgets(got, sizeof(got), f));
+		assert_int_equal(pclose(f), 0);
+		got[strcspn(got, "\n")] = '\0';
+		size_t gl = strlen(got);
+		while (gl && got[gl - 1] == ' ')
+			got[--gl] = '\0';
+		assert_string_equal(got, k1);
+	}
 	assert_int_equal(agent_new_hostkey(l.a, 20000, &k2, &err), 0);
 	assert_string_not_equal(k1, k2);
 	free(k1);

@@ -47,10 +47,28 @@ static void test_roundtrips(void **state)
 	roundtrip("exit 7 signal 9");
 	roundtrip("put 9 /root/f 420 5");
 	roundtrip("ident 4 hostname=web1 dns=10.0.0.1,10.0.0.2");
+	roundtrip("ident 4 iface=eth0 mac=52:54:00:12:34:56");
+	roundtrip("ident 4 mount=/root");
+	roundtrip("ident 4 hostname=a iface=b addr=c gw=d dns=e machine_id=f mac=g mount=/root");
+	roundtrip("hello 0 1 abc 0.1.0%20ident-mac%20ident-mount");
 	roundtrip("shutdown 10 poweroff force");
 	roundtrip("err 0 71 line%20too%20long");
 	roundtrip("ok 5");
 	roundtrip("ok 5 ssh-ed25519%20AAAA");
+}
+
+static void test_version_features(void **state)
+{
+	(void)state;
+	assert_true(agent_version_has("0.1.0 ident-mac ident-mount", "ident-mac"));
+	assert_true(agent_version_has("0.1.0 ident-mac ident-mount", "ident-mount"));
+	assert_false(agent_version_has("0.1.0", "ident-mac"));          /* an older agent */
+	assert_false(agent_version_has("", "ident-mac"));
+	assert_false(agent_version_has("ident-mac", "ident-mac"));      /* the version, not a feature */
+	assert_false(agent_version_has("0.1.0 ident-macs", "ident-mac")); /* whole words */
+	assert_false(agent_version_has("0.1.0 ident-ma", "ident-mac"));
+	assert_false(agent_version_has("0.1.0 ident-mac", ""));
+	assert_true(agent_version_has("0.1.0  ident-mac", "ident-mac"));
 }
 
 static void test_fields(void **state)
@@ -162,6 +180,10 @@ static void test_rejects(void **state)
 	expect_bad("ident 1 gw=a gw=b", "repeats");
 	expect_bad("ident 1 hostname", "key=value");
 	expect_bad("ident 1", "at least one");
+	expect_bad("ident 1 mac=a mac=b", "repeats");
+	expect_bad("ident 1 mount=/root mount=/root", "repeats");
+	expect_bad("ident 1 hostname=a iface=b addr=c gw=d dns=e machine_id=f mac=g mount=/root dns=x",
+		   "takes 0..8 fields, not 9");
 	expect_bad("clock 1 5 1000000000", "nanoseconds");
 	expect_bad("rng 1 AAAA", "rng takes");
 	expect_bad("shutdown 1 halt", "poweroff or reboot");
@@ -288,7 +310,7 @@ static void test_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrips), cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_roundtrips), cmocka_unit_test(test_fields), cmocka_unit_test(test_version_features),
 		cmocka_unit_test(test_encoder),	   cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_data_bound), cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_lines),
