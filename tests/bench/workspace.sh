@@ -14,6 +14,7 @@
 #      (no push cache).  Goal: < 1 s.
 #
 #   tests/bench/workspace.sh             (RUNS=3; make bench-workspace)
+#   ONLY=push tests/bench/workspace.sh   (the push figures only)
 #
 # Trees: the issue's test repository (5000 small files in 50 directories,
 # one 50 MiB file, a few others) and a larger real one (this checkout,
@@ -126,8 +127,10 @@ bench_tree() { # bench_tree NAME DIR
 	mc=$(printf '%s\n' "${c[@]}" | med)
 	say "workspace_$1_vmrun_to_copy_ms $ma tar_ssh_ms $mc speedup $(ratio "$mc" "$ma") (daemon copy $mb ms, speedup $(ratio "$mc" "$mb"))"
 }
-bench_tree repo "$R"
-bench_tree large "$L"
+if [ "${ONLY:-}" != push ]; then
+	bench_tree repo "$R"
+	bench_tree large "$L"
+fi
 
 # 2. vm push of a one-file change on the large tree: through the guest
 #    agent (the default) and over ssh (--ssh), both the fast way (the push

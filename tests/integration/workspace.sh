@@ -409,7 +409,7 @@ rmdir "$FS/vms/h1" && ok hostile-vm-deleted || fail "hostile-vm-deleted: $(cat "
 # that root made unreadable to U.
 id "$UNAME" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$UNAME"
 uid=$(id -u "$UNAME") gid=$(id -g "$UNAME")
-as_user() { setpriv --reuid="$uid" --regid="$gid" --clear-groups -- env HOME="$T/uhome" GIT_CONFIG_GLOBAL="$T/uhome/.gitconfig" TMPDIR="$T/utmp" "$@"; }
+as_user() { setpriv --reuid="$uid" --regid="$gid" --clear-groups -- env HOME="$T/uhome" XDG_CACHE_HOME="$T/uhome/.cache" GIT_CONFIG_GLOBAL="$T/uhome/.gitconfig" TMPDIR="$T/utmp" "$@"; }
 chmod 0755 "$T"
 install -d -o "$uid" -g "$gid" -m 0700 "$T/ustate" "$T/ucache" "$T/uhome" "$T/urt" "$T/utmp"
 install -d -o "$uid" -g "$gid" -m 0755 "$T/ufs" "$T/ucfg" "$T/urepo"
