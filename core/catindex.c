@@ -80,17 +80,6 @@ char *cat_index_url(const char *catalog_url)
 	return xstrdup(catalog_url);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *cat_url_file_path(const char *url)
 {
 	const char *p;
@@ -104,7 +93,7 @@ char *cat_url_file_path(const char *url)
 	char *out = xmalloc(strlen(p) + 1), *o = out;
 	for (; *p && *p != '?' && *p != '#'; p++) {
 		if (*p == '%') {
-			int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
+			int h = hex_digit(p[1]), l = h >= 0 ? hex_digit(p[2]) : -1;
 			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
 				free(out);
 				return NULL;

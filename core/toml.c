@@ -343,17 +343,6 @@ static int expect_eol(struct parser *ps, const char *after)
 
 /* ---- strings ------------------------------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void put_utf8(struct sbuf *s, uint32_t cp)
 {
 	char b[4];
@@ -403,7 +392,7 @@ static int parse_escape(struct parser *ps, struct sbuf *s)
 		return perr(ps, EINVAL, "invalid escape in string");
 	}
 	for (int i = 0; i < digits; i++) {
-		int h = ps->p < ps->end ? hexval(*ps->p) : -1;
+		int h = ps->p < ps->end ? hex_digit(*ps->p) : -1;
 		if (h < 0)
 			return perr(ps, EINVAL, "escape '\\%c' needs %d hex digits", c, digits);
 		cp = (cp << 4) | (uint32_t)h;
@@ -531,7 +520,7 @@ static int parse_digits(const char *s, size_t len, unsigned base, uint64_t limit
 	if (len == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
-		int d = s[i] == '_' ? -2 : hexval(s[i]);
+		int d = s[i] == '_' ? -2 : hex_digit(s[i]);
 		if (d == -2) {
 			if (!prev_digit || i + 1 == len)
 				return -EINVAL;

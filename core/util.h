@@ -63,6 +63,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Strict number parsing: the whole string must be a number in range,
  * no sign junk, no trailing garbage.  Return 0 or -EINVAL/-ERANGE. */
 int parse_u64(const char *s, uint64_t *ret);
+int hex_digit(char c); /* 0-15 for 0-9, a-f, A-F; else -1 */
 int parse_i64(const char *s, int64_t *ret);
 /* Sizes: "8G", "512M", "1024K", "4096" (bytes), binary units, optional
  * trailing "iB"/"B" ("8GiB", "8GB" both mean 8*2^30). */

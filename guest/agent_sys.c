@@ -90,17 +90,6 @@ static bool machine_id_ok(const char *s)
 	return nonzero;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "xx:xx:xx:xx:xx:xx", unicast, not all zero. */
 static bool mac_parse(const char *s, uint8_t m[6])
 {
@@ -108,7 +97,7 @@ static bool mac_parse(const char *s, uint8_t m[6])
 	if (strlen(s) != 17)
 		return false;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexdigit(s[3 * i]), lo = hexdigit(s[3 * i + 1]);
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return false;
 		m[i] = (uint8_t)(hi << 4 | lo);
@@ -222,6 +211,17 @@ static int nl_talk(int fd, struct nlreq *q, int ifindex, struct in_addr *addrs, 
 /* The MAC (mac, may be NULL: left as it is; set while the link is down,
  * as a restore leaves eth0), then, when addr or gw is set, the address,
  * the link up and the default route. */
+/* An RTM_NEWLINK request for the link ifindex, to change its attributes or flags. */
+static void link_req(struct nlreq *q, int ifindex)
+{
+	memset(q, 0, sizeof(*q));
+	q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	q->h.nlmsg_type = RTM_NEWLINK;
+	q->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	q->u.i.ifi_family = AF_UNSPEC;
+	q->u.i.ifi_index = ifindex;
+}
+
 static int net_apply(const char *iface, const char *mac, const char *addr, const char *gw,
 		     struct berr *err)
 {
@@ -245,12 +245,7 @@ static int net_apply(const char *iface, const char *mac, const char *addr, const
 	int r;
 
 	if (mac) {
-		memset(&q, 0, sizeof(q));
-		q.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-		q.h.nlmsg_type = RTM_NEWLINK;
-		q.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-		q.u.i.ifi_family = AF_UNSPEC;
-		q.u.i.ifi_index = ifindex;
+		link_req(&q, ifindex);
 		nl_attr(&q, IFLA_ADDRESS, m, sizeof(m));
 		r = nl_talk(fd, &q, 0, NULL, NULL, NULL, 0);
 		if (r < 0)
@@ -306,12 +301,7 @@ static int net_apply(const char *iface, const char *mac, const char *addr, const
 			return berr_set(err, -r, "cannot set address %s on %s: %s", addr, iface, strerror(-r));
 	}
 
-	memset(&q, 0, sizeof(q));
-	q.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-	q.h.nlmsg_type = RTM_NEWLINK;
-	q.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	q.u.i.ifi_family = AF_UNSPEC;
-	q.u.i.ifi_index = ifindex;
+	link_req(&q, ifindex);
 	q.u.i.ifi_flags = IFF_UP;
 	q.u.i.ifi_change = IFF_UP;
 	r = nl_talk(fd, &q, 0, NULL, NULL, NULL, 0);
