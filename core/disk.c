@@ -3,15 +3,20 @@
  * FICLONE shares the extents of the source (reflink: instant, no space).
  * Where the filesystem cannot do that, copy only the data extents found
  * with SEEK_DATA/SEEK_HOLE, so a mostly empty image stays mostly holes.
- * The work disk (an ext4 filesystem made with libext2fs) is in workdisk.c. */
+ * The work disk (an ext4 filesystem made with libext2fs) is in workdisk.c.
+ * A QEMU restore's root disk may instead be a qcow2 overlay of the
+ * snapshot's (qemu-img: disk_overlay, disk_flatten). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <string.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "disk.h"
@@ -279,4 +284,96 @@ out:
 	if (ret_method)
 		*ret_method = method;
 	return 0;
+}
+
+/* ---- qcow2 overlays (qemu-img) ---- */
+
+bool disk_is_overlay(const char *path)
+{
+	size_t n = strlen(path), s = strlen(DISK_OVERLAY_SUFFIX);
+	return n > s && strcmp(path + n - s, DISK_OVERLAY_SUFFIX) == 0;
+}
+
+/* Run qemu-img with argv[1..]; its stderr (the reason, when it fails) is
+ * kept for the error. */
+static int qemu_img(const char **argv, struct berr *err)
+{
+	_cleanup_free_ char *prog = find_program("qemu-img");
+	_cleanup_close_ int rd = -1;
+	posix_spawn_file_actions_t fa;
+	int pipefd[2], st = 0, r;
+	pid_t pid;
+	char msg[512];
+	size_t used = 0;
+
+	if (!prog)
+		return berr_set(err, ENOENT, "qemu-img is not installed (Debian: qemu-utils)");
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return berr_set(err, errno, "pipe: %s", strerror(errno));
+	rd = pipefd[0];
+	argv[0] = prog;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	r = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	if (r != 0)
+		return berr_set(err, r, "running qemu-img: %s", strerror(r));
+	for (;;) {
+		ssize_t n = read(rd, msg + used, sizeof(msg) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (used + (size_t)n < sizeof(msg) - 1)
+			used += (size_t)n;
+	}
+	msg[used] = 0;
+	while (used && (msg[used - 1] == '\n' || msg[used - 1] == ' '))
+		msg[--used] = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	return berr_set(err, EIO, "qemu-img %s failed: %s", argv[1],
+			used ? msg : "no message (killed?)");
+}
+
+int disk_overlay(const char *overlay, const char *backing, uint64_t size, struct berr *err)
+{
+	char sz[32];
+	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+	/* -u: the backing file is not opened here (QEMU opens it, read-only,
+	 * relative to the overlay's directory when the name is relative). */
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing,
+			       "-F", "raw", overlay, sz, NULL };
+	int r = qemu_img(argv, err);
+	if (r < 0) {
+		unlink(overlay);
+		return r;
+	}
+	if (chmod(overlay, 0600) < 0) {
+		r = berr_set(err, errno, "chmod %s: %s", overlay, strerror(errno));
+		unlink(overlay);
+	}
+	return r;
+}
+
+int disk_flatten(const char *overlay, const char *dst, struct berr *err)
+{
+	/* -U: the image may be open in a paused QEMU (a snapshot being made;
+	 * its metadata is flushed by then). */
+	const char *argv[] = { "qemu-img", "convert", "-U", "-q", "-f", "qcow2", "-O", "raw",
+			       overlay, dst, NULL };
+	struct stat st;
+	if (lstat(dst, &st) == 0)
+		return berr_set(err, EEXIST, "%s exists already", dst);
+	int r = qemu_img(argv, err);
+	if (r == 0 && chmod(dst, 0600) < 0)
+		r = berr_set(err, errno, "chmod %s: %s", dst, strerror(errno));
+	if (r < 0)
+		unlink(dst);
+	return r;
 }

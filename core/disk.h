@@ -8,6 +8,7 @@
 #ifndef BANGER_DISK_H
 #define BANGER_DISK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,19 @@ int disk_clone(const char *src, const char *dst, enum clone_method *ret_method,
  * copies even where it could; CLONE_AUTO is disk_clone(). */
 int disk_clone_as(const char *src, const char *dst, enum clone_method how,
 		  enum clone_method *ret_method, struct berr *err);
+
+/* qcow2 overlays, made and read with qemu-img (Debian's qemu-utils): a
+ * restore under QEMU gets one over the snapshot's root disk instead of a
+ * copy (core/vmdisk.h).  An overlay's path ends in DISK_OVERLAY_SUFFIX. */
+#define DISK_OVERLAY_SUFFIX ".qcow2"
+bool disk_is_overlay(const char *path);
+/* A new overlay (0600; must not exist) of size bytes over backing (raw),
+ * which is recorded as given: a relative name is found next to the
+ * overlay.  On failure nothing is left. */
+int disk_overlay(const char *overlay, const char *backing, uint64_t size, struct berr *err);
+/* The overlay's disk as one raw sparse file at dst (0600; must not exist),
+ * read through its backing file.  On failure dst is removed. */
+int disk_flatten(const char *overlay, const char *dst, struct berr *err);
 
 /* Which method disk_clone would use for a file in dir (probes with a tiny
  * temp file).  For doctor/status. */

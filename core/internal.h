@@ -199,6 +199,7 @@ int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *
  * p->why and removes what the restore made). */
 struct vmdisk_req;
 int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
+		       const struct vmm_driver *drv,
 		       struct berr *err);
 void vm_snap_fall_back(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
 		       const struct berr *why);

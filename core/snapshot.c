@@ -16,13 +16,16 @@
 #define USERS_MAX 256
 #define CHECKED_MAX 256
 
-/* A file whose checksum was found right, as it was then. */
+/* A file whose checksum was found right, as it was then.  Not its ctime:
+ * a restore's overlay links the root disk (core/vmdisk.h: rootfs.base),
+ * and a link made or removed changes the ctime, not the bytes.  The files
+ * are 0400 and nothing of banger's writes them; a write moves the mtime. */
 struct checked {
 	char path[512];
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtime, ctime;
+	struct timespec mtime;
 };
 
 struct snapstore {
@@ -265,8 +268,7 @@ bool snapstore_has(struct snapstore *ss, const char key[65])
 static bool stat_same(const struct checked *c, const struct stat *st)
 {
 	return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
-	       c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	       c->ctime.tv_sec == st->st_ctim.tv_sec && c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+	       c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
 static bool was_checked(struct snapstore *ss, const char *path, const struct stat *st)
@@ -297,7 +299,6 @@ static void mark_checked(struct snapstore *ss, const char *path, const struct st
 	c->ino = st->st_ino;
 	c->size = st->st_size;
 	c->mtime = st->st_mtim;
-	c->ctime = st->st_ctim;
 	pthread_mutex_unlock(&ss->lock);
 }
 
@@ -477,7 +478,11 @@ int snapstore_create(struct snapstore *ss, const struct snap_source *src, char *
 		goto out;
 	/* The disk as the guest's memory knows it: copied while paused. */
 	enum clone_method cm;
-	if ((r = disk_clone(src->spec->rootfs, rootfs, &cm, err)) < 0) {
+	if (disk_is_overlay(src->spec->rootfs))
+		r = disk_flatten(src->spec->rootfs, rootfs, err); /* a restored VM's */
+	else
+		r = disk_clone(src->spec->rootfs, rootfs, &cm, err);
+	if (r < 0) {
 		berr_wrap(err, "copying the root disk");
 		goto out;
 	}

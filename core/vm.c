@@ -381,10 +381,14 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	vm_snap_plan(b, &r, &e, drv, &plan);
 	if (plan.restore) {
 		struct berr ce = { 0 };
-		if (vm_snap_clone_root(b, &r, &plan, &ce) < 0)
+		if (vm_snap_clone_root(b, &r, &plan, drv, &ce) < 0)
 			vm_snap_fall_back(b, &r, &plan, &ce);
 	}
-	ret = vmdisk_prepare(&dq, &first, err);
+	/* A VM restored under QEMU has an overlay as its root disk; a VMM
+	 * that cannot open one gets the disk as one file first. */
+	ret = drv->root_overlay ? 0 : vmdisk_root_flatten(b->paths.state_dir, r.name, err);
+	if (ret == 0)
+		ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
 	if (ret == 0)
 		ret = vmnet_up(b->vmnet, &r, drv->tap_by_fd ? &tap_fd : NULL, tap, err);
@@ -396,7 +400,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
 		_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
 		_cleanup_free_ char *log = vm_file(b, r.name, "vmm.log");
-		_cleanup_free_ char *root = vm_file(b, r.name, "rootfs.ext4");
+		_cleanup_free_ char *root = vmdisk_root(b->paths.state_dir, r.name);
 		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
 		int q = mkdir_p(run, 0700);
 		if (q < 0) {
@@ -758,7 +762,7 @@ static int parse_setting(const char *key, const char *value, int64_t lo, int64_t
  * is written.  root/work are the VM's disks (a setting may depend on them
  * existing). */
 static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, const char *value,
-			 const char *root, const char *work, struct berr *err)
+			 const char *work, struct berr *err)
 {
 	bool dflt = strcmp(value, "default") == 0;
 	int ret;
@@ -790,7 +794,7 @@ static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, co
 	} else if (strcmp(key, "image") == 0 || strcmp(key, "kernel") == 0) {
 		bool is_image = key[0] == 'i';
 		char *field = is_image ? r->image : r->kernel;
-		if (is_image && access(root, F_OK) == 0)
+		if (is_image && vmdisk_root_made(b->paths.state_dir, r->name))
 			return berr_set(err, EBUSY, "vm '%s' already has a root disk cloned from image "
 					"'%s'; create a new VM to use another image", r->name, r->image);
 		if (!dflt) {
@@ -816,7 +820,7 @@ static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, co
 int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct berr *err)
 {
 	struct vm_rec r = { 0 };
-	_cleanup_free_ char *root = NULL, *work = NULL;
+	_cleanup_free_ char *work = NULL;
 	int ret;
 
 	pthread_mutex_lock(&b->lock);
@@ -831,12 +835,11 @@ int vm_set(struct banger *b, int64_t id, const struct kv *kv, size_t n, struct b
 	}
 	if ((ret = busy_refuse(b, &r, err)) < 0)
 		goto out;
-	root = vm_file(b, r.name, "rootfs.ext4");
 	work = vm_file(b, r.name, "work.ext4");
 	/* Every line against the copy first; the record is written once, so
 	 * a bad line leaves every setting as it was. */
 	for (size_t i = 0; i < n; i++) {
-		ret = apply_setting(b, &r, kv[i].key, kv[i].value, root, work, err);
+		ret = apply_setting(b, &r, kv[i].key, kv[i].value, work, err);
 		if (ret < 0) {
 			if (n > 1)
 				berr_wrap(err, "line %zu (nothing was changed)", i + 1);
@@ -878,7 +881,7 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 	if (ret == 0) {
 		root = vm_file(b, r.name, "rootfs.ext4");
 		work = vm_file(b, r.name, "work.ext4");
-		if (access(root, F_OK) == 0 || access(work, F_OK) == 0)
+		if (vmdisk_root_made(b->paths.state_dir, r.name) || access(work, F_OK) == 0)
 			ret = berr_set(err, EBUSY, "vm '%s' has booted before (it has its disks): a "
 				       "workspace goes into a new VM's work disk", r.name);
 	}

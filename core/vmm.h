@@ -83,6 +83,10 @@ struct vmm_driver {
 	 * to /dev/net/tun; false: the VMM opens the persistent tap spec->tap
 	 * by name itself. */
 	bool tap_by_fd;
+	/* true: the VMM opens a qcow2 root disk (spec->rootfs ending in
+	 * DISK_OVERLAY_SUFFIX), so a restore's root disk may be an overlay of
+	 * the snapshot's (core/vmdisk.h). */
+	bool root_overlay;
 	/* Launch the VMM (in its own session, so it outlives the daemon)
 	 * and return once it is running and its control socket answers.
 	 * On failure nothing is left running and err says why (including

@@ -8,6 +8,7 @@
  * restored from a snapshot (vmm_qemu_snap.c) also has "snapshot": DIR. */
 #define _GNU_SOURCE
 #include "vmm.h"
+#include "disk.h"
 #include "vmm_common.h"
 #include "vmm_qemu_int.h"
 
@@ -180,7 +181,8 @@ static void build_argv(const struct vmm_host *h, const struct vmm_spec *s, const
 	/* Disks: vda (root) then vdb (work), in -device order. */
 	e = opt_escape(s->rootfs);
 	argv_add(a, xstrdup("-drive"));
-	argv_addf(a, "id=root,file=%s,format=raw,if=none,cache=writeback,discard=unmap", e);
+	argv_addf(a, "id=root,file=%s,format=%s,if=none,cache=writeback,discard=unmap", e,
+		  disk_is_overlay(s->rootfs) ? "qcow2" : "raw");
 	free(e);
 	argv_add(a, xstrdup("-device"));
 	argv_add(a, xstrdup("virtio-blk-device,drive=root"));
@@ -447,6 +449,7 @@ static int qemu_adopt(const struct vmm_host *h, const struct vmm_proc *p, struct
 const struct vmm_driver vmm_qemu_driver = {
 	.name = "qemu",
 	.tap_by_fd = true,
+	.root_overlay = true,
 	.start = qemu_start,
 	.shutdown = qemu_shutdown,
 	.kill = qemu_kill,

@@ -180,8 +180,7 @@ void vm_snap_plan(struct banger *b, const struct vm_rec *r, const struct vm_eff 
 		  const struct vmm_driver *drv, struct vm_snap_plan *p)
 {
 	memset(p, 0, sizeof(*p));
-	_cleanup_free_ char *root = vmf_path(b->paths.state_dir, r->name, "rootfs.ext4");
-	bool first = access(root, F_OK) < 0;
+	bool first = !vmdisk_root_made(b->paths.state_dir, r->name);
 	bool agent = vm_image_has_agent(b, e->image);
 	p->agent = agent;
 	if (!vm_snapshots_on(b)) {
@@ -362,7 +361,7 @@ int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *
 	run = vmf_run_dir(b->paths.runtime_dir, r->name);
 	console = vmf_path(b->paths.state_dir, r->name, "console.log");
 	log = vmf_path(b->paths.state_dir, r->name, "vmm.log");
-	root = vmf_path(b->paths.state_dir, r->name, "rootfs.ext4");
+	root = vmdisk_root(b->paths.state_dir, r->name);
 	work = vmf_path(b->paths.state_dir, r->name, "work.ext4");
 	netargs = vmnet_on(b->vmnet) ? netplan_cmdline(&b->plan, r->net_slot, r->name) : xstrdup("");
 	char ip[16], mac[18], tap[16];
@@ -393,18 +392,18 @@ out:
 void vm_snap_fall_back(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
 		       const struct berr *why)
 {
-	_cleanup_free_ char *root = vmf_path(b->paths.state_dir, r->name, "rootfs.ext4");
 	snprintf(p->why, sizeof(p->why), "restore from snapshot %s failed: %.400s; cold boot",
 		 p->use.meta.name, why->msg);
 	blog("vm %s: %s", r->name, p->why);
-	unlink(root); /* the snapshot's disk: the cold boot clones the image */
+	/* the snapshot's disk: the cold boot clones the image */
+	vmdisk_root_drop(b->paths.state_dir, r->name);
 	snapstore_release(b->snaps, &p->use);
 	p->restore = false;
 	p->serious = true;
 }
 
 int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_plan *p,
-		       struct berr *err)
+		       const struct vmm_driver *drv, struct berr *err)
 {
 	_cleanup_free_ char *root = vmf_path(b->paths.state_dir, r->name, "rootfs.ext4");
 	_cleanup_free_ char *dir = vmf_dir(b->paths.state_dir, r->name);
@@ -414,6 +413,19 @@ int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_
 	if (ret < 0)
 		return berr_set(err, -ret, "cannot create %s: %s", dir, strerror(-ret));
 	unlink(tmp);
+	/* A VMM that opens qcow2: an overlay over the snapshot's disk, no
+	 * copy (as a floor restore by hand would: -drive snapshot=on). */
+	if (drv->root_overlay) {
+		struct berr oe = { 0 };
+		int64_t t0 = mono_ms();
+		if (vmdisk_root_overlay(b->paths.state_dir, r->name, p->use.rootfs, &oe) == 0) {
+			vm_log(b, r->name, "root disk: an overlay of snapshot %s's (%s over %s, "
+			       "%lld ms)", p->use.meta.name, VMDISK_OVERLAY, VMDISK_BASE,
+			       (long long)(mono_ms() - t0));
+			return 0;
+		}
+		vm_log(b, r->name, "root disk: no overlay (%s); copying the snapshot's", oe.msg);
+	}
 	/* As disk_clone says, but always a file (reflink or sparse copy): a
 	 * restore's root disk is made here, not through vmdisk.c's dm path. */
 	ret = disk_clone_as(p->use.rootfs, tmp,

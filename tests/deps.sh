@@ -5,7 +5,7 @@ set -eu
 PKGS="gcc make pkg-config clang libclang-rt-14-dev
 libfuse3-dev fuse3 libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev
 libext2fs-dev comerr-dev e2fsprogs libssl-dev
-qemu-system-x86 mmdebstrap busybox-static lz4 cpio kmod zstd jq
+qemu-system-x86 qemu-utils mmdebstrap busybox-static lz4 cpio kmod zstd jq
 iproute2 shellcheck dash xfsprogs socat util-linux procps psmisc
 libssh-dev openssh-client openssh-server libcurl4-openssl-dev
 libnl-3-dev libnl-route-3-dev libnftables-dev nftables python3

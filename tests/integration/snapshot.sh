@@ -121,6 +121,17 @@ gx r1 sh -c 'exit 7' >/dev/null
 [ "$(printf '%s\n' "${MID[@]}" | sort -u | wc -l)" = 3 ] && ok machine-ids-differ || fail "machine-ids-differ: ${MID[*]}"
 [ "$(printf '%s\n' "${RND[@]}" | sort -u | wc -l)" = 3 ] && [ "${#RND[r1]}" = 32 ] && ok urandom-differs ||
 	fail "urandom-differs: ${RND[*]}"
+# Under QEMU a restore's root disk is a qcow2 overlay over the snapshot's,
+# which it holds by a hard link (rootfs.base: the same inode), not a copy.
+SI=$(stat -c %i "$T/state/snapshots/$SNAP/rootfs.ext4")
+for v in r1 r2 r3; do
+	d=$T/state/vms/$v
+	[ -f "$d/rootfs.qcow2" ] && [ ! -e "$d/rootfs.ext4" ] && [ "$(stat -c %i "$d/rootfs.base")" = "$SI" ] &&
+		vmlog $v | grep -q "root disk: an overlay of snapshot $SNAP's" && ok "$v-root-overlay" ||
+		fail "$v-root-overlay: $(ls -i "$d") $SI $(vmlog $v | grep 'root disk')"
+done
+[ "$(stat -c %h "$T/state/snapshots/$SNAP/rootfs.ext4")" = 4 ] && ok snapshot-root-linked-thrice ||
+	fail "snapshot-root-linked-thrice: $(stat -c %h "$T/state/snapshots/$SNAP/rootfs.ext4")"
 
 # ---- 3. vm run through the agent ------------------------------------------------
 sb() { in_ns "$SHIM" "$@" >"$T/out" 2>"$T/err"; RC=$?; }
@@ -183,7 +194,19 @@ NEW=$(ls "$FS/snapshots")
 [ "$(gx src hostname)" = src ] && [ "$(sshv src hostname 2>&1)" = src ] && ok src-whole-after-manual || fail "src-whole-after-manual"
 r=$(try_write "$FS/vms/src/ctl" snapshot)
 [ "$r" != ok ] && grep -q "exists already" "$FS/vms/src/err" && ok manual-snapshot-exists || fail "manual-snapshot-exists: $r"
+# A VM restored from it (o1) outlives it: its root disk's base is a link of
+# its own.  A write lands in its overlay; after a kill, its next start (a
+# cold boot) boots from that overlay, the write in it.
+mkvm o1 && echo start >"$FS/vms/o1/ctl" && agent_ready o1 && [ "$(st o1 boot)" = "restored $NEW" ] &&
+	ok o1-restored || fail "o1-restored: $(st o1 boot) $(cat "$FS/vms/o1/err")"
 rmdir "$FS/snapshots/$NEW" && [ -z "$(ls "$FS/snapshots")" ] && ok snapshot-rmdir || fail "snapshot-rmdir"
+[ "$(gx o1 sh -c 'echo kept >/var/tmp/overlay-check && sync && cat /etc/hostname')" = o1 ] &&
+	[ -f "$T/state/vms/o1/rootfs.base" ] && ok overlay-outlives-snapshot || fail "overlay-outlives-snapshot: $GX_RC"
+echo kill >"$FS/vms/o1/ctl" && wait_state o1 stopped 60 && echo start >"$FS/vms/o1/ctl" && agent_ready o1 &&
+	[ "$(st o1 boot)" = cold ] && [ "$(gx o1 cat /var/tmp/overlay-check)" = kept ] && [ "$(gx o1 hostname)" = o1 ] &&
+	[ -f "$T/state/vms/o1/rootfs.qcow2" ] && [ ! -e "$T/state/vms/o1/rootfs.ext4" ] && ok overlay-cold-boot ||
+	fail "overlay-cold-boot: $(st o1 boot) $(cat "$FS/vms/o1/err") $(vmlog o1 | tail -3)"
+echo kill >"$FS/vms/o1/ctl"
 r=$( (mkdir "$FS/snapshots/x") 2>&1) && fail "snapshot-mkdir-refused" || ok snapshot-mkdir-refused
 # bad input to execs/: the right errno, a sentence in err, nothing left behind
 r=$( (mkdir "$FS/execs/Bad_Name") 2>&1) && fail "exec-bad-name" || ok exec-bad-name

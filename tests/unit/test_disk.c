@@ -204,6 +204,71 @@ static void test_clone_as(void **state)
 	assert_int_equal(clone_method_parse(NULL, &m), -EINVAL);
 }
 
+/* A qcow2 overlay over a raw base (qemu-img), written by the real QEMU
+ * block layer (qemu-io), then made one raw file again: the base never
+ * changes, the flat file is the base plus the writes, holes stay holes. */
+static void test_overlay_flatten(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *src = make_sparse(f->dir);
+	_cleanup_free_ char *ov = path_join(f->dir, "root.qcow2");
+	_cleanup_free_ char *flat = path_join(f->dir, "flat.img");
+	_cleanup_free_ char *want = path_join(f->dir, "want.img");
+	_cleanup_free_ char *before = NULL;
+	size_t blen = 0;
+	struct berr err = { 0 };
+	struct stat st, bst;
+	int fds = count_fds();
+
+	assert_true(have_tool("qemu-img") && have_tool("qemu-io")); /* make deps: qemu-utils */
+	assert_true(disk_is_overlay(ov));
+	assert_false(disk_is_overlay(src));
+	assert_false(disk_is_overlay(".qcow2"));
+	assert_int_equal(read_file(src, 128 << 20, &before, &blen), 0);
+	assert_int_equal(stat(src, &bst), 0);
+
+	/* The backing file by a relative name: found next to the overlay. */
+	assert_int_equal(disk_overlay(ov, "src.img", 64 << 20, &err), 0);
+	assert_int_equal(stat(ov, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(st.st_size < (1 << 20));
+	char *io[] = { "qemu-io", "-f", "qcow2", "-c", "write -P 0x7a 1M 64k", ov, NULL };
+	assert_int_equal(tu_run(io, NULL), 0);
+
+	assert_int_equal(disk_flatten(ov, flat, &err), 0);
+	assert_int_equal(stat(flat, &st), 0);
+	assert_int_equal(st.st_size, 64 << 20);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_true(st.st_blocks * 512 < (8 << 20)); /* holes stay holes */
+	memset(before + (1 << 20), 'z', 64 << 10);
+	assert_int_equal(write_file_atomic(want, before, blen, 0600), 0);
+	assert_same_content(flat, want);
+	/* the base is untouched */
+	memset(before + (1 << 20), 0, 64 << 10);
+	_cleanup_free_ char *after = NULL;
+	size_t alen = 0;
+	assert_int_equal(read_file(src, 128 << 20, &after, &alen), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	assert_int_equal(stat(src, &st), 0);
+	assert_int_equal(st.st_mtim.tv_sec, bst.st_mtim.tv_sec);
+	assert_int_equal(st.st_mtim.tv_nsec, bst.st_mtim.tv_nsec);
+
+	/* An existing destination is refused and kept. */
+	assert_int_equal(disk_flatten(ov, want, &err), -EEXIST);
+	assert_int_equal(stat(want, &st), 0);
+	/* A missing backing file: qemu-img's reason, nothing left behind. */
+	_cleanup_free_ char *ov2 = path_join(f->dir, "lost.qcow2");
+	_cleanup_free_ char *flat2 = path_join(f->dir, "flat2.img");
+	berr_clear(&err);
+	assert_int_equal(disk_overlay(ov2, "no-such-base.img", 64 << 20, &err), 0);
+	assert_true(disk_flatten(ov2, flat2, &err) < 0);
+	assert_non_null(strstr(err.msg, "qemu-img convert failed"));
+	assert_non_null(strstr(err.msg, "no-such-base.img"));
+	assert_int_equal(stat(flat2, &st), -1);
+	assert_int_equal(count_fds(), fds);
+}
+
 /* Reflink on a loop-mounted XFS image. */
 static void test_clone_reflink_xfs(void **state)
 {
@@ -756,6 +821,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_as, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_reflink_xfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overlay_flatten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_bad_paths, setup, teardown),
