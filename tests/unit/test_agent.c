@@ -361,6 +361,50 @@ static void test_put_get(void **state)
 	assert_int_equal(system(p("test -z \"$(ls -A %s | grep banger-)\"", root)), 0);
 }
 
+/* The file under the agent's test root holds exactly want. */
+static void assert_file_is(const char *path, const char *want)
+{
+	char *text = NULL;
+	size_t len;
+	assert_int_equal(read_file(p("%s%s", root, path), 4096, &text, &len), 0);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+/* Identity requests in flight at once (as a restore sends them,
+ * core/vmagent.c): each gets its own answer. */
+struct idpar {
+	struct agent *a;
+	int which, rc;
+	char *key;
+	struct berr err;
+};
+
+static void *id_par(void *arg)
+{
+	struct idpar *q = arg;
+	switch (q->which) {
+	case 0:
+		q->rc = agent_new_hostkey(q->a, 20000, &q->key, &q->err);
+		break;
+	case 1: {
+		struct agent_identity id = { .hostname = "vm-8",
+					     .machine_id = "fedcba9876543210fedcba9876543210" };
+		q->rc = agent_set_identity(q->a, &id, 20000, &q->err);
+		break;
+	}
+	case 2:
+		q->rc = agent_set_clock(q->a, NULL, 20000, &q->err);
+		break;
+	default: {
+		struct agent_identity bad = { .iface = "eth0", .mac = "01:00:00:00:00:01" };
+		q->rc = agent_set_identity(q->a, &bad, 20000, &q->err);
+		break;
+	}
+	}
+	return NULL;
+}
+
 static void test_identity_hostkey(void **state)
 {
 	(void)state;
@@ -462,15 +506,9 @@ static void test_identity_hostkey(void **state)
 
 	char *text = NULL;
 	size_t len;
-	assert_int_equal(read_file(p("%s/etc/hostname", root), 100, &text, &len), 0);
-	assert_string_equal(text, "vm-7\n");
-	free(text);
-	assert_int_equal(read_file(p("%s/etc/hosts", root), 1000, &text, &len), 0);
-	assert_string_equal(text, "127.0.0.1 localhost\n127.0.1.1\tvm-7\n");
-	free(text);
-	assert_int_equal(read_file(p("%s/etc/machine-id", root), 100, &text, &len), 0);
-	assert_string_equal(text, "0123456789abcdef0123456789abcdef\n");
-	free(text);
+	assert_file_is("/etc/hostname", "vm-7\n");
+	assert_file_is("/etc/hosts", "127.0.0.1 localhost\n127.0.1.1\tvm-7\n");
+	assert_file_is("/etc/machine-id", "0123456789abcdef0123456789abcdef\n");
 	assert_int_equal(read_file(p("%s/etc/resolv.conf", root), 1000, &text, &len), 0);
 	assert_non_null(strstr(text, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"));
 	free(text);
@@ -479,9 +517,7 @@ static void test_identity_hostkey(void **state)
 	struct agent_identity bad = { .hostname = "ok-name", .addr = "10.0.0.1" };
 	assert_int_equal(agent_set_identity(l.a, &bad, 5000, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "not IPv4 A.B.C.D/N"));
-	assert_int_equal(read_file(p("%s/etc/hostname", root), 100, &text, &len), 0);
-	assert_string_equal(text, "vm-7\n");
-	free(text);
+	assert_file_is("/etc/hostname", "vm-7\n");
 	struct agent_identity bad2 = { .machine_id = "00000000000000000000000000000000" };
 	assert_int_equal(agent_set_identity(l.a, &bad2, 5000, &err), -EINVAL);
 	struct agent_identity bad3 = { .hostname = "Upper_Case" };
@@ -508,9 +544,7 @@ static void test_identity_hostkey(void **state)
 	assert_int_equal(sst.st_mode & 07777, 0644);
 	/* as ssh-keygen -C "" writes it, and the real ssh-keygen reads the
 	 * private key back to the same public key */
-	assert_int_equal(read_file(p("%s/etc/ssh/ssh_host_ed25519_key.pub", root), 1000, &text, &len), 0);
-	assert_string_equal(text, p("%s \n", k1));
-	free(text);
+	assert_file_is("/etc/ssh/ssh_host_ed25519_key.pub", p("%s \n", k1));
 	if (system("command -v ssh-keygen >/dev/null") == 0) {
 		FILE *f = popen(p("ssh-keygen -y -f %s/etc/ssh/ssh_host_ed25519_key", root), "r");
 		char got[256] = "";
@@ -527,6 +561,31 @@ static void test_identity_hostkey(void **state)
 	assert_string_not_equal(k1, k2);
 	free(k1);
 	free(k2);
+
+	/* four at once, beside a command */
+	struct idpar qs[4];
+	pthread_t tq[4];
+	for (int i = 0; i < 4; i++) {
+		qs[i] = (struct idpar){ .a = l.a, .which = i };
+		pthread_create(&tq[i], NULL, id_par, &qs[i]);
+	}
+	cap_init(&c);
+	const char *echo[] = { "echo", "meanwhile", NULL };
+	assert_int_equal(run(l.a, &c, echo, &st, &err), 0);
+	assert_string_equal(c.out[1].buf, "meanwhile\n");
+	cap_free(&c);
+	for (int i = 0; i < 4; i++)
+		pthread_join(tq[i], NULL);
+	assert_int_equal(qs[0].rc, 0);
+	assert_file_is("/etc/ssh/ssh_host_ed25519_key.pub", p("%s \n", qs[0].key));
+	free(qs[0].key);
+	assert_int_equal(qs[1].rc, 0);
+	assert_file_is("/etc/hostname", "vm-8\n");
+	assert_file_is("/etc/machine-id", "fedcba9876543210fedcba9876543210\n");
+	assert_int_equal(qs[2].rc, -EPERM);
+	assert_non_null(strstr(qs[2].err.msg, "setting the clock is disabled"));
+	assert_int_equal(qs[3].rc, -EINVAL);
+	assert_non_null(strstr(qs[3].err.msg, "is not a unicast"));
 
 	/* --test-root refuses what would change this host */
 	assert_int_equal(agent_set_clock(l.a, NULL, 5000, &err), -EPERM);
