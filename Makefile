@@ -35,7 +35,7 @@ CORE_SRCS := core/err.c core/util.c core/toml.c core/config.c core/store.c \
              core/vmmselect.c core/vmm_common.c helper/proto.c core/rootc.c helper/resolved.c
 CORE_SRCS += core/dns.c core/dnsd.c core/hostnet.c
 CORE_SRCS += core/log.c core/vmfiles.c core/netplan.c core/monitor.c core/sshready.c \
-             core/vmssh.c core/vmdisk.c
+             core/vmssh.c core/vmdisk.c core/vmroot.c
 CORE_SRCS += helper/jail.c helper/paths.c
 CORE_SRCS += core/priv.c core/priv_local.c core/priv_helper.c helper/fusemount.c
 CORE_SRCS += core/hostarch.c core/defaults.c
@@ -80,7 +80,7 @@ test_config_SRCS   := core/err.c core/util.c core/toml.c core/config.c helper/ne
 test_store_SRCS    := core/err.c core/util.c core/store.c
 test_disk_SRCS     := core/err.c core/util.c core/disk.c core/workdisk.c
 test_disk_SRCS     += core/ext4img.c
-test_disk_SRCS     += core/wddir.c
+test_disk_SRCS     += core/wddir.c core/vmroot.c core/vmfiles.c core/log.c
 test_workspace_SRCS += core/wddir.c
 test_vmm_qemu_SRCS := core/err.c core/util.c core/proc.c core/accel.c core/qmp.c core/vmm_qemu.c \
                       core/vmm_common.c core/log.c

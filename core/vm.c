@@ -386,7 +386,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 	}
 	/* A VM restored under QEMU has an overlay as its root disk; a VMM
 	 * that cannot open one gets the disk as one file first. */
-	ret = drv->root_overlay ? 0 : vmdisk_root_flatten(b->paths.state_dir, r.name, err);
+	ret = drv->root_overlay ? 0 : vmroot_flatten(b->paths.state_dir, r.name, err);
 	if (ret == 0)
 		ret = vmdisk_prepare(&dq, &first, err);
 	t_net = mono_ms();
@@ -400,7 +400,7 @@ static int do_start(struct banger *b, int64_t id, struct berr *err)
 		_cleanup_free_ char *run = vm_run_dir(b, r.name);
 		_cleanup_free_ char *console = vm_file(b, r.name, "console.log");
 		_cleanup_free_ char *log = vm_file(b, r.name, "vmm.log");
-		_cleanup_free_ char *root = vmdisk_root(b->paths.state_dir, r.name);
+		_cleanup_free_ char *root = vmroot_path(b->paths.state_dir, r.name);
 		_cleanup_free_ char *work = vm_file(b, r.name, "work.ext4");
 		int q = mkdir_p(run, 0700);
 		if (q < 0) {
@@ -794,7 +794,7 @@ static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, co
 	} else if (strcmp(key, "image") == 0 || strcmp(key, "kernel") == 0) {
 		bool is_image = key[0] == 'i';
 		char *field = is_image ? r->image : r->kernel;
-		if (is_image && vmdisk_root_made(b->paths.state_dir, r->name))
+		if (is_image && vmroot_made(b->paths.state_dir, r->name))
 			return berr_set(err, EBUSY, "vm '%s' already has a root disk cloned from image "
 					"'%s'; create a new VM to use another image", r->name, r->image);
 		if (!dflt) {
@@ -881,7 +881,7 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 	if (ret == 0) {
 		root = vm_file(b, r.name, "rootfs.ext4");
 		work = vm_file(b, r.name, "work.ext4");
-		if (vmdisk_root_made(b->paths.state_dir, r.name) || access(work, F_OK) == 0)
+		if (vmroot_made(b->paths.state_dir, r.name) || access(work, F_OK) == 0)
 			ret = berr_set(err, EBUSY, "vm '%s' has booted before (it has its disks): a "
 				       "workspace goes into a new VM's work disk", r.name);
 	}

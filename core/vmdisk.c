@@ -232,84 +232,6 @@ int vmdisk_sweep(struct priv *p, const char *state_dir, const char *const *live,
 	return removed;
 }
 
-/* ---- the root disk's forms ---- */
-
-char *vmdisk_root(const char *state_dir, const char *name)
-{
-	char *ov = vmf_path(state_dir, name, VMDISK_OVERLAY);
-	if (access(ov, F_OK) == 0)
-		return ov;
-	free(ov);
-	return vmf_path(state_dir, name, VMDISK_ROOT);
-}
-
-bool vmdisk_root_made(const char *state_dir, const char *name)
-{
-	_cleanup_free_ char *root = vmf_path(state_dir, name, VMDISK_ROOT);
-	_cleanup_free_ char *ov = vmf_path(state_dir, name, VMDISK_OVERLAY);
-	struct stat st;
-	return lstat(root, &st) == 0 || access(ov, F_OK) == 0;
-}
-
-void vmdisk_root_drop(const char *state_dir, const char *name)
-{
-	static const char *const all[] = { VMDISK_ROOT, VMDISK_OVERLAY, VMDISK_BASE };
-	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
-		_cleanup_free_ char *p = vmf_path(state_dir, name, all[i]);
-		unlink(p);
-	}
-}
-
-int vmdisk_root_overlay(const char *state_dir, const char *name, const char *base,
-			struct berr *err)
-{
-	_cleanup_free_ char *ov = vmf_path(state_dir, name, VMDISK_OVERLAY);
-	_cleanup_free_ char *bl = vmf_path(state_dir, name, VMDISK_BASE);
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", ov);
-	struct stat st;
-
-	if (stat(base, &st) < 0)
-		return berr_set(err, errno, "%s: %s", base, strerror(errno));
-	unlink(bl);
-	unlink(tmp);
-	/* A hard link, not a copy: the same read-only inode. */
-	if (link(base, bl) < 0)
-		return berr_set(err, errno, "cannot link %s to %s: %s", bl, base, strerror(errno));
-	int r = disk_overlay(tmp, VMDISK_BASE, (uint64_t)st.st_size, err);
-	if (r == 0 && rename(tmp, ov) < 0)
-		r = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		unlink(bl);
-	}
-	return r;
-}
-
-int vmdisk_root_flatten(const char *state_dir, const char *name, struct berr *err)
-{
-	_cleanup_free_ char *ov = vmf_path(state_dir, name, VMDISK_OVERLAY);
-	_cleanup_free_ char *bl = vmf_path(state_dir, name, VMDISK_BASE);
-	_cleanup_free_ char *root = vmf_path(state_dir, name, VMDISK_ROOT);
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", root);
-
-	if (access(ov, F_OK) < 0)
-		return 0;
-	unlink(tmp);
-	int64_t t0 = mono_ms();
-	int r = disk_flatten(ov, tmp, err);
-	if (r == 0 && rename(tmp, root) < 0)
-		r = berr_set(err, errno, "cannot rename %s: %s", tmp, strerror(errno));
-	if (r < 0) {
-		unlink(tmp);
-		return berr_wrap(err, "making the root disk one file");
-	}
-	unlink(ov);
-	unlink(bl);
-	vmf_note(state_dir, name, "root disk: the overlay of the snapshot's disk became %s "
-		 "(%lld ms)", VMDISK_ROOT, (long long)(mono_ms() - t0));
-	return 0;
-}
-
 /* ---- the disks ---- */
 
 /* Root clone and work disk, when missing. */
@@ -324,9 +246,9 @@ static int create_disks(const struct vmdisk_req *q, bool *ret_first, struct berr
 		return berr_set(err, -r, "cannot create %s: %s", dir, strerror(-r));
 
 	bool linked = lstat(root, &rst) == 0 && S_ISLNK(rst.st_mode);
-	*ret_first = !linked && !vmdisk_root_made(q->state_dir, q->name);
+	*ret_first = !linked && !vmroot_made(q->state_dir, q->name);
 	if (!linked && !*ret_first && access(root, F_OK) < 0) {
-		/* an overlay (vmdisk_root_overlay): nothing to make */
+		/* an overlay (vmroot_overlay): nothing to make */
 	} else if (linked || (*ret_first && q->clone == CLONE_DM_SNAPSHOT)) {
 		/* A VM made as a dm snapshot stays one, whatever the config
 		 * says now; a VM made otherwise stays a file. */

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "disk.h"
 #include "err.h"
+#include "vmroot.h"
 
 struct priv;
 
@@ -63,31 +64,6 @@ int vmdisk_sweep(struct priv *p, const char *state_dir, const char *const *live,
 /* [[file_sync]] into the work disk image (not yet booted): warnings (a
  * missing host path, a nested symlink) go to the VM's log. */
 int vmdisk_file_sync(const struct vmdisk_req *q, const char *image, struct berr *err);
-
-/* ---- the root disk's three forms ----
- * rootfs.ext4: a clone of the image (a file, or a symlink to a dm device);
- * or, for a VM restored by a VMM that opens qcow2 (QEMU), rootfs.qcow2:
- * an overlay whose backing file is rootfs.base, a hard link to the
- * snapshot's read-only root disk (so the snapshot may go while the VM
- * lives).  The overlay becomes a rootfs.ext4 (vmdisk_root_flatten) when a
- * VMM that cannot open it starts the VM. */
-#define VMDISK_ROOT "rootfs.ext4"
-#define VMDISK_OVERLAY "rootfs.qcow2"
-#define VMDISK_BASE "rootfs.base"
-/* The path of the VM's root disk: the overlay when it has one, else
- * rootfs.ext4 (which may not exist yet). */
-char *vmdisk_root(const char *state_dir, const char *name);
-/* Has the VM a root disk (of either form)? */
-bool vmdisk_root_made(const char *state_dir, const char *name);
-/* The overlay over base (a snapshot's rootfs.ext4, read-only): link and
- * overlay, or nothing (err says why: no qemu-img, another file system). */
-int vmdisk_root_overlay(const char *state_dir, const char *name, const char *base,
-			struct berr *err);
-/* The overlay, if any, into a rootfs.ext4 of its own; the overlay and its
- * base go.  0 when there was none. */
-int vmdisk_root_flatten(const char *state_dir, const char *name, struct berr *err);
-/* Remove the root disk in every form (a restore that fell back). */
-void vmdisk_root_drop(const char *state_dir, const char *name);
 
 /* *ret_first: this was the VM's first start (the root disk was cloned). */
 int vmdisk_prepare(const struct vmdisk_req *q, bool *ret_first, struct berr *err);

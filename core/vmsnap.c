@@ -180,7 +180,7 @@ void vm_snap_plan(struct banger *b, const struct vm_rec *r, const struct vm_eff 
 		  const struct vmm_driver *drv, struct vm_snap_plan *p)
 {
 	memset(p, 0, sizeof(*p));
-	bool first = !vmdisk_root_made(b->paths.state_dir, r->name);
+	bool first = !vmroot_made(b->paths.state_dir, r->name);
 	bool agent = vm_image_has_agent(b, e->image);
 	p->agent = agent;
 	if (!vm_snapshots_on(b)) {
@@ -361,7 +361,7 @@ int vm_snap_make(struct banger *b, const struct vm_rec *r, const struct vm_eff *
 	run = vmf_run_dir(b->paths.runtime_dir, r->name);
 	console = vmf_path(b->paths.state_dir, r->name, "console.log");
 	log = vmf_path(b->paths.state_dir, r->name, "vmm.log");
-	root = vmdisk_root(b->paths.state_dir, r->name);
+	root = vmroot_path(b->paths.state_dir, r->name);
 	work = vmf_path(b->paths.state_dir, r->name, "work.ext4");
 	netargs = vmnet_on(b->vmnet) ? netplan_cmdline(&b->plan, r->net_slot, r->name) : xstrdup("");
 	char ip[16], mac[18], tap[16];
@@ -396,7 +396,7 @@ void vm_snap_fall_back(struct banger *b, const struct vm_rec *r, struct vm_snap_
 		 p->use.meta.name, why->msg);
 	blog("vm %s: %s", r->name, p->why);
 	/* the snapshot's disk: the cold boot clones the image */
-	vmdisk_root_drop(b->paths.state_dir, r->name);
+	vmroot_drop(b->paths.state_dir, r->name);
 	snapstore_release(b->snaps, &p->use);
 	p->restore = false;
 	p->serious = true;
@@ -418,9 +418,9 @@ int vm_snap_clone_root(struct banger *b, const struct vm_rec *r, struct vm_snap_
 	if (drv->root_overlay) {
 		struct berr oe = { 0 };
 		int64_t t0 = mono_ms();
-		if (vmdisk_root_overlay(b->paths.state_dir, r->name, p->use.rootfs, &oe) == 0) {
+		if (vmroot_overlay(b->paths.state_dir, r->name, p->use.rootfs, &oe) == 0) {
 			vm_log(b, r->name, "root disk: an overlay of snapshot %s's (%s over %s, "
-			       "%lld ms)", p->use.meta.name, VMDISK_OVERLAY, VMDISK_BASE,
+			       "%lld ms)", p->use.meta.name, VMROOT_OVERLAY, VMROOT_BASE,
 			       (long long)(mono_ms() - t0));
 			return 0;
 		}
@@ -495,9 +495,15 @@ void vm_snap_doctor(struct banger *b, struct sbuf *out)
 	else if (no)
 		sbuf_printf(out, "warn snapshot the default image %s takes no snapshots: %s; its VMs "
 			    "boot cold\n", image, no);
-	else
+	else {
+		_cleanup_free_ char *qimg = drv->root_overlay ? find_program("qemu-img") : NULL;
 		sbuf_printf(out, "ok snapshot restore possible with %s: %zu snapshot%s in %s; a VM's "
 			    "first start restores from the one matching its image, kernel, vcpu, "
 			    "memory, disk size and devices, and the first cold boot of a kind makes "
-			    "it\n", drv->name, n, n == 1 ? "" : "s", snapstore_dir(b->snaps));
+			    "it; a restored VM's root disk is %s\n", drv->name, n, n == 1 ? "" : "s",
+			    snapstore_dir(b->snaps),
+			    qimg ? "a qcow2 overlay of the snapshot's (qemu-img)"
+			    : drv->root_overlay ? "a copy of the snapshot's (no qemu-img: install "
+			    "qemu-utils for overlays)" : "a copy of the snapshot's");
+	}
 }

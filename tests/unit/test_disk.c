@@ -28,6 +28,7 @@
 
 #include "disk.h"
 #include "util.h"
+#include "vmroot.h"
 #include "wddir.h"
 
 extern char **environ;
@@ -267,6 +268,61 @@ static void test_overlay_flatten(void **state)
 	assert_non_null(strstr(err.msg, "no-such-base.img"));
 	assert_int_equal(stat(flat2, &st), -1);
 	assert_int_equal(count_fds(), fds);
+}
+
+/* A restored VM's root disk forms (core/vmroot.h): the overlay over a hard
+ * link of the snapshot's disk, then one file again (as before a start by a
+ * VMM that cannot open qcow2), then nothing. */
+static void test_vmroot(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *src = make_sparse(f->dir);
+	_cleanup_free_ char *vdir = xasprintf("%s/vms/a", f->dir);
+	_cleanup_free_ char *ov = xasprintf("%s/rootfs.qcow2", vdir);
+	_cleanup_free_ char *base = xasprintf("%s/rootfs.base", vdir);
+	_cleanup_free_ char *raw = xasprintf("%s/rootfs.ext4", vdir);
+	_cleanup_free_ char *want = path_join(f->dir, "want.img");
+	_cleanup_free_ char *before = NULL;
+	size_t blen = 0;
+	struct berr err = { 0 };
+	struct stat st, sst;
+
+	assert_int_equal(mkdir_p(vdir, 0700), 0);
+	assert_false(vmroot_made(f->dir, "a"));
+	_cleanup_free_ char *p0 = vmroot_path(f->dir, "a");
+	assert_string_equal(p0, raw);
+	/* a missing base: an error, nothing left */
+	assert_true(vmroot_overlay(f->dir, "a", "/nonexistent/rootfs.ext4", &err) < 0);
+	assert_false(vmroot_made(f->dir, "a"));
+	assert_int_equal(lstat(base, &st), -1);
+
+	assert_int_equal(vmroot_overlay(f->dir, "a", src, &err), 0);
+	assert_true(vmroot_made(f->dir, "a"));
+	_cleanup_free_ char *p1 = vmroot_path(f->dir, "a");
+	assert_string_equal(p1, ov);
+	assert_int_equal(stat(base, &st), 0);
+	assert_int_equal(stat(src, &sst), 0);
+	assert_int_equal(st.st_ino, sst.st_ino); /* a link, not a copy */
+	assert_int_equal(sst.st_nlink, 2);
+	char *io[] = { "qemu-io", "-f", "qcow2", "-c", "write -P 0x51 8k 4k", ov, NULL };
+	assert_int_equal(tu_run(io, NULL), 0);
+
+	assert_int_equal(vmroot_flatten(f->dir, "a", &err), 0);
+	assert_int_equal(lstat(ov, &st), -1);
+	assert_int_equal(lstat(base, &st), -1);
+	assert_int_equal(stat(src, &sst), 0);
+	assert_int_equal(sst.st_nlink, 1);
+	_cleanup_free_ char *p2 = vmroot_path(f->dir, "a");
+	assert_string_equal(p2, raw);
+	assert_true(vmroot_made(f->dir, "a"));
+	assert_int_equal(read_file(src, 128 << 20, &before, &blen), 0);
+	memset(before + 8192, 0x51, 4096);
+	assert_int_equal(write_file_atomic(want, before, blen, 0600), 0);
+	assert_same_content(raw, want);
+	assert_int_equal(vmroot_flatten(f->dir, "a", &err), 0); /* nothing to do */
+
+	vmroot_drop(f->dir, "a");
+	assert_false(vmroot_made(f->dir, "a"));
 }
 
 /* Reflink on a loop-mounted XFS image. */
@@ -822,6 +878,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clone_as, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clone_reflink_xfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlay_flatten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vmroot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_write_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_workdisk_bad_paths, setup, teardown),

@@ -9,11 +9,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "disk.h"
 #include "snapmeta.h"
 #include "snapshot.h"
 #include "testutil.h"
@@ -366,6 +368,51 @@ static void test_store(void **state)
 	snapstore_free(ss);
 }
 
+/* A VM restored under QEMU has a qcow2 overlay as its root disk
+ * (core/vmdisk.h); a snapshot of it holds one raw file: the base with the
+ * overlay's writes (qemu-io: QEMU's block layer). */
+static void test_store_overlay_root(void **state)
+{
+	(void)state;
+	struct snapstore *ss;
+	struct berr err = { 0 };
+	char sd[128], name[SNAP_NAME_MAX], key[65];
+	struct snap_use u;
+	snprintf(sd, sizeof(sd), "%s/snapshots", dir);
+	assert_int_equal(mkdir(sd, 0700), 0);
+	assert_int_equal(snapstore_new(sd, &ss, &err), 0);
+
+	char *base = p("%s/vm-rootfs.base", dir);
+	write_bytes(base, 1 << 20, "rootfs data", 11, 4 << 20);
+	char *ov = p("%s/vm-rootfs.qcow2", dir);
+	if (disk_overlay(ov, "vm-rootfs.base", 4 << 20, &err) < 0)
+		fail_msg("disk_overlay: %s (make deps: qemu-utils)", err.msg);
+	char *io = p("qemu-io -f qcow2 -c 'write -P 0x51 8k 4k' %s >/dev/null", ov);
+	assert_int_equal(system(io), 0);
+	struct vmm_spec spec = { .name = "a", .rootfs = ov, .vcpu = 2, .memory_mib = 512 };
+	struct vmm_proc proc = { .pid = 1 };
+	struct snap_source src = { .drv = &fake, .proc = &proc, .spec = &spec,
+				   .key_text = "kt-ov\n", .image = "ovl", .kernel = "k", .vm = "a",
+				   .cmdline = "", .work_size = 1 << 20, .state_dir = dir,
+				   .guest_quiesce = g_quiesce, .guest_thaw = g_thaw };
+	calls[0] = 0;
+	if (snapstore_create(ss, &src, name, &err) < 0)
+		fail_msg("snapstore_create: %s", err.msg);
+	snap_key("kt-ov\n", key);
+	assert_int_equal(snapstore_find(ss, key, &u, &err), 0);
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file(u.rootfs, 8 << 20, &text, &len), 0);
+	assert_int_equal(len, 4 << 20);
+	for (size_t i = 8192; i < 12288; i++)
+		assert_int_equal(text[i], 0x51);
+	assert_int_equal(text[8191], 0);
+	assert_memory_equal(text + (1 << 20), "rootfs data", 11);
+	free(text);
+	snapstore_release(ss, &u);
+	snapstore_free(ss);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_file_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_overlay_root, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
