@@ -759,8 +759,8 @@ static int parse_setting(const char *key, const char *value, int64_t lo, int64_t
 }
 
 /* Apply one setting to r (a copy of the record): validation only, nothing
- * is written.  root/work are the VM's disks (a setting may depend on them
- * existing). */
+ * is written.  work is the VM's work disk; a setting may depend on its
+ * disks existing (core/vmroot.h for the root disk). */
 static int apply_setting(struct banger *b, struct vm_rec *r, const char *key, const char *value,
 			 const char *work, struct berr *err)
 {
@@ -866,7 +866,7 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 {
 	struct vm_rec r = { 0 };
 	struct vm_eff e;
-	_cleanup_free_ char *root = NULL, *work = NULL, *vdir = NULL;
+	_cleanup_free_ char *work = NULL, *vdir = NULL;
 	int ret;
 
 	if (dir[0] != '/')
@@ -879,7 +879,6 @@ int vm_workspace(struct banger *b, int64_t id, const char *dir, const struct ws_
 	if (ret == 0)
 		ret = busy_refuse(b, &r, err);
 	if (ret == 0) {
-		root = vm_file(b, r.name, "rootfs.ext4");
 		work = vm_file(b, r.name, "work.ext4");
 		if (vmroot_made(b->paths.state_dir, r.name) || access(work, F_OK) == 0)
 			ret = berr_set(err, EBUSY, "vm '%s' has booted before (it has its disks): a "
